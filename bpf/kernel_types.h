@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel types pintrace's BPF programs read, declared by hand for
+ * CO-RE instead of a generated vmlinux.h (see docs/build.md for why).
+ *
+ * preserve_access_index makes every field access a relocation that libbpf
+ * resolves by *name* against the running kernel's BTF at load time, so the
+ * offsets written here do not matter and fields may sit inside anonymous
+ * unions in the real kernel. Only the names and types must match.
+ */
+#ifndef PINTRACE_KERNEL_TYPES_H
+#define PINTRACE_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct page {
+	unsigned long flags;
+	struct list_head lru;
+	atomic_t _mapcount;
+	atomic_t _refcount;
+};
+
+struct folio {
+	unsigned long flags;
+	struct list_head lru;
+};
+
+/* A large folio's order moved: page[1].compound_order (5.x),
+ * folio->_folio_order (6.1), low byte of folio->_flags_1 (6.6+). */
+struct folio___order_field {
+	unsigned char _folio_order;
+};
+
+struct folio___flags1 {
+	unsigned long _flags_1;
+};
+
+/* 6.17 wrapped page and folio flags in memdesc_flags_t { unsigned long f; }.
+ * CO-RE matches a struct field to any struct, so these variants exist only
+ * on kernels with the wrapper. */
+struct memdesc_flags___x {
+	unsigned long f;
+};
+
+struct page___memdesc {
+	struct memdesc_flags___x flags;
+};
+
+struct folio___memdesc_flags1 {
+	struct memdesc_flags___x _flags_1;
+};
+
+enum pageflags {
+	PG_head = 16, /* the real value comes from the kernel's BTF */
+};
+
+struct trace_entry {
+	unsigned short type;
+	unsigned char flags;
+	unsigned char preempt_count;
+	int pid;
+};
+
+enum migrate_mode {
+	MIGRATE_ASYNC,
+};
+
+struct trace_event_raw_mm_migrate_pages {
+	struct trace_entry ent;
+	unsigned long succeeded;
+	unsigned long failed;
+	unsigned long thp_succeeded;
+	unsigned long thp_failed;
+	unsigned long thp_split;
+	enum migrate_mode mode;
+	int reason;
+};
+
+struct trace_event_raw_mm_page_alloc {
+	struct trace_entry ent;
+	unsigned long pfn;
+	unsigned int order;
+};
+
+#pragma clang attribute pop
+
+/* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a
+ * relocatable kernel type, so it carries no preserve_access_index. */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+};
+
+#endif

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * pintrace capture: who pins or references which page, who releases it, and
+ * which pages a migration could not move.
+ *
+ * Each attach point exists in up to two variants: fentry/fexit (cheapest,
+ * and the only one with typed arguments) and kprobe/kretprobe (for kernels
+ * or targets where the trampoline is refused, e.g. more than 6 arguments
+ * before 6.3, or a host that forbids tracing programs). User space probes
+ * which variant attaches and turns the others off with
+ * bpf_program__set_autoload() before load; see src/capture/attach_plan.cpp.
+ */
+#include "kernel_types.h"
+#include <linux/bpf.h>
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "pintrace.h"
+#include "bpf_util.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load (read-only afterwards, so the verifier
+ * treats them as constants and prunes branches that cannot run). */
+const volatile __u64 vmemmap_base = 0;
+const volatile __u32 foll_get = 0;
+const volatile __u32 foll_pin = 0;
+const volatile __u32 wakeup_bytes = 1 << 20;
+const volatile bool try_grab_page_returns_errno = false;
+const volatile __u32 migrate_pages_nargs = 6;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* Records the ring buffer had no room for, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Arguments a kprobe saw at entry, for its kretprobe. */
+struct entry_args {
+	__u64 arg[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64); /* hook << 32 | tid */
+	__type(value, struct entry_args);
+} entries SEC(".maps");
+
+/* Threads inside follow_page(): move_pages, KSM and THP splitting take a
+ * FOLL_GET reference through it and drop it a few lines later with an
+ * inline put_page() no probe can see. Those are the kernel's own transient
+ * references, never a holder: grabs made there are not recorded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} in_follow_page SEC(".maps");
+
+static __always_inline __u64 page_to_pfn(const void *page)
+{
+	return (ptr_to_u64(page) - vmemmap_base) / bpf_core_type_size(struct page);
+}
+
+static __always_inline void *reserve(__u32 size)
+{
+	__u32 zero = 0;
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return rec;
+}
+
+/* No wakeup per record: user space drains on a timer, and is woken early
+ * only when the buffer fills past wakeup_bytes. */
+static __always_inline void submit(void *rec)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
+
+static __always_inline void fill_header(struct pt_header *h, __u16 type, __u16 size, __u16 hook)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->size = size;
+	h->hook = hook;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	h->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+static __always_inline __u64 page_flags(const void *page)
+{
+	if (bpf_core_field_exists(struct page___memdesc, flags))
+		return BPF_CORE_READ((struct page___memdesc *)page, flags.f);
+	return BPF_CORE_READ((struct page *)page, flags);
+}
+
+static __always_inline __u32 folio_nr_pages(const struct folio *folio)
+{
+	__u32 order = 0;
+
+	if (!(page_flags(folio) & (1ULL << bpf_core_enum_value(enum pageflags, PG_head))))
+		return 1;
+	if (bpf_core_field_exists(struct folio___order_field, _folio_order))
+		order = BPF_CORE_READ((struct folio___order_field *)folio, _folio_order);
+	else if (bpf_core_field_exists(struct folio___memdesc_flags1, _flags_1))
+		order = BPF_CORE_READ((struct folio___memdesc_flags1 *)folio, _flags_1.f) & 0xff;
+	else if (bpf_core_field_exists(struct folio___flags1, _flags_1))
+		order = BPF_CORE_READ((struct folio___flags1 *)folio, _flags_1) & 0xff;
+	return 1u << (order & 31);
+}
+
+/* ---- grab: a page gets a pin (FOLL_PIN) or a reference (FOLL_GET) ---- */
+
+static __always_inline int emit_grab(void *ctx, __u16 hook, const struct page *page,
+				     __u32 nr_pages, __u32 gup_flags)
+{
+	struct pt_grab *r;
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!page || !(gup_flags & (foll_get | foll_pin)))
+		return 0;
+	if (bpf_map_lookup_elem(&in_follow_page, &tid))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
+	r->pfn = page_to_pfn(page);
+	r->nr_pages = nr_pages;
+	r->gup_flags = gup_flags;
+	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
+	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	submit(r);
+	return 0;
+}
+
+static __always_inline bool try_grab_page_succeeded(long ret)
+{
+	/* bool "grabbed" up to 6.1, 0/-errno from 6.2 on. */
+	if (try_grab_page_returns_errno)
+		return (int)ret == 0;
+	return (__u8)ret != 0;
+}
+
+SEC("fexit/try_grab_page")
+int BPF_PROG(fexit_try_grab_page, struct page *page, unsigned int flags, long ret)
+{
+	if (!try_grab_page_succeeded(ret))
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, page, 1, flags);
+}
+
+/* 5.x–6.9: struct folio *try_grab_folio(struct page *page, int refs, unsigned int flags).
+ * The pin lands on @refs consecutive pages starting at @page. */
+SEC("fexit/try_grab_folio")
+int BPF_PROG(fexit_try_grab_folio, struct page *page, int refs, unsigned int flags, void *folio)
+{
+	if (!folio)
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, page, refs, flags);
+}
+
+static __always_inline void stash_entry(__u16 hook, __u64 a0, __u64 a1)
+{
+	__u64 key = ((__u64)hook << 32) | (__u32)bpf_get_current_pid_tgid();
+	struct entry_args args = { .arg = { a0, a1 } };
+
+	bpf_map_update_elem(&entries, &key, &args, BPF_ANY);
+}
+
+static __always_inline bool take_entry(__u16 hook, struct entry_args *out)
+{
+	__u64 key = ((__u64)hook << 32) | (__u32)bpf_get_current_pid_tgid();
+	struct entry_args *args = bpf_map_lookup_elem(&entries, &key);
+
+	if (!args)
+		return false;
+	*out = *args;
+	bpf_map_delete_elem(&entries, &key);
+	return true;
+}
+
+SEC("kprobe/try_grab_page")
+int BPF_KPROBE(kprobe_try_grab_page, struct page *page, unsigned int flags)
+{
+	stash_entry(PT_HOOK_TRY_GRAB_PAGE, (__u64)page, flags);
+	return 0;
+}
+
+SEC("kretprobe/try_grab_page")
+int BPF_KRETPROBE(kretprobe_try_grab_page, long ret)
+{
+	struct entry_args a;
+
+	if (!take_entry(PT_HOOK_TRY_GRAB_PAGE, &a) || !try_grab_page_succeeded(ret))
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, (struct page *)a.arg[0], 1, a.arg[1]);
+}
+
+SEC("kprobe/try_grab_folio")
+int BPF_KPROBE(kprobe_try_grab_folio, struct page *page, int refs, unsigned int flags)
+{
+	stash_entry(PT_HOOK_TRY_GRAB_FOLIO, (__u64)page, ((__u64)(__u32)refs << 32) | flags);
+	return 0;
+}
+
+SEC("kretprobe/try_grab_folio")
+int BPF_KRETPROBE(kretprobe_try_grab_folio, void *folio)
+{
+	struct entry_args a;
+
+	if (!take_entry(PT_HOOK_TRY_GRAB_FOLIO, &a) || !folio)
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, (struct page *)a.arg[0],
+			 a.arg[1] >> 32, (__u32)a.arg[1]);
+}
+
+static __always_inline void enter_follow_page(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	bpf_map_update_elem(&in_follow_page, &tid, &one, BPF_ANY);
+}
+
+static __always_inline void leave_follow_page(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&in_follow_page, &tid);
+}
+
+SEC("fentry/follow_page")
+int BPF_PROG(fentry_follow_page)
+{
+	enter_follow_page();
+	return 0;
+}
+
+SEC("fexit/follow_page")
+int BPF_PROG(fexit_follow_page)
+{
+	leave_follow_page();
+	return 0;
+}
+
+SEC("kprobe/follow_page")
+int BPF_KPROBE(kprobe_follow_page)
+{
+	enter_follow_page();
+	return 0;
+}
+
+SEC("kretprobe/follow_page")
+int BPF_KRETPROBE(kretprobe_follow_page)
+{
+	leave_follow_page();
+	return 0;
+}
+
+/* ---- release: pins or references dropped ---- */
+
+static __always_inline int emit_release(__u16 hook, const struct folio *folio, __u32 refs,
+					__u32 gup_flags)
+{
+	struct pt_release *r;
+
+	if (!folio || !(gup_flags & (foll_get | foll_pin)))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_RELEASE, sizeof(*r), hook);
+	r->pfn = page_to_pfn(folio);
+	r->refs = refs;
+	r->gup_flags = gup_flags;
+	r->nr_pages = folio_nr_pages(folio);
+	r->pad = 0;
+	submit(r);
+	return 0;
+}
+
+/* Every unpin_user_page*() and GUP's own error paths end here (6.0–6.11). */
+SEC("fentry/gup_put_folio")
+int BPF_PROG(fentry_gup_put_folio, struct folio *folio, int refs, unsigned int flags)
+{
+	return emit_release(PT_HOOK_GUP_PUT_FOLIO, folio, refs, flags);
+}
+
+SEC("kprobe/gup_put_folio")
+int BPF_KPROBE(kprobe_gup_put_folio, struct folio *folio, int refs, unsigned int flags)
+{
+	return emit_release(PT_HOOK_GUP_PUT_FOLIO, folio, refs, flags);
+}
+
+/* ---- migration: the outcome, and which folios stayed ---- */
+
+SEC("tracepoint/migrate/mm_migrate_pages")
+int tp_mm_migrate_pages(struct trace_event_raw_mm_migrate_pages *ctx)
+{
+	struct pt_migrate *r = reserve(sizeof(*r));
+
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_MIGRATE, sizeof(*r), PT_HOOK_MIGRATE_TP);
+	r->succeeded = ctx->succeeded;
+	r->failed = ctx->failed;
+	r->thp_succeeded = bpf_core_field_exists(ctx->thp_succeeded) ? ctx->thp_succeeded : 0;
+	r->thp_failed = bpf_core_field_exists(ctx->thp_failed) ? ctx->thp_failed : 0;
+	r->thp_split = bpf_core_field_exists(ctx->thp_split) ? ctx->thp_split : 0;
+	r->mode = ctx->mode;
+	r->reason = ctx->reason;
+	submit(r);
+	return 0;
+}
+
+static __always_inline void emit_failed_folio(struct list_head *entry, __u32 index)
+{
+	struct page *page = (void *)entry - bpf_core_field_offset(struct page, lru);
+	struct pt_failed_folio *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	fill_header(&r->h, PT_REC_FAILED_FOLIO, sizeof(*r), PT_HOOK_MIGRATE_PAGES_EXIT);
+	r->pfn = page_to_pfn(page);
+	r->page_flags = page_flags(page);
+	r->refcount = BPF_CORE_READ(page, _refcount.counter);
+	r->mapcount = BPF_CORE_READ(page, _mapcount.counter) + 1;
+	r->index = index;
+	r->pad = 0;
+	submit(r);
+}
+
+/* After migrate_pages() returns, the folios still on @from are exactly the
+ * ones it could not migrate; the caller puts them back afterwards. */
+static __always_inline void walk_failed_list(struct list_head *from, long ret)
+{
+	struct list_head *pos = BPF_CORE_READ(from, next);
+	struct pt_migrate_end *end;
+	__u32 i;
+
+	for (i = 0; i < PT_MAX_FAILED_WALK; i++) {
+		if (!pos || pos == from)
+			break;
+		emit_failed_folio(pos, i);
+		pos = BPF_CORE_READ(pos, next);
+	}
+	end = reserve(sizeof(*end));
+	if (!end)
+		return;
+	fill_header(&end->h, PT_REC_MIGRATE_END, sizeof(*end), PT_HOOK_MIGRATE_PAGES_EXIT);
+	end->ret = ret;
+	end->walked = i;
+	end->truncated = pos && pos != from;
+	submit(end);
+}
+
+SEC("fexit/migrate_pages")
+int fexit_migrate_pages(__u64 *ctx)
+{
+	/* The return value follows the arguments, whose number varies
+	 * (6 on 5.x, 7 later); 5.10 has no bpf_get_func_ret(). */
+	long ret = migrate_pages_nargs == 7 ? (long)ctx[7] : (long)ctx[6];
+
+	walk_failed_list((struct list_head *)ctx[0], ret);
+	return 0;
+}
+
+SEC("kprobe/migrate_pages")
+int BPF_KPROBE(kprobe_migrate_pages, struct list_head *from)
+{
+	stash_entry(PT_HOOK_MIGRATE_PAGES_EXIT, (__u64)from, 0);
+	return 0;
+}
+
+SEC("kretprobe/migrate_pages")
+int BPF_KRETPROBE(kretprobe_migrate_pages, long ret)
+{
+	struct entry_args a;
+
+	if (take_entry(PT_HOOK_MIGRATE_PAGES_EXIT, &a))
+		walk_failed_list((struct list_head *)a.arg[0], ret);
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The records the BPF programs put in the ring buffer. This header is the
+ * only definition of their layout: the BPF side fills them, the trace file
+ * stores them byte for byte, and src/trace/records.hpp decodes them.
+ *
+ * Compatibility rule (the trace file depends on it): a record type's layout
+ * never changes once released. New information goes into a new record type
+ * or at the end of a record (readers take the first `size` bytes they know).
+ */
+#ifndef PINTRACE_BPF_H
+#define PINTRACE_BPF_H
+
+#include <linux/types.h>
+
+#define PT_COMM_LEN 16
+/* A walk of a failed migration's list stops here; the end record says so. */
+#define PT_MAX_FAILED_WALK 1024
+/* unpin_user_pages(pages, n) arrays are walked up to this many entries. */
+#define PT_MAX_UNPIN_ARRAY 512
+
+enum pt_record_type {
+	PT_REC_GRAB = 1,          /* a page pinned (FOLL_PIN) or referenced (FOLL_GET) */
+	PT_REC_RELEASE = 2,       /* pins or references dropped on a folio */
+	PT_REC_MIGRATE = 3,       /* migrate:mm_migrate_pages: one attempt's outcome */
+	PT_REC_FAILED_FOLIO = 4,  /* a folio still on migrate_pages()' list at return */
+	PT_REC_MIGRATE_END = 5,   /* migrate_pages() returned; the list walk is complete */
+};
+
+/* Which attach point produced a record; the trace header names each one. */
+enum pt_hook {
+	PT_HOOK_TRY_GRAB_PAGE = 1,
+	PT_HOOK_TRY_GRAB_FOLIO = 2,
+	PT_HOOK_GUP_PUT_FOLIO = 3,
+	PT_HOOK_UNPIN_USER_PAGE = 4,
+	PT_HOOK_UNPIN_USER_PAGES = 5,
+	PT_HOOK_MIGRATE_TP = 6,
+	PT_HOOK_MIGRATE_PAGES_EXIT = 7,
+	PT_HOOK_FOLLOW_PAGE = 8,   /* not a record source: marks grabs to ignore */
+};
+
+struct pt_header {
+	__u16 type;   /* enum pt_record_type */
+	__u16 size;   /* whole record, header included */
+	__u16 hook;   /* enum pt_hook */
+	__u16 cpu;
+	__u64 ts_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid;   /* the task that ran the hook */
+	__u32 tid;
+	char comm[PT_COMM_LEN];
+	__u64 cgroup_id;
+};
+
+struct pt_grab {
+	struct pt_header h;
+	__u64 pfn;
+	__u32 nr_pages;   /* consecutive pages from pfn, one pin or reference each */
+	__u32 gup_flags;  /* raw FOLL_* bits; their layout is in the trace header */
+	__s32 kstack_id;  /* negative: errno from bpf_get_stackid */
+	__s32 ustack_id;
+};
+
+struct pt_release {
+	struct pt_header h;
+	__u64 pfn;        /* the folio's head page */
+	__u32 refs;
+	__u32 gup_flags;
+	__u32 nr_pages;   /* pages the folio spans: the release may be for any of them */
+	__u32 pad;
+};
+
+struct pt_migrate {
+	struct pt_header h;
+	__u64 succeeded;
+	__u64 failed;
+	__u64 thp_succeeded;
+	__u64 thp_failed;
+	__u64 thp_split;
+	__u32 mode;       /* enum migrate_mode */
+	__s32 reason;     /* enum migrate_reason; names are in the trace header */
+};
+
+struct pt_failed_folio {
+	struct pt_header h;
+	__u64 pfn;
+	__u64 page_flags;
+	__s32 refcount;   /* _refcount: small folios count a pin as 1024 (GUP_PIN_COUNTING_BIAS) */
+	__s32 mapcount;   /* _mapcount + 1: how many page tables map it */
+	__u32 index;      /* position on the list */
+	__u32 pad;
+};
+
+struct pt_migrate_end {
+	struct pt_header h;
+	__s64 ret;        /* migrate_pages() return value */
+	__u32 walked;     /* folios found on the list */
+	__u32 truncated;  /* 1: the list was longer than PT_MAX_FAILED_WALK */
+};
+
+/* Calibration: pairs of (struct page *, pfn) seen by two programs attached
+ * to kmem:mm_page_alloc, from which user space derives the vmemmap base. */
+#define PT_CALIB_SAMPLES 64
+struct pt_calib {
+	__u64 page_then_pfn[PT_CALIB_SAMPLES]; /* base candidates, page seen first */
+	__u64 pfn_then_page[PT_CALIB_SAMPLES]; /* base candidates, pfn seen first */
+	__u32 n_page_then_pfn;
+	__u32 n_pfn_then_page;
+	__u64 struct_page_size;
+};
+
+#endif

@@ -1,0 +1,167 @@
+// pintrace record: capture system-wide until a duration, a signal, or the
+// end of a traced command; the file is complete in every case.
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "capture/recorder.hpp"
+#include "capture/session.hpp"
+#include "commands.hpp"
+#include "trace/writer.hpp"
+#include "util/duration.hpp"
+
+namespace pintrace::cli {
+namespace {
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) { g_signal.store(sig); }
+
+void install_stop_signals()
+{
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a signal cuts the poll short
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+}
+
+uint64_t realtime_now_ns()
+{
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+std::string join(const std::vector<std::string>& args)
+{
+    std::string s;
+    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
+    return s;
+}
+
+// Starts the command only after capture is attached, so its first pin is seen.
+pid_t spawn(const std::vector<std::string>& argv)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "pintrace record: cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+}
+
+void print_attach_summary(const TraceInfo& info)
+{
+    size_t missing = 0;
+    for (const auto& a : info.attach) missing += !a.attached();
+    if (!missing) {
+        std::fprintf(stderr, "pintrace record: capture complete (%zu attach points)\n", info.attach.size());
+        return;
+    }
+    std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n", missing,
+                 info.attach.size());
+    for (const auto& a : info.attach)
+        if (!a.attached())
+            std::fprintf(stderr, "  %-26s %s\n  %-26s -> %s\n", a.target.c_str(), a.detail.c_str(), "",
+                         a.hides.c_str());
+}
+
+struct RecordArgs {
+    std::string output = "pintrace.trace";
+    std::string duration;
+    unsigned buffer_mib = 16;
+    std::vector<std::string> command;
+};
+
+int run_record(const RecordArgs& args)
+{
+    std::optional<uint64_t> duration_ns;
+    if (!args.duration.empty()) {
+        duration_ns = parse_duration_ns(args.duration);
+        if (!duration_ns) return fail("record", "bad --duration '" + args.duration + "' (e.g. 500ms, 10s, 5m)", 2);
+    }
+    if (args.buffer_mib == 0 || (args.buffer_mib & (args.buffer_mib - 1)))
+        return fail("record", "--buffer-size must be a power of two (MiB)", 2);
+
+    CaptureOptions options;
+    options.ring_buffer_bytes = args.buffer_mib << 20;
+    auto session = CaptureSession::open(options);
+    if (!session) return fail("record", session.error().message);
+
+    CaptureSession& capture = *session.value();
+    TraceInfo info = capture.info();
+    info.meta["pintrace_version"] = PINTRACE_VERSION;
+    info.meta["start_monotonic_ns"] = std::to_string(monotonic_now_ns());
+    info.meta["start_realtime_ns"] = std::to_string(realtime_now_ns());
+    info.meta["command"] = join(args.command);
+    print_attach_summary(info);
+
+    auto writer = TraceWriter::create(args.output, info);
+    if (!writer) return fail("record", writer.error().message);
+
+    install_stop_signals();
+    uint64_t start = monotonic_now_ns();
+    pid_t child = args.command.empty() ? -1 : spawn(args.command);
+    if (child < 0 && !args.command.empty()) return fail("record", std::string("fork: ") + std::strerror(errno));
+    int command_status = -1;
+
+    RecorderOptions ro;
+    ro.stop = [&]() -> std::optional<StopReason> {
+        if (g_signal.load()) return StopReason::Signal;
+        if (child > 0) {
+            int status;
+            if (waitpid(child, &status, WNOHANG) == child) {
+                command_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                child = -1;
+                return StopReason::CommandExited;
+            }
+        }
+        if (duration_ns && monotonic_now_ns() - start >= *duration_ns) return StopReason::Duration;
+        return std::nullopt;
+    };
+    if (args.command.empty() && !duration_ns)
+        std::fprintf(stderr, "pintrace record: recording to %s; Ctrl-C to stop\n", args.output.c_str());
+
+    auto finish = record_until_stopped(capture, writer.value(), ro);
+    if (!finish) return fail("record", finish.error().message);
+    finish->command_status = command_status;
+    if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);
+
+    std::fprintf(stderr, "pintrace record: %llu records in %s (%s; %llu lost)\n",
+                 static_cast<unsigned long long>(writer->records()), args.output.c_str(),
+                 std::string(stop_reason_name(finish->reason)).c_str(),
+                 static_cast<unsigned long long>(finish->lost));
+    if (child > 0) {
+        // Interrupted while the command still runs: leave it be, like perf.
+        std::fprintf(stderr, "pintrace record: traced command (pid %d) is still running\n", child);
+    }
+    return finish->reason == StopReason::Error ? 1 : 0;
+}
+
+}  // namespace
+
+Runner setup_record(CLI::App& sub)
+{
+    auto args = std::make_shared<RecordArgs>();
+    sub.add_option("-o,--output", args->output, "Trace file to write")->capture_default_str();
+    sub.add_option("-d,--duration", args->duration, "Stop after this long (500ms, 10s, 5m)");
+    sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two)")->capture_default_str();
+    sub.add_option("command", args->command, "Command to run while recording (after --); stops when it exits");
+    sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).");
+    return [args] { return run_record(*args); };
+}
+
+}  // namespace pintrace::cli

@@ -1,0 +1,51 @@
+#include <cstdio>
+#include <string>
+
+#include "commands.hpp"
+
+namespace pintrace::cli {
+
+int fail(const std::string& command, const std::string& message, int code)
+{
+    std::fprintf(stderr, "pintrace %s: %s\n", command.c_str(), message.c_str());
+    return code;
+}
+
+namespace {
+
+const Command kCommands[] = {
+    {"record", "Record pins, releases and migration failures system-wide into a trace file", setup_record},
+    {"report", "Explain the migration failures in a trace: which pages, held by whom, how, since when",
+     setup_report},
+};
+
+}  // namespace
+}  // namespace pintrace::cli
+
+int main(int argc, char** argv)
+{
+    using namespace pintrace::cli;
+    CLI::App app{"pintrace: who holds the pages Linux cannot migrate"};
+    app.set_version_flag("--version", PINTRACE_VERSION);
+    app.require_subcommand(1);
+    std::vector<std::pair<CLI::App*, Runner>> runners;
+    for (const auto& c : kCommands) {
+        CLI::App* sub = app.add_subcommand(c.name, c.summary);
+        runners.emplace_back(sub, c.setup(*sub));
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+    for (auto& [sub, run] : runners)
+        if (sub->parsed()) return run();
+    return 2;
+}

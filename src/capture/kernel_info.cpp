@@ -1,0 +1,154 @@
+#include "capture/kernel_info.hpp"
+
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace pintrace {
+namespace {
+
+std::string read_first_line(const char* path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+// The FOLL_* enumerators exist in BTF from 6.6 on (an anonymous enum).
+std::optional<FlagLayout> flags_from_btf(const btf* vmlinux)
+{
+    FlagLayout layout;
+    layout.source = "btf";
+    int n = btf__type_cnt(vmlinux);
+    for (int id = 1; id < n; ++id) {
+        const btf_type* t = btf__type_by_id(vmlinux, id);
+        if (!btf_is_enum(t)) continue;
+        const struct btf_enum* e = btf_enum(t);
+        for (int i = 0; i < btf_vlen(t); ++i) {
+            std::string_view name = btf__name_by_offset(vmlinux, e[i].name_off);
+            uint32_t v = static_cast<uint32_t>(e[i].val);
+            if (name == "FOLL_WRITE") layout.write = v;
+            else if (name == "FOLL_GET") layout.get = v;
+            else if (name == "FOLL_PIN") layout.pin = v;
+            else if (name == "FOLL_LONGTERM") layout.longterm = v;
+        }
+        if (layout.valid()) return layout;
+    }
+    return std::nullopt;
+}
+
+// Before 6.6 FOLL_* are #defines, invisible in BTF; their values changed
+// once, in 6.3, so the release is the only witness left.
+FlagLayout flags_from_release(const std::string& release)
+{
+    int major = 0, minor = 0;
+    std::sscanf(release.c_str(), "%d.%d", &major, &minor);
+    return (major > 6 || (major == 6 && minor >= 3)) ? FlagLayout::since_6_3() : FlagLayout::before_6_3();
+}
+
+const btf_type* resolve_typedefs(const btf* b, int id)
+{
+    const btf_type* t = btf__type_by_id(b, id);
+    while (t && (btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t))) t = btf__type_by_id(b, t->type);
+    return t;
+}
+
+const btf_type* function_proto(const btf* b, const char* func)
+{
+    int id = btf__find_by_name_kind(b, func, BTF_KIND_FUNC);
+    if (id < 0) return nullptr;
+    const btf_type* f = btf__type_by_id(b, id);
+    const btf_type* proto = btf__type_by_id(b, f->type);
+    return proto && btf_is_func_proto(proto) ? proto : nullptr;
+}
+
+}  // namespace
+
+Result<BtfPtr> load_kernel_btf()
+{
+    BtfPtr b(btf__load_vmlinux_btf());
+    if (!b) {
+        int err = errno;
+        return make_error(std::string("the kernel exposes no BTF (/sys/kernel/btf/vmlinux: ") + std::strerror(err) +
+                          "); pintrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+    }
+    return b;
+}
+
+std::optional<int> function_arg_count(const btf* vmlinux, const char* func)
+{
+    const btf_type* proto = function_proto(vmlinux, func);
+    if (!proto) return std::nullopt;
+    return btf_vlen(proto);
+}
+
+std::string migrate_reason_label(const std::string& enumerator)
+{
+    if (enumerator == "MR_SYSCALL") return "syscall_or_cpuset";
+    std::string s = enumerator.starts_with("MR_") ? enumerator.substr(3) : enumerator;
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+Result<KernelInfo> read_kernel_info(const btf* vmlinux)
+{
+    KernelInfo k;
+    utsname u{};
+    uname(&u);
+    k.release = u.release;
+    k.hostname = u.nodename;
+    k.boot_id = read_first_line("/proc/sys/kernel/random/boot_id");
+
+    if (auto layout = flags_from_btf(vmlinux)) k.flags = *layout;
+    else k.flags = flags_from_release(k.release);
+
+    int reasons = btf__find_by_name_kind(vmlinux, "migrate_reason", BTF_KIND_ENUM);
+    if (reasons > 0) {
+        const btf_type* t = btf__type_by_id(vmlinux, reasons);
+        const struct btf_enum* e = btf_enum(t);
+        for (int i = 0; i < btf_vlen(t); ++i) {
+            std::string name = btf__name_by_offset(vmlinux, e[i].name_off);
+            if (name != "MR_TYPES") k.migrate_reasons[e[i].val] = migrate_reason_label(name);
+        }
+    }
+
+    if (const btf_type* proto = function_proto(vmlinux, "try_grab_page")) {
+        const btf_type* ret = resolve_typedefs(vmlinux, proto->type);
+        k.try_grab_page_returns_errno = !(ret && btf_is_int(ret) && (btf_int_encoding(ret) & BTF_INT_BOOL));
+    }
+    if (auto n = function_arg_count(vmlinux, "migrate_pages")) k.migrate_pages_nargs = *n;
+    return k;
+}
+
+Result<std::string> ensure_tracefs()
+{
+    struct stat st;
+    if (stat("/sys/kernel/tracing/events", &st) == 0 || stat("/sys/kernel/debug/tracing/events", &st) == 0)
+        return std::string();
+    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+        return make_error(std::string("tracefs is not mounted and mounting it failed (") + std::strerror(errno) +
+                          "); run: mount -t tracefs tracefs /sys/kernel/tracing");
+    return std::string("mounted tracefs on /sys/kernel/tracing");
+}
+
+std::string missing_privileges()
+{
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0) return "cannot read this process's capabilities";
+    auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+    if (has(CAP_SYS_ADMIN)) return "";
+    if (has(CAP_BPF) && has(CAP_PERFMON)) return "";
+    return "pintrace needs root, or CAP_BPF and CAP_PERFMON (run it with sudo)";
+}
+
+}  // namespace pintrace

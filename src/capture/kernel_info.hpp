@@ -1,0 +1,42 @@
+// Facts about the running kernel that capture depends on, read from its BTF
+// (never from version numbers where BTF can tell).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "capture/libbpf_owners.hpp"
+#include "events/gup_flags.hpp"
+#include "util/result.hpp"
+
+namespace pintrace {
+
+struct KernelInfo {
+    std::string release;
+    std::string boot_id;
+    std::string hostname;
+    FlagLayout flags;
+    std::map<int, std::string> migrate_reasons;  // names as the migrate tracepoints print them
+    bool try_grab_page_returns_errno = false;    // bool up to 6.1, 0/-errno later
+    int migrate_pages_nargs = 6;
+};
+
+// Fails when the kernel has no BTF: CO-RE cannot relocate without it.
+Result<BtfPtr> load_kernel_btf();
+Result<KernelInfo> read_kernel_info(const btf* vmlinux);
+
+// Number of arguments of a kernel function, from BTF.
+std::optional<int> function_arg_count(const btf* vmlinux, const char* func);
+
+// "syscall_or_cpuset" for MR_SYSCALL, as in include/trace/events/migrate.h.
+std::string migrate_reason_label(const std::string& enumerator);
+
+// Classic tracepoints are found through tracefs; mount it where it is
+// missing (containers, minimal hosts). Returns a note when it mounted it.
+Result<std::string> ensure_tracefs();
+
+// Does the process have what loading BPF needs? Empty if so, else what is missing.
+std::string missing_privileges();
+
+}  // namespace pintrace

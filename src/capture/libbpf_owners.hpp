@@ -1,0 +1,63 @@
+// RAII owners for libbpf objects: each is released exactly once, on every
+// path, including early error returns during setup.
+#pragma once
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace pintrace {
+
+struct BtfDeleter {
+    void operator()(btf* p) const { btf__free(p); }
+};
+struct LinkDeleter {
+    void operator()(bpf_link* p) const { bpf_link__destroy(p); }
+};
+struct RingBufferDeleter {
+    void operator()(ring_buffer* p) const { ring_buffer__free(p); }
+};
+
+using BtfPtr = std::unique_ptr<btf, BtfDeleter>;
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+// A skeleton: Skel is the bpftool-generated struct, Destroy its __destroy.
+template <class Skel, void (*Destroy)(Skel*)>
+struct SkelDeleter {
+    void operator()(Skel* p) const { Destroy(p); }
+};
+
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept
+    {
+        if (this != &o) {
+            reset();
+            fd_ = o.release();
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    int release()
+    {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+    void reset()
+    {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_;
+};
+
+}  // namespace pintrace

@@ -1,0 +1,146 @@
+#include "capture/session.hpp"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "pintrace.h"
+#include "pintrace.skel.h"
+#include "capture/attach_plan.hpp"
+#include "capture/calibrate.hpp"
+#include "capture/kernel_info.hpp"
+#include "capture/libbpf_owners.hpp"
+
+namespace pintrace {
+
+using CaptureSkel = std::unique_ptr<pintrace_bpf, SkelDeleter<pintrace_bpf, pintrace_bpf__destroy>>;
+
+struct CaptureSession::State {
+    CaptureSkel skel;
+    std::vector<LinkPtr> links;  // destroyed before the skeleton (declared after it)
+    RingBufferPtr ring;
+    const Sink* sink = nullptr;
+};
+
+namespace {
+
+int on_record(void* ctx, void* data, size_t size)
+{
+    auto* state = static_cast<CaptureSession::State*>(ctx);
+    (*state->sink)(std::span(static_cast<const std::byte*>(data), size));
+    return 0;
+}
+
+std::string hex(uint64_t v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+int silent_libbpf(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    // libbpf's own chatter (probe failures we expect) stays out of the
+    // user's terminal unless asked for.
+    if (getenv("PINTRACE_DEBUG_LIBBPF") == nullptr) return 0;
+    (void)level;
+    return vfprintf(stderr, fmt, args);
+}
+
+}  // namespace
+
+CaptureSession::CaptureSession(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CaptureSession::~CaptureSession() = default;
+
+Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOptions& options)
+{
+    libbpf_set_print(silent_libbpf);
+    if (std::string why = missing_privileges(); !why.empty()) return make_error(why);
+
+    auto tracefs = ensure_tracefs();
+    if (!tracefs) return tracefs.error();
+
+    auto btf = load_kernel_btf();
+    if (!btf) return btf.error();
+    auto kernel = read_kernel_info(btf.value().get());
+    if (!kernel) return kernel.error();
+    const KernelInfo& k = kernel.value();
+
+    auto mapping = calibrate_page_mapping();
+    if (!mapping) return mapping.error();
+
+    auto state = std::make_unique<State>();
+    state->skel.reset(pintrace_bpf__open());
+    if (!state->skel) return make_error(std::string("cannot open the capture programs: ") + std::strerror(errno));
+    pintrace_bpf* skel = state->skel.get();
+
+    skel->rodata->vmemmap_base = mapping->vmemmap_base;
+    skel->rodata->foll_get = k.flags.get;
+    skel->rodata->foll_pin = k.flags.pin;
+    skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+    skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
+    skel->rodata->migrate_pages_nargs = static_cast<uint32_t>(k.migrate_pages_nargs);
+    bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
+
+    auto plan = plan_attach(skel->obj, btf.value().get());
+    if (int err = pintrace_bpf__load(skel); err != 0)
+        return make_error(std::string("the kernel refused the capture programs: ") + std::strerror(-err) +
+                          " (PINTRACE_DEBUG_LIBBPF=1 shows the verifier log)");
+
+    auto session = std::unique_ptr<CaptureSession>(new CaptureSession(std::move(state)));
+    State& st = *session->state_;
+    TraceInfo& info = session->info_;
+    info.attach = attach_planned(skel->obj, plan, st.links);
+    info.flags = k.flags;
+    info.migrate_reasons = k.migrate_reasons;
+    info.meta["kernel_release"] = k.release;
+    info.meta["boot_id"] = k.boot_id;
+    info.meta["hostname"] = k.hostname;
+    info.meta["vmemmap_base"] = hex(mapping->vmemmap_base);
+    info.meta["struct_page_size"] = std::to_string(mapping->struct_page_size);
+    if (!tracefs->empty()) info.meta["note_tracefs"] = tracefs.value();
+    info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
+
+    st.ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &st, nullptr));
+    if (!st.ring) return make_error(std::string("cannot open the ring buffer: ") + std::strerror(errno));
+    return session;
+}
+
+Result<void> CaptureSession::poll(int timeout_ms, const Sink& sink)
+{
+    state_->sink = &sink;
+    int n = ring_buffer__poll(state_->ring.get(), timeout_ms);
+    // The wakeup may have come before the last records were committed, and
+    // most records never wake us (BPF_RB_NO_WAKEUP): drain what is there.
+    if (n >= 0) n = ring_buffer__consume(state_->ring.get());
+    state_->sink = nullptr;
+    if (n < 0 && n != -EINTR) return make_error(std::string("reading the ring buffer failed: ") + std::strerror(-n));
+    return {};
+}
+
+uint64_t CaptureSession::lost_total() const
+{
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return 0;
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+    uint32_t key = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.lost), &key, per_cpu.data()) != 0) return 0;
+    uint64_t total = 0;
+    for (auto v : per_cpu) total += v;
+    return total;
+}
+
+std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const
+{
+    std::vector<uint64_t> ips(127);
+    if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.stacks), &id, ips.data()) != 0) return {};
+    size_t n = 0;
+    while (n < ips.size() && ips[n]) ++n;
+    ips.resize(n);
+    return ips;
+}
+
+}  // namespace pintrace

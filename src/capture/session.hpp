@@ -1,0 +1,46 @@
+// A live capture: the BPF programs loaded and attached, and the ring buffer
+// they fill. Everything it owns is released when it is destroyed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "trace/trace_info.hpp"
+#include "util/result.hpp"
+
+namespace pintrace {
+
+struct CaptureOptions {
+    uint32_t ring_buffer_bytes = 16u << 20;
+};
+
+class CaptureSession {
+public:
+    using Sink = std::function<void(std::span<const std::byte>)>;
+
+    static Result<std::unique_ptr<CaptureSession>> open(const CaptureOptions& options);
+    ~CaptureSession();
+
+    // Kernel facts and the attach table, as the trace header stores them.
+    const TraceInfo& info() const { return info_; }
+
+    // Waits up to timeout_ms for a forced wakeup, then hands every record in
+    // the ring buffer to the sink.
+    Result<void> poll(int timeout_ms, const Sink& sink);
+    // Records the kernel could not put in the ring buffer, since open().
+    uint64_t lost_total() const;
+    // Instruction pointers of a stack id from the grab records.
+    std::vector<uint64_t> stack_addresses(int32_t id) const;
+
+    struct State;  // libbpf objects; defined in session.cpp
+
+private:
+    explicit CaptureSession(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+    TraceInfo info_;
+};
+
+}  // namespace pintrace

@@ -1,0 +1,65 @@
+// Turning stack addresses into names at record time, while the processes
+// are alive, so the trace file is self-contained.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace pintrace {
+
+class KernelSymbols {
+public:
+    // Reads a kallsyms-format text ("addr type name [module]" per line).
+    static KernelSymbols from_kallsyms(std::string_view text);
+    static KernelSymbols load();  // /proc/kallsyms; empty when unreadable
+
+    std::string resolve(uint64_t addr) const;  // "func+0x1a", "" if unknown
+    size_t size() const { return syms_.size(); }
+
+private:
+    std::vector<std::pair<uint64_t, std::string>> syms_;  // sorted by address
+};
+
+// Symbols of one ELF file, by file-relative virtual address.
+class ElfSymbols {
+public:
+    static std::shared_ptr<const ElfSymbols> load(const std::string& path);
+    // A file offset inside a mapped segment -> "func+0x10", or "".
+    std::string resolve_offset(uint64_t file_offset) const;
+
+private:
+    struct Segment {
+        uint64_t offset, vaddr, filesz;
+    };
+    struct Sym {
+        uint64_t start, size;
+        std::string name;
+    };
+    std::vector<Segment> segments_;
+    std::vector<Sym> syms_;  // sorted by start
+};
+
+class UserSymbols {
+public:
+    // "func+0x10 (binary)" or "binary+0x1234"; "" when the address is in no
+    // file mapping of the process (or the process is gone).
+    std::string resolve(uint32_t tgid, uint64_t addr);
+    void forget(uint32_t tgid) { maps_.erase(tgid); }
+
+private:
+    struct Mapping {
+        uint64_t start, end, offset;
+        std::string path;
+    };
+    const std::vector<Mapping>& maps_of(uint32_t tgid);
+
+    std::unordered_map<uint32_t, std::vector<Mapping>> maps_;
+    std::unordered_map<std::string, std::shared_ptr<const ElfSymbols>> elves_;
+};
+
+}  // namespace pintrace

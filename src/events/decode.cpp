@@ -1,0 +1,110 @@
+#include "events/decode.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace pintrace {
+namespace {
+
+template <class Raw>
+bool read_raw(std::span<const std::byte> bytes, Raw& raw)
+{
+    // A shorter record is malformed; a longer one comes from a newer
+    // pintrace that appended fields, which we ignore.
+    if (bytes.size() < sizeof(Raw)) return false;
+    std::memcpy(&raw, bytes.data(), sizeof(Raw));
+    return true;
+}
+
+EventHead decode_head(const pt_header& h)
+{
+    EventHead head;
+    head.ts_ns = h.ts_ns;
+    head.hook = h.hook;
+    head.cpu = h.cpu;
+    head.task.tgid = h.tgid;
+    head.task.tid = h.tid;
+    head.task.cgroup_id = h.cgroup_id;
+    std::memcpy(head.task.comm.data(), h.comm, PT_COMM_LEN);
+    head.task.comm[PT_COMM_LEN - 1] = '\0';
+    return head;
+}
+
+Error too_short(const char* what, size_t got, size_t want)
+{
+    return make_error(std::string(what) + " record of " + std::to_string(got) + " bytes, expected at least " +
+                      std::to_string(want));
+}
+
+}  // namespace
+
+Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout)
+{
+    pt_header h;
+    if (!read_raw(bytes, h)) return too_short("kernel", bytes.size(), sizeof(h));
+
+    switch (h.type) {
+    case PT_REC_GRAB: {
+        pt_grab r;
+        if (!read_raw(bytes, r)) return too_short("grab", bytes.size(), sizeof(r));
+        GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages, r.gup_flags, layout.canonical(r.gup_flags),
+                    r.kstack_id, r.ustack_id};
+        return std::optional<Event>(e);
+    }
+    case PT_REC_RELEASE: {
+        pt_release r;
+        if (!read_raw(bytes, r)) return too_short("release", bytes.size(), sizeof(r));
+        ReleaseEvent e{decode_head(r.h), r.pfn, r.refs, r.gup_flags, layout.canonical(r.gup_flags),
+                       r.nr_pages ? r.nr_pages : 1};
+        return std::optional<Event>(e);
+    }
+    case PT_REC_MIGRATE: {
+        pt_migrate r;
+        if (!read_raw(bytes, r)) return too_short("migrate", bytes.size(), sizeof(r));
+        MigrateEvent e{decode_head(r.h), r.succeeded, r.failed, r.thp_succeeded, r.thp_failed,
+                       r.thp_split, r.mode, r.reason};
+        return std::optional<Event>(e);
+    }
+    case PT_REC_FAILED_FOLIO: {
+        pt_failed_folio r;
+        if (!read_raw(bytes, r)) return too_short("failed-folio", bytes.size(), sizeof(r));
+        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index};
+        return std::optional<Event>(e);
+    }
+    case PT_REC_MIGRATE_END: {
+        pt_migrate_end r;
+        if (!read_raw(bytes, r)) return too_short("migrate-end", bytes.size(), sizeof(r));
+        MigrateEndEvent e{decode_head(r.h), r.ret, r.walked, r.truncated != 0};
+        return std::optional<Event>(e);
+    }
+    default:
+        return std::optional<Event>();
+    }
+}
+
+std::string_view hook_name(uint16_t hook)
+{
+    switch (hook) {
+    case PT_HOOK_TRY_GRAB_PAGE: return "try_grab_page";
+    case PT_HOOK_TRY_GRAB_FOLIO: return "try_grab_folio";
+    case PT_HOOK_GUP_PUT_FOLIO: return "gup_put_folio";
+    case PT_HOOK_UNPIN_USER_PAGE: return "unpin_user_page";
+    case PT_HOOK_UNPIN_USER_PAGES: return "unpin_user_pages";
+    case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
+    case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
+    default: return "unknown";
+    }
+}
+
+std::string_view stop_reason_name(StopReason reason)
+{
+    switch (reason) {
+    case StopReason::Duration: return "duration elapsed";
+    case StopReason::Signal: return "interrupted by signal";
+    case StopReason::CommandExited: return "traced command exited";
+    case StopReason::Error: return "capture error";
+    default: return "unknown";
+    }
+}
+
+}  // namespace pintrace

@@ -1,0 +1,123 @@
+// Value types for everything a trace holds. Kernel records are decoded from
+// the layouts in bpf/pintrace.h; the rest are written by user space.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "pintrace.h"
+
+namespace pintrace {
+
+using Comm = std::array<char, PT_COMM_LEN>;
+
+inline std::string_view comm_view(const Comm& comm)
+{
+    size_t n = 0;
+    while (n < comm.size() && comm[n]) ++n;
+    return {comm.data(), n};
+}
+
+// Who ran the hook that produced a record.
+struct TaskRef {
+    uint32_t tgid = 0;
+    uint32_t tid = 0;
+    uint64_t cgroup_id = 0;
+    Comm comm{};
+};
+
+struct EventHead {
+    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
+    uint16_t hook = 0;   // enum pt_hook
+    uint16_t cpu = 0;
+    TaskRef task;
+};
+
+struct GrabEvent {
+    EventHead head;
+    uint64_t pfn = 0;
+    uint32_t nr_pages = 1;
+    uint32_t raw_flags = 0;
+    uint32_t flags = 0;  // canonical GupFlag bits
+    int32_t kstack = -1;
+    int32_t ustack = -1;
+};
+
+struct ReleaseEvent {
+    EventHead head;
+    uint64_t pfn = 0;  // folio head
+    uint32_t refs = 1;
+    uint32_t raw_flags = 0;
+    uint32_t flags = 0;
+    uint32_t nr_pages = 1;
+};
+
+struct MigrateEvent {
+    EventHead head;
+    uint64_t succeeded = 0;
+    uint64_t failed = 0;
+    uint64_t thp_succeeded = 0;
+    uint64_t thp_failed = 0;
+    uint64_t thp_split = 0;
+    uint32_t mode = 0;
+    int32_t reason = 0;
+};
+
+struct FailedFolioEvent {
+    EventHead head;
+    uint64_t pfn = 0;
+    uint64_t page_flags = 0;
+    int32_t refcount = 0;
+    int32_t mapcount = 0;
+    uint32_t index = 0;
+};
+
+struct MigrateEndEvent {
+    EventHead head;
+    int64_t ret = 0;
+    uint32_t walked = 0;
+    bool truncated = false;
+};
+
+enum class StackKind : uint32_t { Kernel = 0, User = 1 };
+
+struct Frame {
+    uint64_t addr = 0;
+    std::string symbol;  // "func+0x1a", "libc.so.6+0x1234" or "" if unknown
+};
+
+struct StackEvent {
+    int32_t id = -1;
+    StackKind kind = StackKind::Kernel;
+    uint32_t tgid = 0;  // user stacks: the process whose maps resolved it
+    std::vector<Frame> frames;
+};
+
+// Records the ring buffer dropped between two drains.
+struct LostEvent {
+    uint64_t from_ns = 0;
+    uint64_t to_ns = 0;
+    uint64_t count = 0;
+};
+
+enum class StopReason : uint32_t { Unknown = 0, Duration = 1, Signal = 2, CommandExited = 3, Error = 4 };
+
+struct FinishEvent {
+    uint64_t end_ns = 0;
+    uint64_t records = 0;
+    uint64_t lost = 0;
+    StopReason reason = StopReason::Unknown;
+    int32_t command_status = -1;  // exit status of the traced command, if any
+};
+
+using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
+                           StackEvent, LostEvent, FinishEvent>;
+
+std::string_view hook_name(uint16_t hook);
+std::string_view stop_reason_name(StopReason reason);
+
+}  // namespace pintrace

@@ -1,0 +1,199 @@
+#include "explain/explainer.hpp"
+
+#include <algorithm>
+
+#include "pintrace.h"
+
+namespace pintrace {
+namespace {
+
+constexpr int32_t kPinBias = 1024;  // GUP_PIN_COUNTING_BIAS
+
+const char* mode_name(uint32_t mode)
+{
+    static const char* names[] = {"MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC", "MIGRATE_SYNC_NO_COPY"};
+    return mode < 4 ? names[mode] : "MIGRATE_UNKNOWN";
+}
+
+}  // namespace
+
+Cause classify(const StuckPage& page)
+{
+    bool longterm = false, pin = false, get = false;
+    for (const auto& h : page.holders) {
+        if ((h.flags & kFlagPin) && (h.flags & kFlagLongterm)) longterm = true;
+        else if (h.flags & kFlagPin) pin = true;
+        else if (h.flags & kFlagGet) get = true;
+    }
+    if (longterm) return Cause::LongtermPin;
+    if (pin) return Cause::ShortPin;
+    if (get) return Cause::Reference;
+    if (page.refcount >= kPinBias) return Cause::PinnedUnknown;
+    // Isolated for migration: one reference per mapping, plus the one
+    // isolation holds. Anything beyond is someone else's.
+    if (page.refcount > page.mapcount + 1) return Cause::ExtraRefUnknown;
+    return Cause::NoHolderSeen;
+}
+
+Explainer::Explainer(TraceInfo info) : walk_attached_(info.hook_attached(PT_HOOK_MIGRATE_PAGES_EXIT))
+{
+    report_.info = std::move(info);
+}
+
+void Explainer::note_time(uint64_t ts)
+{
+    if (!ts) return;
+    if (!report_.first_ns || ts < report_.first_ns) report_.first_ns = ts;
+    report_.last_ns = std::max(report_.last_ns, ts);
+}
+
+void Explainer::consume(const Event& event)
+{
+    std::visit([this](const auto& e) { on(e); }, event);
+}
+
+void Explainer::on(const GrabEvent& e)
+{
+    note_time(e.head.ts_ns);
+    ++report_.stats.grabs;
+    ledger_.grab(e);
+}
+
+void Explainer::on(const ReleaseEvent& e)
+{
+    note_time(e.head.ts_ns);
+    ++report_.stats.releases;
+    auto outcome = ledger_.release(e);
+    report_.stats.unmatched_releases += outcome.unmatched;
+    if (outcome.other_owner) ++report_.stats.cross_task_releases;
+}
+
+void Explainer::on(const MigrateEvent& e)
+{
+    note_time(e.head.ts_ns);
+    ++report_.stats.migrations;
+    Failure f;
+    f.head = e.head;
+    f.outcome = e;
+    f.reason = report_.info.reason_name(e.reason);
+    f.mode = mode_name(e.mode);
+    if (!walk_attached_) {
+        // Without the list walk this is all there will ever be.
+        if (e.failed > 0) close_attempt(std::move(f));
+        return;
+    }
+    open_[e.head.task.tid] = std::move(f);
+}
+
+void Explainer::on(const FailedFolioEvent& e)
+{
+    note_time(e.head.ts_ns);
+    auto [it, fresh] = open_.try_emplace(e.head.task.tid);
+    Failure& f = it->second;
+    if (fresh) {
+        f.head = e.head;
+        f.reason = "unknown";
+    }
+    f.pfns_observed = true;
+    StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen};
+    auto hs = ledger_.holders(e.pfn);
+    page.holders.assign(hs.begin(), hs.end());
+    page.cause = classify(page);
+    f.pages.push_back(std::move(page));
+}
+
+void Explainer::on(const MigrateEndEvent& e)
+{
+    note_time(e.head.ts_ns);
+    auto it = open_.find(e.head.task.tid);
+    if (it == open_.end()) return;  // a call that started before the trace
+    Failure f = std::move(it->second);
+    open_.erase(it);
+    f.pfns_observed = true;
+    f.walk_complete = true;
+    f.walk_truncated = e.truncated;
+    f.ret = e.ret;
+    bool failed = !f.pages.empty() || (f.outcome && f.outcome->failed > 0);
+    if (failed) close_attempt(std::move(f));
+}
+
+void Explainer::on(const StackEvent& e)
+{
+    if (e.kind == StackKind::Kernel) report_.kernel_stacks[e.id] = e;
+    else report_.user_stacks[{e.id, e.tgid}] = e;
+}
+
+void Explainer::on(const LostEvent& e)
+{
+    report_.lost.push_back(e);
+    report_.lost_total += e.count;
+}
+
+void Explainer::on(const FinishEvent& e) { report_.finish = e; }
+
+void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::move(f)); }
+
+Report Explainer::finish() &&
+{
+    // Attempts whose migrate_pages() had not returned when recording stopped.
+    for (auto& [tid, f] : open_)
+        if (!f.pages.empty() || (f.outcome && f.outcome->failed > 0)) close_attempt(std::move(f));
+    open_.clear();
+    std::sort(report_.failures.begin(), report_.failures.end(),
+              [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
+    report_.stats.pages_held_at_end = ledger_.pages_held();
+    return std::move(report_);
+}
+
+// ---- Report helpers ----
+
+bool Report::capture_complete() const
+{
+    return std::all_of(info.attach.begin(), info.attach.end(), [](const AttachPoint& a) { return a.attached(); });
+}
+
+std::vector<std::string> Report::kernel_frames(const Holder& h) const
+{
+    std::vector<std::string> out;
+    auto it = kernel_stacks.find(h.kstack);
+    if (it == kernel_stacks.end()) return out;
+    for (const auto& f : it->second.frames) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(f.addr));
+        out.push_back(f.symbol.empty() ? buf : f.symbol);
+    }
+    return out;
+}
+
+std::vector<std::string> Report::user_frames(const Holder& h) const
+{
+    std::vector<std::string> out;
+    auto it = user_stacks.find({h.ustack, h.task.tgid});
+    if (it == user_stacks.end()) return out;
+    for (const auto& f : it->second.frames) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(f.addr));
+        out.push_back(f.symbol.empty() ? buf : f.symbol);
+    }
+    return out;
+}
+
+bool Report::lost_between(uint64_t from, uint64_t to) const
+{
+    return std::any_of(lost.begin(), lost.end(), [&](const LostEvent& l) { return l.from_ns <= to && l.to_ns >= from; });
+}
+
+std::string_view cause_name(Cause c)
+{
+    switch (c) {
+    case Cause::LongtermPin: return "longterm_pin";
+    case Cause::ShortPin: return "short_term_pin";
+    case Cause::Reference: return "extra_reference";
+    case Cause::PinnedUnknown: return "pinned_before_trace";
+    case Cause::ExtraRefUnknown: return "reference_of_unknown_origin";
+    case Cause::NoHolderSeen: return "no_holder_seen";
+    }
+    return "unknown";
+}
+
+}  // namespace pintrace

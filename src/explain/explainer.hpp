@@ -1,0 +1,41 @@
+// Replays a trace's events through the pin ledger and assembles, for every
+// failed migration, the pages that stayed and who held them at that moment.
+#pragma once
+
+#include <unordered_map>
+
+#include "events/event.hpp"
+#include "explain/report.hpp"
+#include "ledger/ledger.hpp"
+
+namespace pintrace {
+
+class Explainer {
+public:
+    explicit Explainer(TraceInfo info);
+
+    void consume(const Event& event);
+    Report finish() &&;
+
+private:
+    void on(const GrabEvent& e);
+    void on(const ReleaseEvent& e);
+    void on(const MigrateEvent& e);
+    void on(const FailedFolioEvent& e);
+    void on(const MigrateEndEvent& e);
+    void on(const StackEvent& e);
+    void on(const LostEvent& e);
+    void on(const FinishEvent& e);
+    void close_attempt(Failure&& f);
+    void note_time(uint64_t ts);
+
+    Report report_;
+    PinLedger ledger_;
+    bool walk_attached_;
+    // Migrations in progress, by thread: the tracepoint fires inside
+    // migrate_pages(), the failed-list walk at its return.
+    std::unordered_map<uint32_t, Failure> open_;
+};
+
+
+}  // namespace pintrace

@@ -1,0 +1,80 @@
+// What the explainer concludes from a trace: the model every view renders.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events/event.hpp"
+#include "ledger/ledger.hpp"
+#include "trace/trace_info.hpp"
+
+namespace pintrace {
+
+// Why one failed page could not move, as far as the trace can tell.
+enum class Cause {
+    LongtermPin,    // FOLL_PIN | FOLL_LONGTERM: io_uring buffers, RDMA, VFIO
+    ShortPin,       // FOLL_PIN without LONGTERM: in-flight O_DIRECT / DMA
+    Reference,      // FOLL_GET: vmsplice, KVM, older drivers
+    PinnedUnknown,  // refcount shows a pin (>= 1024) but no grab was seen
+    ExtraRefUnknown,  // more references than mappings, origin not seen
+    NoHolderSeen,   // nothing explains it in the trace
+};
+
+struct StuckPage {
+    uint64_t pfn = 0;
+    int32_t refcount = 0;
+    int32_t mapcount = 0;
+    uint64_t page_flags = 0;
+    std::vector<Holder> holders;  // the ledger's owners at the failure
+    Cause cause = Cause::NoHolderSeen;
+};
+
+struct Failure {
+    EventHead head;                       // the task that migrated, and when
+    std::optional<MigrateEvent> outcome;  // from the tracepoint
+    std::string reason;                   // kernel's name: compaction, syscall_or_cpuset, ...
+    std::string mode;
+    bool pfns_observed = false;  // the failed-list walk ran
+    bool walk_truncated = false;
+    bool walk_complete = false;  // migrate_pages() return was seen
+    int64_t ret = 0;
+    std::vector<StuckPage> pages;
+};
+
+struct ReportStats {
+    uint64_t grabs = 0;
+    uint64_t releases = 0;
+    uint64_t unmatched_releases = 0;     // pins released that were taken before the trace
+    uint64_t cross_task_releases = 0;   // released by a task other than the pinner's process
+    uint64_t migrations = 0;
+    uint64_t pages_held_at_end = 0;
+};
+
+struct Report {
+    TraceInfo info;
+    std::vector<Failure> failures;
+    std::vector<LostEvent> lost;
+    uint64_t lost_total = 0;
+    std::optional<FinishEvent> finish;
+    std::map<int32_t, StackEvent> kernel_stacks;
+    std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
+    ReportStats stats;
+    uint64_t first_ns = 0;
+    uint64_t last_ns = 0;
+
+    bool capture_complete() const;
+    // Frames of a holder's stack, kernel first, as "symbol" strings.
+    std::vector<std::string> kernel_frames(const Holder& h) const;
+    std::vector<std::string> user_frames(const Holder& h) const;
+    // Lost-event windows overlapping [from, to].
+    bool lost_between(uint64_t from, uint64_t to) const;
+};
+
+std::string_view cause_name(Cause c);
+// The cause a page's holders (or, without holders, its counts) point to.
+Cause classify(const StuckPage& page);
+
+}  // namespace pintrace

@@ -1,0 +1,102 @@
+#include <cstdio>
+
+#include "render/format.hpp"
+#include "render/report_views.hpp"
+
+namespace pintrace {
+namespace {
+
+std::string pfn_list(const std::vector<uint64_t>& pfns, size_t max = 6)
+{
+    std::string s;
+    for (size_t i = 0; i < pfns.size() && i < max; ++i) s += (i ? " " : "") + format_pfn(pfns[i]);
+    if (pfns.size() > max) s += " ... (+" + std::to_string(pfns.size() - max) + ")";
+    return s;
+}
+
+void header(std::string& out, const Report& r)
+{
+    out += "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
+    if (auto start = r.info.get_u64("start_monotonic_ns")) {
+        out += ", started " + format_wall_time(r, *start);
+        if (r.finish && r.finish->end_ns > *start) out += ", " + format_duration(r.finish->end_ns - *start);
+    }
+    out += "\n";
+    if (!r.finish) out += "WARNING: the trace was not closed (recorder killed?): events near its end are missing\n";
+    else out += "stopped: " + std::string(stop_reason_name(r.finish->reason)) + "\n";
+
+    if (r.capture_complete()) {
+        out += "capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)\n";
+    } else {
+        out += "capture: DEGRADED — what this trace cannot show:\n";
+        for (const auto& a : r.info.attach)
+            if (!a.attached()) out += "  - " + a.target + " (" + a.detail + "): " + a.hides + "\n";
+    }
+    if (r.lost_total) {
+        out += "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " + std::to_string(r.lost.size()) +
+               " window(s); ownership in those windows is uncertain\n";
+    } else {
+        out += "lost events: none\n";
+    }
+    out += "\n";
+}
+
+}  // namespace
+
+std::string render_report_text(const Report& r, bool show_stacks)
+{
+    std::string out;
+    header(out, r);
+    out += "SUMMARY: " + report_summary(r) + "\n";
+
+    int n = 0;
+    for (const auto& f : r.failures) {
+        out += "\n[" + std::to_string(++n) + "] " + format_wall_time(r, f.head.ts_ns) + "  " + failure_sentence(r, f) +
+               "\n";
+        if (r.lost_between(r.first_ns, f.head.ts_ns))
+            out += "    note: events were lost before this failure; a holder may be missing\n";
+        if (!f.pfns_observed) continue;
+        if (f.walk_truncated) out += "    note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read\n";
+        for (const auto& g : group_culprits(f)) {
+            char line[512];
+            std::snprintf(line, sizeof line, "    %zu page(s) held by pid %u (%s) cgroup %llu: %s, for %s\n",
+                          g.pfns.size(), g.task.tgid, std::string(comm_view(g.task.comm)).c_str(),
+                          static_cast<unsigned long long>(g.task.cgroup_id), flag_string(g.flags, " ").c_str(),
+                          format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)).c_str());
+            out += line;
+            out += "      pfns: " + pfn_list(g.pfns) + "\n";
+            if (show_stacks) {
+                Holder h;
+                h.task = g.task;
+                h.kstack = g.kstack;
+                h.ustack = g.ustack;
+                auto k = r.kernel_frames(h);
+                auto u = r.user_frames(h);
+                std::string path;
+                for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
+                if (!path.empty()) out += "      kernel: " + path + "\n";
+                path.clear();
+                for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
+                if (!path.empty()) out += "      user:   " + path + "\n";
+            }
+            out += "      next: " + next_step(g.cause, g.task) + "\n";
+        }
+        auto unexplained = unexplained_pages(f);
+        if (!unexplained.empty()) {
+            std::vector<uint64_t> pfns;
+            for (auto* p : unexplained) pfns.push_back(p->pfn);
+            out += "    " + std::to_string(unexplained.size()) + " page(s) with no holder in the trace (" +
+                   std::string(cause_name(unexplained.front()->cause)) + "): " + pfn_list(pfns) + "\n";
+            out += "      next: " + next_step(unexplained.front()->cause, f.head.task) + "\n";
+        }
+    }
+    out += "\n" + std::to_string(r.stats.grabs) + " grabs, " + std::to_string(r.stats.releases) + " releases, " +
+           std::to_string(r.stats.migrations) + " migrations seen; " + std::to_string(r.stats.pages_held_at_end) +
+           " pages still held at the end";
+    if (r.stats.unmatched_releases)
+        out += "; " + std::to_string(r.stats.unmatched_releases) + " releases of pins taken before the trace";
+    out += "\n";
+    return out;
+}
+
+}  // namespace pintrace

@@ -1,0 +1,79 @@
+// The trace file, version 1. See docs/trace-format.md.
+//
+//   FileHeader (32 bytes)
+//   sections: { u16 id, u16 reserved, u32 length, payload, pad to 8 } ...
+//   records:  kernel records exactly as bpf/pintrace.h lays them out, and
+//             user-space records (type >= 0x100); every record starts with
+//             u16 type, u16 size and is a multiple of 8 bytes long
+//   a Finish record, written last: a file without one was not closed.
+//
+// Readers skip section ids and record types they do not know, and refuse a
+// newer major version.
+#pragma once
+
+#include <cstdint>
+
+namespace pintrace::trace {
+
+inline constexpr char kMagic[8] = {'P', 'I', 'N', 'T', 'R', 'A', 'C', 'E'};
+inline constexpr uint16_t kMajor = 1;
+inline constexpr uint16_t kMinor = 0;
+
+struct FileHeader {
+    char magic[8];
+    uint16_t major;
+    uint16_t minor;
+    uint32_t sections_bytes;
+    uint64_t reserved[2];
+};
+static_assert(sizeof(FileHeader) == 32);
+
+enum SectionId : uint16_t {
+    kSectionMeta = 1,            // key=value lines
+    kSectionFlagLayout = 2,      // write=, get=, pin=, longterm=, source=
+    kSectionAttach = 3,          // hook \t target \t mode \t detail \t hides
+    kSectionMigrateReasons = 4,  // number=name lines
+};
+
+struct SectionHeader {
+    uint16_t id;
+    uint16_t reserved;
+    uint32_t length;
+};
+
+enum UserRecordType : uint16_t {
+    kRecStack = 0x101,
+    kRecLost = 0x102,
+    kRecFinish = 0x103,
+};
+
+struct UserRecordHeader {
+    uint16_t type;
+    uint16_t size;
+    uint32_t reserved;
+};
+
+struct StackPayload {
+    int32_t id;
+    uint32_t kind;
+    uint32_t tgid;
+    uint32_t nframes;  // then nframes u64 addresses, then '\n'-separated symbols
+};
+
+struct LostPayload {
+    uint64_t from_ns;
+    uint64_t to_ns;
+    uint64_t count;
+};
+
+struct FinishPayload {
+    uint64_t end_ns;
+    uint64_t records;
+    uint64_t lost;
+    uint32_t reason;
+    int32_t command_status;
+};
+
+inline constexpr uint32_t kMaxRecord = 0xfff8;
+
+}  // namespace pintrace::trace

@@ -1,0 +1,37 @@
+#include "trace/trace_info.hpp"
+
+#include <charconv>
+
+namespace pintrace {
+
+std::string TraceInfo::get(const std::string& key, const std::string& fallback) const
+{
+    auto it = meta.find(key);
+    return it == meta.end() ? fallback : it->second;
+}
+
+std::optional<uint64_t> TraceInfo::get_u64(const std::string& key) const
+{
+    auto it = meta.find(key);
+    if (it == meta.end()) return std::nullopt;
+    uint64_t v = 0;
+    const auto& s = it->second;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+bool TraceInfo::hook_attached(uint16_t hook) const
+{
+    for (const auto& a : attach)
+        if (a.hook == hook && a.attached()) return true;
+    return false;
+}
+
+std::string TraceInfo::reason_name(int reason) const
+{
+    auto it = migrate_reasons.find(reason);
+    return it == migrate_reasons.end() ? "reason_" + std::to_string(reason) : it->second;
+}
+
+}  // namespace pintrace

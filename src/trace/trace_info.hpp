@@ -1,0 +1,37 @@
+// What a trace's header says about the recording: the kernel, the clocks,
+// the FOLL_* layout, migrate-reason names and which attach points were live.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events/gup_flags.hpp"
+
+namespace pintrace {
+
+struct AttachPoint {
+    std::string target;  // kernel function or tracepoint
+    uint16_t hook = 0;   // enum pt_hook
+    std::string mode;    // fentry, fexit, kprobe, kretprobe, tracepoint, missing
+    std::string detail;  // why it is missing
+    std::string hides;   // what the report cannot see without it
+
+    bool attached() const { return mode != "missing"; }
+};
+
+struct TraceInfo {
+    std::map<std::string, std::string> meta;
+    FlagLayout flags;
+    std::vector<AttachPoint> attach;
+    std::map<int, std::string> migrate_reasons;
+
+    std::string get(const std::string& key, const std::string& fallback = "") const;
+    std::optional<uint64_t> get_u64(const std::string& key) const;
+    bool hook_attached(uint16_t hook) const;
+    std::string reason_name(int reason) const;
+};
+
+}  // namespace pintrace

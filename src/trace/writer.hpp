@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "events/event.hpp"
+#include "trace/trace_info.hpp"
+#include "util/result.hpp"
+
+namespace pintrace {
+
+// Appends records to a trace file. Everything written is complete on disk
+// once finish() returns; a writer destroyed without finish() leaves a file
+// that readers report as not closed.
+class TraceWriter {
+public:
+    static Result<TraceWriter> create(const std::string& path, const TraceInfo& info);
+
+    Result<void> append_kernel_record(std::span<const std::byte> record);
+    Result<void> append(const StackEvent& stack);
+    Result<void> append(const LostEvent& lost);
+    Result<void> finish(const FinishEvent& finish);
+
+    uint64_t records() const { return records_; }
+
+private:
+    struct FileCloser {
+        void operator()(std::FILE* f) const { std::fclose(f); }
+    };
+    TraceWriter(std::unique_ptr<std::FILE, FileCloser> file, std::string path)
+        : file_(std::move(file)), path_(std::move(path)) {}
+    Result<void> write_user_record(uint16_t type, std::span<const std::byte> payload);
+    Result<void> write(const void* data, size_t size);
+
+    std::unique_ptr<std::FILE, FileCloser> file_;
+    std::string path_;
+    uint64_t records_ = 0;
+};
+
+std::string encode_section_text(const TraceInfo& info, uint16_t section);
+
+}  // namespace pintrace

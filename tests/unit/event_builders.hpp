@@ -1,0 +1,49 @@
+// Synthetic events for unit tests, shaped like what the BPF side records.
+#pragma once
+
+#include <cstring>
+#include <string_view>
+
+#include "events/event.hpp"
+#include "events/gup_flags.hpp"
+
+namespace pintrace::test {
+
+inline EventHead head(uint64_t ts, uint32_t tgid, std::string_view comm = "proc", uint32_t tid = 0)
+{
+    EventHead h;
+    h.ts_ns = ts;
+    h.task.tgid = tgid;
+    h.task.tid = tid ? tid : tgid;
+    std::memcpy(h.task.comm.data(), comm.data(), std::min(comm.size(), h.task.comm.size() - 1));
+    return h;
+}
+
+inline GrabEvent grab(uint64_t ts, uint32_t tgid, uint64_t pfn, uint32_t flags, uint32_t nr_pages = 1,
+                      std::string_view comm = "proc")
+{
+    GrabEvent e;
+    e.head = head(ts, tgid, comm);
+    e.head.hook = PT_HOOK_TRY_GRAB_PAGE;
+    e.pfn = pfn;
+    e.nr_pages = nr_pages;
+    e.flags = flags;
+    return e;
+}
+
+inline ReleaseEvent release(uint64_t ts, uint32_t tgid, uint64_t pfn, uint32_t flags, uint32_t refs = 1,
+                            uint32_t nr_pages = 1, std::string_view comm = "kworker/u4:1")
+{
+    ReleaseEvent e;
+    e.head = head(ts, tgid, comm);
+    e.head.hook = PT_HOOK_GUP_PUT_FOLIO;
+    e.pfn = pfn;
+    e.refs = refs;
+    e.flags = flags;
+    e.nr_pages = nr_pages;
+    return e;
+}
+
+inline constexpr uint32_t kLongPin = kFlagPin | kFlagLongterm | kFlagWrite;
+
+}  // namespace pintrace::test

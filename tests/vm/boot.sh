@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Boot one of Debian's own kernels under QEMU (TCG) with a busybox initramfs,
+# run a guest script in it, and bring back what the script left in /out.
+#
+#   tests/vm/boot.sh KERNEL OUTDIR GUEST_SCRIPT [FILE...]
+#
+# KERNEL   6.1 (more in kernels.list)
+# OUTDIR   receives the guest's /out, console.log and attempts.log
+# FILE...  copied into the guest's /bin (static binaries: pintrace, scenarios)
+#
+# Why a second serial port: the kernel owns ttyS0 (console, oops text); ttyS1
+# carries only our tar stream, so kernel messages can never corrupt results.
+#
+# A guest that oopses *before* the guest script started is a flake of the
+# emulator (6.12 under TCG does this about 1 boot in 6): it is retried and
+# counted in attempts.log. An oops after the script started is a failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+kernel=${1:?kernel id, e.g. 6.1}
+outdir=${2:?output directory}
+guest_script=${3:?guest script}
+shift 3
+
+cache=${PINTRACE_VM_CACHE:-/var/cache/pintrace-vm}
+max_boots=${PINTRACE_VM_BOOTS:-4}
+boot_timeout=${PINTRACE_VM_TIMEOUT:-600}
+
+die() { echo "boot.sh: $*" >&2; exit 2; }
+
+# kernels.list: "id suite package" — the package is fetched through the
+# machine's own apt configuration, never a host name written here.
+read -r _ suite pkg < <(awk -v k="$kernel" '$1 == k' "$here/kernels.list") || die "unknown kernel '$kernel' (see kernels.list)"
+
+fetch_kernel() {
+    local dir="$cache/$pkg"
+    if [ ! -f "$dir/vmlinuz" ]; then
+        mkdir -p "$dir/x"
+        (cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/download.err") \
+            || die "cannot download $pkg from suite $suite: $(tail -1 "$dir/download.err")"
+        dpkg-deb -x "$dir"/*.deb "$dir/x"
+        cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
+        rm -rf "$dir/x" "$dir"/*.deb
+    fi
+    echo "$dir/vmlinuz"
+}
+
+build_initramfs() {
+    local root=$1 img=$2
+    mkdir -p "$root"/{bin,dev,proc,sys,tmp,out}
+    cp /bin/busybox "$root/bin/busybox"
+    shift 2
+    for f in "$@"; do cp "$f" "$root/bin/"; done
+    cp "$guest_script" "$root/guest.sh"
+    cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+echo "@@PINTRACE-GUEST-UP@@"
+uname -r > /out/uname
+sh /guest.sh > /out/guest.log 2>&1
+echo $? > /out/guest.rc
+echo "@@PINTRACE-GUEST-DONE@@"
+stty -F /dev/ttyS1 raw 2>/dev/null
+tar -c -C /out . | base64 > /dev/ttyS1
+sync
+poweroff -f
+EOF
+    chmod +x "$root/init" "$root/guest.sh"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
+}
+
+vmlinuz=$(fetch_kernel)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+build_initramfs "$work/root" "$work/initrd" "$@"
+
+mkdir -p "$outdir"
+: >"$outdir/attempts.log"
+for attempt in $(seq 1 "$max_boots"); do
+    rm -f "$work/data" "$work/console"
+    set +e
+    timeout "$boot_timeout" qemu-system-x86_64 \
+        -accel tcg -cpu max -smp 2 -m 2048 \
+        -object memory-backend-ram,id=m0,size=1024M \
+        -object memory-backend-ram,id=m1,size=1024M \
+        -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 \
+        -kernel "$vmlinuz" -initrd "$work/initrd" \
+        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off" \
+        -display none -no-reboot -monitor none \
+        -serial "file:$work/console" -serial "file:$work/data" </dev/null
+    qrc=$?
+    set -e
+    cp "$work/console" "$outdir/console.log"
+    if ! grep -q "@@PINTRACE-GUEST-UP@@" "$work/console"; then
+        echo "attempt $attempt: kernel $kernel died before the guest script ran (qemu rc $qrc): flake, retrying" >>"$outdir/attempts.log"
+        continue
+    fi
+    if ! grep -q "@@PINTRACE-GUEST-DONE@@" "$work/console"; then
+        echo "attempt $attempt: guest script did not finish (qemu rc $qrc)" >>"$outdir/attempts.log"
+        grep -E "BUG:|Oops|panic|Call Trace" "$outdir/console.log" | head -5 >&2 || true
+        die "guest on $kernel did not finish its script; see $outdir/console.log"
+    fi
+    base64 -d -i "$work/data" | tar -x -C "$outdir" || die "garbled result stream from guest"
+    echo "attempt $attempt: ok" >>"$outdir/attempts.log"
+    exit 0
+done
+die "kernel $kernel failed to boot $max_boots times; see $outdir/attempts.log"
