@@ -1,0 +1,112 @@
+// The pintrace binary's behaviour on bad input and missing privileges: one
+// line on stderr naming the problem, and the documented exit code.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "sample_trace.hpp"
+
+namespace pintrace {
+namespace {
+
+struct Run {
+    int status;
+    std::string out;
+};
+
+Run run(const std::string& args)
+{
+    std::string cmd = std::string(PINTRACE_BIN) + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    int st = pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string temp(const char* name) { return ::testing::TempDir() + "/cli_" + name + std::to_string(getpid()); }
+
+std::string sample_file(bool finish)
+{
+    std::string path = temp(finish ? "ok.trace" : "open.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    test::write_sample(w.value());
+    if (finish) (void)w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1});
+    return path;
+}
+
+size_t lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+TEST(Cli, ReportOfAGoodTraceExplainsAndExitsThree)
+{
+    auto r = run("report " + sample_file(true));
+    EXPECT_EQ(r.status, 3) << r.out;
+    EXPECT_NE(r.out.find("pid 4242 (qemu-kvm)"), std::string::npos);
+}
+
+TEST(Cli, NotATraceIsOneLineAndExitOne)
+{
+    std::string path = temp("junk");
+    std::ofstream(path) << "this is not a trace, just some text that is long enough to have a header\n";
+    auto r = run("report " + path);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(lines(r.out), 1u) << r.out;
+    EXPECT_NE(r.out.find(path + ": not a pintrace trace"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MissingAndTruncatedFilesAreNamed)
+{
+    auto missing = run("report /nonexistent/x.trace");
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_EQ(lines(missing.out), 1u);
+    EXPECT_NE(missing.out.find("/nonexistent/x.trace: No such file"), std::string::npos) << missing.out;
+
+    std::string path = sample_file(true);
+    truncate(path.c_str(), 300);
+    auto cut = run("report " + path + " --format json");
+    EXPECT_EQ(cut.status, 1);
+    EXPECT_EQ(lines(cut.out), 1u) << cut.out;
+    EXPECT_NE(cut.out.find("truncated"), std::string::npos) << cut.out;
+}
+
+TEST(Cli, UnclosedTraceNeedsAllowIncomplete)
+{
+    std::string path = sample_file(false);
+    auto strict = run("report " + path);
+    EXPECT_EQ(strict.status, 1);
+    EXPECT_NE(strict.out.find("--allow-incomplete"), std::string::npos) << strict.out;
+    auto lenient = run("report --allow-incomplete " + path);
+    EXPECT_EQ(lenient.status, 3) << lenient.out;
+    EXPECT_NE(lenient.out.find("was not closed"), std::string::npos) << lenient.out;
+}
+
+TEST(Cli, UsageErrorsExitTwo)
+{
+    EXPECT_EQ(run("frobnicate").status, 2);
+    EXPECT_EQ(run("report --format yaml x").status, 2);
+    EXPECT_EQ(run("record --duration soon").status, 2);
+}
+
+TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                      std::string(PINTRACE_BIN) + " record -o /tmp/never.trace --duration 1s 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 1024> buf{};
+    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
+    int st = pclose(p);
+    std::string out(buf.data(), n);
+    EXPECT_EQ(WEXITSTATUS(st), 1);
+    EXPECT_EQ(lines(out), 1u) << out;
+    EXPECT_NE(out.find("needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace pintrace

@@ -1,0 +1,186 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <set>
+#include <sstream>
+
+#include "event_builders.hpp"
+#include "explain/explainer.hpp"
+#include "render/format.hpp"
+#include "render/report_views.hpp"
+#include "sample_trace.hpp"
+#include "trace/reader.hpp"
+
+namespace pintrace {
+namespace {
+
+Report explain_sample(bool walk = true)
+{
+    std::string path = ::testing::TempDir() + "/explain" + std::to_string(getpid()) + (walk ? "w" : "n");
+    auto w = TraceWriter::create(path, test::sample_info(walk));
+    EXPECT_TRUE(w.ok());
+    test::write_sample(w.value(), walk);
+    EXPECT_TRUE(w->finish(FinishEvent{9000, 0, 0, StopReason::CommandExited, 0}).ok());
+    auto reader = TraceReader::open(path);
+    EXPECT_TRUE(reader.ok());
+    Explainer ex(reader->info());
+    EXPECT_TRUE(reader->read([&](const Event& e) { ex.consume(e); }).ok());
+    return std::move(ex).finish();
+}
+
+TEST(Explainer, BlamesExactlyTheHoldersOfTheFailedPages)
+{
+    Report r = explain_sample();
+    ASSERT_EQ(r.failures.size(), 1u);
+    const Failure& f = r.failures[0];
+    EXPECT_EQ(f.reason, "syscall_or_cpuset");
+    EXPECT_TRUE(f.pfns_observed);
+    ASSERT_EQ(f.pages.size(), 3u);
+    for (const auto& p : f.pages) {
+        ASSERT_EQ(p.holders.size(), 1u) << format_pfn(p.pfn);
+        EXPECT_EQ(p.holders[0].task.tgid, 4242u);
+        EXPECT_EQ(p.cause, Cause::LongtermPin);
+    }
+    EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
+}
+
+TEST(Explainer, APinReleasedBeforeTheMigrationIsNotBlamed)
+{
+    Report r = explain_sample();
+    for (const auto& p : r.failures[0].pages) EXPECT_NE(p.pfn, 0x102u);
+    EXPECT_EQ(r.stats.pages_held_at_end, 3u);
+    EXPECT_EQ(r.stats.cross_task_releases, 1u);  // the kworker
+}
+
+TEST(Explainer, WithoutTheListWalkFailuresCarryCountsOnlyAndSaySo)
+{
+    Report r = explain_sample(false);
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_FALSE(r.failures[0].pfns_observed);
+    EXPECT_TRUE(r.failures[0].pages.empty());
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+    EXPECT_NE(render_report_text(r).find("not observable"), std::string::npos);
+    EXPECT_NE(render_report_text(r).find("DEGRADED"), std::string::npos);
+}
+
+TEST(Explainer, TwoOwnersOfOnePageAreTwoCulprits)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 100, 0x50, test::kLongPin, 1, "qemu"));
+    ex.consume(test::grab(20, 200, 0x50, kFlagPin | kFlagLongterm, 1, "rdma-app"));
+    MigrateEvent m;
+    m.head = test::head(30, 300, "kcompactd0");
+    m.failed = 1;
+    m.reason = 0;
+    ex.consume(m);
+    FailedFolioEvent f;
+    f.head = m.head;
+    f.pfn = 0x50;
+    f.refcount = 2050;
+    ex.consume(f);
+    MigrateEndEvent end;
+    end.head = m.head;
+    ex.consume(end);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_EQ(r.failures[0].reason, "compaction");
+    ASSERT_EQ(r.failures[0].pages[0].holders.size(), 2u);
+    EXPECT_EQ(group_culprits(r.failures[0]).size(), 2u);
+}
+
+TEST(Explainer, StuckPageWithoutHolderIsClassifiedFromItsCounts)
+{
+    StuckPage pinned{0x1, 1026, 1, 0, {}, Cause::NoHolderSeen};
+    EXPECT_EQ(classify(pinned), Cause::PinnedUnknown);
+    StuckPage extra{0x1, 3, 1, 0, {}, Cause::NoHolderSeen};
+    EXPECT_EQ(classify(extra), Cause::ExtraRefUnknown);
+    StuckPage plain{0x1, 2, 1, 0, {}, Cause::NoHolderSeen};
+    EXPECT_EQ(classify(plain), Cause::NoHolderSeen);
+    Holder get;
+    get.flags = kFlagGet;
+    StuckPage referenced{0x1, 3, 1, 0, {get}, Cause::NoHolderSeen};
+    EXPECT_EQ(classify(referenced), Cause::Reference);
+}
+
+TEST(Explainer, AMigrationThatSucceededIsNotAFailure)
+{
+    Explainer ex(test::sample_info());
+    MigrateEvent m;
+    m.head = test::head(30, 300, "numactl");
+    m.succeeded = 16;
+    ex.consume(m);
+    MigrateEndEvent end;
+    end.head = m.head;
+    ex.consume(end);
+    Report r = std::move(ex).finish();
+    EXPECT_TRUE(r.failures.empty());
+    EXPECT_EQ(report_exit_code(r), kExitNoFailure);
+}
+
+TEST(Explainer, LostEventsBeforeAFailureAreFlagged)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 100, 0x50, test::kLongPin));
+    ex.consume(LostEvent{12, 20, 5});
+    MigrateEvent m;
+    m.head = test::head(30, 300, "numactl");
+    m.failed = 1;
+    ex.consume(m);
+    FailedFolioEvent f;
+    f.head = m.head;
+    f.pfn = 0x50;
+    ex.consume(f);
+    MigrateEndEvent end;
+    end.head = m.head;
+    ex.consume(end);
+    Report r = std::move(ex).finish();
+    EXPECT_EQ(r.lost_total, 5u);
+    EXPECT_TRUE(r.lost_between(r.first_ns, r.failures[0].head.ts_ns));
+    EXPECT_NE(render_report_text(r).find("LOST EVENTS: 5"), std::string::npos);
+}
+
+// The JSON contract of docs/report-json.md, checked by parsing it.
+TEST(ReportJson, FollowsTheDocumentedSchema)
+{
+    namespace pt = boost::property_tree;
+    Report r = explain_sample();
+    std::istringstream in(render_report_json(r));
+    pt::ptree root;
+    ASSERT_NO_THROW(pt::read_json(in, root));
+    EXPECT_EQ(root.get<std::string>("schema"), "pintrace.report/1");
+    EXPECT_EQ(root.get<int>("exit_code"), 3);
+    EXPECT_EQ(root.get<std::string>("trace.kernel_release"), "6.1.0-50-cloud-amd64");
+    EXPECT_EQ(root.get<bool>("capture.complete"), true);
+    const auto& failures = root.get_child("failures");
+    ASSERT_EQ(failures.size(), 1u);
+    const auto& f = failures.begin()->second;
+    EXPECT_EQ(f.get<std::string>("reason"), "syscall_or_cpuset");
+    std::set<uint64_t> pfns;
+    for (const auto& c : f.get_child("culprits")) {
+        const auto& culprit = c.second;
+        pfns.insert(culprit.get<uint64_t>("pfn"));
+        EXPECT_EQ(culprit.get<int>("pid"), 4242);
+        EXPECT_EQ(culprit.get<std::string>("comm"), "qemu-kvm");
+        std::set<std::string> flags;
+        for (const auto& fl : culprit.get_child("flags")) flags.insert(fl.second.data());
+        EXPECT_EQ(flags, (std::set<std::string>{"FOLL_PIN", "FOLL_LONGTERM", "FOLL_WRITE"}));
+        EXPECT_GT(culprit.get<uint64_t>("pinned_at_ns"), 0u);
+        EXPECT_EQ(culprit.get_child("stack").begin()->second.data(), "try_grab_page+0x10");
+    }
+    EXPECT_EQ(pfns, (std::set<uint64_t>{0x100, 0x101, 0x103}));
+}
+
+TEST(ReportText, LeadsWithTheSummaryAndTheNextStep)
+{
+    std::string text = render_report_text(explain_sample());
+    EXPECT_NE(text.find("SUMMARY: 1 migration(s) failed, 3 page(s) stuck; top holder: pid 4242 (qemu-kvm)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("unregister them"), std::string::npos);
+    EXPECT_NE(text.find("io_sqe_buffer_register"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pintrace

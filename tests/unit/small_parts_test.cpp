@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "capture/calibrate.hpp"
+#include "capture/kernel_info.hpp"
+#include "capture/symbolize.hpp"
+#include "events/gup_flags.hpp"
+#include "render/json_writer.hpp"
+#include "util/duration.hpp"
+
+namespace pintrace {
+namespace {
+
+TEST(GupFlags, TheTwoLayoutsDecodeToTheSameMeaning)
+{
+    // io_uring registration: FOLL_WRITE | FOLL_LONGTERM | FOLL_PIN.
+    EXPECT_EQ(FlagLayout::before_6_3().canonical(0x01 | 0x10000 | 0x40000), kFlagPin | kFlagLongterm | kFlagWrite);
+    EXPECT_EQ(FlagLayout::since_6_3().canonical(0x01 | 0x100 | 0x80000), kFlagPin | kFlagLongterm | kFlagWrite);
+    // Before 6.3, 0x80000 was FOLL_FAST_ONLY, not a pin.
+    EXPECT_EQ(FlagLayout::before_6_3().canonical(0x80000 | 0x04), kFlagGet);
+    EXPECT_EQ(flag_string(kFlagPin | kFlagLongterm), "FOLL_PIN|FOLL_LONGTERM");
+}
+
+TEST(Duration, ParsesUnitsAndRejectsGarbage)
+{
+    EXPECT_EQ(parse_duration_ns("250ms"), 250000000u);
+    EXPECT_EQ(parse_duration_ns("10s"), 10000000000u);
+    EXPECT_EQ(parse_duration_ns("3"), 3000000000u);
+    EXPECT_EQ(parse_duration_ns("1.5m"), 90000000000u);
+    EXPECT_FALSE(parse_duration_ns("ten"));
+    EXPECT_FALSE(parse_duration_ns("5 parsecs"));
+    EXPECT_FALSE(parse_duration_ns("-1s"));
+    EXPECT_FALSE(parse_duration_ns(""));
+}
+
+TEST(Calibration, NeedsAClearMajorityInOneDirection)
+{
+    std::vector<uint64_t> good(20, 0xffffea0000000000), noise;
+    for (uint64_t i = 0; i < 20; ++i) noise.push_back(0xffffea0000000000 + i * 4096);
+    auto base = consensus_base(noise, good);
+    ASSERT_TRUE(base.ok());
+    EXPECT_EQ(base.value(), 0xffffea0000000000u);
+    EXPECT_FALSE(consensus_base(noise, noise).ok());
+    EXPECT_FALSE(consensus_base(std::vector<uint64_t>(3, 7), {}).ok());  // too few samples
+}
+
+TEST(KernelSymbols, ResolvesToTheEnclosingFunction)
+{
+    auto ks = KernelSymbols::from_kallsyms(
+        "ffffffff81000000 T _stext\nffffffff812b1900 T try_grab_page\nffffffff812b1a00 t follow_page_pte\n"
+        "ffffffff82396950 D vmemmap_base\n");
+    EXPECT_EQ(ks.size(), 3u);  // data symbols are not code
+    EXPECT_EQ(ks.resolve(0xffffffff812b1905), "try_grab_page+0x5");
+    EXPECT_EQ(ks.resolve(0xffffffff812b1a00), "follow_page_pte");
+    EXPECT_EQ(ks.resolve(0x1000), "");
+}
+
+TEST(KernelInfo, MigrateReasonNamesMatchTheTracepoint)
+{
+    EXPECT_EQ(migrate_reason_label("MR_SYSCALL"), "syscall_or_cpuset");
+    EXPECT_EQ(migrate_reason_label("MR_LONGTERM_PIN"), "longterm_pin");
+    EXPECT_EQ(migrate_reason_label("MR_CONTIG_RANGE"), "contig_range");
+}
+
+TEST(JsonWriter, EscapesAndSeparates)
+{
+    JsonWriter j;
+    j.begin_object().field("a", "x\"y\n").key("b").begin_array().value(1).value(uint64_t{2}).end_array().end_object();
+    EXPECT_EQ(j.str(), R"({"a":"x\"y\n","b":[1,2]})");
+}
+
+}  // namespace
+}  // namespace pintrace

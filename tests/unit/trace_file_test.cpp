@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "sample_trace.hpp"
+#include "trace/format.hpp"
+#include "trace/reader.hpp"
+
+namespace pintrace {
+namespace {
+
+std::string temp_path(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(getpid()); }
+
+std::string slurp(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string write_sample_file(bool finish = true)
+{
+    std::string path = temp_path("sample.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    EXPECT_TRUE(w.ok());
+    test::write_sample(w.value());
+    (void)w->append(LostEvent{4000, 4100, 7});
+    if (finish) {
+        EXPECT_TRUE(w->finish(FinishEvent{9000, 0, 7, StopReason::Signal, -1}).ok());
+    }
+    return path;
+}
+
+std::vector<Event> read_all(const TraceReader& r, ReadOptions o = {})
+{
+    std::vector<Event> events;
+    auto s = r.read([&](const Event& e) { events.push_back(e); }, o);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return events;
+}
+
+TEST(TraceFile, RoundTripKeepsHeaderAndEveryRecord)
+{
+    auto reader = TraceReader::open(write_sample_file());
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    const TraceInfo& info = reader->info();
+    EXPECT_EQ(info.get("kernel_release"), "6.1.0-50-cloud-amd64");
+    EXPECT_EQ(info.flags.pin, 0x40000u);
+    EXPECT_EQ(info.flags.longterm, 0x10000u);
+    EXPECT_EQ(info.reason_name(3), "syscall_or_cpuset");
+    ASSERT_EQ(info.attach.size(), 4u);
+    EXPECT_EQ(info.attach[3].mode, "kretprobe");
+
+    auto events = read_all(reader.value());
+    ASSERT_EQ(events.size(), 4u + 1 + 1 + 1 + 3 + 1 + 1 + 1);
+    const auto& g = std::get<GrabEvent>(events[0]);
+    EXPECT_EQ(g.pfn, 0x100u);
+    EXPECT_EQ(g.head.task.tgid, 4242u);
+    EXPECT_EQ(comm_view(g.head.task.comm), "qemu-kvm");
+    EXPECT_EQ(g.flags, kFlagPin | kFlagLongterm | kFlagWrite);
+    const auto& s = std::get<StackEvent>(events[4]);
+    ASSERT_EQ(s.frames.size(), 2u);
+    EXPECT_EQ(s.frames[1].symbol, "io_sqe_buffer_register+0x63");
+    EXPECT_EQ(s.frames[1].addr, 0xffffffff81000200u);
+    const auto& lost = std::get<LostEvent>(events[events.size() - 2]);
+    EXPECT_EQ(lost.count, 7u);
+    const auto& fin = std::get<FinishEvent>(events.back());
+    EXPECT_EQ(fin.reason, StopReason::Signal);
+}
+
+TEST(TraceFile, EveryTruncationIsAnErrorNamingIt)
+{
+    std::string full = slurp(write_sample_file());
+    // Cut inside the header, inside a record, and exactly between records.
+    for (size_t cut : {size_t{10}, size_t{40}, full.size() - 3, full.size() - 40, full.size() - 48}) {
+        auto reader = TraceReader::from_bytes(full.substr(0, cut));
+        if (!reader.ok()) {
+            EXPECT_NE(reader.error().message.find(cut < 32 ? "too short" : "truncated"), std::string::npos)
+                << cut << ": " << reader.error().message;
+            continue;
+        }
+        auto r = reader->read([](const Event&) {});
+        ASSERT_FALSE(r.ok()) << "cut at " << cut << " was accepted";
+        EXPECT_TRUE(r.error().message.find("truncated") != std::string::npos ||
+                    r.error().message.find("incomplete") != std::string::npos)
+            << r.error().message;
+    }
+}
+
+TEST(TraceFile, UnclosedFileIsRefusedUnlessAskedFor)
+{
+    auto reader = TraceReader::open(write_sample_file(false));
+    ASSERT_TRUE(reader.ok());
+    auto strict = reader->read([](const Event&) {});
+    ASSERT_FALSE(strict.ok());
+    EXPECT_NE(strict.error().message.find("without its closing record"), std::string::npos);
+    auto lenient = reader->read([](const Event&) {}, {.allow_incomplete = true});
+    ASSERT_TRUE(lenient.ok());
+    EXPECT_FALSE(lenient->finished);
+}
+
+TEST(TraceFile, NotATraceAndNewerVersionsAreRefused)
+{
+    auto junk = TraceReader::from_bytes(std::string(100, 'x'));
+    ASSERT_FALSE(junk.ok());
+    EXPECT_NE(junk.error().message.find("not a pintrace trace"), std::string::npos);
+
+    std::string newer = slurp(write_sample_file());
+    uint16_t major = trace::kMajor + 1;
+    std::memcpy(newer.data() + 8, &major, 2);
+    auto r = TraceReader::from_bytes(newer);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("newer than this pintrace reads"), std::string::npos);
+}
+
+TEST(TraceFile, UnknownRecordTypesAndSectionsAreSkipped)
+{
+    std::string path = temp_path("future.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    ASSERT_TRUE(w.ok());
+    pt_header future = test::raw_head(77, sizeof(pt_header) + 16, 99, 1, 1, "x");
+    auto bytes = test::bytes_of(future);
+    bytes.resize(future.size);
+    ASSERT_TRUE(w->append_kernel_record(bytes).ok());
+    ASSERT_TRUE(w->append_kernel_record(test::raw_grab(5, 1, 0x9, test::k61Pin)).ok());
+    ASSERT_TRUE(w->finish(FinishEvent{}).ok());
+    auto reader = TraceReader::open(path);
+    ASSERT_TRUE(reader.ok());
+    std::vector<Event> events;
+    auto s = reader->read([&](const Event& e) { events.push_back(e); });
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->unknown_records, 1u);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(std::get<GrabEvent>(events[0]).pfn, 0x9u);
+}
+
+TEST(TraceFile, CorruptRecordSizeIsAnError)
+{
+    std::string full = slurp(write_sample_file());
+    auto clean = TraceReader::from_bytes(full);
+    ASSERT_TRUE(clean.ok());
+    // The first record follows the header; give it an odd size.
+    trace::FileHeader fh;
+    std::memcpy(&fh, full.data(), sizeof fh);
+    size_t first = sizeof fh + fh.sections_bytes;
+    uint16_t bad = 13;
+    std::memcpy(full.data() + first + 2, &bad, 2);
+    auto reader = TraceReader::from_bytes(full);
+    ASSERT_TRUE(reader.ok());
+    auto r = reader->read([](const Event&) {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("corrupt record at byte " + std::to_string(first)), std::string::npos)
+        << r.error().message;
+}
+
+}  // namespace
+}  // namespace pintrace
