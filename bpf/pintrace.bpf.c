@@ -28,7 +28,6 @@ const volatile __u32 foll_get = 0;
 const volatile __u32 foll_pin = 0;
 const volatile __u32 wakeup_bytes = 1 << 20;
 const volatile bool try_grab_page_returns_errno = false;
-const volatile __u32 migrate_pages_nargs = 6;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -141,12 +140,11 @@ static __always_inline __u32 folio_nr_pages(const struct folio *folio)
 
 /* ---- grab: a page gets a pin (FOLL_PIN) or a reference (FOLL_GET) ---- */
 
-static __always_inline int emit_grab(void *ctx, __u16 hook, const struct page *page,
-				     __u32 nr_pages, __u32 gup_flags)
+static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
+				     __u32 gup_flags)
 {
-	struct pt_grab *r;
-
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pt_grab *r;
 
 	if (!page || !(gup_flags & (foll_get | foll_pin)))
 		return 0;
@@ -158,37 +156,13 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const struct page *p
 	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
 	r->pfn = page_to_pfn(page);
 	r->nr_pages = nr_pages;
+	r->count = count;
 	r->gup_flags = gup_flags;
 	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
 	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	r->pad = 0;
 	submit(r);
 	return 0;
-}
-
-static __always_inline bool try_grab_page_succeeded(long ret)
-{
-	/* bool "grabbed" up to 6.1, 0/-errno from 6.2 on. */
-	if (try_grab_page_returns_errno)
-		return (int)ret == 0;
-	return (__u8)ret != 0;
-}
-
-SEC("fexit/try_grab_page")
-int BPF_PROG(fexit_try_grab_page, struct page *page, unsigned int flags, long ret)
-{
-	if (!try_grab_page_succeeded(ret))
-		return 0;
-	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, page, 1, flags);
-}
-
-/* 5.x–6.9: struct folio *try_grab_folio(struct page *page, int refs, unsigned int flags).
- * The pin lands on @refs consecutive pages starting at @page. */
-SEC("fexit/try_grab_folio")
-int BPF_PROG(fexit_try_grab_folio, struct page *page, int refs, unsigned int flags, void *folio)
-{
-	if (!folio)
-		return 0;
-	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, page, refs, flags);
 }
 
 static __always_inline void stash_entry(__u16 hook, __u64 a0, __u64 a1)
@@ -211,6 +185,23 @@ static __always_inline bool take_entry(__u16 hook, struct entry_args *out)
 	return true;
 }
 
+static __always_inline bool try_grab_page_succeeded(long ret)
+{
+	/* bool "grabbed" up to 6.1, 0/-errno from 6.2 on. */
+	if (try_grab_page_returns_errno)
+		return (int)ret == 0;
+	return (__u8)ret != 0;
+}
+
+/* try_grab_page(page, flags): slow GUP, one page (5.x – 6.9). */
+SEC("fexit/try_grab_page")
+int BPF_PROG(fexit_try_grab_page, struct page *page, unsigned int flags, long ret)
+{
+	if (!try_grab_page_succeeded(ret))
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, page, 1, 1, flags);
+}
+
 SEC("kprobe/try_grab_page")
 int BPF_KPROBE(kprobe_try_grab_page, struct page *page, unsigned int flags)
 {
@@ -225,25 +216,67 @@ int BPF_KRETPROBE(kretprobe_try_grab_page, long ret)
 
 	if (!take_entry(PT_HOOK_TRY_GRAB_PAGE, &a) || !try_grab_page_succeeded(ret))
 		return 0;
-	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, (struct page *)a.arg[0], 1, a.arg[1]);
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_PAGE, (void *)a.arg[0], 1, 1, a.arg[1]);
+}
+
+/*
+ * (page, refs, flags) -> folio or head page, NULL on failure: one pin or
+ * reference on each of @refs consecutive pages from @page. The shape of
+ * try_grab_compound_head (5.x), try_grab_folio (6.0 – 6.9) and
+ * try_grab_folio_fast (6.10+), each a variant user space may pick.
+ */
+#define GRAB_PAGES_RETURNING_PTR(fn, hook)                                                         \
+	SEC("fexit/" #fn)                                                                          \
+	int BPF_PROG(fexit_##fn, struct page *page, int refs, unsigned int flags, void *grabbed)  \
+	{                                                                                          \
+		if (!grabbed)                                                                      \
+			return 0;                                                                  \
+		return emit_grab(ctx, hook, page, refs, 1, flags);                                 \
+	}                                                                                          \
+	SEC("kprobe/" #fn)                                                                         \
+	int BPF_KPROBE(kprobe_##fn, struct page *page, int refs, unsigned int flags)              \
+	{                                                                                          \
+		stash_entry(hook, (__u64)page, ((__u64)(__u32)refs << 32) | flags);                \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("kretprobe/" #fn)                                                                      \
+	int BPF_KRETPROBE(kretprobe_##fn, void *grabbed)                                          \
+	{                                                                                          \
+		struct entry_args a;                                                               \
+		if (!take_entry(hook, &a) || !grabbed)                                             \
+			return 0;                                                                  \
+		return emit_grab(ctx, hook, (void *)a.arg[0], a.arg[1] >> 32, 1, (__u32)a.arg[1]); \
+	}
+
+GRAB_PAGES_RETURNING_PTR(try_grab_compound_head, PT_HOOK_TRY_GRAB_COMPOUND_HEAD)
+GRAB_PAGES_RETURNING_PTR(try_grab_folio, PT_HOOK_TRY_GRAB_FOLIO)
+GRAB_PAGES_RETURNING_PTR(try_grab_folio_fast, PT_HOOK_TRY_GRAB_FOLIO_FAST)
+
+/* 6.10+: int try_grab_folio(struct folio *folio, int refs, unsigned int flags),
+ * 0 on success: @refs pins or references on the folio itself. */
+SEC("fexit/try_grab_folio")
+int BPF_PROG(fexit_try_grab_folio_int, struct folio *folio, int refs, unsigned int flags, int ret)
+{
+	if (ret)
+		return 0;
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, folio, 1, refs, flags);
 }
 
 SEC("kprobe/try_grab_folio")
-int BPF_KPROBE(kprobe_try_grab_folio, struct page *page, int refs, unsigned int flags)
+int BPF_KPROBE(kprobe_try_grab_folio_int, struct folio *folio, int refs, unsigned int flags)
 {
-	stash_entry(PT_HOOK_TRY_GRAB_FOLIO, (__u64)page, ((__u64)(__u32)refs << 32) | flags);
+	stash_entry(PT_HOOK_TRY_GRAB_FOLIO, (__u64)folio, ((__u64)(__u32)refs << 32) | flags);
 	return 0;
 }
 
 SEC("kretprobe/try_grab_folio")
-int BPF_KRETPROBE(kretprobe_try_grab_folio, void *folio)
+int BPF_KRETPROBE(kretprobe_try_grab_folio_int, int ret)
 {
 	struct entry_args a;
 
-	if (!take_entry(PT_HOOK_TRY_GRAB_FOLIO, &a) || !folio)
+	if (!take_entry(PT_HOOK_TRY_GRAB_FOLIO, &a) || ret)
 		return 0;
-	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, (struct page *)a.arg[0],
-			 a.arg[1] >> 32, (__u32)a.arg[1]);
+	return emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO, (void *)a.arg[0], 1, a.arg[1] >> 32, (__u32)a.arg[1]);
 }
 
 static __always_inline void enter_follow_page(void)
@@ -311,18 +344,22 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 	return 0;
 }
 
-/* Every unpin_user_page*() and GUP's own error paths end here (6.0–6.11). */
-SEC("fentry/gup_put_folio")
-int BPF_PROG(fentry_gup_put_folio, struct folio *folio, int refs, unsigned int flags)
-{
-	return emit_release(PT_HOOK_GUP_PUT_FOLIO, folio, refs, flags);
-}
+/* (folio or head page, refs, flags): every unpin_user_page*() and GUP's own
+ * undo paths end in gup_put_folio (6.0+) or put_compound_head (5.x). */
+#define RELEASE_REFS(fn, hook)                                                                   \
+	SEC("fentry/" #fn)                                                                       \
+	int BPF_PROG(fentry_##fn, struct folio *folio, int refs, unsigned int flags)            \
+	{                                                                                        \
+		return emit_release(hook, folio, refs, flags);                                   \
+	}                                                                                        \
+	SEC("kprobe/" #fn)                                                                       \
+	int BPF_KPROBE(kprobe_##fn, struct folio *folio, int refs, unsigned int flags)          \
+	{                                                                                        \
+		return emit_release(hook, folio, refs, flags);                                   \
+	}
 
-SEC("kprobe/gup_put_folio")
-int BPF_KPROBE(kprobe_gup_put_folio, struct folio *folio, int refs, unsigned int flags)
-{
-	return emit_release(PT_HOOK_GUP_PUT_FOLIO, folio, refs, flags);
-}
+RELEASE_REFS(gup_put_folio, PT_HOOK_GUP_PUT_FOLIO)
+RELEASE_REFS(put_compound_head, PT_HOOK_PUT_COMPOUND_HEAD)
 
 /* ---- migration: the outcome, and which folios stayed ---- */
 
@@ -358,7 +395,7 @@ static __always_inline void emit_failed_folio(struct list_head *entry, __u32 ind
 	r->refcount = BPF_CORE_READ(page, _refcount.counter);
 	r->mapcount = BPF_CORE_READ(page, _mapcount.counter) + 1;
 	r->index = index;
-	r->pad = 0;
+	r->nr_pages = folio_nr_pages((struct folio *)page);
 	submit(r);
 }
 
@@ -386,14 +423,22 @@ static __always_inline void walk_failed_list(struct list_head *from, long ret)
 	submit(end);
 }
 
+/* The return value follows the arguments, whose number varies (6 up to
+ * 6.1's 7-argument form; 5.10 lacks bpf_get_func_ret()): one variant per
+ * count, chosen from BTF. */
 SEC("fexit/migrate_pages")
-int fexit_migrate_pages(__u64 *ctx)
+int BPF_PROG(fexit_migrate_pages_6args, struct list_head *from, void *a1, void *a2, unsigned long a3, int mode,
+	     int reason, int ret)
 {
-	/* The return value follows the arguments, whose number varies
-	 * (6 on 5.x, 7 later); 5.10 has no bpf_get_func_ret(). */
-	long ret = migrate_pages_nargs == 7 ? (long)ctx[7] : (long)ctx[6];
+	walk_failed_list(from, ret);
+	return 0;
+}
 
-	walk_failed_list((struct list_head *)ctx[0], ret);
+SEC("fexit/migrate_pages")
+int BPF_PROG(fexit_migrate_pages_7args, struct list_head *from, void *a1, void *a2, unsigned long a3, int mode,
+	     int reason, void *a6, int ret)
+{
+	walk_failed_list(from, ret);
 	return 0;
 }
 

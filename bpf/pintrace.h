@@ -32,11 +32,13 @@ enum pt_hook {
 	PT_HOOK_TRY_GRAB_PAGE = 1,
 	PT_HOOK_TRY_GRAB_FOLIO = 2,
 	PT_HOOK_GUP_PUT_FOLIO = 3,
-	PT_HOOK_UNPIN_USER_PAGE = 4,
-	PT_HOOK_UNPIN_USER_PAGES = 5,
+	/* 4, 5: reserved (unpin_user_page, unpin_user_pages) */
 	PT_HOOK_MIGRATE_TP = 6,
 	PT_HOOK_MIGRATE_PAGES_EXIT = 7,
 	PT_HOOK_FOLLOW_PAGE = 8,   /* not a record source: marks grabs to ignore */
+	PT_HOOK_TRY_GRAB_FOLIO_FAST = 9,
+	PT_HOOK_TRY_GRAB_COMPOUND_HEAD = 10,
+	PT_HOOK_PUT_COMPOUND_HEAD = 11,
 };
 
 struct pt_header {
@@ -54,10 +56,12 @@ struct pt_header {
 struct pt_grab {
 	struct pt_header h;
 	__u64 pfn;
-	__u32 nr_pages;   /* consecutive pages from pfn, one pin or reference each */
+	__u32 nr_pages;   /* consecutive pages from pfn ... */
+	__u32 count;      /* ... each given this many pins or references */
 	__u32 gup_flags;  /* raw FOLL_* bits; their layout is in the trace header */
 	__s32 kstack_id;  /* negative: errno from bpf_get_stackid */
 	__s32 ustack_id;
+	__u32 pad;
 };
 
 struct pt_release {
@@ -87,7 +91,7 @@ struct pt_failed_folio {
 	__s32 refcount;   /* _refcount: small folios count a pin as 1024 (GUP_PIN_COUNTING_BIAS) */
 	__s32 mapcount;   /* _mapcount + 1: how many page tables map it */
 	__u32 index;      /* position on the list */
-	__u32 pad;
+	__u32 nr_pages;   /* pages the folio spans */
 };
 
 struct pt_migrate_end {

@@ -2,10 +2,10 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 #include "pintrace.h"
 
@@ -16,7 +16,7 @@ constexpr const char* kHidesGrabSlow =
     "pins and references taken by slow GUP (pin_user_pages, get_user_pages, io_uring buffer registration) "
     "are invisible: failures on such pages have no culprit";
 constexpr const char* kHidesGrabFast =
-    "pins and references taken by fast GUP (pin_user_pages_fast, get_user_pages_fast, O_DIRECT) are "
+    "pins and references taken by fast GUP (pin_user_pages_fast, get_user_pages_fast, O_DIRECT, vmsplice) are "
     "invisible: failures on such pages have no culprit";
 constexpr const char* kHidesRelease =
     "releases are invisible: every pin looks held until the trace ends, so a culprit may have let go already";
@@ -34,6 +34,17 @@ std::string errno_text(int err)
     if (err == EPERM) return "refused by the kernel (EPERM)";
     if (err == 524 /* ENOTSUPP, kernel-internal */) return "not supported for this function (ENOTSUPP)";
     return std::strerror(err);
+}
+
+RetKind ret_kind(const btf* b, int type_id)
+{
+    const btf_type* t = btf__type_by_id(b, type_id);
+    while (t && (btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t))) t = btf__type_by_id(b, t->type);
+    if (!t || type_id == 0) return RetKind::Any;  // void
+    if (btf_is_ptr(t)) return RetKind::Pointer;
+    if (btf_is_int(t)) return (btf_int_encoding(t) & BTF_INT_BOOL) ? RetKind::Bool : RetKind::Int;
+    if (btf_is_enum(t)) return RetKind::Int;
+    return RetKind::Any;
 }
 
 // Load and attach a program that does nothing, to learn whether the kernel
@@ -60,6 +71,20 @@ void set_autoload(bpf_object* obj, const char* name, bool on)
     if (bpf_program* p = bpf_object__find_program_by_name(obj, name)) bpf_program__set_autoload(p, on);
 }
 
+void set_variant_autoload(bpf_object* obj, const Variant* v, bool on)
+{
+    if (!v) return;
+    set_autoload(obj, v->entry, on);
+    set_autoload(obj, v->exit, on);
+}
+
+const Variant* matching(const std::vector<Variant>& variants, const std::optional<Signature>& sig)
+{
+    for (const auto& v : variants)
+        if (!sig || signature_matches(v.sig, *sig)) return &v;
+    return nullptr;
+}
+
 LinkPtr attach_program(bpf_object* obj, const char* name, std::string& error)
 {
     bpf_program* p = bpf_object__find_program_by_name(obj, name);
@@ -81,48 +106,114 @@ LinkPtr attach_program(bpf_object* obj, const char* name, std::string& error)
     return link;
 }
 
+// Entry and exit programs work only as a pair: both attach or neither does.
+bool attach_pair(bpf_object* obj, const Variant& v, std::vector<LinkPtr>& links, std::string& error)
+{
+    LinkPtr entry = v.entry ? attach_program(obj, v.entry, error) : nullptr;
+    if (v.entry && !entry) return false;
+    LinkPtr exit = v.exit ? attach_program(obj, v.exit, error) : nullptr;
+    if (v.exit && !exit) return false;
+    if (entry) links.push_back(std::move(entry));
+    if (exit) links.push_back(std::move(exit));
+    return true;
+}
+
+std::string mode_name(AttachKind kind, const Variant& v)
+{
+    if (kind == AttachKind::Trampoline) return v.entry && v.exit ? "fentry+fexit" : v.exit ? "fexit" : "fentry";
+    return v.entry && v.exit ? "kprobe+kretprobe" : v.exit ? "kretprobe" : "kprobe";
+}
+
+Variant tramp(const char* entry, const char* exit, Signature sig = {}) { return {entry, exit, sig}; }
+
 }  // namespace
+
+std::optional<Signature> function_signature(const btf* vmlinux, const char* func)
+{
+    int id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
+    if (id < 0) return std::nullopt;
+    const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+    if (!proto || !btf_is_func_proto(proto)) return std::nullopt;
+    return Signature{btf_vlen(proto), ret_kind(vmlinux, proto->type)};
+}
+
+bool signature_matches(const Signature& want, const Signature& have)
+{
+    return (want.nargs < 0 || want.nargs == have.nargs) && (want.ret == RetKind::Any || want.ret == have.ret);
+}
 
 const std::vector<AttachSpec>& attach_specs()
 {
+    const Signature ptr3{3, RetKind::Pointer}, int3{3, RetKind::Int};
     static const std::vector<AttachSpec> specs = {
-        {PT_HOOK_FOLLOW_PAGE, "follow_page", BPF_TRACE_FENTRY, "fentry_follow_page", "fexit_follow_page",
-         "kprobe_follow_page", "kretprobe_follow_page", nullptr, kHidesFollowPage, true},
-        {PT_HOOK_TRY_GRAB_PAGE, "try_grab_page", BPF_TRACE_FEXIT, "fexit_try_grab_page", nullptr,
-         "kprobe_try_grab_page", "kretprobe_try_grab_page", nullptr, kHidesGrabSlow},
-        {PT_HOOK_TRY_GRAB_FOLIO, "try_grab_folio", BPF_TRACE_FEXIT, "fexit_try_grab_folio", nullptr,
-         "kprobe_try_grab_folio", "kretprobe_try_grab_folio", nullptr, kHidesGrabFast},
-        {PT_HOOK_GUP_PUT_FOLIO, "gup_put_folio", BPF_TRACE_FENTRY, "fentry_gup_put_folio", nullptr,
-         "kprobe_gup_put_folio", nullptr, nullptr, kHidesRelease},
-        {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", BPF_TRACE_FENTRY, nullptr, nullptr, nullptr, nullptr,
-         "tp_mm_migrate_pages", kHidesMigrateTp},
-        {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages", BPF_TRACE_FEXIT, "fexit_migrate_pages", nullptr,
-         "kprobe_migrate_pages", "kretprobe_migrate_pages", nullptr, kHidesFailedList},
+        {PT_HOOK_FOLLOW_PAGE, "follow_page",
+         {tramp("fentry_follow_page", "fexit_follow_page")},
+         {tramp("kprobe_follow_page", "kretprobe_follow_page")}, nullptr, kHidesFollowPage, true},
+        // Slow GUP: try_grab_page up to 6.9, try_grab_folio(folio, ...) from 6.10.
+        {PT_HOOK_TRY_GRAB_PAGE, "try_grab_page",
+         {tramp(nullptr, "fexit_try_grab_page")},
+         {tramp("kprobe_try_grab_page", "kretprobe_try_grab_page")}, nullptr, kHidesGrabSlow, true},
+        {PT_HOOK_TRY_GRAB_FOLIO, "try_grab_folio",
+         {tramp(nullptr, "fexit_try_grab_folio", ptr3), tramp(nullptr, "fexit_try_grab_folio_int", int3)},
+         {tramp("kprobe_try_grab_folio", "kretprobe_try_grab_folio", ptr3),
+          tramp("kprobe_try_grab_folio_int", "kretprobe_try_grab_folio_int", int3)},
+         nullptr, kHidesGrabFast, true},
+        {PT_HOOK_TRY_GRAB_FOLIO_FAST, "try_grab_folio_fast",
+         {tramp(nullptr, "fexit_try_grab_folio_fast", ptr3)},
+         {tramp("kprobe_try_grab_folio_fast", "kretprobe_try_grab_folio_fast", ptr3)}, nullptr, kHidesGrabFast,
+         true},
+        {PT_HOOK_TRY_GRAB_COMPOUND_HEAD, "try_grab_compound_head",
+         {tramp(nullptr, "fexit_try_grab_compound_head", ptr3)},
+         {tramp("kprobe_try_grab_compound_head", "kretprobe_try_grab_compound_head", ptr3)}, nullptr,
+         kHidesGrabFast, true},
+        {PT_HOOK_GUP_PUT_FOLIO, "gup_put_folio",
+         {tramp("fentry_gup_put_folio", nullptr)}, {tramp("kprobe_gup_put_folio", nullptr)}, nullptr,
+         kHidesRelease, true},
+        {PT_HOOK_PUT_COMPOUND_HEAD, "put_compound_head",
+         {tramp("fentry_put_compound_head", nullptr)}, {tramp("kprobe_put_compound_head", nullptr)}, nullptr,
+         kHidesRelease, true},
+        {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", {}, {}, "tp_mm_migrate_pages", kHidesMigrateTp},
+        {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
+         {tramp(nullptr, "fexit_migrate_pages_6args", {6, RetKind::Any}),
+          tramp(nullptr, "fexit_migrate_pages_7args", {7, RetKind::Any})},
+         {tramp("kprobe_migrate_pages", "kretprobe_migrate_pages")}, nullptr, kHidesFailedList},
     };
     return specs;
 }
 
 std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux)
 {
+    // Nothing loads unless the plan picks it: a program no spec names, or a
+    // variant for another kernel, could otherwise fail the whole load.
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+
     std::vector<PlannedAttach> plan;
     for (const auto& spec : attach_specs()) {
+        set_autoload(obj, spec.tracepoint_prog, true);
         if (spec.tracepoint_prog) {
-            plan.push_back({&spec, AttachKind::Tracepoint, ""});
+            plan.push_back({&spec, AttachKind::Tracepoint, nullptr, ""});
             continue;
         }
-        std::string refusal = probe_trampoline(vmlinux, spec.target, spec.trampoline_type);
-        bool trampoline = refusal.empty();
-        if (refusal == kNoSuchFunction && spec.absent_is_fine) {
-            for (auto* p : {spec.trampoline_prog, spec.trampoline_exit_prog, spec.kprobe_prog, spec.kretprobe_prog})
-                set_autoload(obj, p, false);
-            plan.push_back({&spec, AttachKind::Absent, refusal});
+        auto sig = function_signature(vmlinux, spec.target);
+        if (!sig && spec.absent_is_fine) {
+            plan.push_back({&spec, AttachKind::Absent, nullptr, kNoSuchFunction});
             continue;
         }
-        set_autoload(obj, spec.trampoline_prog, trampoline);
-        set_autoload(obj, spec.trampoline_exit_prog, trampoline);
-        set_autoload(obj, spec.kprobe_prog, !trampoline);
-        set_autoload(obj, spec.kretprobe_prog, !trampoline);
-        plan.push_back({&spec, trampoline ? AttachKind::Trampoline : AttachKind::Kprobe, refusal});
+        std::string refusal = kNoSuchFunction;
+        if (const Variant* v = sig ? matching(spec.trampolines, sig) : nullptr) {
+            refusal = probe_trampoline(vmlinux, spec.target, v->exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY);
+            if (refusal.empty()) {
+                set_variant_autoload(obj, v, true);
+                plan.push_back({&spec, AttachKind::Trampoline, v, ""});
+                continue;
+            }
+        } else if (sig) {
+            refusal = "no program variant for this kernel's signature";
+        }
+        const Variant* k = matching(spec.kprobes, sig);
+        set_variant_autoload(obj, k, true);
+        plan.push_back({&spec, AttachKind::Kprobe, k, refusal});
     }
     return plan;
 }
@@ -136,41 +227,25 @@ std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<Plann
         AttachPoint point{s.target, s.hook, "missing", "", s.hides};
         std::string error;
         switch (p.kind) {
+        case AttachKind::Absent:
+            point.mode = "absent";
+            point.detail = "not in this kernel; the work happens elsewhere";
+            break;
         case AttachKind::Tracepoint:
             if (auto l = attach_program(obj, s.tracepoint_prog, error)) {
                 links.push_back(std::move(l));
                 point.mode = "tracepoint";
             }
             break;
-        case AttachKind::Absent:
-            point.mode = "absent";
-            point.detail = "not in this kernel, nothing to watch there";
-            break;
-        case AttachKind::Trampoline: {
-            LinkPtr first = attach_program(obj, s.trampoline_prog, error);
-            LinkPtr second =
-                (first && s.trampoline_exit_prog) ? attach_program(obj, s.trampoline_exit_prog, error) : nullptr;
-            if (first && (second || !s.trampoline_exit_prog)) {
-                links.push_back(std::move(first));
-                if (second) links.push_back(std::move(second));
-                point.mode = s.trampoline_exit_prog ? "fentry+fexit"
-                             : s.trampoline_type == BPF_TRACE_FEXIT ? "fexit" : "fentry";
-            }
-            break;
-        }
-        case AttachKind::Kprobe: {
-            // Entry and return probes work only as a pair.
-            LinkPtr entry = s.kprobe_prog ? attach_program(obj, s.kprobe_prog, error) : nullptr;
-            LinkPtr exit = (entry && s.kretprobe_prog) ? attach_program(obj, s.kretprobe_prog, error) : nullptr;
-            if (entry && (exit || !s.kretprobe_prog)) {
-                links.push_back(std::move(entry));
-                if (exit) links.push_back(std::move(exit));
-                point.mode = s.kretprobe_prog ? "kretprobe" : "kprobe";
-            } else {
+        case AttachKind::Trampoline:
+        case AttachKind::Kprobe:
+            if (!p.variant)
+                error = "no program variant for this kernel's signature";
+            else if (attach_pair(obj, *p.variant, links, error))
+                point.mode = mode_name(p.kind, *p.variant);
+            if (p.kind == AttachKind::Kprobe && !point.attached())
                 error = "trampoline " + p.trampoline_refusal + "; kprobe " + error;
-            }
             break;
-        }
         }
         if (!point.attached()) point.detail = error;
         else point.hides.clear();

@@ -1,15 +1,18 @@
 // Which program variant serves each attach point on this kernel.
 //
 // Per attach point, in order of preference: fentry/fexit (a BPF trampoline:
-// cheapest, typed) then kprobe/kretprobe, then nothing. Trampolines are
-// probed with a two-instruction program before the real object is loaded,
-// because a single refused fentry program would fail the whole load (this
-// host refuses them all with EPERM; 6.1 refuses functions with more than six
-// arguments with ENOTSUPP).
+// cheapest, typed), then kprobe/kretprobe, then nothing. Where the target's
+// signature changed across kernels there is one variant per signature, and
+// the kernel's BTF picks (argument count, kind of return value).
+// Trampolines are probed with a two-instruction program before the real
+// object is loaded, because one refused fentry program would fail the whole
+// load (this host refuses them all with EPERM; before 6.3 x86 refuses
+// functions with more than six arguments with ENOTSUPP).
 #pragma once
 
 #include <bpf/libbpf.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,26 +21,42 @@
 
 namespace pintrace {
 
-enum class AttachKind { Trampoline, Kprobe, Tracepoint, Absent };
+enum class RetKind { Any, Pointer, Int, Bool };
+
+// The shape of a kernel function, as BTF tells it.
+struct Signature {
+    int nargs = -1;  // -1: any
+    RetKind ret = RetKind::Any;
+};
+
+// A pair of programs that together serve one attach point: entry and exit
+// (fentry+fexit or kprobe+kretprobe); either may be absent.
+struct Variant {
+    const char* entry;
+    const char* exit;
+    Signature sig;
+};
 
 struct AttachSpec {
     uint16_t hook;
-    const char* target;
-    bpf_attach_type trampoline_type;  // BPF_TRACE_FENTRY or BPF_TRACE_FEXIT
-    const char* trampoline_prog;      // nullptr: none
-    const char* trampoline_exit_prog; // a second, fexit, program on the same function, or nullptr
-    const char* kprobe_prog;          // entry kprobe, or nullptr
-    const char* kretprobe_prog;       // return probe, or nullptr
+    const char* target;               // kernel function, or "group:event" for a tracepoint
+    std::vector<Variant> trampolines; // first whose signature matches wins
+    std::vector<Variant> kprobes;
     const char* tracepoint_prog;      // nullptr unless a tracepoint
     const char* hides;                // what the report loses without it
-    bool absent_is_fine = false;      // a function some kernels lack, with nothing to see there
+    // Kernels without this function have nothing to watch there (the work
+    // happens in another function, with its own spec).
+    bool absent_is_fine = false;
 };
 
 const std::vector<AttachSpec>& attach_specs();
 
+enum class AttachKind { Trampoline, Kprobe, Tracepoint, Absent };
+
 struct PlannedAttach {
     const AttachSpec* spec;
     AttachKind kind;
+    const Variant* variant;          // nullptr for tracepoints, absent functions, or no match
     std::string trampoline_refusal;  // why the trampoline was not used
 };
 
@@ -46,8 +65,12 @@ struct PlannedAttach {
 std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux);
 
 // Attaches what the plan chose; links go to `links`. The result is the
-// attach table stored in the trace header and shown by doctor and report.
+// attach table stored in the trace header and shown by report.
 std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<PlannedAttach>& plan,
                                         std::vector<LinkPtr>& links);
+
+// The signature of a kernel function, if BTF has it.
+std::optional<Signature> function_signature(const btf* vmlinux, const char* func);
+bool signature_matches(const Signature& want, const Signature& have);
 
 }  // namespace pintrace

@@ -125,7 +125,6 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
         const btf_type* ret = resolve_typedefs(vmlinux, proto->type);
         k.try_grab_page_returns_errno = !(ret && btf_is_int(ret) && (btf_int_encoding(ret) & BTF_INT_BOOL));
     }
-    if (auto n = function_arg_count(vmlinux, "migrate_pages")) k.migrate_pages_nargs = *n;
     return k;
 }
 

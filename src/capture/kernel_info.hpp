@@ -19,7 +19,6 @@ struct KernelInfo {
     FlagLayout flags;
     std::map<int, std::string> migrate_reasons;  // names as the migrate tracepoints print them
     bool try_grab_page_returns_errno = false;    // bool up to 6.1, 0/-errno later
-    int migrate_pages_nargs = 6;
 };
 
 // Fails when the kernel has no BTF: CO-RE cannot relocate without it.

@@ -82,7 +82,6 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     skel->rodata->foll_pin = k.flags.pin;
     skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
     skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
-    skel->rodata->migrate_pages_nargs = static_cast<uint32_t>(k.migrate_pages_nargs);
     bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
 
     auto plan = plan_attach(skel->obj, btf.value().get());

@@ -47,8 +47,8 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
     case PT_REC_GRAB: {
         pt_grab r;
         if (!read_raw(bytes, r)) return too_short("grab", bytes.size(), sizeof(r));
-        GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages, r.gup_flags, layout.canonical(r.gup_flags),
-                    r.kstack_id, r.ustack_id};
+        GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages ? r.nr_pages : 1, r.count ? r.count : 1, r.gup_flags,
+                    layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id};
         return std::optional<Event>(e);
     }
     case PT_REC_RELEASE: {
@@ -68,7 +68,8 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
     case PT_REC_FAILED_FOLIO: {
         pt_failed_folio r;
         if (!read_raw(bytes, r)) return too_short("failed-folio", bytes.size(), sizeof(r));
-        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index};
+        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index,
+                           r.nr_pages ? r.nr_pages : 1};
         return std::optional<Event>(e);
     }
     case PT_REC_MIGRATE_END: {
@@ -88,8 +89,10 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_TRY_GRAB_PAGE: return "try_grab_page";
     case PT_HOOK_TRY_GRAB_FOLIO: return "try_grab_folio";
     case PT_HOOK_GUP_PUT_FOLIO: return "gup_put_folio";
-    case PT_HOOK_UNPIN_USER_PAGE: return "unpin_user_page";
-    case PT_HOOK_UNPIN_USER_PAGES: return "unpin_user_pages";
+    case PT_HOOK_FOLLOW_PAGE: return "follow_page";
+    case PT_HOOK_TRY_GRAB_FOLIO_FAST: return "try_grab_folio_fast";
+    case PT_HOOK_TRY_GRAB_COMPOUND_HEAD: return "try_grab_compound_head";
+    case PT_HOOK_PUT_COMPOUND_HEAD: return "put_compound_head";
     case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     default: return "unknown";

@@ -40,7 +40,8 @@ struct EventHead {
 struct GrabEvent {
     EventHead head;
     uint64_t pfn = 0;
-    uint32_t nr_pages = 1;
+    uint32_t nr_pages = 1;  // consecutive pages from pfn ...
+    uint32_t count = 1;     // ... each given this many pins or references
     uint32_t raw_flags = 0;
     uint32_t flags = 0;  // canonical GupFlag bits
     int32_t kstack = -1;
@@ -74,6 +75,7 @@ struct FailedFolioEvent {
     int32_t refcount = 0;
     int32_t mapcount = 0;
     uint32_t index = 0;
+    uint32_t nr_pages = 1;  // pages the folio spans
 };
 
 struct MigrateEndEvent {

@@ -95,9 +95,12 @@ void Explainer::on(const FailedFolioEvent& e)
         f.reason = "unknown";
     }
     f.pfns_observed = true;
-    StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen};
-    auto hs = ledger_.holders(e.pfn);
-    page.holders.assign(hs.begin(), hs.end());
+    StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen, e.nr_pages};
+    // A large folio fails as a whole; its pins may sit on any of its pages.
+    for (uint32_t i = 0; i < e.nr_pages; ++i) {
+        auto hs = ledger_.holders(e.pfn + i);
+        page.holders.insert(page.holders.end(), hs.begin(), hs.end());
+    }
     page.cause = classify(page);
     f.pages.push_back(std::move(page));
 }

@@ -30,6 +30,7 @@ struct StuckPage {
     uint64_t page_flags = 0;
     std::vector<Holder> holders;  // the ledger's owners at the failure
     Cause cause = Cause::NoHolderSeen;
+    uint32_t nr_pages = 1;        // a large folio fails whole: pfn is its head
 };
 
 struct Failure {

@@ -24,11 +24,11 @@ void PinLedger::grab(const GrabEvent& e)
         auto& hs = pages_[e.pfn + i];
         auto it = std::find_if(hs.begin(), hs.end(), [&](const Holder& h) { return same_owner(h, e); });
         if (it != hs.end()) {
-            ++it->count;
+            it->count += e.count;
             it->last_ns = e.head.ts_ns;
             continue;
         }
-        hs.push_back(Holder{e.head.task, e.flags, 1, e.head.ts_ns, e.head.ts_ns, e.kstack, e.ustack, e.head.hook});
+        hs.push_back(Holder{e.head.task, e.flags, e.count, e.head.ts_ns, e.head.ts_ns, e.kstack, e.ustack, e.head.hook});
     }
 }
 

@@ -32,15 +32,50 @@ die() { echo "boot.sh: $*" >&2; exit 2; }
 # machine's own apt configuration, never a host name written here.
 read -r _ suite pkg < <(awk -v k="$kernel" '$1 == k' "$here/kernels.list") || die "unknown kernel '$kernel' (see kernels.list)"
 
+# The Debian mirror this machine's apt uses (never a host name in the repo).
+apt_mirror() {
+    local uri
+    uri=$( { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
+             grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } |
+           grep -v security | head -1)
+    [ -n "$uri" ] || die "no Debian mirror in the apt configuration"
+    echo "${uri%/}"
+}
+
+# A package from a suite apt is not configured for (bullseye on a bookworm
+# host): InRelease checked with gpgv against Debian's archive keyring, the
+# Packages index against InRelease, the .deb against the index.
+download_from_suite() {
+    local dir=$1 mirror index rel sha want_sha file
+    mirror=$(apt_mirror)
+    curl -fsS "$mirror/dists/$suite/InRelease" -o "$dir/InRelease" || die "cannot fetch $suite InRelease from the apt mirror"
+    gpgv --keyring /usr/share/keyrings/debian-archive-keyring.gpg "$dir/InRelease" 2>/dev/null \
+        || die "InRelease of $suite does not verify against Debian's archive keyring"
+    index=main/binary-amd64/Packages.xz
+    sha=$(awk -v f="$index" '/^SHA256:/ {s=1; next} /^[A-Za-z]/ {s=0} s && $3 == f {print $1}' "$dir/InRelease")
+    curl -fsS "$mirror/dists/$suite/$index" -o "$dir/Packages.xz" || die "cannot fetch the $suite package index"
+    echo "$sha  $dir/Packages.xz" | sha256sum -c --quiet - || die "the $suite package index does not match InRelease"
+    rel=$(xz -dc "$dir/Packages.xz" | awk -v p="$pkg" '$1 == "Package:" {m = ($2 == p)} m && /^(Filename|SHA256):/ {print $2}')
+    file=$(echo "$rel" | sed -n 1p)
+    want_sha=$(echo "$rel" | sed -n 2p)
+    [ -n "$file" ] || die "$pkg is not in $suite"
+    curl -fsS "$mirror/$file" -o "$dir/kernel.deb" || die "cannot download $file"
+    echo "$want_sha  $dir/kernel.deb" | sha256sum -c --quiet - || die "$file does not match its index"
+}
+
 fetch_kernel() {
     local dir="$cache/$pkg"
     if [ ! -f "$dir/vmlinuz" ]; then
         mkdir -p "$dir/x"
-        (cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/download.err") \
-            || die "cannot download $pkg from suite $suite: $(tail -1 "$dir/download.err")"
+        if apt-cache show "$pkg" >/dev/null 2>&1; then
+            (cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/download.err") \
+                || die "cannot download $pkg: $(tail -1 "$dir/download.err")"
+        else
+            download_from_suite "$dir"
+        fi
         dpkg-deb -x "$dir"/*.deb "$dir/x"
         cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
-        rm -rf "$dir/x" "$dir"/*.deb
+        rm -rf "$dir/x" "$dir"/*.deb "$dir/Packages.xz" "$dir/InRelease"
     fi
     echo "$dir/vmlinuz"
 }
