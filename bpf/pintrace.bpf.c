@@ -72,6 +72,16 @@ struct {
 	__type(value, __u8);
 } in_follow_page SEC(".maps");
 
+/* Processes that have grabbed pages. The first grab of a process wakes user
+ * space at once, so it reads the process's memory map (for user stacks)
+ * while the process is still alive: pinners can be short-lived. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} known_pinners SEC(".maps");
+
 static __always_inline __u64 page_to_pfn(const void *page)
 {
 	return (ptr_to_u64(page) - vmemmap_base) / bpf_core_type_size(struct page);
@@ -145,6 +155,7 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pt_grab *r;
+	__u32 tgid;
 
 	if (!page || !(gup_flags & (foll_get | foll_pin)))
 		return 0;
@@ -161,7 +172,15 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
 	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	r->pad = 0;
-	submit(r);
+	tgid = r->h.tgid;
+	if (bpf_map_lookup_elem(&known_pinners, &tgid)) {
+		submit(r);
+	} else {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&known_pinners, &tgid, &one, BPF_ANY);
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	}
 	return 0;
 }
 
@@ -360,6 +379,26 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 
 RELEASE_REFS(gup_put_folio, PT_HOOK_GUP_PUT_FOLIO)
 RELEASE_REFS(put_compound_head, PT_HOOK_PUT_COMPOUND_HEAD)
+
+/* ---- processes: a pinner's exec invalidates its memory map ---- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int tp_sched_process_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_exec *r;
+
+	if (!bpf_map_lookup_elem(&known_pinners, &tgid))
+		return 0;
+	/* The next grab wakes user space again, to read the new map. */
+	bpf_map_delete_elem(&known_pinners, &tgid);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_EXEC, sizeof(*r), PT_HOOK_EXEC_TP);
+	submit(r);
+	return 0;
+}
 
 /* ---- migration: the outcome, and which folios stayed ---- */
 

@@ -25,6 +25,7 @@ enum pt_record_type {
 	PT_REC_MIGRATE = 3,       /* migrate:mm_migrate_pages: one attempt's outcome */
 	PT_REC_FAILED_FOLIO = 4,  /* a folio still on migrate_pages()' list at return */
 	PT_REC_MIGRATE_END = 5,   /* migrate_pages() returned; the list walk is complete */
+	PT_REC_EXEC = 6,          /* a process that grabbed pages exec'd: its old memory map is gone */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -39,6 +40,7 @@ enum pt_hook {
 	PT_HOOK_TRY_GRAB_FOLIO_FAST = 9,
 	PT_HOOK_TRY_GRAB_COMPOUND_HEAD = 10,
 	PT_HOOK_PUT_COMPOUND_HEAD = 11,
+	PT_HOOK_EXEC_TP = 12,
 };
 
 struct pt_header {
@@ -99,6 +101,10 @@ struct pt_migrate_end {
 	__s64 ret;        /* migrate_pages() return value */
 	__u32 walked;     /* folios found on the list */
 	__u32 truncated;  /* 1: the list was longer than PT_MAX_FAILED_WALK */
+};
+
+struct pt_exec {
+	struct pt_header h;
 };
 
 /* Calibration: pairs of (struct page *, pfn) seen by two programs attached

@@ -112,6 +112,7 @@ int run_record(const RecordArgs& args)
     auto writer = TraceWriter::create(args.output, info);
     if (!writer) return fail("record", writer.error().message);
 
+    Recorder recorder(capture, writer.value());
     install_stop_signals();
     uint64_t start = monotonic_now_ns();
     pid_t child = args.command.empty() ? -1 : spawn(args.command);
@@ -135,7 +136,7 @@ int run_record(const RecordArgs& args)
     if (args.command.empty() && !duration_ns)
         std::fprintf(stderr, "pintrace record: recording to %s; Ctrl-C to stop\n", args.output.c_str());
 
-    auto finish = record_until_stopped(capture, writer.value(), ro);
+    auto finish = recorder.run(ro);
     if (!finish) return fail("record", finish.error().message);
     finish->command_status = command_status;
     if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);

@@ -25,6 +25,8 @@ constexpr const char* kHidesFailedList =
 constexpr const char* kHidesFollowPage =
     "references the kernel takes for itself through follow_page() (move_pages, KSM) look like holders: "
     "a migrating process may be blamed for its own transient references";
+constexpr const char* kHidesExecTp =
+    "user stacks of processes that exec after a grab may be resolved against the wrong program";
 constexpr const char* kHidesMigrateTp = "migration attempts are invisible: no failure can be reported";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -173,6 +175,7 @@ const std::vector<AttachSpec>& attach_specs()
          {tramp("fentry_put_compound_head", nullptr)}, {tramp("kprobe_put_compound_head", nullptr)}, nullptr,
          kHidesRelease, true},
         {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", {}, {}, "tp_mm_migrate_pages", kHidesMigrateTp},
+        {PT_HOOK_EXEC_TP, "sched:sched_process_exec", {}, {}, "tp_sched_process_exec", kHidesExecTp},
         {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
          {tramp(nullptr, "fexit_migrate_pages_6args", {6, RetKind::Any}),
           tramp(nullptr, "fexit_migrate_pages_7args", {7, RetKind::Any})},

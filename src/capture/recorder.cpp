@@ -3,7 +3,9 @@
 #include <time.h>
 
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "capture/symbolize.hpp"
 #include "pintrace.h"
@@ -15,8 +17,9 @@ class StackCollector {
 public:
     explicit StackCollector(CaptureSession& session) : session_(session), kernel_(KernelSymbols::load()) {}
 
-    // Writes each stack the first time a record refers to it. User stacks
-    // are resolved per process, while the process is (usually) still alive.
+    // Kernel stacks are written the first time a record refers to them.
+    // User stacks wait for the end of the drain (flush), when every exec in
+    // the batch is known.
     Result<void> note(const pt_grab& g, TraceWriter& writer)
     {
         if (g.kstack_id >= 0 && kernel_seen_.insert(g.kstack_id).second) {
@@ -31,20 +34,47 @@ public:
             if (auto r = writer.append(s); !r) return r;
         }
         uint64_t user_key = (uint64_t{g.h.tgid} << 32) | static_cast<uint32_t>(g.ustack_id);
-        if (g.ustack_id >= 0 && user_seen_.insert(user_key).second) {
-            StackEvent s{g.ustack_id, StackKind::User, g.h.tgid, {}};
-            for (auto ip : session_.stack_addresses(g.ustack_id)) s.frames.push_back({ip, user_.resolve(g.h.tgid, ip)});
+        if (g.ustack_id >= 0 && user_seen_.insert(user_key).second)
+            pending_user_.push_back({g.ustack_id, g.h.tgid, g.h.ts_ns});
+        return {};
+    }
+
+    void note_exec(uint32_t tgid, uint64_t ts_ns)
+    {
+        last_exec_ns_[tgid] = ts_ns;
+        user_.forget(tgid);
+    }
+
+    // The maps read now are those after the newest exec: a stack captured
+    // before it belongs to a program that is gone, and stays unresolved
+    // rather than be named wrongly.
+    Result<void> flush(TraceWriter& writer)
+    {
+        for (const auto& p : pending_user_) {
+            StackEvent s{p.id, StackKind::User, p.tgid, {}};
+            auto exec = last_exec_ns_.find(p.tgid);
+            bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
+            for (auto ip : session_.stack_addresses(p.id))
+                s.frames.push_back({ip, stale ? std::string() : user_.resolve(p.tgid, ip)});
             if (auto r = writer.append(s); !r) return r;
         }
+        pending_user_.clear();
         return {};
     }
 
 private:
+    struct PendingUser {
+        int32_t id;
+        uint32_t tgid;
+        uint64_t ts_ns;
+    };
     CaptureSession& session_;
     KernelSymbols kernel_;
     UserSymbols user_;
     std::unordered_set<int32_t> kernel_seen_;
     std::unordered_set<uint64_t> user_seen_;
+    std::vector<PendingUser> pending_user_;
+    std::unordered_map<uint32_t, uint64_t> last_exec_ns_;
 };
 
 }  // namespace
@@ -56,9 +86,24 @@ uint64_t monotonic_now_ns()
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-Result<FinishEvent> record_until_stopped(CaptureSession& session, TraceWriter& writer, const RecorderOptions& options)
+struct Recorder::Impl {
+    CaptureSession& session;
+    TraceWriter& writer;
+    StackCollector stacks;
+};
+
+Recorder::Recorder(CaptureSession& session, TraceWriter& writer)
+    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session)}))
 {
-    StackCollector stacks(session);
+}
+
+Recorder::~Recorder() = default;
+
+Result<FinishEvent> Recorder::run(const RecorderOptions& options)
+{
+    CaptureSession& session = impl_->session;
+    TraceWriter& writer = impl_->writer;
+    StackCollector& stacks = impl_->stacks;
     Result<void> status;
     auto sink = [&](std::span<const std::byte> rec) {
         if (!status) return;
@@ -69,6 +114,10 @@ Result<FinishEvent> record_until_stopped(CaptureSession& session, TraceWriter& w
             pt_grab g;
             std::memcpy(&g, rec.data(), sizeof g);
             status = stacks.note(g, writer);
+        } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
+            pt_exec x;
+            std::memcpy(&x, rec.data(), sizeof x);
+            stacks.note_exec(x.h.tgid, x.h.ts_ns);
         }
     };
 
@@ -79,6 +128,7 @@ Result<FinishEvent> record_until_stopped(CaptureSession& session, TraceWriter& w
         // One last drain after the stop decision, so nothing the kernel
         // already produced is left behind.
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
+        if (status) status = stacks.flush(writer);
         uint64_t now = monotonic_now_ns();
         if (uint64_t lost = session.lost_total(); lost > lost_seen) {
             if (auto r = writer.append(LostEvent{last_drain, now, lost - lost_seen}); !r) return r.error();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "capture/session.hpp"
@@ -17,9 +18,21 @@ struct RecorderOptions {
     std::function<std::optional<StopReason>()> stop;
 };
 
-// Returns the Finish record it wrote. The file is complete when it returns,
-// whatever stopped the recording.
-Result<FinishEvent> record_until_stopped(CaptureSession& session, TraceWriter& writer, const RecorderOptions& options);
+class Recorder {
+public:
+    // Does the slow set-up (kernel symbols) now: construct it before
+    // starting a traced command, so draining starts with the command.
+    Recorder(CaptureSession& session, TraceWriter& writer);
+    ~Recorder();
+
+    // Drains until options.stop says so, then once more. The caller writes
+    // the returned Finish record (adding what only it knows).
+    Result<FinishEvent> run(const RecorderOptions& options);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 uint64_t monotonic_now_ns();
 

@@ -147,7 +147,11 @@ std::string UserSymbols::resolve(uint32_t tgid, uint64_t addr)
         if (m.path.empty() || m.path[0] != '/') return m.path.empty() ? "" : with_offset(m.path, addr - m.start);
         uint64_t file_offset = addr - m.start + m.offset;
         auto& elf = elves_[m.path];
-        if (!elf) elf = ElfSymbols::load("/proc/" + std::to_string(tgid) + "/root" + m.path);
+        if (!elf) {
+            // Through the process's root (containers); its own path once it is gone.
+            elf = ElfSymbols::load("/proc/" + std::to_string(tgid) + "/root" + m.path);
+            if (elf->empty()) elf = ElfSymbols::load(m.path);
+        }
         std::string sym = elf->resolve_offset(file_offset);
         if (!sym.empty()) return sym + " (" + basename_of(m.path) + ")";
         return with_offset(basename_of(m.path), file_offset);

@@ -31,6 +31,7 @@ public:
     static std::shared_ptr<const ElfSymbols> load(const std::string& path);
     // A file offset inside a mapped segment -> "func+0x10", or "".
     std::string resolve_offset(uint64_t file_offset) const;
+    bool empty() const { return syms_.empty(); }
 
 private:
     struct Segment {

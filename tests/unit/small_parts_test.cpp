@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
@@ -66,6 +67,24 @@ TEST(JsonWriter, EscapesAndSeparates)
     JsonWriter j;
     j.begin_object().field("a", "x\"y\n").key("b").begin_array().value(1).value(uint64_t{2}).end_array().end_object();
     EXPECT_EQ(j.str(), R"({"a":"x\"y\n","b":[1,2]})");
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+__attribute__((noinline)) int a_function_to_find(int x) { return x * 3 + 1; }
+
+TEST(UserSymbols, ResolvesAnAddressInThisProcess)
+{
+    UserSymbols syms;
+    auto addr = reinterpret_cast<uint64_t>(&a_function_to_find) + 4;
+    std::string name = syms.resolve(static_cast<uint32_t>(getpid()), addr);
+    EXPECT_NE(name.find("a_function_to_find"), std::string::npos) << name;
+    EXPECT_NE(name.find("+0x4"), std::string::npos) << name;
+    EXPECT_NE(name.find("(unit_tests)"), std::string::npos) << name;
 }
 
 }  // namespace

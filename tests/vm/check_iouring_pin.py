@@ -19,6 +19,9 @@ def check(cond, what):
         problems.append(what)
 
 
+if (out / "record.rc").read_text().strip() != "0":
+    print("FAIL iouring_pin: pintrace record failed: " + (out / "record.err").read_text().strip()[-300:])
+    sys.exit(1)
 scenario = json.loads((out / "scenario.json").read_text())
 report = json.loads((out / "report.json").read_text())
 pinned = set(scenario["pinned_pfns"])
@@ -56,6 +59,10 @@ if failures:
         check(any("io_uring" in fr or "io_sqe_buffer" in fr for fr in c["kernel_stack"]),
               f"kernel stack does not show the io_uring registration: {c['kernel_stack'][:8]}")
         check(c["pinned_at_ns"] <= f["time_ns"], "pinned after the failure")
+        # glibc's syscall() has no frame of its own, so its caller is skipped
+        # by frame-pointer unwinding; main is the first frame of our code.
+        check(any(fr.startswith("main+") and "scenario_iouring_pin" in fr for fr in c["user_stack"]),
+              f"user stack not symbolized: {c['user_stack'][:4]}")
     check(not f["unexplained"], f"unexplained pages: {f['unexplained']}")
 
 text = (out / "report.txt").read_text()

@@ -107,5 +107,9 @@ int main(void)
 	for (i = 0; i < NPAGES; i++)
 		printf("%s%d", i ? ", " : "", status[i]);
 	printf("]}\n");
+	fflush(stdout);
+	/* A real long-term pinner outlives the failure; stay long enough for
+	 * pintrace's next drain to read this process's memory map. */
+	usleep(300 * 1000);
 	return 0;
 }
