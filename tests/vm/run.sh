@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every VM scenario on every kernel listed in kernels.list and checks
-# the reports. Needs the static binaries from a build directory.
+# Runs every VM scenario on every kernel in kernels.list (one boot per
+# kernel, one recording per scenario) and checks each report against the
+# scenario's own ground truth.
 #
 #   tests/vm/run.sh BUILD_DIR [KERNEL...]
 set -uo pipefail
@@ -10,28 +11,34 @@ build=$(cd "${1:?build directory}" && pwd)
 shift
 kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(awk '!/^#/ && NF {print $1}' "$here/kernels.list")
-scenarios=(iouring_pin)
+scenarios=(iouring_pin vmsplice_ref two_pinners released_pin)
 results=${PINTRACE_VM_RESULTS:-$build/vm-results}
+
+guest=$(mktemp)
+trap 'rm -f "$guest"' EXIT
+{ echo "SCENARIOS='${scenarios[*]}'"; cat "$here/guests/all.sh"; } >"$guest"
+binaries=("$build/pintrace")
+for s in "${scenarios[@]}"; do binaries+=("$build/scenario_$s"); done
 
 passed=0 failed=0 flakes=0
 for kernel in "${kernels[@]}"; do
-    for scenario in "${scenarios[@]}"; do
-        out="$results/$kernel/$scenario"
-        rm -rf "$out"
-        if ! "$here/boot.sh" "$kernel" "$out" "$here/guests/$scenario.sh" \
-            "$build/pintrace" "$build/scenario_$scenario"; then
-            echo "FAIL $scenario on $kernel: guest did not complete (see $out)"
-            failed=$((failed + 1))
-        elif python3 "$here/check_$scenario.py" "$out" | sed "s/\$/ [kernel $kernel]/"; then
-            passed=$((passed + 1))
-        else
-            failed=$((failed + 1))
-            echo "  guest log: $(tr '\n' ' ' < "$out/guest.log" | cut -c1-300)"
-        fi
-        n=$(grep -c "flake" "$out/attempts.log" 2>/dev/null)
-        flakes=$((flakes + ${n:-0}))
-    done
+    out="$results/$kernel"
+    rm -rf "$out"
+    if ! "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"; then
+        echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
+        failed=$((failed + ${#scenarios[@]}))
+    else
+        for s in "${scenarios[@]}"; do
+            if python3 "$here/check_report.py" "$out/$s" | sed "s/\$/ [kernel $kernel]/"; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+            fi
+        done
+    fi
+    n=$(grep -c "flake" "$out/attempts.log" 2>/dev/null)
+    flakes=$((flakes + ${n:-0}))
 done
-echo "vm: boots that oopsed before the scenario and were retried: $flakes"
+echo "vm: boots that oopsed before the scenarios ran and were retried: $flakes"
 echo "vm: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,11 @@
+# Runs inside the guest (tests/vm/boot.sh): every scenario under its own
+# recording, results in /out/SCENARIO/.
+for s in $SCENARIOS; do
+    d=/out/$s
+    mkdir -p $d
+    pintrace record -o $d/trace.pt -- scenario_$s > $d/truth.json 2> $d/record.err
+    echo $? > $d/record.rc
+    pintrace report --format json $d/trace.pt > $d/report.json 2> $d/report.err
+    echo $? > $d/report.rc
+    pintrace report $d/trace.pt > $d/report.txt 2>&1
+done
