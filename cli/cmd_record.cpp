@@ -13,6 +13,7 @@
 #include "capture/recorder.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
+#include "render/attach_table.hpp"
 #include "trace/writer.hpp"
 #include "util/duration.hpp"
 
@@ -65,18 +66,13 @@ pid_t spawn(const std::vector<std::string>& argv)
 
 void print_attach_summary(const TraceInfo& info)
 {
-    size_t missing = 0;
-    for (const auto& a : info.attach) missing += !a.attached();
+    size_t missing = missing_attach_points(info.attach);
     if (!missing) {
         std::fprintf(stderr, "pintrace record: capture complete (%zu attach points)\n", info.attach.size());
         return;
     }
-    std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n", missing,
-                 info.attach.size());
-    for (const auto& a : info.attach)
-        if (!a.attached())
-            std::fprintf(stderr, "  %-26s %s\n  %-26s -> %s\n", a.target.c_str(), a.detail.c_str(), "",
-                         a.hides.c_str());
+    std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n%s", missing,
+                 info.attach.size(), render_attach_table(info.attach).c_str());
 }
 
 struct RecordArgs {

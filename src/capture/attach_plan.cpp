@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "pintrace.h"
 
@@ -126,6 +127,26 @@ std::string mode_name(AttachKind kind, const Variant& v)
     return v.entry && v.exit ? "kprobe+kretprobe" : v.exit ? "kretprobe" : "kprobe";
 }
 
+// An absent function is fine only while some other function serving the
+// same capability is attached; otherwise the work moved somewhere pintrace
+// does not know (a kernel newer than its specs), and that must show.
+void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::vector<AttachPoint>& table)
+{
+    for (size_t i = 0; i < plan.size(); ++i) {
+        const char* cap = plan[i].spec->capability;
+        if (!cap || table[i].mode != "absent") continue;
+        bool covered = false;
+        for (size_t j = 0; j < plan.size(); ++j)
+            if (plan[j].spec->capability && std::string_view(plan[j].spec->capability) == cap &&
+                table[j].attached() && table[j].mode != "absent")
+                covered = true;
+        if (!covered) {
+            table[i].mode = "missing";
+            table[i].detail = std::string("not in this kernel, and nothing else pintrace knows attaches for ") + cap;
+        }
+    }
+}
+
 Variant tramp(const char* entry, const char* exit, Signature sig = {}) { return {entry, exit, sig}; }
 
 }  // namespace
@@ -147,6 +168,8 @@ bool signature_matches(const Signature& want, const Signature& have)
 const std::vector<AttachSpec>& attach_specs()
 {
     const Signature ptr3{3, RetKind::Pointer}, int3{3, RetKind::Int};
+    const char* grabs = "GUP grabs";
+    const char* releases = "GUP releases";
     static const std::vector<AttachSpec> specs = {
         {PT_HOOK_FOLLOW_PAGE, "follow_page",
          {tramp("fentry_follow_page", "fexit_follow_page")},
@@ -154,26 +177,26 @@ const std::vector<AttachSpec>& attach_specs()
         // Slow GUP: try_grab_page up to 6.9, try_grab_folio(folio, ...) from 6.10.
         {PT_HOOK_TRY_GRAB_PAGE, "try_grab_page",
          {tramp(nullptr, "fexit_try_grab_page")},
-         {tramp("kprobe_try_grab_page", "kretprobe_try_grab_page")}, nullptr, kHidesGrabSlow, true},
+         {tramp("kprobe_try_grab_page", "kretprobe_try_grab_page")}, nullptr, kHidesGrabSlow, true, grabs},
         {PT_HOOK_TRY_GRAB_FOLIO, "try_grab_folio",
          {tramp(nullptr, "fexit_try_grab_folio", ptr3), tramp(nullptr, "fexit_try_grab_folio_int", int3)},
          {tramp("kprobe_try_grab_folio", "kretprobe_try_grab_folio", ptr3),
           tramp("kprobe_try_grab_folio_int", "kretprobe_try_grab_folio_int", int3)},
-         nullptr, kHidesGrabFast, true},
+         nullptr, kHidesGrabFast, true, grabs},
         {PT_HOOK_TRY_GRAB_FOLIO_FAST, "try_grab_folio_fast",
          {tramp(nullptr, "fexit_try_grab_folio_fast", ptr3)},
          {tramp("kprobe_try_grab_folio_fast", "kretprobe_try_grab_folio_fast", ptr3)}, nullptr, kHidesGrabFast,
-         true},
+         true, grabs},
         {PT_HOOK_TRY_GRAB_COMPOUND_HEAD, "try_grab_compound_head",
          {tramp(nullptr, "fexit_try_grab_compound_head", ptr3)},
          {tramp("kprobe_try_grab_compound_head", "kretprobe_try_grab_compound_head", ptr3)}, nullptr,
-         kHidesGrabFast, true},
+         kHidesGrabFast, true, grabs},
         {PT_HOOK_GUP_PUT_FOLIO, "gup_put_folio",
          {tramp("fentry_gup_put_folio", nullptr)}, {tramp("kprobe_gup_put_folio", nullptr)}, nullptr,
-         kHidesRelease, true},
+         kHidesRelease, true, releases},
         {PT_HOOK_PUT_COMPOUND_HEAD, "put_compound_head",
          {tramp("fentry_put_compound_head", nullptr)}, {tramp("kprobe_put_compound_head", nullptr)}, nullptr,
-         kHidesRelease, true},
+         kHidesRelease, true, releases},
         {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", {}, {}, "tp_mm_migrate_pages", kHidesMigrateTp},
         {PT_HOOK_EXEC_TP, "sched:sched_process_exec", {}, {}, "tp_sched_process_exec", kHidesExecTp},
         {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
@@ -251,9 +274,12 @@ std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<Plann
             break;
         }
         if (!point.attached()) point.detail = error;
-        else point.hides.clear();
+        else if (point.mode != "absent") point.hides.clear();
         table.push_back(std::move(point));
     }
+    mark_uncovered_capabilities(plan, table);
+    for (auto& point : table)
+        if (point.attached()) point.hides.clear();
     return table;
 }
 

@@ -47,6 +47,9 @@ struct AttachSpec {
     // Kernels without this function have nothing to watch there (the work
     // happens in another function, with its own spec).
     bool absent_is_fine = false;
+    // Specs serving the same capability stand in for one another: an absent
+    // one is fine only while another of its capability is attached.
+    const char* capability = nullptr;
 };
 
 const std::vector<AttachSpec>& attach_specs();

@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "render/attach_table.hpp"
 #include "render/format.hpp"
 #include "render/report_views.hpp"
 
@@ -28,9 +29,8 @@ void header(std::string& out, const Report& r)
     if (r.capture_complete()) {
         out += "capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)\n";
     } else {
-        out += "capture: DEGRADED — what this trace cannot show:\n";
-        for (const auto& a : r.info.attach)
-            if (!a.attached()) out += "  - " + a.target + " (" + a.detail + "): " + a.hides + "\n";
+        out += "capture: DEGRADED, " + std::to_string(missing_attach_points(r.info.attach)) +
+               " attach point(s) missing; what this trace cannot show:\n" + render_attach_table(r.info.attach);
     }
     if (r.lost_total) {
         out += "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " + std::to_string(r.lost.size()) +

@@ -115,3 +115,40 @@ TEST_F(RecordHere, SigintLeavesACompleteReadableFile)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST_F(RecordHere, DoctorExplainsThisHostAndExitsByCoverage)
+{
+    int status;
+    std::string out = capture(std::string(PINTRACE_BIN) + " doctor --format json 2>/dev/null", &status);
+    pt::ptree root;
+    std::istringstream in(out);
+    ASSERT_NO_THROW(pt::read_json(in, root)) << out;
+    EXPECT_EQ(root.get<std::string>("schema"), "pintrace.doctor/1");
+    for (const auto& c : root.get_child("checks")) EXPECT_TRUE(c.second.get<bool>("ok")) << c.second.get<std::string>("name");
+    bool missing = false;
+    for (const auto& a : root.get_child("attach"))
+        if (a.second.get<std::string>("mode") == "missing") {
+            missing = true;
+            EXPECT_FALSE(a.second.get<std::string>("hides").empty());
+        }
+    EXPECT_EQ(status, missing ? 5 : 0);
+    EXPECT_EQ(root.get<int>("exit_code"), status);
+}
+
+TEST_F(RecordHere, DoctorWithoutPrivilegesSaysWhichAndExitsOne)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv to drop privileges";
+    int status;
+    std::string out = capture("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                                  std::string(PINTRACE_BIN) + " doctor",
+                              &status);
+    EXPECT_EQ(status, 1) << out;
+    EXPECT_NE(out.find("privileges       FAIL pintrace needs root"), std::string::npos) << out;
+    EXPECT_NE(out.find("cannot capture here"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace pintrace

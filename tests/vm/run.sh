@@ -26,8 +26,13 @@ for kernel in "${kernels[@]}"; do
     rm -rf "$out"
     if ! "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
-        failed=$((failed + ${#scenarios[@]}))
+        failed=$((failed + ${#scenarios[@]} + 1))
     else
+        if python3 "$here/check_doctor.py" "$out/doctor" | sed "s/\$/ [kernel $kernel]/"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
         for s in "${scenarios[@]}"; do
             if python3 "$here/check_report.py" "$out/$s" | sed "s/\$/ [kernel $kernel]/"; then
                 passed=$((passed + 1))

@@ -1,5 +1,8 @@
 # Runs inside the guest (tests/vm/boot.sh): every scenario under its own
 # recording, results in /out/SCENARIO/.
+mkdir -p /out/doctor
+pintrace doctor --format json > /out/doctor/doctor.json 2> /out/doctor/doctor.err
+echo $? > /out/doctor/doctor.rc
 for s in $SCENARIOS; do
     d=/out/$s
     mkdir -p $d
