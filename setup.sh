@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(cmake make g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcli11-dev libboost-dev
                 libgtest-dev pkg-config)
-TEST_PACKAGES=(python3 busybox-static qemu-system-x86 cpio gzip)
+TEST_PACKAGES=(python3 busybox-static qemu-system-x86 cpio gzip xz-utils zstd curl gpgv debian-archive-keyring)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

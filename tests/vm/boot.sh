@@ -63,9 +63,13 @@ download_from_suite() {
     echo "$want_sha  $dir/kernel.deb" | sha256sum -c --quiet - || die "$file does not match its index"
 }
 
+# Modules the scenarios load (busybox insmod takes them uncompressed).
+MODULES=(configfs null_blk)
+
 fetch_kernel() {
     local dir="$cache/$pkg"
-    if [ ! -f "$dir/vmlinuz" ]; then
+    if [ ! -f "$dir/vmlinuz" ] || [ ! -d "$dir/modules" ]; then
+        rm -rf "$dir"
         mkdir -p "$dir/x"
         if apt-cache show "$pkg" >/dev/null 2>&1; then
             (cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/download.err") \
@@ -74,6 +78,17 @@ fetch_kernel() {
             download_from_suite "$dir"
         fi
         dpkg-deb -x "$dir"/*.deb "$dir/x"
+        mkdir -p "$dir/modules"
+        for m in "${MODULES[@]}"; do
+            local f
+            f=$(find "$dir/x/lib/modules" -name "$m.ko*" | head -1)
+            [ -n "$f" ] || continue
+            case "$f" in
+                *.xz) xz -dc "$f" >"$dir/modules/$m.ko" ;;
+                *.zst) zstd -qdc "$f" >"$dir/modules/$m.ko" ;;
+                *) cp "$f" "$dir/modules/$m.ko" ;;
+            esac
+        done
         cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
         rm -rf "$dir/x" "$dir"/*.deb "$dir/Packages.xz" "$dir/InRelease"
     fi
@@ -82,7 +97,8 @@ fetch_kernel() {
 
 build_initramfs() {
     local root=$1 img=$2
-    mkdir -p "$root"/{bin,dev,proc,sys,tmp,out}
+    mkdir -p "$root"/{bin,dev,proc,sys,tmp,out,modules}
+    cp "$(dirname "$vmlinuz")"/modules/*.ko "$root/modules/" 2>/dev/null || true
     cp /bin/busybox "$root/bin/busybox"
     shift 2
     for f in "$@"; do cp "$f" "$root/bin/"; done

@@ -1,5 +1,9 @@
 # Runs inside the guest (tests/vm/boot.sh): every scenario under its own
 # recording, results in /out/SCENARIO/.
+# A block device whose I/O stays in flight for 2 s (odirect_inflight).
+insmod /modules/configfs.ko 2>/dev/null
+insmod /modules/null_blk.ko nr_devices=1 irqmode=2 completion_nsec=2000000000 gb=1 > /out/null_blk.log 2>&1
+
 mkdir -p /out/doctor
 pintrace doctor --format json > /out/doctor/doctor.json 2> /out/doctor/doctor.err
 echo $? > /out/doctor/doctor.rc
