@@ -46,9 +46,30 @@ std::string format_pfn(uint64_t pfn)
     return buf;
 }
 
-std::string next_step(Cause cause, const TaskRef& task)
+std::string next_step(Cause cause, const TaskRef& task, Origin origin)
 {
     std::string who = "pid " + std::to_string(task.tgid) + " (" + std::string(comm_view(task.comm)) + ")";
+    switch (origin) {
+    case Origin::IoUringBuffers:
+        return "io_uring fixed buffers stay pinned until unregistered: have " + who +
+               " call IORING_UNREGISTER_BUFFERS (or close its ring), or restart it";
+    case Origin::DirectIo:
+        return "direct I/O in flight holds its buffer until the I/O completes: retry the migration; if it keeps "
+               "failing, look for I/O stuck on a slow or hung device in " + who;
+    case Origin::Vmsplice:
+        return "pages vmspliced into a pipe stay referenced until the pipe is read or closed: find the pipe " + who +
+               " fills and nobody drains";
+    case Origin::Vfio:
+        return "a VFIO DMA mapping pins guest or device memory for as long as it exists: unmap it "
+               "(VFIO_IOMMU_UNMAP_DMA), detach the device, or stop " + who;
+    case Origin::Rdma:
+        return "an RDMA memory region pins its pages until deregistered: have " + who +
+               " deregister the MR (ibv_dereg_mr), or restart it";
+    case Origin::Exec:
+        return "execve holds argument pages only while it runs: transient; retry";
+    default:
+        break;
+    }
     switch (cause) {
     case Cause::LongtermPin:
         return "long-term pins (io_uring fixed buffers, RDMA memory regions, VFIO DMA mappings) stay until released: "
@@ -72,7 +93,13 @@ std::string next_step(Cause cause, const TaskRef& task)
     return "";
 }
 
-std::vector<CulpritGroup> group_culprits(const Failure& f)
+Origin holder_origin(const Report& r, const Holder& h)
+{
+    auto frames = r.kernel_frames(h);
+    return origin_of(frames);
+}
+
+std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f)
 {
     std::map<std::tuple<uint32_t, uint32_t, int32_t, int32_t>, CulpritGroup> groups;
     for (const auto& page : f.pages) {
@@ -85,6 +112,7 @@ std::vector<CulpritGroup> group_culprits(const Failure& f)
                 g.ustack = h.ustack;
                 g.oldest_ns = h.first_ns;
                 g.cause = classify(StuckPage{0, 0, 0, 0, {h}, Cause::NoHolderSeen});
+                g.origin = holder_origin(r, h);
             }
             g.oldest_ns = std::min(g.oldest_ns, h.first_ns);
             g.pfns.push_back(page.pfn);
@@ -107,18 +135,18 @@ std::vector<const StuckPage*> unexplained_pages(const Failure& f)
 
 std::string failure_sentence(const Report& r, const Failure& f)
 {
-    (void)r;
     std::string s = "migration (" + f.reason + ") by pid " + std::to_string(f.head.task.tgid) + " (" +
                     std::string(comm_view(f.head.task.comm)) + ")";
     if (f.outcome) s += ": " + std::to_string(f.outcome->failed) + " failed, " + std::to_string(f.outcome->succeeded) +
                         " moved";
     if (!f.pfns_observed) return s + "; which pages failed is not observable on this kernel";
-    auto groups = group_culprits(f);
+    auto groups = group_culprits(r, f);
     if (groups.empty()) return s + "; " + std::to_string(f.pages.size()) + " stuck pages, no holder seen in the trace";
     const auto& g = groups.front();
     s += "; " + std::to_string(g.pfns.size()) + " of " + std::to_string(f.pages.size()) + " stuck pages held by pid " +
          std::to_string(g.task.tgid) + " (" + std::string(comm_view(g.task.comm)) + ") as " + flag_string(g.flags) +
-         " (" + std::string(cause_name(g.cause)) + ")";
+         " (" + (g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
+                                               : std::string(cause_name(g.cause))) + ")";
     if (groups.size() > 1) s += ", and " + std::to_string(groups.size() - 1) + " more holder(s)";
     return s;
 }
@@ -134,7 +162,7 @@ std::string report_summary(const Report& r)
     std::map<uint32_t, std::pair<TaskRef, size_t>> by_pid;
     for (const auto& f : r.failures) {
         pages += f.pages.size();
-        for (const auto& g : group_culprits(f)) {
+        for (const auto& g : group_culprits(r, f)) {
             auto& e = by_pid[g.task.tgid];
             e.first = g.task;
             e.second += g.pfns.size();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "explain/origin.hpp"
 #include "explain/report.hpp"
 
 namespace pintrace {
@@ -13,8 +14,9 @@ std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"
 std::string format_wall_time(const Report& r, uint64_t monotonic_ns);  // "2026-11-22 02:30:01.123 UTC" or ""
 std::string format_pfn(uint64_t pfn);           // "0x12345"
 
-// One holder group's advice: what to do about it.
-std::string next_step(Cause cause, const TaskRef& task);
+// One holder group's advice: what to do about it, from the cause and,
+// where the kernel stack tells it, the origin.
+std::string next_step(Cause cause, const TaskRef& task, Origin origin = Origin::Unknown);
 // One sentence per failure, and the headline of the whole report.
 std::string failure_sentence(const Report& r, const Failure& f);
 std::string report_summary(const Report& r);
@@ -23,13 +25,15 @@ struct CulpritGroup {
     TaskRef task;
     uint32_t flags = 0;
     Cause cause = Cause::NoHolderSeen;
+    Origin origin = Origin::Unknown;
     int32_t kstack = -1;
     int32_t ustack = -1;
     std::vector<uint64_t> pfns;
     uint64_t oldest_ns = 0;
 };
 // Holders of a failure's pages grouped by (process, flags, code path).
-std::vector<CulpritGroup> group_culprits(const Failure& f);
+std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f);
+Origin holder_origin(const Report& r, const Holder& h);
 std::vector<const StuckPage*> unexplained_pages(const Failure& f);
 
 // Exit codes of `report`, documented in docs/report-json.md.

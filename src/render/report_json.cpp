@@ -49,6 +49,7 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, uint64_t pf
         .field("cgroup_id", h.task.cgroup_id)
         .string_array("flags", flag_names(h.flags))
         .field("cause", cause_name(classify(StuckPage{pfn, 0, 0, 0, {h}, Cause::NoHolderSeen})))
+        .field("origin", origin_name(origin_of(kernel)))
         .field("count", h.count)
         .field("pinned_at_ns", h.first_ns)
         .field("held_ns", f.head.ts_ns >= h.first_ns ? f.head.ts_ns - h.first_ns : 0)
@@ -95,7 +96,7 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.end_array();
 
     j.key("next_steps").begin_array();
-    for (const auto& g : group_culprits(f)) j.value(next_step(g.cause, g.task));
+    for (const auto& g : group_culprits(r, f)) j.value(next_step(g.cause, g.task, g.origin));
     j.end_array();
     j.end_object();
 }

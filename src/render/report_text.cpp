@@ -57,11 +57,12 @@ std::string render_report_text(const Report& r, bool show_stacks)
             out += "    note: events were lost before this failure; a holder may be missing\n";
         if (!f.pfns_observed) continue;
         if (f.walk_truncated) out += "    note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read\n";
-        for (const auto& g : group_culprits(f)) {
+        for (const auto& g : group_culprits(r, f)) {
             char line[512];
-            std::snprintf(line, sizeof line, "    %zu page(s) held by pid %u (%s) cgroup %llu: %s, for %s\n",
+            std::snprintf(line, sizeof line, "    %zu page(s) held by pid %u (%s) cgroup %llu: %s, %s, for %s\n",
                           g.pfns.size(), g.task.tgid, std::string(comm_view(g.task.comm)).c_str(),
                           static_cast<unsigned long long>(g.task.cgroup_id), flag_string(g.flags, " ").c_str(),
+                          std::string(origin_description(g.origin)).c_str(),
                           format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)).c_str());
             out += line;
             out += "      pfns: " + pfn_list(g.pfns) + "\n";
@@ -79,7 +80,7 @@ std::string render_report_text(const Report& r, bool show_stacks)
                 for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
                 if (!path.empty()) out += "      user:   " + path + "\n";
             }
-            out += "      next: " + next_step(g.cause, g.task) + "\n";
+            out += "      next: " + next_step(g.cause, g.task, g.origin) + "\n";
         }
         auto unexplained = unexplained_pages(f);
         if (!unexplained.empty()) {

@@ -89,3 +89,28 @@ TEST(UserSymbols, ResolvesAnAddressInThisProcess)
 
 }  // namespace
 }  // namespace pintrace
+
+#include "explain/origin.hpp"
+
+namespace pintrace {
+namespace {
+
+TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
+{
+    std::vector<std::string> iouring = {"try_grab_page+0x5", "follow_page_pte+0x2c9", "__gup_longterm_locked+0xbc",
+                                        "io_pin_pages+0xba", "io_sqe_buffer_register+0x63"};
+    EXPECT_EQ(origin_of(iouring), Origin::IoUringBuffers);
+    std::vector<std::string> dio = {"try_grab_folio_fast+0x5", "gup_fast_fallback+0x858", "iov_iter_extract_pages+0xe9",
+                                    "bio_iov_iter_get_pages+0xba", "__blkdev_direct_IO_simple+0x134",
+                                    "io_read+0x50"};
+    EXPECT_EQ(origin_of(dio), Origin::DirectIo);
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "iter_to_pipe+0x40"}), Origin::Vmsplice);
+    // As 6.1 shows it: iter_to_pipe inlined into the syscall.
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "iov_iter_get_pages2+0x19",
+                                                 "__do_sys_vmsplice+0x2e1", "do_syscall_64+0x5d"}),
+              Origin::Vmsplice);
+    EXPECT_EQ(origin_of(std::vector<std::string>{"x+0x1", "y+0x2"}), Origin::Unknown);
+}
+
+}  // namespace
+}  // namespace pintrace

@@ -70,6 +70,8 @@ if truth["expect_failure"]:
                 check(set(h["flags"]) <= set(c["flags"]), f"pfn {pfn} pid {h['pid']}: flags {c['flags']}")
                 if "FOLL_GET" in h["flags"]:
                     check("FOLL_PIN" not in c["flags"], f"pfn {pfn}: a reference reported as a pin")
+                if "origin" in truth:
+                    check(c["origin"] == truth["origin"], f"pfn {pfn}: origin {c['origin']}, expected {truth['origin']}")
                 for flag in truth.get("forbid_flags", []):
                     check(flag not in c["flags"], f"pfn {pfn}: reported {flag}: {c['flags']}")
                 # Frames resolved through the scenario binary's ELF symbols (libc

@@ -20,6 +20,7 @@ int main(void)
 		after[i] = pfn_of(buf + i * page_size());
 
 	json_begin("iouring_pin", 1, "syscall_or_cpuset");
+	printf(", \"origin\": \"io_uring_fixed_buffers\"");
 	for (i = 0; i < NPINNED; i++)
 		json_expect_page(i == 0, before[i], 1, &pid, "\"FOLL_PIN\", \"FOLL_LONGTERM\"");
 	printf("]");

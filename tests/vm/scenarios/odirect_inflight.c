@@ -40,6 +40,7 @@ int main(void)
 	ret = move_all(buf, NPAGES, 1, MPOL_MF_MOVE);
 
 	json_begin("odirect_inflight", 1, "syscall_or_cpuset");
+	printf(", \"origin\": \"direct_io\"");
 	for (i = 0; i < NIO; i++)
 		json_expect_page(i == 0, before[i], 1, &pid, "");
 	printf("]");

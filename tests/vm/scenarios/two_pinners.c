@@ -37,6 +37,7 @@ int main(void)
 	pids[0] = getpid();
 	pids[1] = child;
 	json_begin("two_pinners", 1, "syscall_or_cpuset");
+	printf(", \"origin\": \"io_uring_fixed_buffers\"");
 	for (i = 0; i < NPAGES; i++)
 		json_expect_page(i == 0, before[i], 2, pids, "\"FOLL_PIN\", \"FOLL_LONGTERM\"");
 	printf("]");

@@ -24,6 +24,7 @@ int main(void)
 	ret = move_all(buf, NPAGES, 1, MPOL_MF_MOVE);
 
 	json_begin("vmsplice_ref", 1, "syscall_or_cpuset");
+	printf(", \"origin\": \"vmsplice\"");
 	for (i = 0; i < NSPLICED; i++)
 		json_expect_page(i == 0, before[i], 1, &pid, "\"FOLL_GET\"");
 	printf("]");
