@@ -61,6 +61,11 @@ struct folio___memdesc_flags1 {
 	struct memdesc_flags___x _flags_1;
 };
 
+/* 5.x: no folios; the order is in the first tail page. */
+struct page___compound_order {
+	unsigned char compound_order;
+};
+
 enum pageflags {
 	PG_head = 16, /* the real value comes from the kernel's BTF */
 };

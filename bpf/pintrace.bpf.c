@@ -145,6 +145,9 @@ static __always_inline __u32 folio_nr_pages(const struct folio *folio)
 		order = BPF_CORE_READ((struct folio___memdesc_flags1 *)folio, _flags_1.f) & 0xff;
 	else if (bpf_core_field_exists(struct folio___flags1, _flags_1))
 		order = BPF_CORE_READ((struct folio___flags1 *)folio, _flags_1) & 0xff;
+	else if (bpf_core_field_exists(struct page___compound_order, compound_order))
+		order = BPF_CORE_READ((struct page___compound_order *)((void *)folio + bpf_core_type_size(struct page)),
+				      compound_order);
 	return 1u << (order & 31);
 }
 

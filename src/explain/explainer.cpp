@@ -116,6 +116,11 @@ void Explainer::on(const MigrateEndEvent& e)
     f.walk_complete = true;
     f.walk_truncated = e.truncated;
     f.ret = e.ret;
+    // A migration that gave up leaves untried pages on its list too: without
+    // a holder, such a page tells nothing about why it did not move.
+    if (f.aborted())
+        for (auto& page : f.pages)
+            if (page.holders.empty()) page.cause = Cause::NotAttempted;
     bool failed = !f.pages.empty() || (f.outcome && f.outcome->failed > 0);
     if (failed) close_attempt(std::move(f));
 }
@@ -195,6 +200,7 @@ std::string_view cause_name(Cause c)
     case Cause::PinnedUnknown: return "pinned_before_trace";
     case Cause::ExtraRefUnknown: return "reference_of_unknown_origin";
     case Cause::NoHolderSeen: return "no_holder_seen";
+    case Cause::NotAttempted: return "not_attempted";
     }
     return "unknown";
 }

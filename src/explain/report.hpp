@@ -21,6 +21,7 @@ enum class Cause {
     PinnedUnknown,  // refcount shows a pin (>= 1024) but no grab was seen
     ExtraRefUnknown,  // more references than mappings, origin not seen
     NoHolderSeen,   // nothing explains it in the trace
+    NotAttempted,   // left on the list of a migration that gave up (ret < 0) before trying it
 };
 
 struct StuckPage {
@@ -41,7 +42,9 @@ struct Failure {
     bool pfns_observed = false;  // the failed-list walk ran
     bool walk_truncated = false;
     bool walk_complete = false;  // migrate_pages() return was seen
-    int64_t ret = 0;
+    int64_t ret = 0;             // < 0: gave up (e.g. -ENOMEM); its list includes pages never tried
+
+    bool aborted() const { return walk_complete && ret < 0; }
     std::vector<StuckPage> pages;
 };
 

@@ -39,6 +39,18 @@ std::string format_wall_time(const Report& r, uint64_t monotonic_ns)
     return buf;
 }
 
+std::string errno_name(int64_t ret)
+{
+    switch (-ret) {
+    case 12: return "ENOMEM";
+    case 11: return "EAGAIN";
+    case 16: return "EBUSY";
+    case 4: return "EINTR";
+    case 28: return "ENOSPC";
+    default: return "error " + std::to_string(ret);
+    }
+}
+
 std::string format_pfn(uint64_t pfn)
 {
     char buf[32];
@@ -86,6 +98,9 @@ std::string next_step(Cause cause, const TaskRef& task, Origin origin)
     case Cause::ExtraRefUnknown:
         return "the page has references nobody in the trace took: often pages still in a per-CPU LRU batch "
                "(transient; retry), or a reference taken before the trace began";
+    case Cause::NotAttempted:
+        return "the migration gave up before trying this page (no free target memory, or interrupted): nothing "
+               "holds it that pintrace saw; retry when memory is available";
     case Cause::NoHolderSeen:
         return "no pin or reference explains it: the page may be unmovable for another reason (locked, under "
                "writeback, or a transient race); retry";
@@ -140,6 +155,7 @@ std::string failure_sentence(const Report& r, const Failure& f)
     if (f.outcome) s += ": " + std::to_string(f.outcome->failed) + " failed, " + std::to_string(f.outcome->succeeded) +
                         " moved";
     if (!f.pfns_observed) return s + "; which pages failed is not observable on this kernel";
+    if (f.aborted()) s += "; gave up with " + errno_name(f.ret) + ", so some listed pages were never tried";
     auto groups = group_culprits(r, f);
     if (groups.empty()) return s + "; " + std::to_string(f.pages.size()) + " stuck pages, no holder seen in the trace";
     const auto& g = groups.front();

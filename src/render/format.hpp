@@ -13,6 +13,8 @@ namespace pintrace {
 std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"
 std::string format_wall_time(const Report& r, uint64_t monotonic_ns);  // "2026-11-22 02:30:01.123 UTC" or ""
 std::string format_pfn(uint64_t pfn);           // "0x12345"
+std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
+std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
 
 // One holder group's advice: what to do about it, from the cause and,
 // where the kernel stack tells it, the origin.

@@ -35,14 +35,16 @@ void write_trace(JsonWriter& j, const Report& r)
     j.end_array().end_object();
 }
 
-void write_culprit(JsonWriter& j, const Report& r, const Failure& f, uint64_t pfn, const Holder& h)
+void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const StuckPage& page, const Holder& h)
 {
+    uint64_t pfn = page.pfn;
     auto kernel = r.kernel_frames(h);
     auto user = r.user_frames(h);
     std::vector<std::string> all = kernel;
     all.insert(all.end(), user.begin(), user.end());
     j.begin_object()
         .field("pfn", pfn)
+        .field("folio_pages", page.nr_pages)
         .field("pid", h.task.tgid)
         .field("tid", h.task.tid)
         .field("comm", comm_view(h.task.comm))
@@ -72,16 +74,23 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         .field("comm", comm_view(f.head.task.comm));
     if (f.outcome) j.field("succeeded", f.outcome->succeeded).field("failed", f.outcome->failed);
     j.field("pfns_observed", f.pfns_observed).field("pfn_list_truncated", f.walk_truncated);
+    // ret < 0: migrate_pages() gave up; failed_pfns then include pages it never tried.
+    j.field("aborted", f.aborted());
+    if (f.walk_complete) j.field("ret", f.ret);
     j.field("summary", failure_sentence(r, f));
     j.field("events_lost_nearby", r.lost_between(r.first_ns, f.head.ts_ns));
 
     j.key("failed_pfns").begin_array();
     for (const auto& p : f.pages) j.value(p.pfn);
     j.end_array();
+    // Large folios fail whole: failed_pfns holds their heads; this gives spans.
+    j.key("failed_folios").begin_array();
+    for (const auto& p : f.pages) j.begin_object().field("pfn", p.pfn).field("nr_pages", p.nr_pages).end_object();
+    j.end_array();
 
     j.key("culprits").begin_array();
     for (const auto& p : f.pages)
-        for (const auto& h : p.holders) write_culprit(j, r, f, p.pfn, h);
+        for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
     j.end_array();
 
     j.key("unexplained").begin_array();

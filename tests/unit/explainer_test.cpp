@@ -184,3 +184,38 @@ TEST(ReportText, LeadsWithTheSummaryAndTheNextStep)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST(Explainer, AnAbortedMigrationsUntriedPagesAreNotCalledStuck)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 100, 0x51, test::kLongPin));
+    MigrateEvent m;
+    m.head = test::head(30, 300, "kcompactd0");
+    m.failed = 1;
+    ex.consume(m);
+    for (uint64_t pfn : {0x50, 0x51, 0x52}) {
+        FailedFolioEvent f;
+        f.head = m.head;
+        f.pfn = pfn;
+        f.refcount = 2;
+        f.mapcount = 1;
+        ex.consume(f);
+    }
+    MigrateEndEvent end;
+    end.head = m.head;
+    end.ret = -12;  // ENOMEM: no free target pages
+    ex.consume(end);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_TRUE(r.failures[0].aborted());
+    EXPECT_EQ(r.failures[0].pages[0].cause, Cause::NotAttempted);
+    EXPECT_EQ(r.failures[0].pages[1].holders.size(), 1u);  // a held page is still named
+    EXPECT_NE(render_report_text(r).find("gave up with ENOMEM"), std::string::npos);
+    EXPECT_NE(render_report_json(r).find("\"aborted\":true"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pintrace

@@ -25,6 +25,11 @@ shift 3
 cache=${PINTRACE_VM_CACHE:-/var/cache/pintrace-vm}
 max_boots=${PINTRACE_VM_BOOTS:-4}
 boot_timeout=${PINTRACE_VM_TIMEOUT:-600}
+# Node 1 has memory above 4 GiB, and movablecore=2G (kernel command line)
+# turns its top 2 GiB into ZONE_MOVABLE: blocks there can go offline, so a
+# page held in one blocks exactly at migration (ZONE_DMA32/NORMAL blocks
+# usually refuse earlier, at isolation, over kernel pages).
+read -r node0_mb node1_mb <<<"${PINTRACE_VM_NODE_MB:-2048 4096}"
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
 
@@ -138,12 +143,12 @@ for attempt in $(seq 1 "$max_boots"); do
     rm -f "$work/data" "$work/console"
     set +e
     timeout "$boot_timeout" qemu-system-x86_64 \
-        -accel tcg -cpu max -smp 2 -m 2048 \
-        -object memory-backend-ram,id=m0,size=1024M \
-        -object memory-backend-ram,id=m1,size=1024M \
+        -accel tcg -cpu max -smp 2 -m $((node0_mb + node1_mb)) \
+        -object memory-backend-ram,id=m0,size=${node0_mb}M \
+        -object memory-backend-ram,id=m1,size=${node1_mb}M \
         -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 \
         -kernel "$vmlinuz" -initrd "$work/initrd" \
-        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off" \
+        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off movablecore=2G" \
         -display none -no-reboot -monitor none \
         -serial "file:$work/console" -serial "file:$work/data" </dev/null
     qrc=$?

@@ -50,16 +50,27 @@ check(str(report["exit_code"]) == (out / "report.rc").read_text().strip(), "exit
 
 culprits = {}  # pfn -> list of culprits
 failed = set()
+folios = {}  # head pfn -> number of pages (large folios fail whole)
 for f in report["failures"]:
     failed.update(f["failed_pfns"])
+    for folio in f["failed_folios"]:
+        folios[folio["pfn"]] = max(folios.get(folio["pfn"], 1), folio["nr_pages"])
     for c in f["culprits"]:
         culprits.setdefault(c["pfn"], []).append(c)
+
+
+def head_of(pfn):
+    """The failed folio that contains pfn, or pfn itself."""
+    for head, n in folios.items():
+        if head <= pfn < head + n:
+            return head
+    return pfn
 
 if truth["expect_failure"]:
     reasons = {f["reason"] for f in report["failures"]}
     check(truth["reason"] in reasons, f"no failure with reason {truth['reason']} (saw {sorted(reasons)})")
     for page in truth["expect"]:
-        pfn = page["pfn"]
+        pfn = head_of(page["pfn"])
         check(pfn in failed, f"pfn {pfn} is not among the failed pfns")
         got = culprits.get(pfn, [])
         want_pids = sorted(h["pid"] for h in page["holders"])
