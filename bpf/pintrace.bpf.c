@@ -26,6 +26,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 vmemmap_base = 0;
 const volatile __u32 foll_get = 0;
 const volatile __u32 foll_pin = 0;
+const volatile __u32 foll_longterm = 0;
+/* Short-term grabs reuse their thread's stack for this long (0: never). */
+const volatile __u64 stack_sample_ns = 1000000000ULL;
 const volatile __u32 wakeup_bytes = 1 << 20;
 const volatile bool try_grab_page_returns_errno = false;
 
@@ -81,6 +84,49 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } known_pinners SEC(".maps");
+
+struct thread_stack {
+	__u64 ts_ns;
+	__s32 kstack_id;
+	__s32 ustack_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* tid << 32 | FOLL_* flags: call sites differ in flags */
+	__type(value, struct thread_stack);
+} thread_stacks SEC(".maps");
+
+/* Long-term pins always get their own stacks: they are rare and they are
+ * what an SRE acts on. Other grabs take one per (thread, FOLL_* flags) per
+ * interval: a thread's grabs with the same flags come from the same call
+ * site in practice (exec's argument copying and a vmsplice do not share). */
+static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_flags)
+{
+	__u64 key = ((__u64)r->h.tid << 32) | gup_flags;
+	struct thread_stack *cached;
+	struct thread_stack fresh;
+
+	r->stack_flags = 0;
+	if (!(gup_flags & foll_longterm) && stack_sample_ns) {
+		cached = bpf_map_lookup_elem(&thread_stacks, &key);
+		if (cached && r->h.ts_ns - cached->ts_ns < stack_sample_ns) {
+			r->kstack_id = cached->kstack_id;
+			r->ustack_id = cached->ustack_id;
+			r->stack_flags = PT_STACK_SAMPLED;
+			return;
+		}
+	}
+	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
+	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	if (!(gup_flags & foll_longterm)) {
+		fresh.ts_ns = r->h.ts_ns;
+		fresh.kstack_id = r->kstack_id;
+		fresh.ustack_id = r->ustack_id;
+		bpf_map_update_elem(&thread_stacks, &key, &fresh, BPF_ANY);
+	}
+}
 
 static __always_inline __u64 page_to_pfn(const void *page)
 {
@@ -172,9 +218,7 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 	r->nr_pages = nr_pages;
 	r->count = count;
 	r->gup_flags = gup_flags;
-	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
-	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-	r->pad = 0;
+	fill_stacks(ctx, r, gup_flags);
 	tgid = r->h.tgid;
 	if (bpf_map_lookup_elem(&known_pinners, &tgid)) {
 		submit(r);

@@ -63,8 +63,13 @@ struct pt_grab {
 	__u32 gup_flags;  /* raw FOLL_* bits; their layout is in the trace header */
 	__s32 kstack_id;  /* negative: errno from bpf_get_stackid */
 	__s32 ustack_id;
-	__u32 pad;
+	__u32 stack_flags; /* PT_STACK_* */
 };
+
+/* The stacks are this thread's from an earlier grab (short-term grabs take
+ * a stack at most once per thread per sampling interval: unwinding costs
+ * more than everything else a grab record does). */
+#define PT_STACK_SAMPLED 1
 
 struct pt_release {
 	struct pt_header h;

@@ -75,10 +75,29 @@ void print_attach_summary(const TraceInfo& info)
                  info.attach.size(), render_attach_table(info.attach).c_str());
 }
 
+// The kernel times BPF programs only with kernel.bpf_stats_enabled=1 (it
+// costs a little itself), so this prints only when someone turned it on.
+void print_bpf_cost(const std::vector<ProgramStats>& stats)
+{
+    uint64_t runs = 0, ns = 0;
+    for (const auto& s : stats) {
+        runs += s.run_cnt;
+        ns += s.run_time_ns;
+    }
+    if (!runs || !ns) return;
+    std::fprintf(stderr, "pintrace record: BPF cost: %llu program runs, %.0f ns per run, %.3f s in total\n",
+                 static_cast<unsigned long long>(runs), double(ns) / double(runs), ns / 1e9);
+    for (const auto& s : stats)
+        if (s.run_cnt)
+            std::fprintf(stderr, "  %-32s %10llu runs %8.0f ns/run\n", s.name.c_str(),
+                         static_cast<unsigned long long>(s.run_cnt), double(s.run_time_ns) / double(s.run_cnt));
+}
+
 struct RecordArgs {
     std::string output = "pintrace.trace";
     std::string duration;
     unsigned buffer_mib = 16;
+    std::string stack_sample = "1s";
     std::vector<std::string> command;
 };
 
@@ -94,6 +113,9 @@ int run_record(const RecordArgs& args)
 
     CaptureOptions options;
     options.ring_buffer_bytes = args.buffer_mib << 20;
+    auto sample = parse_duration_ns(args.stack_sample);
+    if (!sample) return fail("record", "bad --stack-sample '" + args.stack_sample + "' (e.g. 0, 100ms, 1s)", 2);
+    options.stack_sample_ns = *sample;
     auto session = CaptureSession::open(options);
     if (!session) return fail("record", session.error().message);
 
@@ -141,6 +163,7 @@ int run_record(const RecordArgs& args)
                  static_cast<unsigned long long>(writer->records()), args.output.c_str(),
                  std::string(stop_reason_name(finish->reason)).c_str(),
                  static_cast<unsigned long long>(finish->lost));
+    print_bpf_cost(capture.program_stats());
     if (child > 0) {
         // Interrupted while the command still runs: leave it be, like perf.
         std::fprintf(stderr, "pintrace record: traced command (pid %d) is still running\n", child);
@@ -156,6 +179,9 @@ Runner setup_record(CLI::App& sub)
     sub.add_option("-o,--output", args->output, "Trace file to write")->capture_default_str();
     sub.add_option("-d,--duration", args->duration, "Stop after this long (500ms, 10s, 5m)");
     sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two)")->capture_default_str();
+    sub.add_option("--stack-sample", args->stack_sample,
+                   "Short-term grabs reuse their thread's stack for this long; 0 = a stack per grab (costly)")
+        ->capture_default_str();
     sub.add_option("command", args->command, "Command to run while recording (after --); stops when it exits");
     sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).");
     return [args] { return run_record(*args); };

@@ -80,6 +80,8 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     skel->rodata->vmemmap_base = mapping->vmemmap_base;
     skel->rodata->foll_get = k.flags.get;
     skel->rodata->foll_pin = k.flags.pin;
+    skel->rodata->foll_longterm = k.flags.longterm;
+    skel->rodata->stack_sample_ns = options.stack_sample_ns;
     skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
     skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
     bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
@@ -102,6 +104,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     info.meta["struct_page_size"] = std::to_string(mapping->struct_page_size);
     if (!tracefs->empty()) info.meta["note_tracefs"] = tracefs.value();
     info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
+    info.meta["stack_sample_ns"] = std::to_string(options.stack_sample_ns);
 
     st.ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &st, nullptr));
     if (!st.ring) return make_error(std::string("cannot open the ring buffer: ") + std::strerror(errno));
@@ -130,6 +133,22 @@ uint64_t CaptureSession::lost_total() const
     uint64_t total = 0;
     for (auto v : per_cpu) total += v;
     return total;
+}
+
+std::vector<ProgramStats> CaptureSession::program_stats() const
+{
+    std::vector<ProgramStats> out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, state_->skel->obj)
+    {
+        int fd = bpf_program__fd(prog);
+        if (fd < 0) continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+        out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+    }
+    return out;
 }
 
 std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "trace/trace_info.hpp"
@@ -15,6 +16,16 @@ namespace pintrace {
 
 struct CaptureOptions {
     uint32_t ring_buffer_bytes = 16u << 20;
+    // Short-term grabs reuse their thread's stack for this long; 0 takes a
+    // stack on every grab (exact, and costly at high pin rates).
+    uint64_t stack_sample_ns = 1000000000ull;
+};
+
+// What the kernel measured of one BPF program (kernel.bpf_stats_enabled=1).
+struct ProgramStats {
+    std::string name;
+    uint64_t run_cnt = 0;
+    uint64_t run_time_ns = 0;
 };
 
 class CaptureSession {
@@ -32,6 +43,8 @@ public:
     Result<void> poll(int timeout_ms, const Sink& sink);
     // Records the kernel could not put in the ring buffer, since open().
     uint64_t lost_total() const;
+    // Per loaded program; zero counts unless kernel.bpf_stats_enabled=1.
+    std::vector<ProgramStats> program_stats() const;
     // Instruction pointers of a stack id from the grab records.
     std::vector<uint64_t> stack_addresses(int32_t id) const;
 

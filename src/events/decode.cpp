@@ -48,7 +48,8 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         pt_grab r;
         if (!read_raw(bytes, r)) return too_short("grab", bytes.size(), sizeof(r));
         GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages ? r.nr_pages : 1, r.count ? r.count : 1, r.gup_flags,
-                    layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id};
+                    layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id,
+                    (r.stack_flags & PT_STACK_SAMPLED) != 0};
         return std::optional<Event>(e);
     }
     case PT_REC_RELEASE: {

@@ -46,6 +46,7 @@ struct GrabEvent {
     uint32_t flags = 0;  // canonical GupFlag bits
     int32_t kstack = -1;
     int32_t ustack = -1;
+    bool stack_sampled = false;  // the thread's stack from an earlier grab
 };
 
 struct ReleaseEvent {

@@ -28,7 +28,8 @@ void PinLedger::grab(const GrabEvent& e)
             it->last_ns = e.head.ts_ns;
             continue;
         }
-        hs.push_back(Holder{e.head.task, e.flags, e.count, e.head.ts_ns, e.head.ts_ns, e.kstack, e.ustack, e.head.hook});
+        hs.push_back(Holder{e.head.task, e.flags, e.count, e.head.ts_ns, e.head.ts_ns, e.kstack, e.ustack, e.head.hook,
+                            e.stack_sampled});
     }
 }
 

@@ -22,6 +22,7 @@ struct Holder {
     int32_t kstack = -1;
     int32_t ustack = -1;
     uint16_t hook = 0;
+    bool stack_sampled = false;  // stacks are the thread's from an earlier grab
 };
 
 struct ReleaseOutcome {

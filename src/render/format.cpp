@@ -128,6 +128,7 @@ std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f)
                 g.oldest_ns = h.first_ns;
                 g.cause = classify(StuckPage{0, 0, 0, 0, {h}, Cause::NoHolderSeen});
                 g.origin = holder_origin(r, h);
+                g.stack_sampled = h.stack_sampled;
             }
             g.oldest_ns = std::min(g.oldest_ns, h.first_ns);
             g.pfns.push_back(page.pfn);

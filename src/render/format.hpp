@@ -30,6 +30,7 @@ struct CulpritGroup {
     Origin origin = Origin::Unknown;
     int32_t kstack = -1;
     int32_t ustack = -1;
+    bool stack_sampled = false;
     std::vector<uint64_t> pfns;
     uint64_t oldest_ns = 0;
 };

@@ -56,6 +56,7 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .field("pinned_at_ns", h.first_ns)
         .field("held_ns", f.head.ts_ns >= h.first_ns ? f.head.ts_ns - h.first_ns : 0)
         .field("seen_by", hook_name(h.hook))
+        .field("stack_sampled", h.stack_sampled)
         .string_array("stack", all)
         .string_array("kernel_stack", kernel)
         .string_array("user_stack", user)

@@ -75,6 +75,8 @@ std::string render_report_text(const Report& r, bool show_stacks)
                 auto u = r.user_frames(h);
                 std::string path;
                 for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
+                if (!path.empty() && g.stack_sampled)
+                    out += "      (stacks sampled: this thread's from an earlier grab, not necessarily this one's)\n";
                 if (!path.empty()) out += "      kernel: " + path + "\n";
                 path.clear();
                 for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];

@@ -219,3 +219,42 @@ TEST(Explainer, AnAbortedMigrationsUntriedPagesAreNotCalledStuck)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST(Explainer, SampledStacksAreSaidToBeSampled)
+{
+    std::string path = ::testing::TempDir() + "/sampled" + std::to_string(getpid());
+    auto w = TraceWriter::create(path, test::sample_info());
+    ASSERT_TRUE(w.ok());
+    pt_grab g{};
+    g.h = test::raw_head(PT_REC_GRAB, sizeof g, PT_HOOK_TRY_GRAB_FOLIO_FAST, 100, 55, "dio");
+    g.pfn = 0x70;
+    g.nr_pages = 1;
+    g.count = 1;
+    g.gup_flags = test::k61Get;
+    g.kstack_id = 1;
+    g.ustack_id = -14;
+    g.stack_flags = PT_STACK_SAMPLED;
+    ASSERT_TRUE(w->append_kernel_record(test::bytes_of(g)).ok());
+    ASSERT_TRUE(w->append(StackEvent{1, StackKind::Kernel, 0, {{0x1, "bio_iov_iter_get_pages+0x70"}}}).ok());
+    ASSERT_TRUE(w->append_kernel_record(test::raw_migrate(200, 9, 0, 1)).ok());
+    ASSERT_TRUE(w->append_kernel_record(test::raw_failed(201, 9, 0x70, 3, 0)).ok());
+    ASSERT_TRUE(w->append_kernel_record(test::raw_end(202, 9, 1, 1)).ok());
+    ASSERT_TRUE(w->finish(FinishEvent{}).ok());
+    auto reader = TraceReader::open(path);
+    ASSERT_TRUE(reader.ok());
+    Explainer ex(reader->info());
+    ASSERT_TRUE(reader->read([&](const Event& e) { ex.consume(e); }).ok());
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    ASSERT_EQ(r.failures[0].pages[0].holders.size(), 1u);
+    EXPECT_TRUE(r.failures[0].pages[0].holders[0].stack_sampled);
+    EXPECT_NE(render_report_json(r).find("\"stack_sampled\":true"), std::string::npos);
+    EXPECT_NE(render_report_text(r).find("stacks sampled"), std::string::npos);
+    EXPECT_NE(render_report_text(r).find("direct I/O in flight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pintrace

@@ -1,0 +1,10 @@
+# Runs inside the guest: the dio_reads workload alone, under pintrace record,
+# and alone again (to see drift), on a null_blk device completing at once.
+insmod /modules/configfs.ko 2>/dev/null
+insmod /modules/null_blk.ko nr_devices=1 irqmode=0 gb=1 > /out/null_blk.log 2>&1
+echo 1 > /proc/sys/kernel/bpf_stats_enabled
+dio_reads /dev/nullb0 $SECONDS_EACH > /out/base1.json
+pintrace record -o /tmp/bench.trace -- dio_reads /dev/nullb0 $SECONDS_EACH > /out/traced.json 2> /out/record.err
+dio_reads /dev/nullb0 $SECONDS_EACH > /out/base2.json
+pintrace report --format json /tmp/bench.trace > /out/report.json 2>/dev/null
+ls -l /tmp/bench.trace > /out/trace_size.txt
