@@ -32,6 +32,15 @@ struct StuckPage {
     std::vector<Holder> holders;  // the ledger's owners at the failure
     Cause cause = Cause::NoHolderSeen;
     uint32_t nr_pages = 1;        // a large folio fails whole: pfn is its head
+
+    // References beyond isolation's and the mappings': what pins and FOLL_GET
+    // references add (a pin adds 1024). Known for small pages only: a large
+    // folio's counts are per folio, its mapcount per page.
+    std::optional<int32_t> extra_refs() const
+    {
+        if (nr_pages != 1) return std::nullopt;
+        return refcount - mapcount - 1;
+    }
 };
 
 struct Failure {

@@ -55,7 +55,16 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .field("count", h.count)
         .field("pinned_at_ns", h.first_ns)
         .field("held_ns", f.head.ts_ns >= h.first_ns ? f.head.ts_ns - h.first_ns : 0)
-        .field("seen_by", hook_name(h.hook))
+        .field("seen_by", hook_name(h.hook));
+    // A FOLL_GET reference is dropped by an inline put_page() no probe sees:
+    // say so, and whether the page's own counts still show a reference.
+    bool reference = (h.flags & kFlagGet) && !(h.flags & kFlagPin);
+    j.field("release_observable", !reference);
+    if (reference) {
+        if (auto extra = page.extra_refs()) j.field("refcount_confirms", *extra > 0);
+        else j.key("refcount_confirms").null();
+    }
+    j
         .field("stack_sampled", h.stack_sampled)
         .string_array("stack", all)
         .string_array("kernel_stack", kernel)

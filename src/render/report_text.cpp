@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "render/attach_table.hpp"
@@ -13,6 +14,22 @@ std::string pfn_list(const std::vector<uint64_t>& pfns, size_t max = 6)
     for (size_t i = 0; i < pfns.size() && i < max; ++i) s += (i ? " " : "") + format_pfn(pfns[i]);
     if (pfns.size() > max) s += " ... (+" + std::to_string(pfns.size() - max) + ")";
     return s;
+}
+
+// What the stuck pages' own counts say about a group of FOLL_GET holders.
+std::string references_evidence(const Failure& f, const CulpritGroup& g)
+{
+    size_t confirmed = 0, known = 0;
+    for (const auto& page : f.pages) {
+        if (std::find(g.pfns.begin(), g.pfns.end(), page.pfn) == g.pfns.end()) continue;
+        if (auto extra = page.extra_refs()) {
+            ++known;
+            confirmed += *extra > 0;
+        }
+    }
+    if (!known) return "the pages' counts cannot confirm them (large folios)";
+    return "the refcount shows an extra reference on " + std::to_string(confirmed) + " of " + std::to_string(known) +
+           " page(s)";
 }
 
 void header(std::string& out, const Report& r)
@@ -66,6 +83,9 @@ std::string render_report_text(const Report& r, bool show_stacks)
                           format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)).c_str());
             out += line;
             out += "      pfns: " + pfn_list(g.pfns) + "\n";
+            if ((g.flags & kFlagGet) && !(g.flags & kFlagPin))
+                out += "      (references: their release is an inline put_page() pintrace cannot see; " +
+                       references_evidence(f, g) + ")\n";
             if (show_stacks) {
                 Holder h;
                 h.task = g.task;

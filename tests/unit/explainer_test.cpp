@@ -254,6 +254,10 @@ TEST(Explainer, SampledStacksAreSaidToBeSampled)
     EXPECT_NE(render_report_json(r).find("\"stack_sampled\":true"), std::string::npos);
     EXPECT_NE(render_report_text(r).find("stacks sampled"), std::string::npos);
     EXPECT_NE(render_report_text(r).find("direct I/O in flight"), std::string::npos);
+    // refcount 3, mapcount 1: one reference beyond isolation and the mapping.
+    EXPECT_NE(render_report_json(r).find("\"release_observable\":false,\"refcount_confirms\":true"),
+              std::string::npos);
+    EXPECT_NE(render_report_text(r).find("extra reference on 1 of 1 page(s)"), std::string::npos);
 }
 
 }  // namespace

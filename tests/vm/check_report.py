@@ -81,6 +81,8 @@ if truth["expect_failure"]:
                 check(set(h["flags"]) <= set(c["flags"]), f"pfn {pfn} pid {h['pid']}: flags {c['flags']}")
                 if "FOLL_GET" in h["flags"]:
                     check("FOLL_PIN" not in c["flags"], f"pfn {pfn}: a reference reported as a pin")
+                    check(c["release_observable"] is False, f"pfn {pfn}: a reference's release claimed observable")
+                    check(c["refcount_confirms"] in (True, None), f"pfn {pfn}: refcount contradicts the reference")
                 if "origin" in truth:
                     check(c["origin"] == truth["origin"], f"pfn {pfn}: origin {c['origin']}, expected {truth['origin']}")
                 for flag in truth.get("forbid_flags", []):
