@@ -98,6 +98,13 @@ struct trace_event_raw_mm_page_alloc {
 	unsigned int order;
 };
 
+struct trace_event_raw_test_pages_isolated {
+	struct trace_entry ent;
+	unsigned long start_pfn;
+	unsigned long end_pfn;
+	unsigned long fin_pfn;
+};
+
 #pragma clang attribute pop
 
 /* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a

@@ -427,6 +427,26 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 RELEASE_REFS(gup_put_folio, PT_HOOK_GUP_PUT_FOLIO)
 RELEASE_REFS(put_compound_head, PT_HOOK_PUT_COMPOUND_HEAD)
 
+/* ---- isolation: the page a contiguous allocation or an offline died on ---- */
+
+SEC("tracepoint/page_isolation/test_pages_isolated")
+int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
+{
+	struct pt_isolation_failed *r;
+
+	if (ctx->fin_pfn >= ctx->end_pfn)
+		return 0; /* success: nothing to explain */
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_ISOLATION_FAILED, sizeof(*r), PT_HOOK_ISOLATION_TP);
+	r->start_pfn = ctx->start_pfn;
+	r->end_pfn = ctx->end_pfn;
+	r->busy_pfn = ctx->fin_pfn;
+	submit(r);
+	return 0;
+}
+
 /* ---- processes: a pinner's exec invalidates its memory map ---- */
 
 SEC("tracepoint/sched/sched_process_exec")

@@ -26,6 +26,7 @@ enum pt_record_type {
 	PT_REC_FAILED_FOLIO = 4,  /* a folio still on migrate_pages()' list at return */
 	PT_REC_MIGRATE_END = 5,   /* migrate_pages() returned; the list walk is complete */
 	PT_REC_EXEC = 6,          /* a process that grabbed pages exec'd: its old memory map is gone */
+	PT_REC_ISOLATION_FAILED = 7, /* test_pages_isolated() found a busy page (contig alloc, offline) */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -41,6 +42,7 @@ enum pt_hook {
 	PT_HOOK_TRY_GRAB_COMPOUND_HEAD = 10,
 	PT_HOOK_PUT_COMPOUND_HEAD = 11,
 	PT_HOOK_EXEC_TP = 12,
+	PT_HOOK_ISOLATION_TP = 13,
 };
 
 struct pt_header {
@@ -110,6 +112,13 @@ struct pt_migrate_end {
 
 struct pt_exec {
 	struct pt_header h;
+};
+
+struct pt_isolation_failed {
+	struct pt_header h;
+	__u64 start_pfn;
+	__u64 end_pfn;
+	__u64 busy_pfn;   /* the first page of [start, end) that is not free and isolated */
 };
 
 /* Calibration: pairs of (struct page *, pfn) seen by two programs attached

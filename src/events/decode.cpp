@@ -79,7 +79,14 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         MigrateEndEvent e{decode_head(r.h), r.ret, r.walked, r.truncated != 0};
         return std::optional<Event>(e);
     }
+    case PT_REC_ISOLATION_FAILED: {
+        pt_isolation_failed r;
+        if (!read_raw(bytes, r)) return too_short("isolation", bytes.size(), sizeof(r));
+        IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
+        return std::optional<Event>(e);
+    }
     default:
+        // Includes PT_REC_EXEC: only the recorder needs it.
         return std::optional<Event>();
     }
 }
@@ -94,6 +101,8 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_TRY_GRAB_FOLIO_FAST: return "try_grab_folio_fast";
     case PT_HOOK_TRY_GRAB_COMPOUND_HEAD: return "try_grab_compound_head";
     case PT_HOOK_PUT_COMPOUND_HEAD: return "put_compound_head";
+    case PT_HOOK_EXEC_TP: return "sched:sched_process_exec";
+    case PT_HOOK_ISOLATION_TP: return "page_isolation:test_pages_isolated";
     case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     default: return "unknown";

@@ -86,6 +86,13 @@ struct MigrateEndEvent {
     bool truncated = false;
 };
 
+struct IsolationFailedEvent {
+    EventHead head;
+    uint64_t start_pfn = 0;
+    uint64_t end_pfn = 0;
+    uint64_t busy_pfn = 0;
+};
+
 enum class StackKind : uint32_t { Kernel = 0, User = 1 };
 
 struct Frame {
@@ -118,7 +125,7 @@ struct FinishEvent {
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           StackEvent, LostEvent, FinishEvent>;
+                           IsolationFailedEvent, StackEvent, LostEvent, FinishEvent>;
 
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);

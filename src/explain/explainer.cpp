@@ -125,6 +125,26 @@ void Explainer::on(const MigrateEndEvent& e)
     if (failed) close_attempt(std::move(f));
 }
 
+// The kernel gives only the first busy pfn and no counts: the ledger's
+// holders of that page are the explanation, when there are any.
+void Explainer::on(const IsolationFailedEvent& e)
+{
+    note_time(e.head.ts_ns);
+    Failure f;
+    f.kind = Failure::Kind::Isolation;
+    f.head = e.head;
+    f.reason = "isolation";
+    f.range_start = e.start_pfn;
+    f.range_end = e.end_pfn;
+    f.pfns_observed = true;
+    StuckPage page{e.busy_pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
+    auto hs = ledger_.holders(e.busy_pfn);
+    page.holders.assign(hs.begin(), hs.end());
+    page.cause = page.holders.empty() ? Cause::NoHolderSeen : classify(page);
+    f.pages.push_back(std::move(page));
+    close_attempt(std::move(f));
+}
+
 void Explainer::on(const StackEvent& e)
 {
     if (e.kind == StackKind::Kernel) report_.kernel_stacks[e.id] = e;

@@ -44,6 +44,12 @@ struct StuckPage {
 };
 
 struct Failure {
+    // A migration that left pages behind, or a range that could not be
+    // isolated (alloc_contig_range for CMA / gigantic pages, offline_pages):
+    // then pages holds the first busy page, and reason is "isolation".
+    enum class Kind { Migration, Isolation } kind = Kind::Migration;
+    uint64_t range_start = 0, range_end = 0;  // Isolation only
+
     EventHead head;                       // the task that migrated, and when
     std::optional<MigrateEvent> outcome;  // from the tracepoint
     std::string reason;                   // kernel's name: compaction, syscall_or_cpuset, ...

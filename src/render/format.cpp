@@ -151,6 +151,16 @@ std::vector<const StuckPage*> unexplained_pages(const Failure& f)
 
 std::string failure_sentence(const Report& r, const Failure& f)
 {
+    if (f.kind == Failure::Kind::Isolation) {
+        std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
+                        " could not be isolated for pid " + std::to_string(f.head.task.tgid) + " (" +
+                        std::string(comm_view(f.head.task.comm)) +
+                        ") (contiguous allocation or offline): first busy pfn " + format_pfn(f.pages.front().pfn);
+        auto groups = group_culprits(r, f);
+        if (groups.empty()) return s + ", no holder seen in the trace";
+        return s + ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
+               std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
+    }
     std::string s = "migration (" + f.reason + ") by pid " + std::to_string(f.head.task.tgid) + " (" +
                     std::string(comm_view(f.head.task.comm)) + ")";
     if (f.outcome) s += ": " + std::to_string(f.outcome->failed) + " failed, " + std::to_string(f.outcome->succeeded) +

@@ -77,12 +77,14 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.begin_object()
         .field("time_ns", f.head.ts_ns)
         .field("wall_time", format_wall_time(r, f.head.ts_ns))
+        .field("kind", f.kind == Failure::Kind::Isolation ? "isolation" : "migration")
         .field("reason", f.reason)
         .field("mode", f.mode)
         .field("pid", f.head.task.tgid)
         .field("tid", f.head.task.tid)
         .field("comm", comm_view(f.head.task.comm));
     if (f.outcome) j.field("succeeded", f.outcome->succeeded).field("failed", f.outcome->failed);
+    if (f.kind == Failure::Kind::Isolation) j.field("range_start_pfn", f.range_start).field("range_end_pfn", f.range_end);
     j.field("pfns_observed", f.pfns_observed).field("pfn_list_truncated", f.walk_truncated);
     // ret < 0: migrate_pages() gave up; failed_pfns then include pages it never tried.
     j.field("aborted", f.aborted());

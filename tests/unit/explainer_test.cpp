@@ -262,3 +262,34 @@ TEST(Explainer, SampledStacksAreSaidToBeSampled)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// Shaped like a CMA allocation (alloc_contig_range) that dies at isolation
+// on a page a process pinned: the only kernel evidence is the busy pfn.
+TEST(Explainer, AnIsolationFailureIsExplainedByTheBusyPagesHolder)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 4242, 0x8123, test::kLongPin, 1, "rdma-app"));
+    IsolationFailedEvent iso;
+    iso.head = test::head(50, 1, "cma-user");
+    iso.start_pfn = 0x8000;
+    iso.end_pfn = 0x8400;
+    iso.busy_pfn = 0x8123;
+    ex.consume(iso);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_EQ(r.failures[0].kind, Failure::Kind::Isolation);
+    ASSERT_EQ(r.failures[0].pages.size(), 1u);
+    ASSERT_EQ(r.failures[0].pages[0].holders.size(), 1u);
+    EXPECT_EQ(r.failures[0].pages[0].holders[0].task.tgid, 4242u);
+    std::string json = render_report_json(r);
+    EXPECT_NE(json.find("\"kind\":\"isolation\""), std::string::npos);
+    EXPECT_NE(json.find("\"range_start_pfn\":32768"), std::string::npos);
+    EXPECT_NE(render_report_text(r).find("could not be isolated"), std::string::npos);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
+}
+
+}  // namespace
+}  // namespace pintrace
