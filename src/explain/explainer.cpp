@@ -180,12 +180,14 @@ bool Report::capture_complete() const
     return std::all_of(info.attach.begin(), info.attach.end(), [](const AttachPoint& a) { return a.attached(); });
 }
 
-std::vector<std::string> Report::kernel_frames(const Holder& h) const
+namespace {
+
+// Symbol names, or the bare address where a frame did not resolve.
+std::vector<std::string> frame_names(const StackEvent* stack)
 {
     std::vector<std::string> out;
-    auto it = kernel_stacks.find(h.kstack);
-    if (it == kernel_stacks.end()) return out;
-    for (const auto& f : it->second.frames) {
+    if (!stack) return out;
+    for (const auto& f : stack->frames) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(f.addr));
         out.push_back(f.symbol.empty() ? buf : f.symbol);
@@ -193,17 +195,18 @@ std::vector<std::string> Report::kernel_frames(const Holder& h) const
     return out;
 }
 
+}  // namespace
+
+std::vector<std::string> Report::kernel_frames(const Holder& h) const
+{
+    auto it = kernel_stacks.find(h.kstack);
+    return frame_names(it == kernel_stacks.end() ? nullptr : &it->second);
+}
+
 std::vector<std::string> Report::user_frames(const Holder& h) const
 {
-    std::vector<std::string> out;
     auto it = user_stacks.find({h.ustack, h.task.tgid});
-    if (it == user_stacks.end()) return out;
-    for (const auto& f : it->second.frames) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(f.addr));
-        out.push_back(f.symbol.empty() ? buf : f.symbol);
-    }
-    return out;
+    return frame_names(it == user_stacks.end() ? nullptr : &it->second);
 }
 
 bool Report::lost_between(uint64_t from, uint64_t to) const
