@@ -105,6 +105,12 @@ struct trace_event_raw_test_pages_isolated {
 	unsigned long fin_pfn;
 };
 
+struct trace_event_raw_mm_page_free {
+	struct trace_entry ent;
+	unsigned long pfn;
+	unsigned int order;
+};
+
 #pragma clang attribute pop
 
 /* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a

@@ -128,6 +128,17 @@ static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_
 	}
 }
 
+/* Pages grabbed during the trace. A reference's release (put_page) is
+ * inline and invisible, but the page's eventual free is not: when a page
+ * in here is freed, user space learns that nobody holds it any more. Pages
+ * of multi-page grabs are tracked by their first pfn only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} grabbed_pages SEC(".maps");
+
 static __always_inline __u64 page_to_pfn(const void *page)
 {
 	return (ptr_to_u64(page) - vmemmap_base) / bpf_core_type_size(struct page);
@@ -219,6 +230,12 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 	r->count = count;
 	r->gup_flags = gup_flags;
 	fill_stacks(ctx, r, gup_flags);
+	{
+		__u64 pfn = r->pfn;
+		__u8 one = 1;
+
+		bpf_map_update_elem(&grabbed_pages, &pfn, &one, BPF_ANY);
+	}
 	tgid = r->h.tgid;
 	if (bpf_map_lookup_elem(&known_pinners, &tgid)) {
 		submit(r);
@@ -443,6 +460,28 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 	r->start_pfn = ctx->start_pfn;
 	r->end_pfn = ctx->end_pfn;
 	r->busy_pfn = ctx->fin_pfn;
+	submit(r);
+	return 0;
+}
+
+/* ---- frees: a grabbed page went back to the allocator ---- */
+
+SEC("tracepoint/kmem/mm_page_free")
+int tp_mm_page_free(struct trace_event_raw_mm_page_free *ctx)
+{
+	__u64 pfn = ctx->pfn;
+	struct pt_page_freed *r;
+
+	if (!bpf_map_lookup_elem(&grabbed_pages, &pfn))
+		return 0;
+	bpf_map_delete_elem(&grabbed_pages, &pfn);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_PAGE_FREED, sizeof(*r), PT_HOOK_PAGE_FREE_TP);
+	r->pfn = pfn;
+	r->order = ctx->order;
+	r->pad = 0;
 	submit(r);
 	return 0;
 }

@@ -27,6 +27,7 @@ enum pt_record_type {
 	PT_REC_MIGRATE_END = 5,   /* migrate_pages() returned; the list walk is complete */
 	PT_REC_EXEC = 6,          /* a process that grabbed pages exec'd: its old memory map is gone */
 	PT_REC_ISOLATION_FAILED = 7, /* test_pages_isolated() found a busy page (contig alloc, offline) */
+	PT_REC_PAGE_FREED = 8,    /* a page some grab took went back to the allocator */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -43,6 +44,7 @@ enum pt_hook {
 	PT_HOOK_PUT_COMPOUND_HEAD = 11,
 	PT_HOOK_EXEC_TP = 12,
 	PT_HOOK_ISOLATION_TP = 13,
+	PT_HOOK_PAGE_FREE_TP = 14,
 };
 
 struct pt_header {
@@ -119,6 +121,13 @@ struct pt_isolation_failed {
 	__u64 start_pfn;
 	__u64 end_pfn;
 	__u64 busy_pfn;   /* the first page of [start, end) that is not free and isolated */
+};
+
+struct pt_page_freed {
+	struct pt_header h;
+	__u64 pfn;
+	__u32 order;
+	__u32 pad;
 };
 
 /* Calibration: pairs of (struct page *, pfn) seen by two programs attached

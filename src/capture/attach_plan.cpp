@@ -30,6 +30,8 @@ constexpr const char* kHidesExecTp =
     "user stacks of processes that exec after a grab may be resolved against the wrong program";
 constexpr const char* kHidesIsolationTp =
     "contiguous allocations (CMA, gigantic pages) and memory offlining that fail at isolation are invisible";
+constexpr const char* kHidesPageFreeTp =
+    "references whose release cannot be seen (put_page) stay held in the report even after their page was freed";
 constexpr const char* kHidesMigrateTp = "migration attempts are invisible: no failure can be reported";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -203,6 +205,7 @@ const std::vector<AttachSpec>& attach_specs()
         {PT_HOOK_EXEC_TP, "sched:sched_process_exec", {}, {}, "tp_sched_process_exec", kHidesExecTp},
         {PT_HOOK_ISOLATION_TP, "page_isolation:test_pages_isolated", {}, {}, "tp_test_pages_isolated",
          kHidesIsolationTp},
+        {PT_HOOK_PAGE_FREE_TP, "kmem:mm_page_free", {}, {}, "tp_mm_page_free", kHidesPageFreeTp},
         {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
          {tramp(nullptr, "fexit_migrate_pages_6args", {6, RetKind::Any}),
           tramp(nullptr, "fexit_migrate_pages_7args", {7, RetKind::Any})},

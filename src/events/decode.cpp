@@ -85,6 +85,12 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
         return std::optional<Event>(e);
     }
+    case PT_REC_PAGE_FREED: {
+        pt_page_freed r;
+        if (!read_raw(bytes, r)) return too_short("page-freed", bytes.size(), sizeof(r));
+        PageFreedEvent e{decode_head(r.h), r.pfn, 1u << (r.order & 31)};
+        return std::optional<Event>(e);
+    }
     default:
         // Includes PT_REC_EXEC: only the recorder needs it.
         return std::optional<Event>();
@@ -103,6 +109,7 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_PUT_COMPOUND_HEAD: return "put_compound_head";
     case PT_HOOK_EXEC_TP: return "sched:sched_process_exec";
     case PT_HOOK_ISOLATION_TP: return "page_isolation:test_pages_isolated";
+    case PT_HOOK_PAGE_FREE_TP: return "kmem:mm_page_free";
     case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     default: return "unknown";

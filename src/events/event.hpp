@@ -93,6 +93,12 @@ struct IsolationFailedEvent {
     uint64_t busy_pfn = 0;
 };
 
+struct PageFreedEvent {
+    EventHead head;
+    uint64_t pfn = 0;
+    uint32_t nr_pages = 1;  // 1 << order
+};
+
 enum class StackKind : uint32_t { Kernel = 0, User = 1 };
 
 struct Frame {
@@ -125,7 +131,7 @@ struct FinishEvent {
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           IsolationFailedEvent, StackEvent, LostEvent, FinishEvent>;
+                           IsolationFailedEvent, PageFreedEvent, StackEvent, LostEvent, FinishEvent>;
 
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);

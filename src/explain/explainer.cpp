@@ -145,6 +145,12 @@ void Explainer::on(const IsolationFailedEvent& e)
     close_attempt(std::move(f));
 }
 
+void Explainer::on(const PageFreedEvent& e)
+{
+    note_time(e.head.ts_ns);
+    report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages);
+}
+
 void Explainer::on(const StackEvent& e)
 {
     if (e.kind == StackKind::Kernel) report_.kernel_stacks[e.id] = e;

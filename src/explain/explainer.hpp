@@ -24,6 +24,7 @@ private:
     void on(const FailedFolioEvent& e);
     void on(const MigrateEndEvent& e);
     void on(const IsolationFailedEvent& e);
+    void on(const PageFreedEvent& e);
     void on(const StackEvent& e);
     void on(const LostEvent& e);
     void on(const FinishEvent& e);

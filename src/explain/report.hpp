@@ -69,6 +69,7 @@ struct ReportStats {
     uint64_t unmatched_releases = 0;     // pins released that were taken before the trace
     uint64_t cross_task_releases = 0;   // released by a task other than the pinner's process
     uint64_t migrations = 0;
+    uint64_t closed_by_page_free = 0;    // holders whose page was freed (unseen put_page)
     uint64_t pages_held_at_end = 0;
 };
 

@@ -87,6 +87,18 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     return out;
 }
 
+uint32_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages)
+{
+    uint32_t closed = 0;
+    for (uint32_t i = 0; i < nr_pages; ++i) {
+        auto it = pages_.find(pfn + i);
+        if (it == pages_.end()) continue;
+        for (const auto& h : it->second) closed += h.count;
+        pages_.erase(it);
+    }
+    return closed;
+}
+
 std::span<const Holder> PinLedger::holders(uint64_t pfn) const
 {
     auto it = pages_.find(pfn);

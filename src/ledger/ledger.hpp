@@ -35,6 +35,11 @@ class PinLedger {
 public:
     void grab(const GrabEvent& e);
     ReleaseOutcome release(const ReleaseEvent& e);
+    // A freed page has no holders, whatever the ledger saw: closes the
+    // references whose put_page() was invisible (and anything a lost event
+    // left open), so a reused pfn is not blamed on its previous owner.
+    // Returns the pins and references it closed.
+    uint32_t page_freed(uint64_t pfn, uint32_t nr_pages);
 
     std::span<const Holder> holders(uint64_t pfn) const;
     size_t pages_held() const { return pages_.size(); }

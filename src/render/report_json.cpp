@@ -136,6 +136,7 @@ std::string render_report_json(const Report& r)
         .field("releases_of_pins_before_trace", r.stats.unmatched_releases)
         .field("releases_by_other_task", r.stats.cross_task_releases)
         .field("migrations", r.stats.migrations)
+        .field("closed_by_page_free", r.stats.closed_by_page_free)
         .field("pages_held_at_end", r.stats.pages_held_at_end)
         .end_object();
     j.key("failures").begin_array();

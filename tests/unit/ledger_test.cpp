@@ -113,3 +113,25 @@ TEST(Ledger, PartialReleaseKeepsTheRest)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST(Ledger, AFreedPageHasNoHoldersAndItsPfnStartsClean)
+{
+    PinLedger ledger;
+    ledger.grab(test::grab(10, 100, 0x1000, kFlagGet));  // vmsplice: release invisible
+    ledger.grab(test::grab(10, 100, 0x1001, kFlagGet));
+    EXPECT_EQ(ledger.page_freed(0x1000, 1), 1u);
+    EXPECT_TRUE(ledger.holders(0x1000).empty());
+    EXPECT_EQ(ledger.holders(0x1001).size(), 1u);
+    // The pfn is reused by another process: only the new owner holds it.
+    ledger.grab(test::grab(20, 200, 0x1000, test::kLongPin));
+    ASSERT_EQ(ledger.holders(0x1000).size(), 1u);
+    EXPECT_EQ(ledger.holders(0x1000)[0].task.tgid, 200u);
+    EXPECT_EQ(ledger.page_freed(0x1000, 4), 2u);  // an order-2 free covers 0x1000-0x1003
+    EXPECT_EQ(ledger.pages_held(), 0u);
+}
+
+}  // namespace
+}  // namespace pintrace
