@@ -234,7 +234,11 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 		__u64 pfn = r->pfn;
 		__u8 one = 1;
 
-		bpf_map_update_elem(&grabbed_pages, &pfn, &one, BPF_ANY);
+		/* Hot buffers are grabbed again and again: a lookup is far
+		 * cheaper than an LRU update (measured: 3.1 -> 6.5 us per grab
+		 * under TCG when updating every time). */
+		if (!bpf_map_lookup_elem(&grabbed_pages, &pfn))
+			bpf_map_update_elem(&grabbed_pages, &pfn, &one, BPF_ANY);
 	}
 	tgid = r->h.tgid;
 	if (bpf_map_lookup_elem(&known_pinners, &tgid)) {
