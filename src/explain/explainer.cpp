@@ -17,17 +17,22 @@ const char* mode_name(uint32_t mode)
 
 }  // namespace
 
+Cause holder_cause(const Holder& h)
+{
+    if ((h.flags & kFlagPin) && (h.flags & kFlagLongterm)) return Cause::LongtermPin;
+    if (h.flags & kFlagPin) return Cause::ShortPin;
+    return Cause::Reference;
+}
+
 Cause classify(const StuckPage& page)
 {
-    bool longterm = false, pin = false, get = false;
-    for (const auto& h : page.holders) {
-        if ((h.flags & kFlagPin) && (h.flags & kFlagLongterm)) longterm = true;
-        else if (h.flags & kFlagPin) pin = true;
-        else if (h.flags & kFlagGet) get = true;
+    // The holder that keeps the page longest decides (the enum is ordered:
+    // a long-term pin outlasts a short-term one, which outlasts a reference).
+    if (!page.holders.empty()) {
+        Cause worst = Cause::Reference;
+        for (const auto& h : page.holders) worst = std::min(worst, holder_cause(h));
+        return worst;
     }
-    if (longterm) return Cause::LongtermPin;
-    if (pin) return Cause::ShortPin;
-    if (get) return Cause::Reference;
     if (page.refcount >= kPinBias) return Cause::PinnedUnknown;
     // Isolated for migration: one reference per mapping, plus the one
     // isolation holds. Anything beyond is someone else's.
@@ -183,7 +188,7 @@ Report Explainer::finish() &&
 
 bool Report::capture_complete() const
 {
-    return std::all_of(info.attach.begin(), info.attach.end(), [](const AttachPoint& a) { return a.attached(); });
+    return missing_attach_points(info.attach) == 0;
 }
 
 namespace {

@@ -13,7 +13,8 @@
 
 namespace pintrace {
 
-// Why one failed page could not move, as far as the trace can tell.
+// Why one failed page could not move, as far as the trace can tell. The
+// first three are ordered by how long they keep a page (classify relies on it).
 enum class Cause {
     LongtermPin,    // FOLL_PIN | FOLL_LONGTERM: io_uring buffers, RDMA, VFIO
     ShortPin,       // FOLL_PIN without LONGTERM: in-flight O_DIRECT / DMA
@@ -96,5 +97,7 @@ struct Report {
 std::string_view cause_name(Cause c);
 // The cause a page's holders (or, without holders, its counts) point to.
 Cause classify(const StuckPage& page);
+// What one holder's grab was: long-term pin, short-term pin or reference.
+Cause holder_cause(const Holder& h);
 
 }  // namespace pintrace

@@ -5,11 +5,6 @@
 
 namespace pintrace {
 
-size_t missing_attach_points(const std::vector<AttachPoint>& attach)
-{
-    return std::count_if(attach.begin(), attach.end(), [](const AttachPoint& a) { return !a.attached(); });
-}
-
 std::string render_attach_table(const std::vector<AttachPoint>& attach, const std::string& indent)
 {
     size_t width = 0;

@@ -10,6 +10,5 @@ namespace pintrace {
 
 // One aligned line per attach point; missing ones followed by what they hide.
 std::string render_attach_table(const std::vector<AttachPoint>& attach, const std::string& indent = "  ");
-size_t missing_attach_points(const std::vector<AttachPoint>& attach);
 
 }  // namespace pintrace

@@ -126,7 +126,7 @@ std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f)
                 g.kstack = h.kstack;
                 g.ustack = h.ustack;
                 g.oldest_ns = h.first_ns;
-                g.cause = classify(StuckPage{0, 0, 0, 0, {h}, Cause::NoHolderSeen});
+                g.cause = holder_cause(h);
                 g.origin = holder_origin(r, h);
                 g.stack_sampled = h.stack_sampled;
             }

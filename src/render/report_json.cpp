@@ -50,7 +50,7 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .field("comm", comm_view(h.task.comm))
         .field("cgroup_id", h.task.cgroup_id)
         .string_array("flags", flag_names(h.flags))
-        .field("cause", cause_name(classify(StuckPage{pfn, 0, 0, 0, {h}, Cause::NoHolderSeen})))
+        .field("cause", cause_name(holder_cause(h)))
         .field("origin", origin_name(origin_of(kernel)))
         .field("count", h.count)
         .field("pinned_at_ns", h.first_ns)

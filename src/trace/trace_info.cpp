@@ -1,8 +1,14 @@
 #include "trace/trace_info.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace pintrace {
+
+size_t missing_attach_points(const std::vector<AttachPoint>& attach)
+{
+    return std::count_if(attach.begin(), attach.end(), [](const AttachPoint& a) { return !a.attached(); });
+}
 
 std::string TraceInfo::get(const std::string& key, const std::string& fallback) const
 {

@@ -22,6 +22,9 @@ struct AttachPoint {
     bool attached() const { return mode != "missing"; }
 };
 
+// Attach points that could not attach (absent functions do not count).
+size_t missing_attach_points(const std::vector<AttachPoint>& attach);
+
 struct TraceInfo {
     std::map<std::string, std::string> meta;
     FlagLayout flags;
