@@ -111,6 +111,53 @@ struct trace_event_raw_mm_page_free {
 	unsigned int order;
 };
 
+/* cma:* events. Their layouts changed: 5.10 has one cma_alloc event and no
+ * area name; 5.11+ name the area (a __data_loc string) and split the event
+ * in start / busy_retry / finish, the latter two sharing cma_alloc_class
+ * until 6.3 gave finish an errorno; count was unsigned int until 6.0. */
+struct trace_event_raw_cma_alloc {
+	struct trace_entry ent;
+	unsigned long pfn;
+	const struct page *page;
+	unsigned int count;
+	unsigned int align;
+};
+
+struct trace_event_raw_cma_alloc_start {
+	struct trace_entry ent;
+	__u32 __data_loc_name;
+	unsigned long count;
+	unsigned int align;
+};
+
+struct trace_event_raw_cma_alloc_class {
+	struct trace_entry ent;
+	__u32 __data_loc_name;
+	unsigned long pfn;
+	const struct page *page;
+	unsigned long count;
+	unsigned int align;
+};
+
+struct trace_event_raw_cma_alloc_busy_retry {
+	struct trace_entry ent;
+	__u32 __data_loc_name;
+	unsigned long pfn;
+	const struct page *page;
+	unsigned long count;
+	unsigned int align;
+};
+
+struct trace_event_raw_cma_alloc_finish {
+	struct trace_entry ent;
+	__u32 __data_loc_name;
+	unsigned long pfn;
+	const struct page *page;
+	unsigned long count;
+	unsigned int align;
+	int errorno;
+};
+
 #pragma clang attribute pop
 
 /* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a

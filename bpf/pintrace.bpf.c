@@ -468,6 +468,129 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 	return 0;
 }
 
+/* ---- CMA: which ranges an allocation found busy, and how it ended ----
+ *
+ * Integer fields are read by their size in the running kernel (count
+ * shrank and grew across versions); the area name is a __data_loc string:
+ * offset in the low 16 bits, from the start of the event. */
+
+#define CMA_FIELD(ev, field) BPF_CORE_READ_BITFIELD_PROBED(ev, field)
+
+static __always_inline struct pt_cma *cma_record(__u16 op, __u16 hook, void *ctx, __u32 name_loc, bool has_name)
+{
+	struct pt_cma *r = reserve(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	fill_header(&r->h, PT_REC_CMA, sizeof(*r), hook);
+	r->op = op;
+	r->flags = 0;
+	r->pfn = 0;
+	r->count = 0;
+	r->align = 0;
+	r->errorno = 0;
+	r->pad = 0;
+	r->name[0] = 0;
+	if (has_name) {
+		r->flags |= PT_CMA_HAS_NAME;
+		bpf_probe_read_kernel_str(r->name, sizeof(r->name), (char *)ctx + (name_loc & 0xffff));
+	}
+	return r;
+}
+
+SEC("tracepoint/cma/cma_alloc_start")
+int tp_cma_alloc_start(struct trace_event_raw_cma_alloc_start *ctx)
+{
+	struct pt_cma *r = cma_record(PT_CMA_ALLOC_START, PT_HOOK_CMA_ALLOC_START_TP, ctx,
+				      CMA_FIELD(ctx, __data_loc_name), true);
+
+	if (!r)
+		return 0;
+	r->count = CMA_FIELD(ctx, count);
+	r->align = CMA_FIELD(ctx, align);
+	submit(r);
+	return 0;
+}
+
+/* busy_retry has its own layout from 6.3, cma_alloc_class's before. */
+SEC("tracepoint/cma/cma_alloc_busy_retry")
+int tp_cma_alloc_busy_retry(void *ctx)
+{
+	struct trace_event_raw_cma_alloc_busy_retry *own = ctx;
+	struct trace_event_raw_cma_alloc_class *cls = ctx;
+	struct pt_cma *r;
+
+	if (bpf_core_type_exists(struct trace_event_raw_cma_alloc_busy_retry)) {
+		r = cma_record(PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, ctx, CMA_FIELD(own, __data_loc_name), true);
+		if (!r)
+			return 0;
+		r->pfn = CMA_FIELD(own, pfn);
+		r->count = CMA_FIELD(own, count);
+		r->align = CMA_FIELD(own, align);
+	} else {
+		r = cma_record(PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, ctx, CMA_FIELD(cls, __data_loc_name), true);
+		if (!r)
+			return 0;
+		r->pfn = CMA_FIELD(cls, pfn);
+		r->count = CMA_FIELD(cls, count);
+		r->align = CMA_FIELD(cls, align);
+	}
+	submit(r);
+	return 0;
+}
+
+SEC("tracepoint/cma/cma_alloc_finish")
+int tp_cma_alloc_finish(void *ctx)
+{
+	struct trace_event_raw_cma_alloc_finish *own = ctx;
+	struct trace_event_raw_cma_alloc_class *cls = ctx;
+	struct pt_cma *r;
+	bool ok;
+
+	if (bpf_core_type_exists(struct trace_event_raw_cma_alloc_finish)) {
+		r = cma_record(PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_FINISH_TP, ctx, CMA_FIELD(own, __data_loc_name), true);
+		if (!r)
+			return 0;
+		r->pfn = CMA_FIELD(own, pfn);
+		r->count = CMA_FIELD(own, count);
+		r->align = CMA_FIELD(own, align);
+		ok = BPF_CORE_READ(own, page) != NULL;
+		if (bpf_core_field_exists(own->errorno)) {
+			r->errorno = CMA_FIELD(own, errorno);
+			r->flags |= PT_CMA_HAS_ERRNO;
+		}
+	} else {
+		r = cma_record(PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_FINISH_TP, ctx, CMA_FIELD(cls, __data_loc_name), true);
+		if (!r)
+			return 0;
+		r->pfn = CMA_FIELD(cls, pfn);
+		r->count = CMA_FIELD(cls, count);
+		r->align = CMA_FIELD(cls, align);
+		ok = BPF_CORE_READ(cls, page) != NULL;
+	}
+	if (ok)
+		r->flags |= PT_CMA_SUCCEEDED;
+	submit(r);
+	return 0;
+}
+
+/* Before 5.11: one event at the end, no area name, no busy retries. */
+SEC("tracepoint/cma/cma_alloc")
+int tp_cma_alloc(struct trace_event_raw_cma_alloc *ctx)
+{
+	struct pt_cma *r = cma_record(PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_TP, ctx, 0, false);
+
+	if (!r)
+		return 0;
+	r->pfn = CMA_FIELD(ctx, pfn);
+	r->count = CMA_FIELD(ctx, count);
+	r->align = CMA_FIELD(ctx, align);
+	if (BPF_CORE_READ(ctx, page))
+		r->flags |= PT_CMA_SUCCEEDED;
+	submit(r);
+	return 0;
+}
+
 /* ---- frees: a grabbed page went back to the allocator ---- */
 
 SEC("tracepoint/kmem/mm_page_free")

@@ -28,6 +28,7 @@ enum pt_record_type {
 	PT_REC_EXEC = 6,          /* a process that grabbed pages exec'd: its old memory map is gone */
 	PT_REC_ISOLATION_FAILED = 7, /* test_pages_isolated() found a busy page (contig alloc, offline) */
 	PT_REC_PAGE_FREED = 8,    /* a page some grab took went back to the allocator */
+	PT_REC_CMA = 9,           /* cma:* tracepoints: a CMA allocation's start, busy retries, end */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -45,6 +46,10 @@ enum pt_hook {
 	PT_HOOK_EXEC_TP = 12,
 	PT_HOOK_ISOLATION_TP = 13,
 	PT_HOOK_PAGE_FREE_TP = 14,
+	PT_HOOK_CMA_ALLOC_START_TP = 15,
+	PT_HOOK_CMA_BUSY_RETRY_TP = 16,
+	PT_HOOK_CMA_ALLOC_FINISH_TP = 17,
+	PT_HOOK_CMA_ALLOC_TP = 18,  /* cma:cma_alloc, the single event before 5.11 */
 };
 
 struct pt_header {
@@ -128,6 +133,29 @@ struct pt_page_freed {
 	__u64 pfn;
 	__u32 order;
 	__u32 pad;
+};
+
+enum pt_cma_op {
+	PT_CMA_ALLOC_START = 1,  /* cma_alloc_start: count, align, area */
+	PT_CMA_BUSY_RETRY = 2,   /* cma_alloc_busy_retry: [pfn, pfn + count) was busy, trying elsewhere */
+	PT_CMA_ALLOC_END = 3,    /* cma_alloc_finish (or cma_alloc before 5.11): the outcome */
+};
+
+#define PT_CMA_NAME_LEN 32
+#define PT_CMA_HAS_ERRNO 1      /* errorno is the kernel's (cma_alloc_finish, 6.3+) */
+#define PT_CMA_HAS_NAME 2       /* the event names the area (5.11+) */
+#define PT_CMA_SUCCEEDED 4      /* END: a page was returned */
+
+struct pt_cma {
+	struct pt_header h;
+	__u64 pfn;        /* BUSY_RETRY: the busy range; END: the range allocated, or the last tried */
+	__u64 count;      /* pages requested */
+	__u32 align;      /* order of the requested alignment */
+	__u16 op;         /* enum pt_cma_op */
+	__u16 flags;      /* PT_CMA_* */
+	__s32 errorno;
+	__u32 pad;
+	char name[PT_CMA_NAME_LEN];
 };
 
 /* Calibration: pairs of (struct page *, pfn) seen by two programs attached

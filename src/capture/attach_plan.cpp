@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "capture/kernel_info.hpp"
 #include "pintrace.h"
 
 namespace pintrace {
@@ -33,6 +34,12 @@ constexpr const char* kHidesIsolationTp =
 constexpr const char* kHidesPageFreeTp =
     "references whose release cannot be seen (put_page) stay held in the report even after their page was freed";
 constexpr const char* kHidesMigrateTp = "migration attempts are invisible: no failure can be reported";
+constexpr const char* kHidesCmaStart =
+    "CMA allocations are not told apart from other contiguous allocations (no area, no size)";
+constexpr const char* kHidesCmaRetry =
+    "the ranges a CMA allocation found busy are unknown: its failure is reported without culprits";
+constexpr const char* kHidesCmaEnd = "failed CMA allocations are invisible (only their isolation failures show)";
+constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
 
@@ -139,6 +146,7 @@ void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::ve
     for (size_t i = 0; i < plan.size(); ++i) {
         const char* cap = plan[i].spec->capability;
         if (!cap || table[i].mode != "absent") continue;
+        if (plan[i].feature_absent) continue;
         bool covered = false;
         for (size_t j = 0; j < plan.size(); ++j)
             if (plan[j].spec->capability && std::string_view(plan[j].spec->capability) == cap &&
@@ -174,6 +182,7 @@ const std::vector<AttachSpec>& attach_specs()
     const Signature ptr3{3, RetKind::Pointer}, int3{3, RetKind::Int};
     const char* grabs = "GUP grabs";
     const char* releases = "GUP releases";
+    const char* cma_outcome = "CMA allocation outcomes";
     static const std::vector<AttachSpec> specs = {
         {PT_HOOK_FOLLOW_PAGE, "follow_page",
          {tramp("fentry_follow_page", "fexit_follow_page")},
@@ -206,6 +215,15 @@ const std::vector<AttachSpec>& attach_specs()
         {PT_HOOK_ISOLATION_TP, "page_isolation:test_pages_isolated", {}, {}, "tp_test_pages_isolated",
          kHidesIsolationTp},
         {PT_HOOK_PAGE_FREE_TP, "kmem:mm_page_free", {}, {}, "tp_mm_page_free", kHidesPageFreeTp},
+        // CMA: start and busy_retry since 5.11; the outcome from cma_alloc_finish,
+        // or from cma_alloc before 5.11.
+        {PT_HOOK_CMA_ALLOC_START_TP, "cma:cma_alloc_start", {}, {}, "tp_cma_alloc_start", kHidesCmaStart, false,
+         nullptr, kNoCma},
+        {PT_HOOK_CMA_BUSY_RETRY_TP, "cma:cma_alloc_busy_retry", {}, {}, "tp_cma_alloc_busy_retry", kHidesCmaRetry,
+         false, nullptr, kNoCma},
+        {PT_HOOK_CMA_ALLOC_FINISH_TP, "cma:cma_alloc_finish", {}, {}, "tp_cma_alloc_finish", kHidesCmaEnd, true,
+         cma_outcome, kNoCma},
+        {PT_HOOK_CMA_ALLOC_TP, "cma:cma_alloc", {}, {}, "tp_cma_alloc", kHidesCmaEnd, true, cma_outcome, kNoCma},
         {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
          {tramp(nullptr, "fexit_migrate_pages_6args", {6, RetKind::Any}),
           tramp(nullptr, "fexit_migrate_pages_7args", {7, RetKind::Any})},
@@ -223,8 +241,14 @@ std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux)
 
     std::vector<PlannedAttach> plan;
     for (const auto& spec : attach_specs()) {
-        set_autoload(obj, spec.tracepoint_prog, true);
         if (spec.tracepoint_prog) {
+            std::string_view target = spec.target;
+            if (!tracepoint_exists(target) && (spec.absent_is_fine || spec.feature_absent)) {
+                bool no_feature = spec.feature_absent && !tracepoint_exists(target.substr(0, target.find(':')));
+                plan.push_back({&spec, AttachKind::Absent, nullptr, "", no_feature});
+                continue;
+            }
+            set_autoload(obj, spec.tracepoint_prog, true);
             plan.push_back({&spec, AttachKind::Tracepoint, nullptr, ""});
             continue;
         }
@@ -262,7 +286,7 @@ std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<Plann
         switch (p.kind) {
         case AttachKind::Absent:
             point.mode = "absent";
-            point.detail = "not in this kernel; the work happens elsewhere";
+            point.detail = p.feature_absent ? s.feature_absent : "not in this kernel; the work happens elsewhere";
             break;
         case AttachKind::Tracepoint:
             if (auto l = attach_program(obj, s.tracepoint_prog, error)) {

@@ -50,6 +50,10 @@ struct AttachSpec {
     // Specs serving the same capability stand in for one another: an absent
     // one is fine only while another of its capability is attached.
     const char* capability = nullptr;
+    // Tracepoints of an optional kernel feature: when the whole group is
+    // missing the kernel lacks the feature, there is nothing to miss, and
+    // this says so (e.g. CONFIG_CMA off: no CMA allocation can fail).
+    const char* feature_absent = nullptr;
 };
 
 const std::vector<AttachSpec>& attach_specs();
@@ -61,6 +65,7 @@ struct PlannedAttach {
     AttachKind kind;
     const Variant* variant;          // nullptr for tracepoints, absent functions, or no match
     std::string trampoline_refusal;  // why the trampoline was not used
+    bool feature_absent = false;     // the kernel lacks the feature (spec.feature_absent)
 };
 
 // Probes trampolines and turns off (set_autoload false) every program the

@@ -139,6 +139,16 @@ Result<std::string> ensure_tracefs()
     return std::string("mounted tracefs on /sys/kernel/tracing");
 }
 
+bool tracepoint_exists(std::string_view group_event)
+{
+    std::string rel(group_event);
+    if (auto colon = rel.find(':'); colon != std::string::npos) rel[colon] = '/';
+    struct stat st;
+    for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"})
+        if (stat((root + rel).c_str(), &st) == 0) return true;
+    return false;
+}
+
 std::string missing_privileges()
 {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};

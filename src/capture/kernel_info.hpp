@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "capture/libbpf_owners.hpp"
 #include "events/gup_flags.hpp"
@@ -34,6 +35,9 @@ std::string migrate_reason_label(const std::string& enumerator);
 // Classic tracepoints are found through tracefs; mount it where it is
 // missing (containers, minimal hosts). Returns a note when it mounted it.
 Result<std::string> ensure_tracefs();
+
+// Does tracefs list this tracepoint ("group:event"), or its group ("group")?
+bool tracepoint_exists(std::string_view group_event);
 
 // Does the process have what loading BPF needs? Empty if so, else what is missing.
 std::string missing_privileges();

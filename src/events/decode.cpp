@@ -85,6 +85,22 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
         return std::optional<Event>(e);
     }
+    case PT_REC_CMA: {
+        pt_cma r;
+        if (!read_raw(bytes, r)) return too_short("cma", bytes.size(), sizeof(r));
+        CmaEvent e;
+        e.head = decode_head(r.h);
+        e.op = static_cast<CmaEvent::Op>(r.op);
+        e.pfn = r.pfn;
+        e.count = r.count;
+        e.align = r.align;
+        e.succeeded = r.flags & PT_CMA_SUCCEEDED;
+        if (r.flags & PT_CMA_HAS_ERRNO) e.error = r.errorno;
+        if (r.flags & PT_CMA_HAS_NAME) e.area.assign(r.name, strnlen(r.name, sizeof(r.name)));
+        if (e.op != CmaEvent::Op::AllocStart && e.op != CmaEvent::Op::BusyRetry && e.op != CmaEvent::Op::AllocEnd)
+            return std::optional<Event>();  // an operation a newer pintrace records
+        return std::optional<Event>(e);
+    }
     case PT_REC_PAGE_FREED: {
         pt_page_freed r;
         if (!read_raw(bytes, r)) return too_short("page-freed", bytes.size(), sizeof(r));
@@ -110,6 +126,10 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_EXEC_TP: return "sched:sched_process_exec";
     case PT_HOOK_ISOLATION_TP: return "page_isolation:test_pages_isolated";
     case PT_HOOK_PAGE_FREE_TP: return "kmem:mm_page_free";
+    case PT_HOOK_CMA_ALLOC_START_TP: return "cma:cma_alloc_start";
+    case PT_HOOK_CMA_BUSY_RETRY_TP: return "cma:cma_alloc_busy_retry";
+    case PT_HOOK_CMA_ALLOC_FINISH_TP: return "cma:cma_alloc_finish";
+    case PT_HOOK_CMA_ALLOC_TP: return "cma:cma_alloc";
     case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     default: return "unknown";

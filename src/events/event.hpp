@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -93,6 +94,20 @@ struct IsolationFailedEvent {
     uint64_t busy_pfn = 0;
 };
 
+// One cma:* tracepoint: a CMA allocation began, found a range busy and
+// moved on, or ended.
+struct CmaEvent {
+    enum class Op : uint16_t { AllocStart = PT_CMA_ALLOC_START, BusyRetry = PT_CMA_BUSY_RETRY, AllocEnd = PT_CMA_ALLOC_END };
+    EventHead head;
+    Op op = Op::AllocStart;
+    uint64_t pfn = 0;    // BusyRetry: the busy range's first pfn
+    uint64_t count = 0;  // pages requested (and the busy range's length)
+    uint32_t align = 0;
+    bool succeeded = false;         // AllocEnd
+    std::optional<int32_t> error;   // AllocEnd, where the kernel reports it (6.3+)
+    std::string area;               // empty where the kernel does not name it (before 5.11)
+};
+
 struct PageFreedEvent {
     EventHead head;
     uint64_t pfn = 0;
@@ -131,7 +146,7 @@ struct FinishEvent {
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           IsolationFailedEvent, PageFreedEvent, StackEvent, LostEvent, FinishEvent>;
+                           IsolationFailedEvent, CmaEvent, PageFreedEvent, StackEvent, LostEvent, FinishEvent>;
 
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);

@@ -141,13 +141,95 @@ void Explainer::on(const IsolationFailedEvent& e)
     f.reason = "isolation";
     f.range_start = e.start_pfn;
     f.range_end = e.end_pfn;
+    f.ranges = {{e.start_pfn, e.end_pfn}};
     f.pfns_observed = true;
     StuckPage page{e.busy_pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
     auto hs = ledger_.holders(e.busy_pfn);
     page.holders.assign(hs.begin(), hs.end());
     page.cause = page.holders.empty() ? Cause::NoHolderSeen : classify(page);
+    if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
+        // Part of a CMA allocation: its busy page, reported when the allocation ends.
+        Failure& req = cma->second;
+        if (std::find(req.ranges.begin(), req.ranges.end(), f.ranges[0]) == req.ranges.end())
+            req.ranges.push_back(f.ranges[0]);
+        if (std::none_of(req.pages.begin(), req.pages.end(), [&](const StuckPage& p) { return p.pfn == page.pfn; }))
+            req.pages.push_back(std::move(page));
+        return;
+    }
     f.pages.push_back(std::move(page));
+    collect_held_in_range(f);
     close_attempt(std::move(f));
+}
+
+void Explainer::on(const CmaEvent& e)
+{
+    note_time(e.head.ts_ns);
+    uint32_t tid = e.head.task.tid;
+    auto [it, fresh] = cma_open_.try_emplace(tid);
+    Failure& req = it->second;
+    if (fresh || e.op == CmaEvent::Op::AllocStart) {
+        req = Failure{};
+        req.kind = Failure::Kind::Cma;
+        req.head = e.head;
+        req.reason = "cma";
+        req.pfns_observed = true;
+    }
+    if (!e.area.empty()) req.cma_area = e.area;
+    if (e.count) req.requested_pages = e.count;
+    switch (e.op) {
+    case CmaEvent::Op::AllocStart:
+        break;
+    case CmaEvent::Op::BusyRetry: {
+        PfnRange busy{e.pfn, e.pfn + e.count};
+        if (std::find(req.ranges.begin(), req.ranges.end(), busy) == req.ranges.end()) req.ranges.push_back(busy);
+        break;
+    }
+    case CmaEvent::Op::AllocEnd:
+        if (e.succeeded) cma_open_.erase(it);
+        else close_cma_request(tid, &e);
+        break;
+    }
+}
+
+// A failed CMA allocation: the pages its isolation failures named busy,
+// and everything the ledger shows held in the ranges it found busy.
+void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
+{
+    auto it = cma_open_.find(tid);
+    if (it == cma_open_.end()) return;
+    Failure f = std::move(it->second);
+    cma_open_.erase(it);
+    if (end) {
+        f.head.ts_ns = end->head.ts_ns;
+        f.cma_error = end->error;
+    }
+    f.outcome_seen = end != nullptr;
+    collect_held_in_range(f);
+    close_attempt(std::move(f));
+}
+
+void Explainer::collect_held_in_range(Failure& f) const
+{
+    auto in_ranges = [&](uint64_t pfn) {
+        return std::any_of(f.ranges.begin(), f.ranges.end(), [&](const PfnRange& r) { return pfn >= r.start && pfn < r.end; });
+    };
+    auto busy = [&](uint64_t pfn) {
+        return std::any_of(f.pages.begin(), f.pages.end(), [&](const StuckPage& p) { return p.pfn == pfn; });
+    };
+    ledger_.for_each_page([&](uint64_t pfn, std::span<const Holder> hs) {
+        if (hs.empty() || !in_ranges(pfn) || busy(pfn)) return;
+        ++f.held_in_range_total;
+        StuckPage page{pfn, 0, 0, 0, {hs.begin(), hs.end()}, Cause::NoHolderSeen, 1};
+        page.cause = classify(page);
+        f.held_in_range.push_back(std::move(page));
+    });
+    auto by_pfn = [](const StuckPage& a, const StuckPage& b) { return a.pfn < b.pfn; };
+    if (f.held_in_range.size() > Failure::kMaxHeldInRange) {
+        std::nth_element(f.held_in_range.begin(), f.held_in_range.begin() + Failure::kMaxHeldInRange,
+                         f.held_in_range.end(), by_pfn);
+        f.held_in_range.resize(Failure::kMaxHeldInRange);
+    }
+    std::sort(f.held_in_range.begin(), f.held_in_range.end(), by_pfn);
 }
 
 void Explainer::on(const PageFreedEvent& e)
@@ -178,6 +260,12 @@ Report Explainer::finish() &&
     for (auto& [tid, f] : open_)
         if (!f.pages.empty() || (f.outcome && f.outcome->failed > 0)) close_attempt(std::move(f));
     open_.clear();
+    // CMA allocations still retrying: what they met so far is reported.
+    std::vector<uint32_t> retrying;
+    for (const auto& [tid, f] : cma_open_)
+        if (!f.ranges.empty() || !f.pages.empty()) retrying.push_back(tid);
+    for (uint32_t tid : retrying) close_cma_request(tid, nullptr);
+    cma_open_.clear();
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
     report_.stats.pages_held_at_end = ledger_.pages_held();
@@ -206,6 +294,16 @@ std::vector<std::string> frame_names(const StackEvent* stack)
     return out;
 }
 
+// The C runtime's entry code keeps no frame pointer: a frame-pointer walk
+// that reaches it continues into whatever the stack holds. Nothing above
+// the libc entry frame is a real caller.
+bool is_process_entry(std::string_view frame)
+{
+    for (std::string_view entry : {"__libc_start_call_main+", "__libc_start_main+", "_start+"})
+        if (frame.starts_with(entry)) return true;
+    return false;
+}
+
 }  // namespace
 
 std::vector<std::string> Report::kernel_frames(const Holder& h) const
@@ -217,7 +315,10 @@ std::vector<std::string> Report::kernel_frames(const Holder& h) const
 std::vector<std::string> Report::user_frames(const Holder& h) const
 {
     auto it = user_stacks.find({h.ustack, h.task.tgid});
-    return frame_names(it == user_stacks.end() ? nullptr : &it->second);
+    auto frames = frame_names(it == user_stacks.end() ? nullptr : &it->second);
+    auto entry = std::find_if(frames.begin(), frames.end(), is_process_entry);
+    if (entry != frames.end()) frames.erase(entry + 1, frames.end());
+    return frames;
 }
 
 bool Report::lost_between(uint64_t from, uint64_t to) const

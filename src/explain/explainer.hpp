@@ -24,10 +24,13 @@ private:
     void on(const FailedFolioEvent& e);
     void on(const MigrateEndEvent& e);
     void on(const IsolationFailedEvent& e);
+    void on(const CmaEvent& e);
     void on(const PageFreedEvent& e);
     void on(const StackEvent& e);
     void on(const LostEvent& e);
     void on(const FinishEvent& e);
+    void collect_held_in_range(Failure& f) const;
+    void close_cma_request(uint32_t tid, const CmaEvent* end);
     void close_attempt(Failure&& f);
     void note_time(uint64_t ts);
 
@@ -37,6 +40,9 @@ private:
     // Migrations in progress, by thread: the tracepoint fires inside
     // migrate_pages(), the failed-list walk at its return.
     std::unordered_map<uint32_t, Failure> open_;
+    // CMA allocations in progress, by thread: their isolation failures and
+    // busy retries fold into one failure when the allocation ends.
+    std::unordered_map<uint32_t, Failure> cma_open_;
 };
 
 

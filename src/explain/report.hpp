@@ -44,12 +44,26 @@ struct StuckPage {
     }
 };
 
+struct PfnRange {
+    uint64_t start = 0, end = 0;  // [start, end)
+    bool operator==(const PfnRange&) const = default;
+};
+
 struct Failure {
-    // A migration that left pages behind, or a range that could not be
+    // A migration that left pages behind; a range that could not be
     // isolated (alloc_contig_range for CMA / gigantic pages, offline_pages):
-    // then pages holds the first busy page, and reason is "isolation".
-    enum class Kind { Migration, Isolation } kind = Kind::Migration;
+    // then pages holds the first busy page, and reason is "isolation"; or a
+    // CMA allocation that failed: pages holds the busy pages its isolation
+    // failures named, ranges the ranges it found busy, reason is "cma".
+    enum class Kind { Migration, Isolation, Cma } kind = Kind::Migration;
     uint64_t range_start = 0, range_end = 0;  // Isolation only
+    std::vector<PfnRange> ranges;              // Isolation and Cma: where held pages block
+
+    // Cma only.
+    std::string cma_area;            // empty where the kernel does not name it (before 5.11)
+    uint64_t requested_pages = 0;
+    std::optional<int32_t> cma_error;  // the kernel's error (6.3+)
+    bool outcome_seen = true;        // false: still retrying when recording stopped
 
     EventHead head;                       // the task that migrated, and when
     std::optional<MigrateEvent> outcome;  // from the tracepoint
@@ -62,6 +76,14 @@ struct Failure {
 
     bool aborted() const { return walk_complete && ret < 0; }
     std::vector<StuckPage> pages;
+
+    // Isolation and Cma: the other pages of the ranges the ledger shows held.
+    // The kernel stops at the first busy page; these would stop the next
+    // attempt. Capped at kMaxHeldInRange pages (sorted by pfn); the total
+    // says how many there were.
+    static constexpr size_t kMaxHeldInRange = 4096;
+    std::vector<StuckPage> held_in_range;
+    size_t held_in_range_total = 0;
 };
 
 struct ReportStats {

@@ -51,6 +51,16 @@ std::string errno_name(int64_t ret)
     }
 }
 
+std::string_view failure_kind_name(Failure::Kind kind)
+{
+    switch (kind) {
+    case Failure::Kind::Migration: return "migration";
+    case Failure::Kind::Isolation: return "isolation";
+    case Failure::Kind::Cma: return "cma";
+    }
+    return "unknown";
+}
+
 std::string format_pfn(uint64_t pfn)
 {
     char buf[32];
@@ -114,10 +124,10 @@ Origin holder_origin(const Report& r, const Holder& h)
     return origin_of(frames);
 }
 
-std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f)
+std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages)
 {
     std::map<std::tuple<uint32_t, uint32_t, int32_t, int32_t>, CulpritGroup> groups;
-    for (const auto& page : f.pages) {
+    for (const auto& page : pages) {
         for (const auto& h : page.holders) {
             auto& g = groups[{h.task.tgid, h.flags, h.kstack, h.ustack}];
             if (g.pfns.empty()) {
@@ -149,17 +159,59 @@ std::vector<const StuckPage*> unexplained_pages(const Failure& f)
     return out;
 }
 
+std::vector<std::string> next_steps(const Report& r, const Failure& f)
+{
+    std::vector<std::string> out;
+    auto add = [&](const std::vector<CulpritGroup>& groups) {
+        for (const auto& g : groups) {
+            auto step = next_step(g.cause, g.task, g.origin);
+            if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(std::move(step));
+        }
+    };
+    add(group_culprits(r, f.pages));
+    add(group_culprits(r, f.held_in_range));
+    return out;
+}
+
+namespace {
+
+std::string cma_sentence(const Report& r, const Failure& f)
+{
+    std::string s = "CMA allocation of " + std::to_string(f.requested_pages) + " page(s)";
+    if (!f.cma_area.empty()) s += " from area \"" + f.cma_area + "\"";
+    s += " by pid " + std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) + ")";
+    if (!f.outcome_seen) s += " was still retrying when recording stopped";
+    else s += " failed" + (f.cma_error ? " (" + errno_name(*f.cma_error) + ")" : std::string());
+    if (f.ranges.empty()) return s + "; no range was reported busy (the area may be full or unusable)";
+    s += ": " + std::to_string(f.ranges.size()) + " range(s) busy";
+    auto groups = group_culprits(r, f);
+    if (!groups.empty())
+        s += ", first busy pfn " + format_pfn(f.pages.front().pfn) + " held by pid " +
+             std::to_string(groups.front().task.tgid) + " (" + std::string(comm_view(groups.front().task.comm)) +
+             ") as " + flag_string(groups.front().flags);
+    if (f.held_in_range_total) s += "; " + std::to_string(f.held_in_range_total) + " page(s) held in those ranges";
+    else if (groups.empty()) s += "; no holder seen in them";
+    return s;
+}
+
+}  // namespace
+
 std::string failure_sentence(const Report& r, const Failure& f)
 {
+    if (f.kind == Failure::Kind::Cma) return cma_sentence(r, f);
     if (f.kind == Failure::Kind::Isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
-                        " could not be isolated for pid " + std::to_string(f.head.task.tgid) + " (" +
-                        std::string(comm_view(f.head.task.comm)) +
-                        ") (contiguous allocation or offline): first busy pfn " + format_pfn(f.pages.front().pfn);
+                        " could not be isolated (contiguous allocation or memory offline, by pid " +
+                        std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) +
+                        ")): first busy pfn " + format_pfn(f.pages.front().pfn);
         auto groups = group_culprits(r, f);
-        if (groups.empty()) return s + ", no holder seen in the trace";
-        return s + ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
-               std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
+        if (groups.empty()) s += ", no holder seen in the trace";
+        else
+            s += ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
+                 std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
+        if (f.held_in_range_total)
+            s += "; " + std::to_string(f.held_in_range_total) + " more page(s) of the range are held";
+        return s;
     }
     std::string s = "migration (" + f.reason + ") by pid " + std::to_string(f.head.task.tgid) + " (" +
                     std::string(comm_view(f.head.task.comm)) + ")";
@@ -195,7 +247,18 @@ std::string report_summary(const Report& r)
             e.second += g.pfns.size();
         }
     }
-    std::string s = std::to_string(r.failures.size()) + " migration(s) failed";
+    auto isolations = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
+        return f.kind == Failure::Kind::Isolation;
+    }));
+    auto cma = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
+        return f.kind == Failure::Kind::Cma;
+    }));
+    std::string s;
+    if (r.failures.size() > isolations + cma)
+        s = std::to_string(r.failures.size() - isolations - cma) + " migration(s) failed";
+    if (isolations)
+        s += (s.empty() ? "" : ", ") + std::to_string(isolations) + " range(s) could not be isolated";
+    if (cma) s += (s.empty() ? "" : ", ") + std::to_string(cma) + " CMA allocation(s) failed";
     if (pages) s += ", " + std::to_string(pages) + " page(s) stuck";
     if (by_pid.empty()) return s + "; no holder was seen in the trace.";
     auto top = std::max_element(by_pid.begin(), by_pid.end(),
@@ -212,6 +275,8 @@ int report_exit_code(const Report& r)
     for (const auto& f : r.failures) {
         if (!f.pfns_observed) return kExitFailuresUnexplained;
         if (!unexplained_pages(f).empty()) return kExitFailuresUnexplained;
+        // A CMA failure with no held page in its busy ranges is explained by nothing pintrace saw.
+        if (f.kind == Failure::Kind::Cma && f.pages.empty() && f.held_in_range.empty()) return kExitFailuresUnexplained;
     }
     return kExitFailuresExplained;
 }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "explain/origin.hpp"
@@ -13,7 +15,7 @@ namespace pintrace {
 std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"
 std::string format_wall_time(const Report& r, uint64_t monotonic_ns);  // "2026-11-22 02:30:01.123 UTC" or ""
 std::string format_pfn(uint64_t pfn);           // "0x12345"
-std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
+std::string_view failure_kind_name(Failure::Kind kind);  // "migration", "isolation", "cma"
 std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
 
 // One holder group's advice: what to do about it, from the cause and,
@@ -34,10 +36,15 @@ struct CulpritGroup {
     std::vector<uint64_t> pfns;
     uint64_t oldest_ns = 0;
 };
-// Holders of a failure's pages grouped by (process, flags, code path).
-std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f);
+// Holders of pages grouped by (process, flags, code path): a failure's
+// stuck pages, or the pages held elsewhere in an isolation range.
+std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages);
+inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f) { return group_culprits(r, f.pages); }
 Origin holder_origin(const Report& r, const Holder& h);
 std::vector<const StuckPage*> unexplained_pages(const Failure& f);
+// What to do about a failure: one step per holder group, the stuck pages'
+// first, then those of the other held pages of an isolation range.
+std::vector<std::string> next_steps(const Report& r, const Failure& f);
 
 // Exit codes of `report`, documented in docs/report-json.md.
 enum ReportExit : int {

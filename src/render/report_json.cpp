@@ -77,7 +77,7 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.begin_object()
         .field("time_ns", f.head.ts_ns)
         .field("wall_time", format_wall_time(r, f.head.ts_ns))
-        .field("kind", f.kind == Failure::Kind::Isolation ? "isolation" : "migration")
+        .field("kind", failure_kind_name(f.kind))
         .field("reason", f.reason)
         .field("mode", f.mode)
         .field("pid", f.head.task.tgid)
@@ -85,6 +85,14 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         .field("comm", comm_view(f.head.task.comm));
     if (f.outcome) j.field("succeeded", f.outcome->succeeded).field("failed", f.outcome->failed);
     if (f.kind == Failure::Kind::Isolation) j.field("range_start_pfn", f.range_start).field("range_end_pfn", f.range_end);
+    if (f.kind == Failure::Kind::Cma) {
+        j.field("cma_area", f.cma_area).field("requested_pages", f.requested_pages).field("outcome_seen", f.outcome_seen);
+        if (f.cma_error) j.field("errno", errno_name(*f.cma_error));
+        else j.key("errno").null();
+        j.key("busy_ranges").begin_array();
+        for (const auto& range : f.ranges) j.begin_array().value(range.start).value(range.end).end_array();
+        j.end_array();
+    }
     j.field("pfns_observed", f.pfns_observed).field("pfn_list_truncated", f.walk_truncated);
     // ret < 0: migrate_pages() gave up; failed_pfns then include pages it never tried.
     j.field("aborted", f.aborted());
@@ -104,6 +112,13 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     for (const auto& p : f.pages)
         for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
     j.end_array();
+    if (f.kind != Failure::Kind::Migration) {
+        j.field("held_in_range_total", f.held_in_range_total);
+        j.key("held_in_range").begin_array();
+        for (const auto& p : f.held_in_range)
+            for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
+        j.end_array();
+    }
 
     j.key("unexplained").begin_array();
     for (const StuckPage* p : unexplained_pages(f))
@@ -117,7 +132,7 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.end_array();
 
     j.key("next_steps").begin_array();
-    for (const auto& g : group_culprits(r, f)) j.value(next_step(g.cause, g.task, g.origin));
+    for (const auto& step : next_steps(r, f)) j.value(step);
     j.end_array();
     j.end_object();
 }

@@ -16,20 +16,57 @@ std::string pfn_list(const std::vector<uint64_t>& pfns, size_t max = 6)
     return s;
 }
 
-// What the stuck pages' own counts say about a group of FOLL_GET holders.
-std::string references_evidence(const Failure& f, const CulpritGroup& g)
+// What the pages' own counts say about a group of FOLL_GET holders.
+std::string references_evidence(std::span<const StuckPage> pages, const CulpritGroup& g)
 {
     size_t confirmed = 0, known = 0;
-    for (const auto& page : f.pages) {
+    for (const auto& page : pages) {
         if (std::find(g.pfns.begin(), g.pfns.end(), page.pfn) == g.pfns.end()) continue;
         if (auto extra = page.extra_refs()) {
             ++known;
             confirmed += *extra > 0;
         }
     }
-    if (!known) return "the pages' counts cannot confirm them (large folios)";
+    if (!known) return "no page counts were read to confirm them";
     return "the refcount shows an extra reference on " + std::to_string(confirmed) + " of " + std::to_string(known) +
            " page(s)";
+}
+
+// One paragraph per holder group of @pages: who, how, which pfns, where
+// from, and what to do.
+void render_groups(std::string& out, const Report& r, const Failure& f, std::span<const StuckPage> pages,
+                   bool show_stacks)
+{
+    for (const auto& g : group_culprits(r, pages)) {
+        char line[512];
+        std::snprintf(line, sizeof line, "    %zu page(s) held by pid %u (%s) cgroup %llu: %s, %s, for %s\n",
+                      g.pfns.size(), g.task.tgid, std::string(comm_view(g.task.comm)).c_str(),
+                      static_cast<unsigned long long>(g.task.cgroup_id), flag_string(g.flags, " ").c_str(),
+                      std::string(origin_description(g.origin)).c_str(),
+                      format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)).c_str());
+        out += line;
+        out += "      pfns: " + pfn_list(g.pfns) + "\n";
+        if ((g.flags & kFlagGet) && !(g.flags & kFlagPin))
+            out += "      (references: their release is an inline put_page() pintrace cannot see; " +
+                   references_evidence(pages, g) + ")\n";
+        if (show_stacks) {
+            Holder h;
+            h.task = g.task;
+            h.kstack = g.kstack;
+            h.ustack = g.ustack;
+            auto k = r.kernel_frames(h);
+            auto u = r.user_frames(h);
+            std::string path;
+            for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
+            if (!path.empty() && g.stack_sampled)
+                out += "      (stacks sampled: this thread's from an earlier grab, not necessarily this one's)\n";
+            if (!path.empty()) out += "      kernel: " + path + "\n";
+            path.clear();
+            for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
+            if (!path.empty()) out += "      user:   " + path + "\n";
+        }
+        out += "      next: " + next_step(g.cause, g.task, g.origin) + "\n";
+    }
 }
 
 void header(std::string& out, const Report& r)
@@ -74,35 +111,14 @@ std::string render_report_text(const Report& r, bool show_stacks)
             out += "    note: events were lost before this failure; a holder may be missing\n";
         if (!f.pfns_observed) continue;
         if (f.walk_truncated) out += "    note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read\n";
-        for (const auto& g : group_culprits(r, f)) {
-            char line[512];
-            std::snprintf(line, sizeof line, "    %zu page(s) held by pid %u (%s) cgroup %llu: %s, %s, for %s\n",
-                          g.pfns.size(), g.task.tgid, std::string(comm_view(g.task.comm)).c_str(),
-                          static_cast<unsigned long long>(g.task.cgroup_id), flag_string(g.flags, " ").c_str(),
-                          std::string(origin_description(g.origin)).c_str(),
-                          format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)).c_str());
-            out += line;
-            out += "      pfns: " + pfn_list(g.pfns) + "\n";
-            if ((g.flags & kFlagGet) && !(g.flags & kFlagPin))
-                out += "      (references: their release is an inline put_page() pintrace cannot see; " +
-                       references_evidence(f, g) + ")\n";
-            if (show_stacks) {
-                Holder h;
-                h.task = g.task;
-                h.kstack = g.kstack;
-                h.ustack = g.ustack;
-                auto k = r.kernel_frames(h);
-                auto u = r.user_frames(h);
-                std::string path;
-                for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
-                if (!path.empty() && g.stack_sampled)
-                    out += "      (stacks sampled: this thread's from an earlier grab, not necessarily this one's)\n";
-                if (!path.empty()) out += "      kernel: " + path + "\n";
-                path.clear();
-                for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
-                if (!path.empty()) out += "      user:   " + path + "\n";
-            }
-            out += "      next: " + next_step(g.cause, g.task, g.origin) + "\n";
+        render_groups(out, r, f, f.pages, show_stacks);
+        if (f.held_in_range_total) {
+            out += "    " + std::to_string(f.held_in_range_total) +
+                   (f.kind == Failure::Kind::Cma
+                        ? " page(s) held in the busy ranges (each keeps its range from being allocated):\n"
+                        : " more page(s) of the range are held (the kernel stops at the first busy one; these would "
+                          "stop the next attempt):\n");
+            render_groups(out, r, f, f.held_in_range, show_stacks);
         }
         auto unexplained = unexplained_pages(f);
         if (!unexplained.empty()) {

@@ -291,5 +291,71 @@ TEST(Explainer, AnIsolationFailureIsExplainedByTheBusyPagesHolder)
     EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
 }
 
+// The kernel names only the first busy pfn; unpinning it alone would let the
+// next attempt stop at the next pinned page. The report lists those too.
+TEST(Explainer, AnIsolationFailureListsTheOtherHeldPagesOfItsRange)
+{
+    Explainer ex(test::sample_info());
+    for (uint64_t pfn : {0x7fffull, 0x8123ull, 0x8200ull, 0x83ffull, 0x8400ull})
+        ex.consume(test::grab(10, 4242, pfn, test::kLongPin, 1, "rdma-app"));
+    ex.consume(test::grab(11, 77, 0x8200, kFlagGet, 1, "splicer"));
+    ex.consume(test::grab(12, 78, 0x8300, kFlagGet, 1, "gone"));
+    ex.consume(test::release(13, 78, 0x8300, kFlagGet));
+    IsolationFailedEvent iso;
+    iso.head = test::head(50, 1, "cma-user");
+    iso.start_pfn = 0x8000;
+    iso.end_pfn = 0x8400;
+    iso.busy_pfn = 0x8123;
+    ex.consume(iso);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    const Failure& f = r.failures[0];
+    EXPECT_EQ(f.held_in_range_total, 2u);
+    ASSERT_EQ(f.held_in_range.size(), 2u);
+    EXPECT_EQ(f.held_in_range[0].pfn, 0x8200u);
+    EXPECT_EQ(f.held_in_range[0].holders.size(), 2u);
+    EXPECT_EQ(f.held_in_range[1].pfn, 0x83ffu);
+
+    std::stringstream in(render_report_json(r));
+    boost::property_tree::ptree json;
+    boost::property_tree::read_json(in, json);
+    const auto& failure = json.get_child("failures").front().second;
+    EXPECT_EQ(failure.get<int>("held_in_range_total"), 2);
+    std::multiset<std::pair<int, int>> held;  // (pfn, pid)
+    for (const auto& [_, c] : failure.get_child("held_in_range")) held.insert({c.get<int>("pfn"), c.get<int>("pid")});
+    EXPECT_EQ(held, (std::multiset<std::pair<int, int>>{{0x8200, 4242}, {0x8200, 77}, {0x83ff, 4242}}));
+    EXPECT_EQ(failure.get_child("next_steps").size(), 2u);  // the pinner's and the splicer's
+
+    std::string text = render_report_text(r);
+    EXPECT_NE(text.find("2 more page(s) of the range are held"), std::string::npos) << text;
+    EXPECT_NE(text.find("1 page(s) held by pid 77 (splicer)"), std::string::npos) << text;
+    EXPECT_NE(report_summary(r).find("1 range(s) could not be isolated"), std::string::npos) << report_summary(r);
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// Frame-pointer walks run past the C runtime's entry into stack garbage.
+TEST(Explainer, UserStacksEndAtTheProcessEntry)
+{
+    Report r;
+    Holder h;
+    h.task.tgid = 7;
+    h.ustack = 3;
+    r.user_stacks[{3, 7}] = StackEvent{3, StackKind::User, 7,
+                                       {{0x401000, "syscall+0x19 (app)"},
+                                        {0x401100, "main+0x74e (app)"},
+                                        {0x401200, "__libc_start_call_main+0x64 (app)"},
+                                        {0x401300, "__do_global_dtors_aux (app)"},
+                                        {0xbe552274c0854800, ""}}};
+    EXPECT_EQ(r.user_frames(h), (std::vector<std::string>{"syscall+0x19 (app)", "main+0x74e (app)",
+                                                          "__libc_start_call_main+0x64 (app)"}));
+    r.user_stacks[{3, 7}].frames.resize(2);
+    EXPECT_EQ(r.user_frames(h).size(), 2u);  // no entry frame: nothing cut
+}
+
 }  // namespace
 }  // namespace pintrace

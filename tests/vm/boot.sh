@@ -25,10 +25,14 @@ shift 3
 cache=${PINTRACE_VM_CACHE:-/var/cache/pintrace-vm}
 max_boots=${PINTRACE_VM_BOOTS:-4}
 boot_timeout=${PINTRACE_VM_TIMEOUT:-600}
-# Node 1 has memory above 4 GiB, and movablecore=2G (kernel command line)
-# turns its top 2 GiB into ZONE_MOVABLE: blocks there can go offline, so a
-# page held in one blocks exactly at migration (ZONE_DMA32/NORMAL blocks
-# usually refuse earlier, at isolation, over kernel pages).
+# Node 1 gets 1 GiB below 4 GiB (ZONE_DMA32) and 3 GiB above (ZONE_NORMAL,
+# pfns 0x100000-0x1c0000). Node 1's kernel allocations take the lowest of
+# those, its memory map sits at the top, and the middle 1 GiB range stays
+# free of kernel pages: the one place where a gigantic huge page or a
+# memory offline can be stopped by a held page alone (anywhere else they
+# stop first at isolation, on kernel pages, with nothing to trace). No
+# movablecore: it would turn that range into ZONE_MOVABLE, which gigantic
+# pages (GFP_HIGHUSER) cannot use.
 read -r node0_mb node1_mb <<<"${PINTRACE_VM_NODE_MB:-2048 4096}"
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
@@ -148,7 +152,7 @@ for attempt in $(seq 1 "$max_boots"); do
         -object memory-backend-ram,id=m1,size=${node1_mb}M \
         -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 \
         -kernel "$vmlinuz" -initrd "$work/initrd" \
-        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off movablecore=2G" \
+        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off" \
         -display none -no-reboot -monitor none \
         -serial "file:$work/console" -serial "file:$work/data" </dev/null
     qrc=$?

@@ -7,7 +7,11 @@ usage: check_report.py DIR   (DIR holds truth.json, report.json, report.txt,
 The truth (tests/vm/scenarios/common.h) lists the pfns that must stay and,
 for each, exactly which processes hold it and with which FOLL_* flags; pfns
 that must not be blamed on anyone; or, for expect_failure false, that the
-scenario's process must not be blamed at all.
+scenario's process must not be blamed at all. Optional: the first busy pfn
+an isolation failure must name (isolation_busy_pfn) and the other pages of
+its range it must list as held (expect_held_in_range), and what went wrong in
+the scenario's own set-up (setup_problems: a failed precondition is a
+failed test, never a pass).
 """
 import json
 import sys
@@ -41,6 +45,8 @@ except (OSError, ValueError) as e:
     finish()
 report = json.loads((out / "report.json").read_text())
 pid = truth["pid"]
+for problem in truth.get("setup_problems", []):
+    check(False, "scenario set-up: " + problem)
 
 check(report["schema"] == "pintrace.report/1", "wrong schema")
 check(report["capture"]["complete"], "capture incomplete: " +
@@ -93,6 +99,16 @@ if truth["expect_failure"]:
                           for fr in c["user_stack"]),
                       f"pfn {pfn}: user stack not symbolized: {c['user_stack'][:3]}")
                 check(c["kernel_stack"], f"pfn {pfn}: no kernel stack")
+    busy = truth.get("isolation_busy_pfn")
+    if busy is not None:
+        isolations = [f for f in report["failures"] if f["kind"] == "isolation"]
+        check(any(busy in f["failed_pfns"] and any(c["pid"] == pid for c in f["culprits"]) for f in isolations),
+              f"no isolation failure blaming pid {pid} for busy pfn {busy} "
+              f"(saw {[f['failed_pfns'] for f in isolations]})")
+        in_range = {c["pfn"] for f in isolations if busy in f["failed_pfns"]
+                    for c in f.get("held_in_range", []) if c["pid"] == pid}
+        missing = sorted(set(truth.get("expect_held_in_range", [])) - in_range)
+        check(not missing, f"held pages of the range not listed as held by pid {pid}: {missing}")
 else:
     blamed = sorted({c["pfn"] for cs in culprits.values() for c in cs if c["pid"] == pid})
     check(not blamed, f"pid {pid} blamed for pfns {blamed} after releasing its pins")

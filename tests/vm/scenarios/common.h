@@ -107,6 +107,144 @@ static inline long move_all(char *buf, int npages, int node, int flags)
 	return syscall(__NR_move_pages, 0, npages, pages, nodes, status, flags);
 }
 
+/* ---- pages in a clean 1 GiB range of node 1 ----
+ *
+ * alloc_contig_pages() (gigantic huge pages) tries each 1 GiB-aligned range
+ * of a zone that holds no reserved page; memory offline works on 128 MiB
+ * blocks. Both give up at isolation, before any migration, when a range
+ * holds a kernel page (slab, page table). A scenario that wants its own
+ * page to be the only obstacle must put that page in a range with nothing
+ * else in it. /proc/kpageflags tells which ranges are clean; filling node 1
+ * (lowest addresses are handed out first) reaches them. */
+
+#define GIGANTIC_PAGES (1UL << 18) /* 1 GiB in 4 KiB pages */
+#define KPF_LRU 5
+#define KPF_BUDDY 10
+#define KPF_NOPAGE 20
+#define KPF_RESERVED 32
+
+struct pfn_range {
+	uint64_t start, end;
+};
+
+/* Node 1's DMA32 and Normal zones ([start, end) pfns) from /proc/zoneinfo. */
+static inline int node1_kernel_zones(struct pfn_range *zones, int max)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256], zone[32] = "";
+	int node = -1, n = 0;
+	unsigned long long spanned = 0, start;
+
+	if (!f)
+		die("/proc/zoneinfo");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %31s", &node, zone) == 2)
+			spanned = 0;
+		else if (sscanf(line, " spanned %llu", &spanned) == 1)
+			;
+		else if (sscanf(line, " start_pfn: %llu", &start) == 1 && node == 1 && spanned &&
+			 (!strcmp(zone, "DMA32") || !strcmp(zone, "Normal")) && n < max)
+			zones[n++] = (struct pfn_range){ start, start + spanned };
+	}
+	fclose(f);
+	return n;
+}
+
+/* Pages of [start, end) that are neither free nor on an LRU list: kernel
+ * pages, unmovable for isolation (only meaningful before the scenario frees
+ * anything: pages it frees sit on per-CPU lists, neither buddy nor LRU,
+ * until isolation drains them); -1 when the range has a hole or a
+ * reserved page (alloc_contig_pages() skips it). */
+static inline long foreign_pages(uint64_t start, uint64_t end)
+{
+	static uint64_t flags[4096];
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	long foreign = 0;
+	uint64_t pfn;
+
+	if (fd < 0)
+		die("/proc/kpageflags");
+	for (pfn = start; pfn < end && foreign >= 0; pfn += 4096) {
+		long i;
+
+		if (pread(fd, flags, sizeof(flags), pfn * 8) != sizeof(flags))
+			die("reading /proc/kpageflags");
+		for (i = 0; i < 4096 && foreign >= 0; i++) {
+			if (flags[i] & ((1ULL << KPF_NOPAGE) | (1ULL << KPF_RESERVED)))
+				foreign = -1;
+			else if (!(flags[i] & ((1ULL << KPF_BUDDY) | (1ULL << KPF_LRU))))
+				foreign++;
+		}
+	}
+	close(fd);
+	return foreign;
+}
+
+/* The first 1 GiB range of node 1 that alloc_contig_pages() would try and
+ * that holds no kernel page; dies if there is none (the VM layout of
+ * tests/vm/boot.sh has one). */
+static inline struct pfn_range clean_gigantic_range(void)
+{
+	struct pfn_range zones[4];
+	int n = node1_kernel_zones(zones, 4), z;
+
+	for (z = 0; z < n; z++) {
+		uint64_t r = (zones[z].start + GIGANTIC_PAGES - 1) & ~(GIGANTIC_PAGES - 1);
+
+		for (; r + GIGANTIC_PAGES <= zones[z].end; r += GIGANTIC_PAGES)
+			if (foreign_pages(r, r + GIGANTIC_PAGES) == 0)
+				return (struct pfn_range){ r, r + GIGANTIC_PAGES };
+	}
+	errno = ENOSPC;
+	die("finding a 1 GiB range of node 1 without kernel pages");
+	return (struct pfn_range){ 0, 0 };
+}
+
+/* @npages virtually contiguous anonymous pages, all inside @range, and
+ * nothing else of this process in node 1. Runs on CPU 0 (node 0) so that
+ * its page tables stay out of node 1. */
+static inline char *pages_in_range(struct pfn_range range, int npages)
+{
+	const long page = page_size(), chunk = 4096, max = 3 * GIGANTIC_PAGES;
+	unsigned long mask = 1UL << 1, cpu0 = 1;
+	char *buf, *found = NULL;
+	long i, run = 0, touched = 0;
+
+	if (syscall(__NR_sched_setaffinity, 0, sizeof(cpu0), &cpu0))
+		die("sched_setaffinity");
+	buf = mmap(NULL, max * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED)
+		die("mmap");
+	if (syscall(__NR_mbind, buf, max * page, MPOL_BIND, &mask, 8 * sizeof(mask), 0))
+		die("mbind");
+	madvise(buf, max * page, 15 /* MADV_NOHUGEPAGE */);
+	/* Lowest free addresses first: touch until a run of pages lands in
+	 * @range, then stop, keeping well clear of the last-touched pages (they
+	 * may still sit in a per-CPU LRU batch, unmovable for isolation). */
+	for (touched = 0; touched < max && !found; touched += chunk) {
+		for (i = touched; i < touched + chunk; i++)
+			buf[i * page] = 1;
+		uint64_t last = pfn_of(buf + (touched + chunk - 257) * page);
+
+		if (last < range.start || last >= range.end)
+			continue;
+		for (i = touched; i < touched + chunk - 256 && !found; i++) {
+			uint64_t pfn = pfn_of(buf + i * page);
+
+			run = (pfn >= range.start && pfn < range.end) ? run + 1 : 0;
+			if (run == npages)
+				found = buf + (i - npages + 1) * page;
+		}
+	}
+	if (!found) {
+		errno = ENOMEM;
+		die("placing pages in the clean range");
+	}
+	madvise(buf, found - buf, MADV_DONTNEED);
+	madvise(found + npages * page, (buf + max * page) - (found + npages * page), MADV_DONTNEED);
+	return found;
+}
+
 /* ---- the truth, as JSON ---- */
 
 static inline void json_begin(const char *scenario, int expect_failure, const char *reason)
@@ -133,6 +271,20 @@ static inline void json_list(const char *key, const uint64_t *pfns, int n)
 	printf(", \"%s\": [", key);
 	for (i = 0; i < n; i++)
 		printf("%s%llu", i ? ", " : "", (unsigned long long)pfns[i]);
+	printf("]");
+}
+
+/* A precondition the scenario found false: check_report.py fails on it. */
+static inline void json_setup_problems(const char *const *problems, int n)
+{
+	int i, first = 1;
+
+	printf(", \"setup_problems\": [");
+	for (i = 0; i < n; i++)
+		if (problems[i]) {
+			printf("%s\"%s\"", first ? "" : ", ", problems[i]);
+			first = 0;
+		}
 	printf("]");
 }
 
