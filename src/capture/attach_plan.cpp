@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "capture/kernel_info.hpp"
@@ -99,6 +101,42 @@ const Variant* matching(const std::vector<Variant>& variants, const std::optiona
     return nullptr;
 }
 
+// "kprobe/try_grab_page" -> "try_grab_page"
+std::string kprobe_target(const bpf_program* p)
+{
+    std::string_view sec = bpf_program__section_name(p);
+    auto slash = sec.find('/');
+    return std::string(slash == std::string_view::npos ? sec : sec.substr(slash + 1));
+}
+
+const std::string& kallsyms_text()
+{
+    static const std::string text = [] {
+        std::ifstream in("/proc/kallsyms");
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }();
+    return text;
+}
+
+// Empty when the kernel has no compiler clone of func either.
+std::string clones_detail(const std::string& func)
+{
+    auto clones = compiler_clones(kallsyms_text(), func);
+    if (clones.empty()) return "";
+    std::string names;
+    for (const auto& c : clones) names += (names.empty() ? "" : ", ") + c;
+    return "only compiler clones exist (" + names + "): their arguments differ from " + func +
+           "'s, so reading them would be wrong";
+}
+
+std::string missing_symbol_detail(const std::string& func)
+{
+    auto clones = clones_detail(func);
+    return clones.empty() ? "no such kernel symbol" : clones;
+}
+
 LinkPtr attach_program(bpf_object* obj, const char* name, std::string& error)
 {
     bpf_program* p = bpf_object__find_program_by_name(obj, name);
@@ -113,7 +151,7 @@ LinkPtr attach_program(bpf_object* obj, const char* name, std::string& error)
         if (kprobe && access("/sys/bus/event_source/devices/kprobe", F_OK) != 0)
             error = "kprobes unavailable on this kernel (CONFIG_KPROBES off)";
         else if (kprobe && err == ENOENT)
-            error = "no such kernel symbol";
+            error = missing_symbol_detail(kprobe_target(p));
         else
             error = errno_text(err);
     }
@@ -162,6 +200,27 @@ void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::ve
 Variant tramp(const char* entry, const char* exit, Signature sig = {}) { return {entry, exit, sig}; }
 
 }  // namespace
+
+std::vector<std::string> compiler_clones(std::string_view kallsyms, std::string_view func)
+{
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < kallsyms.size()) {
+        size_t eol = kallsyms.find('\n', pos);
+        if (eol == std::string_view::npos) eol = kallsyms.size();
+        std::string_view line = kallsyms.substr(pos, eol - pos);
+        pos = eol + 1;
+        // "ffffffff81234560 t try_grab_page.isra.0	[module]"
+        size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+        if (b == std::string_view::npos) continue;
+        std::string_view name = line.substr(b + 1);
+        name = name.substr(0, name.find_first_of(" \t"));
+        if (name.size() <= func.size() || !name.starts_with(func) || name[func.size()] != '.') continue;
+        std::string_view suffix = name.substr(func.size());
+        if (suffix.starts_with(".isra.") || suffix.starts_with(".constprop.")) out.emplace_back(name);
+    }
+    return out;
+}
 
 std::optional<Signature> function_signature(const btf* vmlinux, const char* func)
 {
@@ -253,6 +312,12 @@ std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux)
             continue;
         }
         auto sig = function_signature(vmlinux, spec.target);
+        // Not in BTF, yet present as a clone with other arguments: the work
+        // still happens there, unseen. That is missing, never absent.
+        if (std::string clones; !sig && !(clones = clones_detail(spec.target)).empty()) {
+            plan.push_back({&spec, AttachKind::Kprobe, nullptr, clones});
+            continue;
+        }
         if (!sig && spec.absent_is_fine) {
             plan.push_back({&spec, AttachKind::Absent, nullptr, kNoSuchFunction});
             continue;
@@ -301,7 +366,7 @@ std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<Plann
             else if (attach_pair(obj, *p.variant, links, error))
                 point.mode = mode_name(p.kind, *p.variant);
             if (p.kind == AttachKind::Kprobe && !point.attached())
-                error = "trampoline " + p.trampoline_refusal + "; kprobe " + error;
+                error = p.variant ? "trampoline " + p.trampoline_refusal + "; kprobe " + error : p.trampoline_refusal;
             break;
         }
         if (!point.attached()) point.detail = error;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/symbolize.hpp"
@@ -53,6 +54,22 @@ TEST(KernelSymbols, ResolvesToTheEnclosingFunction)
     EXPECT_EQ(ks.resolve(0xffffffff812b1905), "try_grab_page+0x5");
     EXPECT_EQ(ks.resolve(0xffffffff812b1a00), "follow_page_pte");
     EXPECT_EQ(ks.resolve(0x1000), "");
+}
+
+// Clones whose arguments changed are named, never attached to; look-alike
+// names and split-off parts are not clones of the function.
+TEST(AttachPlan, FindsCompilerClonesOfAFunctionInKallsyms)
+{
+    const char* kallsyms =
+        "ffffffff81234560 t try_grab_page.isra.0\n"
+        "ffffffff81234600 t try_grab_page_fast\n"
+        "ffffffff81234700 t try_grab_page.part.0\n"
+        "ffffffff81234800 t try_grab_page.constprop.1\t[gup_mod]\n"
+        "ffffffff81234900 T gup_put_folio\n";
+    EXPECT_EQ(compiler_clones(kallsyms, "try_grab_page"),
+              (std::vector<std::string>{"try_grab_page.isra.0", "try_grab_page.constprop.1"}));
+    EXPECT_TRUE(compiler_clones(kallsyms, "gup_put_folio").empty());
+    EXPECT_TRUE(compiler_clones("garbage\n\n", "gup_put_folio").empty());
 }
 
 TEST(KernelInfo, MigrateReasonNamesMatchTheTracepoint)

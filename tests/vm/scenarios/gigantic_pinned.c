@@ -7,15 +7,16 @@
  * migrate_pages(): test_pages_isolated() finds the lowest of them busy, and
  * the other seven must show as held in that range.
  *
- * Before 6.0, alloc_contig_pages() skips every range holding a page in use
+ * On 5.10, alloc_contig_pages() skips every range holding a page in use
  * (pfn_range_valid_contig() checks page_count) without trying it: the
- * allocation fails with no migration, no isolation and nothing to trace
- * (seen on 5.10). There the truth is that nothing may be blamed. */
+ * allocation fails with no migration, no isolation and nothing to trace.
+ * There the truth is that nothing may be blamed. (The 6.x rule below is
+ * what 5.10, 6.1 and 6.12 show; kernels in between were not run.) */
 #include "common.h"
 
 #include <sys/utsname.h>
 
-/* Does alloc_contig_pages() try a range with pages in use (6.0+)? */
+/* Does alloc_contig_pages() try a range with pages in use? */
 static int tries_ranges_in_use(void)
 {
 	struct utsname u;
