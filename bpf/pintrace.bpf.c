@@ -475,6 +475,12 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
  * offset in the low 16 bits, from the start of the event. */
 
 #define CMA_FIELD(ev, field) BPF_CORE_READ_BITFIELD_PROBED(ev, field)
+#define CMA_READ_RANGE(r, ev)                      \
+	do {                                       \
+		(r)->pfn = CMA_FIELD(ev, pfn);     \
+		(r)->count = CMA_FIELD(ev, count); \
+		(r)->align = CMA_FIELD(ev, align); \
+	} while (0)
 
 static __always_inline struct pt_cma *cma_record(__u16 op, __u16 hook, void *ctx, __u32 name_loc, bool has_name)
 {
@@ -524,16 +530,12 @@ int tp_cma_alloc_busy_retry(void *ctx)
 		r = cma_record(PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, ctx, CMA_FIELD(own, __data_loc_name), true);
 		if (!r)
 			return 0;
-		r->pfn = CMA_FIELD(own, pfn);
-		r->count = CMA_FIELD(own, count);
-		r->align = CMA_FIELD(own, align);
+		CMA_READ_RANGE(r, own);
 	} else {
 		r = cma_record(PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, ctx, CMA_FIELD(cls, __data_loc_name), true);
 		if (!r)
 			return 0;
-		r->pfn = CMA_FIELD(cls, pfn);
-		r->count = CMA_FIELD(cls, count);
-		r->align = CMA_FIELD(cls, align);
+		CMA_READ_RANGE(r, cls);
 	}
 	submit(r);
 	return 0;
@@ -551,9 +553,7 @@ int tp_cma_alloc_finish(void *ctx)
 		r = cma_record(PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_FINISH_TP, ctx, CMA_FIELD(own, __data_loc_name), true);
 		if (!r)
 			return 0;
-		r->pfn = CMA_FIELD(own, pfn);
-		r->count = CMA_FIELD(own, count);
-		r->align = CMA_FIELD(own, align);
+		CMA_READ_RANGE(r, own);
 		ok = BPF_CORE_READ(own, page) != NULL;
 		if (bpf_core_field_exists(own->errorno)) {
 			r->errorno = CMA_FIELD(own, errorno);
@@ -563,9 +563,7 @@ int tp_cma_alloc_finish(void *ctx)
 		r = cma_record(PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_FINISH_TP, ctx, CMA_FIELD(cls, __data_loc_name), true);
 		if (!r)
 			return 0;
-		r->pfn = CMA_FIELD(cls, pfn);
-		r->count = CMA_FIELD(cls, count);
-		r->align = CMA_FIELD(cls, align);
+		CMA_READ_RANGE(r, cls);
 		ok = BPF_CORE_READ(cls, page) != NULL;
 	}
 	if (ok)
@@ -582,9 +580,7 @@ int tp_cma_alloc(struct trace_event_raw_cma_alloc *ctx)
 
 	if (!r)
 		return 0;
-	r->pfn = CMA_FIELD(ctx, pfn);
-	r->count = CMA_FIELD(ctx, count);
-	r->align = CMA_FIELD(ctx, align);
+	CMA_READ_RANGE(r, ctx);
 	if (BPF_CORE_READ(ctx, page))
 		r->flags |= PT_CMA_SUCCEEDED;
 	submit(r);

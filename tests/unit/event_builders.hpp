@@ -44,6 +44,17 @@ inline ReleaseEvent release(uint64_t ts, uint32_t tgid, uint64_t pfn, uint32_t f
     return e;
 }
 
+inline IsolationFailedEvent isolation(uint64_t ts, uint64_t start, uint64_t end, uint64_t busy,
+                                      std::string_view comm = "cma-user")
+{
+    IsolationFailedEvent e;
+    e.head = head(ts, 1, comm);
+    e.start_pfn = start;
+    e.end_pfn = end;
+    e.busy_pfn = busy;
+    return e;
+}
+
 inline constexpr uint32_t kLongPin = kFlagPin | kFlagLongterm | kFlagWrite;
 
 }  // namespace pintrace::test

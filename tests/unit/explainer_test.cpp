@@ -272,12 +272,7 @@ TEST(Explainer, AnIsolationFailureIsExplainedByTheBusyPagesHolder)
 {
     Explainer ex(test::sample_info());
     ex.consume(test::grab(10, 4242, 0x8123, test::kLongPin, 1, "rdma-app"));
-    IsolationFailedEvent iso;
-    iso.head = test::head(50, 1, "cma-user");
-    iso.start_pfn = 0x8000;
-    iso.end_pfn = 0x8400;
-    iso.busy_pfn = 0x8123;
-    ex.consume(iso);
+    ex.consume(test::isolation(50, 0x8000, 0x8400, 0x8123));
     Report r = std::move(ex).finish();
     ASSERT_EQ(r.failures.size(), 1u);
     EXPECT_EQ(r.failures[0].kind, Failure::Kind::Isolation);
@@ -301,12 +296,7 @@ TEST(Explainer, AnIsolationFailureListsTheOtherHeldPagesOfItsRange)
     ex.consume(test::grab(11, 77, 0x8200, kFlagGet, 1, "splicer"));
     ex.consume(test::grab(12, 78, 0x8300, kFlagGet, 1, "gone"));
     ex.consume(test::release(13, 78, 0x8300, kFlagGet));
-    IsolationFailedEvent iso;
-    iso.head = test::head(50, 1, "cma-user");
-    iso.start_pfn = 0x8000;
-    iso.end_pfn = 0x8400;
-    iso.busy_pfn = 0x8123;
-    ex.consume(iso);
+    ex.consume(test::isolation(50, 0x8000, 0x8400, 0x8123));
     Report r = std::move(ex).finish();
     ASSERT_EQ(r.failures.size(), 1u);
     const Failure& f = r.failures[0];
