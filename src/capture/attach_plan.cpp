@@ -6,11 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include "capture/kernel_info.hpp"
+#include "capture/symbolize.hpp"
 #include "pintrace.h"
 
 namespace pintrace {
@@ -109,21 +108,16 @@ std::string kprobe_target(const bpf_program* p)
     return std::string(slash == std::string_view::npos ? sec : sec.substr(slash + 1));
 }
 
-const std::string& kallsyms_text()
+const KernelSymbols& kernel_symbols()
 {
-    static const std::string text = [] {
-        std::ifstream in("/proc/kallsyms");
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }();
-    return text;
+    static const KernelSymbols syms = KernelSymbols::load();  // only read when a function is not in BTF
+    return syms;
 }
 
 // Empty when the kernel has no compiler clone of func either.
 std::string clones_detail(const std::string& func)
 {
-    auto clones = compiler_clones(kallsyms_text(), func);
+    auto clones = kernel_symbols().compiler_clones(func);
     if (clones.empty()) return "";
     std::string names;
     for (const auto& c : clones) names += (names.empty() ? "" : ", ") + c;
@@ -200,27 +194,6 @@ void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::ve
 Variant tramp(const char* entry, const char* exit, Signature sig = {}) { return {entry, exit, sig}; }
 
 }  // namespace
-
-std::vector<std::string> compiler_clones(std::string_view kallsyms, std::string_view func)
-{
-    std::vector<std::string> out;
-    size_t pos = 0;
-    while (pos < kallsyms.size()) {
-        size_t eol = kallsyms.find('\n', pos);
-        if (eol == std::string_view::npos) eol = kallsyms.size();
-        std::string_view line = kallsyms.substr(pos, eol - pos);
-        pos = eol + 1;
-        // "ffffffff81234560 t try_grab_page.isra.0	[module]"
-        size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-        if (b == std::string_view::npos) continue;
-        std::string_view name = line.substr(b + 1);
-        name = name.substr(0, name.find_first_of(" \t"));
-        if (name.size() <= func.size() || !name.starts_with(func) || name[func.size()] != '.') continue;
-        std::string_view suffix = name.substr(func.size());
-        if (suffix.starts_with(".isra.") || suffix.starts_with(".constprop.")) out.emplace_back(name);
-    }
-    return out;
-}
 
 std::optional<Signature> function_signature(const btf* vmlinux, const char* func)
 {

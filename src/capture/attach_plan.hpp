@@ -78,12 +78,6 @@ std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux);
 std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<PlannedAttach>& plan,
                                         std::vector<LinkPtr>& links);
 
-// Compiler clones of a kernel function in a kallsyms text: "try_grab_page.isra.0",
-// "gup_put_folio.constprop.0". Their arguments were dropped or reordered, so
-// a kprobe reading the declared arguments by position would read garbage:
-// pintrace names them in the refusal instead of attaching.
-std::vector<std::string> compiler_clones(std::string_view kallsyms, std::string_view func);
-
 // The signature of a kernel function, if BTF has it.
 std::optional<Signature> function_signature(const btf* vmlinux, const char* func);
 bool signature_matches(const Signature& want, const Signature& have);

@@ -55,6 +55,18 @@ KernelSymbols KernelSymbols::load()
     return from_kallsyms(ss.str());
 }
 
+std::vector<std::string> KernelSymbols::compiler_clones(std::string_view func) const
+{
+    std::vector<std::string> out;
+    for (const auto& [addr, name] : syms_) {
+        std::string_view n = name;
+        if (n.size() <= func.size() || !n.starts_with(func) || n[func.size()] != '.') continue;
+        std::string_view suffix = n.substr(func.size());
+        if (suffix.starts_with(".isra.") || suffix.starts_with(".constprop.")) out.push_back(name);
+    }
+    return out;
+}
+
 std::string KernelSymbols::resolve(uint64_t addr) const
 {
     auto it = std::upper_bound(syms_.begin(), syms_.end(), addr,

@@ -20,6 +20,10 @@ public:
 
     std::string resolve(uint64_t addr) const;  // "func+0x1a", "" if unknown
     size_t size() const { return syms_.size(); }
+    // Compiler clones of func: "func.isra.0", "func.constprop.1". Their
+    // arguments were dropped or reordered, so nothing may read them by the
+    // declared positions.
+    std::vector<std::string> compiler_clones(std::string_view func) const;
 
 private:
     std::vector<std::pair<uint64_t, std::string>> syms_;  // sorted by address

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/symbolize.hpp"
@@ -58,7 +57,7 @@ TEST(KernelSymbols, ResolvesToTheEnclosingFunction)
 
 // Clones whose arguments changed are named, never attached to; look-alike
 // names and split-off parts are not clones of the function.
-TEST(AttachPlan, FindsCompilerClonesOfAFunctionInKallsyms)
+TEST(KernelSymbols, FindsCompilerClonesOfAFunction)
 {
     const char* kallsyms =
         "ffffffff81234560 t try_grab_page.isra.0\n"
@@ -66,10 +65,11 @@ TEST(AttachPlan, FindsCompilerClonesOfAFunctionInKallsyms)
         "ffffffff81234700 t try_grab_page.part.0\n"
         "ffffffff81234800 t try_grab_page.constprop.1\t[gup_mod]\n"
         "ffffffff81234900 T gup_put_folio\n";
-    EXPECT_EQ(compiler_clones(kallsyms, "try_grab_page"),
+    auto syms = KernelSymbols::from_kallsyms(kallsyms);
+    EXPECT_EQ(syms.compiler_clones("try_grab_page"),
               (std::vector<std::string>{"try_grab_page.isra.0", "try_grab_page.constprop.1"}));
-    EXPECT_TRUE(compiler_clones(kallsyms, "gup_put_folio").empty());
-    EXPECT_TRUE(compiler_clones("garbage\n\n", "gup_put_folio").empty());
+    EXPECT_TRUE(syms.compiler_clones("gup_put_folio").empty());
+    EXPECT_TRUE(KernelSymbols::from_kallsyms("garbage\n\n").compiler_clones("gup_put_folio").empty());
 }
 
 TEST(KernelInfo, MigrateReasonNamesMatchTheTracepoint)
