@@ -114,6 +114,23 @@ struct PageFreedEvent {
     uint32_t nr_pages = 1;  // 1 << order
 };
 
+// The last thread of a process that grabbed pages exited. Pins it still
+// holds stay (io_uring teardown and drivers release them later, or never),
+// and its pid may now be reused by an unrelated process.
+struct ProcessExitEvent {
+    EventHead head;
+};
+
+// What user space could read about a process that grabbed pages, at the
+// drain after its first grab (best effort: a process that already exited
+// has none). ts_ns is that grab's time, so the record orders with it.
+struct ProcessInfoEvent {
+    uint64_t ts_ns = 0;
+    uint32_t tgid = 0;
+    std::string exe;     // /proc/PID/exe, "" if unreadable
+    std::string cgroup;  // cgroup v2 path from /proc/PID/cgroup ("/system.slice/x.service"), "" if unknown
+};
+
 enum class StackKind : uint32_t { Kernel = 0, User = 1 };
 
 struct Frame {
@@ -146,7 +163,8 @@ struct FinishEvent {
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           IsolationFailedEvent, CmaEvent, PageFreedEvent, StackEvent, LostEvent, FinishEvent>;
+                           IsolationFailedEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent,
+                           StackEvent, LostEvent, FinishEvent>;
 
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);

@@ -238,6 +238,14 @@ void Explainer::on(const PageFreedEvent& e)
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages);
 }
 
+void Explainer::on(const ProcessExitEvent& e)
+{
+    note_time(e.head.ts_ns);
+    ++report_.stats.process_exits;
+}
+
+void Explainer::on(const ProcessInfoEvent& e) { report_.processes[e.tgid] = e; }
+
 void Explainer::on(const StackEvent& e)
 {
     if (e.kind == StackKind::Kernel) report_.kernel_stacks[e.id] = e;

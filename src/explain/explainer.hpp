@@ -26,6 +26,8 @@ private:
     void on(const IsolationFailedEvent& e);
     void on(const CmaEvent& e);
     void on(const PageFreedEvent& e);
+    void on(const ProcessExitEvent& e);
+    void on(const ProcessInfoEvent& e);
     void on(const StackEvent& e);
     void on(const LostEvent& e);
     void on(const FinishEvent& e);

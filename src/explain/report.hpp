@@ -94,6 +94,7 @@ struct ReportStats {
     uint64_t migrations = 0;
     uint64_t closed_by_page_free = 0;    // holders whose page was freed (unseen put_page)
     uint64_t pages_held_at_end = 0;
+    uint64_t process_exits = 0;          // processes that grabbed pages and exited
 };
 
 struct Report {
@@ -104,6 +105,7 @@ struct Report {
     std::optional<FinishEvent> finish;
     std::map<int32_t, StackEvent> kernel_stacks;
     std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
+    std::map<uint32_t, ProcessInfoEvent> processes;                  // by tgid
     ReportStats stats;
     uint64_t first_ns = 0;
     uint64_t last_ns = 0;
