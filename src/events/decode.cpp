@@ -38,7 +38,7 @@ Error too_short(const char* what, size_t got, size_t want)
 
 }  // namespace
 
-Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout)
+Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout, Event& out)
 {
     pt_header h;
     if (!read_raw(bytes, h)) return too_short("kernel", bytes.size(), sizeof(h));
@@ -50,40 +50,46 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages ? r.nr_pages : 1, r.count ? r.count : 1, r.gup_flags,
                     layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id,
                     (r.stack_flags & PT_STACK_SAMPLED) != 0};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_RELEASE: {
         pt_release r;
         if (!read_raw(bytes, r)) return too_short("release", bytes.size(), sizeof(r));
         ReleaseEvent e{decode_head(r.h), r.pfn, r.refs, r.gup_flags, layout.canonical(r.gup_flags),
                        r.nr_pages ? r.nr_pages : 1};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_MIGRATE: {
         pt_migrate r;
         if (!read_raw(bytes, r)) return too_short("migrate", bytes.size(), sizeof(r));
         MigrateEvent e{decode_head(r.h), r.succeeded, r.failed, r.thp_succeeded, r.thp_failed,
                        r.thp_split, r.mode, r.reason};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_FAILED_FOLIO: {
         pt_failed_folio r;
         if (!read_raw(bytes, r)) return too_short("failed-folio", bytes.size(), sizeof(r));
         FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index,
                            r.nr_pages ? r.nr_pages : 1};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_MIGRATE_END: {
         pt_migrate_end r;
         if (!read_raw(bytes, r)) return too_short("migrate-end", bytes.size(), sizeof(r));
         MigrateEndEvent e{decode_head(r.h), r.ret, r.walked, r.truncated != 0};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_ISOLATION_FAILED: {
         pt_isolation_failed r;
         if (!read_raw(bytes, r)) return too_short("isolation", bytes.size(), sizeof(r));
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     case PT_REC_CMA: {
         pt_cma r;
@@ -98,18 +104,20 @@ Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> byt
         if (r.flags & PT_CMA_HAS_ERRNO) e.error = r.errorno;
         if (r.flags & PT_CMA_HAS_NAME) e.area.assign(r.name, strnlen(r.name, sizeof(r.name)));
         if (e.op != CmaEvent::Op::AllocStart && e.op != CmaEvent::Op::BusyRetry && e.op != CmaEvent::Op::AllocEnd)
-            return std::optional<Event>();  // an operation a newer pintrace records
-        return std::optional<Event>(e);
+            return false;  // an operation a newer pintrace records
+        out = e;
+        return true;
     }
     case PT_REC_PAGE_FREED: {
         pt_page_freed r;
         if (!read_raw(bytes, r)) return too_short("page-freed", bytes.size(), sizeof(r));
         PageFreedEvent e{decode_head(r.h), r.pfn, 1u << (r.order & 31)};
-        return std::optional<Event>(e);
+        out = e;
+        return true;
     }
     default:
         // Includes PT_REC_EXEC: only the recorder needs it.
-        return std::optional<Event>();
+        return false;
     }
 }
 

@@ -11,7 +11,9 @@
 
 namespace pintrace {
 
-// nullopt: a record type this version does not know (skipped, not an error).
-Result<std::optional<Event>> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout);
+// Decodes into out, which a reader reuses record after record (a replay
+// decodes millions). false: a record type this version does not know
+// (skipped, not an error).
+Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout, Event& out);
 
 }  // namespace pintrace

@@ -1,6 +1,7 @@
 #include "explain/explainer.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "pintrace.h"
 
@@ -54,7 +55,50 @@ void Explainer::note_time(uint64_t ts)
 
 void Explainer::consume(const Event& event)
 {
+    // The end of the trace: everything queued happened before it.
+    if (std::holds_alternative<FinishEvent>(event)) dispatch_all();
+    if (order_.push(event)) dispatch_ready();
+    else dispatch(event);
+}
+
+void Explainer::dispatch(const Event& event)
+{
     std::visit([this](const auto& e) { on(e); }, event);
+}
+
+namespace {
+
+// Pages a queued event will look up in the ledger.
+std::optional<uint64_t> event_pfn(const Event& e)
+{
+    if (auto* g = std::get_if<GrabEvent>(&e)) return g->pfn;
+    if (auto* r = std::get_if<ReleaseEvent>(&e)) return r->pfn;
+    if (auto* f = std::get_if<PageFreedEvent>(&e)) return f->pfn;
+    return std::nullopt;
+}
+
+}  // namespace
+
+void Explainer::dispatch_ready()
+{
+    // The ledger's table is far larger than the caches: fetching the slot of
+    // the event a few places behind the one dispatched now overlaps misses.
+    constexpr size_t kPrefetchDistance = 16;
+    while (const Event* e = order_.ready()) {
+        const auto& queued = order_.queued();
+        if (queued.size() > kPrefetchDistance)
+            if (auto pfn = event_pfn(queued[kPrefetchDistance])) ledger_.prefetch(*pfn);
+        dispatch(*e);
+        order_.pop();
+    }
+}
+
+void Explainer::dispatch_all()
+{
+    while (const Event* e = order_.oldest()) {
+        dispatch(*e);
+        order_.pop();
+    }
 }
 
 void Explainer::on(const GrabEvent& e)
@@ -216,32 +260,31 @@ void Explainer::collect_held_in_range(Failure& f) const
     auto busy = [&](uint64_t pfn) {
         return std::any_of(f.pages.begin(), f.pages.end(), [&](const StuckPage& p) { return p.pfn == pfn; });
     };
-    ledger_.for_each_page([&](uint64_t pfn, std::span<const Holder> hs) {
-        if (hs.empty() || !in_ranges(pfn) || busy(pfn)) return;
-        ++f.held_in_range_total;
-        StuckPage page{pfn, 0, 0, 0, {hs.begin(), hs.end()}, Cause::NoHolderSeen, 1};
+    std::map<uint64_t, StuckPage> held;
+    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+        if (!in_ranges(pfn) || busy(pfn)) return;
+        auto [it, fresh] = held.try_emplace(pfn, StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1});
+        it->second.holders.push_back(ledger_.resolve(pfn, h));
+    });
+    f.held_in_range_total = held.size();
+    for (auto& [pfn, page] : held) {
+        if (f.held_in_range.size() == Failure::kMaxHeldInRange) break;
         page.cause = classify(page);
         f.held_in_range.push_back(std::move(page));
-    });
-    auto by_pfn = [](const StuckPage& a, const StuckPage& b) { return a.pfn < b.pfn; };
-    if (f.held_in_range.size() > Failure::kMaxHeldInRange) {
-        std::nth_element(f.held_in_range.begin(), f.held_in_range.begin() + Failure::kMaxHeldInRange,
-                         f.held_in_range.end(), by_pfn);
-        f.held_in_range.resize(Failure::kMaxHeldInRange);
     }
-    std::sort(f.held_in_range.begin(), f.held_in_range.end(), by_pfn);
 }
 
 void Explainer::on(const PageFreedEvent& e)
 {
     note_time(e.head.ts_ns);
-    report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages);
+    report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
 }
 
 void Explainer::on(const ProcessExitEvent& e)
 {
     note_time(e.head.ts_ns);
     ++report_.stats.process_exits;
+    ledger_.process_exited(e.head.task.tgid, e.head.ts_ns);
 }
 
 void Explainer::on(const ProcessInfoEvent& e) { report_.processes[e.tgid] = e; }
@@ -264,6 +307,8 @@ void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::mov
 
 Report Explainer::finish() &&
 {
+    dispatch_all();  // a trace that was not closed has no Finish record
+    report_.stats.reordered = order_.reordered();
     // Attempts whose migrate_pages() had not returned when recording stopped.
     for (auto& [tid, f] : open_)
         if (!f.pages.empty() || (f.outcome && f.outcome->failed > 0)) close_attempt(std::move(f));

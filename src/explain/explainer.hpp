@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "events/event.hpp"
+#include "explain/event_order.hpp"
 #include "explain/report.hpp"
 #include "ledger/ledger.hpp"
 
@@ -14,10 +15,14 @@ class Explainer {
 public:
     explicit Explainer(TraceInfo info);
 
+    // Events may come in file order; they reach the ledger in time order.
     void consume(const Event& event);
     Report finish() &&;
 
 private:
+    void dispatch(const Event& event);
+    void dispatch_ready();
+    void dispatch_all();
     void on(const GrabEvent& e);
     void on(const ReleaseEvent& e);
     void on(const MigrateEvent& e);
@@ -37,6 +42,7 @@ private:
     void note_time(uint64_t ts);
 
     Report report_;
+    EventOrder order_;
     PinLedger ledger_;
     bool walk_attached_;
     // Migrations in progress, by thread: the tracepoint fires inside

@@ -95,6 +95,7 @@ struct ReportStats {
     uint64_t closed_by_page_free = 0;    // holders whose page was freed (unseen put_page)
     uint64_t pages_held_at_end = 0;
     uint64_t process_exits = 0;          // processes that grabbed pages and exited
+    uint64_t reordered = 0;              // records that came before older ones (other CPUs)
 };
 
 struct Report {

@@ -1,36 +1,146 @@
 #include "ledger/ledger.hpp"
 
 #include <algorithm>
-#include <vector>
 
 namespace pintrace {
-namespace {
 
-// Grabs merge into one holder per (process, pin or reference, long-term
-// or not, code path): the unit an SRE acts on.
-bool same_owner(const Holder& h, const GrabEvent& e)
+size_t PinLedger::OwnerKeyHash::operator()(const OwnerKey& k) const
 {
-    return h.task.tgid == e.head.task.tgid && (h.flags & (kFlagPin | kFlagGet | kFlagLongterm)) ==
-                                                  (e.flags & (kFlagPin | kFlagGet | kFlagLongterm)) &&
-           h.kstack == e.kstack && h.ustack == e.ustack;
+    uint64_t h = (uint64_t{k.tgid} << 32 | k.kind) * 0x9E3779B97F4A7C15ull;
+    h ^= uint64_t{static_cast<uint32_t>(k.kstack)} << 32 | static_cast<uint32_t>(k.ustack);
+    return h * 0xC2B2AE3D27D4EB4Full;
 }
 
-}  // namespace
+PinLedger::OwnerKey PinLedger::key_of(const Owner& o)
+{
+    return {o.task.tgid, o.flags & (kFlagPin | kFlagGet | kFlagLongterm), o.kstack, o.ustack};
+}
+
+OwnerId PinLedger::owner_of(const GrabEvent& e)
+{
+    OwnerKey key{e.head.task.tgid, e.flags & (kFlagPin | kFlagGet | kFlagLongterm), e.kstack, e.ustack};
+    if (last_owner_ && last_owner_->first == key) return last_owner_->second;
+    auto [it, fresh] = owner_ids_.try_emplace(key, static_cast<OwnerId>(owners_.size()));
+    if (fresh) {
+        Process& proc = processes_[e.head.task.tgid];
+        Owner o;
+        o.task = e.head.task;
+        o.flags = e.flags;
+        o.kstack = e.kstack;
+        o.ustack = e.ustack;
+        o.hook = e.head.hook;
+        o.stack_sampled = e.stack_sampled;
+        o.incarnation = proc.incarnation;
+        o.first_ns = e.head.ts_ns;
+        owners_.push_back(o);
+        proc.owners.push_back(it->second);
+    }
+    last_owner_.emplace(key, it->second);
+    return it->second;
+}
+
+std::span<const PageHold> PinLedger::holds_of(const PageHold& slot) const
+{
+    if (slot.owner != kShared) return {&slot, 1};
+    const auto& list = shared_[slot.count];
+    return {list.data(), list.size()};
+}
+
+std::span<PageHold> PinLedger::holds_of(PageHold& slot)
+{
+    if (slot.owner != kShared) return {&slot, 1};
+    auto& list = shared_[slot.count];
+    return {list.data(), list.size()};
+}
+
+void PinLedger::add(uint64_t pfn, OwnerId id, uint32_t count, uint64_t ts)
+{
+    Owner& o = owners_[id];
+    o.pins_taken += count;
+    o.pins_held += count;
+    auto [slot, fresh] = pages_.insert(pfn);
+    if (fresh) {
+        *slot = PageHold{id, count, ts};
+        ++o.pages_held;
+        return;
+    }
+    for (PageHold& h : holds_of(*slot)) {
+        if (h.owner != id) continue;
+        h.count += count;
+        return;
+    }
+    ++o.pages_held;
+    if (slot->owner == kShared) {
+        shared_[slot->count].push_back(PageHold{id, count, ts});
+        return;
+    }
+    // A second owner on this page: the slot turns into a reference to a list.
+    uint32_t index;
+    if (!free_shared_.empty()) {
+        index = free_shared_.back();
+        free_shared_.pop_back();
+    } else {
+        index = static_cast<uint32_t>(shared_.size());
+        shared_.emplace_back();
+    }
+    shared_[index] = {*slot, PageHold{id, count, ts}};
+    *slot = PageHold{kShared, index, 0};
+}
 
 void PinLedger::grab(const GrabEvent& e)
 {
     if (!hold_kind(e.flags)) return;
-    for (uint32_t i = 0; i < e.nr_pages; ++i) {
-        auto& hs = pages_[e.pfn + i];
-        auto it = std::find_if(hs.begin(), hs.end(), [&](const Holder& h) { return same_owner(h, e); });
-        if (it != hs.end()) {
-            it->count += e.count;
-            it->last_ns = e.head.ts_ns;
-            continue;
+    OwnerId id = owner_of(e);
+    for (uint32_t i = 0; i < e.nr_pages; ++i) add(e.pfn + i, id, e.count, e.head.ts_ns);
+}
+
+void PinLedger::note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free)
+{
+    Owner& o = owners_[h.owner];
+    o.pins_held -= n;
+    (by_free ? o.pins_freed : o.pins_released) += n;
+    o.held_for.add(ts > h.since_ns ? ts - h.since_ns : 0, n);
+    if (on_close_) on_close_(ClosedPins{pfn, h.owner, n, h.since_ns, ts, by_free});
+}
+
+// Closes up to count pins of owner on pfn; returns how many it closed.
+uint32_t PinLedger::close(uint64_t pfn, OwnerId id, uint32_t count, uint64_t ts, bool by_free)
+{
+    PageHold* slot = pages_.find(pfn);
+    if (!slot) return 0;
+    if (slot->owner != kShared) {
+        if (slot->owner != id) return 0;
+        uint32_t n = std::min(count, slot->count);
+        note_closed(pfn, *slot, n, ts, by_free);
+        slot->count -= n;
+        if (!slot->count) {
+            --owners_[id].pages_held;
+            pages_.erase(pfn);
         }
-        hs.push_back(Holder{e.head.task, e.flags, e.count, e.head.ts_ns, e.head.ts_ns, e.kstack, e.ustack, e.head.hook,
-                            e.stack_sampled});
+        return n;
     }
+    uint32_t index = slot->count;
+    auto& list = shared_[index];
+    auto it = std::find_if(list.begin(), list.end(), [&](const PageHold& h) { return h.owner == id; });
+    if (it == list.end()) return 0;
+    uint32_t n = std::min(count, it->count);
+    note_closed(pfn, *it, n, ts, by_free);
+    it->count -= n;
+    if (!it->count) {
+        --owners_[id].pages_held;
+        list.erase(it);
+    }
+    if (list.size() == 1) {  // back to a single owner: no list needed
+        *slot = list.front();
+        list.clear();
+        free_shared_.push_back(index);
+    }
+    return n;
+}
+
+bool PinLedger::same_process(const Owner& o, uint32_t tgid) const
+{
+    return o.task.tgid == tgid && !o.exited_ns;
 }
 
 // A release names a folio and a count, not an owner: the kernel keeps no
@@ -41,69 +151,109 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
 {
     ReleaseOutcome out;
     uint32_t kind = hold_kind(e.flags);
-    uint32_t left = e.refs;
     if (!kind) return out;
+    uint64_t ts = e.head.ts_ns;
+    uint32_t tgid = e.head.task.tgid;
 
-    struct Candidate {
-        uint64_t pfn;
-        size_t index;
-        bool same_process;
-        uint64_t first_ns;
-    };
-    std::vector<Candidate> candidates;
-    for (uint32_t i = 0; i < e.nr_pages; ++i) {
-        auto it = pages_.find(e.pfn + i);
-        if (it == pages_.end()) continue;
-        for (size_t j = 0; j < it->second.size(); ++j) {
-            const Holder& h = it->second[j];
-            if (hold_kind(h.flags) == kind)
-                candidates.push_back({e.pfn + i, j, h.task.tgid == e.head.task.tgid, h.first_ns});
+    // The common case, one page with one owner, needs no candidate list.
+    if (e.nr_pages == 1) {
+        PageHold* slot = pages_.find(e.pfn);
+        if (slot && slot->owner != kShared) {
+            const Owner& o = owners_[slot->owner];
+            if (hold_kind(o.flags) == kind) {
+                out.other_owner = !same_process(o, tgid);
+                out.matched = close(e.pfn, slot->owner, e.refs, ts, false);
+            }
+            out.unmatched = e.refs - out.matched;
+            return out;
         }
     }
-    std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-        if (a.same_process != b.same_process) return a.same_process;
-        return a.first_ns < b.first_ns;
-    });
 
-    for (const auto& c : candidates) {
+    candidates_.clear();
+    for (uint32_t i = 0; i < e.nr_pages; ++i) {
+        PageHold* slot = pages_.find(e.pfn + i);
+        if (!slot) continue;
+        for (const PageHold& h : holds_of(*slot)) {
+            const Owner& o = owners_[h.owner];
+            if (hold_kind(o.flags) == kind)
+                candidates_.push_back({e.pfn + i, h.owner, h.since_ns, same_process(o, tgid)});
+        }
+    }
+    auto before = [](const Candidate& a, const Candidate& b) {
+        if (a.same_process != b.same_process) return a.same_process;
+        return a.since_ns < b.since_ns;
+    };
+    // A folio released whole is one grab's pages, already in order.
+    if (!std::is_sorted(candidates_.begin(), candidates_.end(), before))
+        std::stable_sort(candidates_.begin(), candidates_.end(), before);
+
+    uint32_t left = e.refs;
+    for (const auto& c : candidates_) {
         if (!left) break;
-        Holder& h = pages_[c.pfn][c.index];
-        uint32_t n = std::min(left, h.count);
-        h.count -= n;
+        uint32_t n = close(c.pfn, c.owner, left, ts, false);
         left -= n;
         out.matched += n;
-        if (!c.same_process) out.other_owner = true;
+        if (n && !c.same_process) out.other_owner = true;
     }
     out.unmatched = left;
-
-    // Drop emptied holders and pages only now: indices above stay valid.
-    for (uint32_t i = 0; i < e.nr_pages && !candidates.empty(); ++i) {
-        auto it = pages_.find(e.pfn + i);
-        if (it == pages_.end()) continue;
-        auto& hs = it->second;
-        hs.erase(std::remove_if(hs.begin(), hs.end(), [](const Holder& h) { return h.count == 0; }), hs.end());
-        if (hs.empty()) pages_.erase(it);
-    }
     return out;
 }
 
-uint32_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages)
+uint32_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts)
 {
     uint32_t closed = 0;
     for (uint32_t i = 0; i < nr_pages; ++i) {
-        auto it = pages_.find(pfn + i);
-        if (it == pages_.end()) continue;
-        for (const auto& h : it->second) closed += h.count;
-        pages_.erase(it);
+        PageHold* slot = pages_.find(pfn + i);
+        if (!slot) continue;
+        for (const PageHold& h : holds_of(*slot)) {
+            note_closed(pfn + i, h, h.count, ts, true);
+            --owners_[h.owner].pages_held;
+            closed += h.count;
+        }
+        if (slot->owner == kShared) {
+            shared_[slot->count].clear();
+            free_shared_.push_back(slot->count);
+        }
+        pages_.erase(pfn + i);
     }
     return closed;
 }
 
-std::span<const Holder> PinLedger::holders(uint64_t pfn) const
+void PinLedger::process_exited(uint32_t tgid, uint64_t ts)
 {
-    auto it = pages_.find(pfn);
-    if (it == pages_.end()) return {};
-    return {it->second.data(), it->second.size()};
+    auto it = processes_.find(tgid);
+    if (it == processes_.end()) return;  // took nothing we saw
+    for (OwnerId id : it->second.owners) {
+        owners_[id].exited_ns = ts ? ts : 1;
+        owner_ids_.erase(key_of(owners_[id]));
+    }
+    it->second.owners.clear();
+    ++it->second.incarnation;
+    last_owner_.reset();
+}
+
+Holder PinLedger::resolve(uint64_t, const PageHold& h) const
+{
+    const Owner& o = owners_[h.owner];
+    return Holder{h.owner, o.task, o.flags, h.count, h.since_ns, o.kstack, o.ustack, o.hook, o.stack_sampled,
+                  o.exited_ns};
+}
+
+Holders PinLedger::holders(uint64_t pfn) const
+{
+    Holders out;
+    if (const PageHold* slot = pages_.find(pfn))
+        for (const PageHold& h : holds_of(*slot)) out.push_back(resolve(pfn, h));
+    return out;
+}
+
+size_t PinLedger::memory_bytes() const
+{
+    size_t bytes = pages_.memory_bytes() + owners_.capacity() * sizeof(Owner) +
+                   shared_.capacity() * sizeof(SharedHolds) + candidates_.capacity() * sizeof(Candidate);
+    for (const auto& list : shared_)
+        if (list.capacity() > 2) bytes += list.capacity() * sizeof(PageHold);
+    return bytes;
 }
 
 }  // namespace pintrace

@@ -185,6 +185,7 @@ Result<void> TraceReader::parse_header()
 Result<ReadSummary> TraceReader::read(const std::function<void(const Event&)>& sink, ReadOptions options) const
 {
     ReadSummary summary;
+    Event event;
     size_t off = records_offset_;
     while (off < data_.size()) {
         size_t left = data_.size() - off;
@@ -208,9 +209,9 @@ Result<ReadSummary> TraceReader::read(const std::function<void(const Event&)>& s
                 return summary;
             }
         } else {
-            auto ev = decode_kernel_record(rec, info_.flags);
-            if (!ev) return make_error("corrupt " + ev.error().message + " " + at(off));
-            if (ev.value()) sink(*ev.value());
+            auto known = decode_kernel_record(rec, info_.flags, event);
+            if (!known) return make_error("corrupt " + known.error().message + " " + at(off));
+            if (known.value()) sink(event);
             else ++summary.unknown_records;
         }
         off += size;
