@@ -1,12 +1,17 @@
-// pintrace report: explain the migration failures in a trace.
+// pintrace report: explain the migration failures in a trace, and show who
+// held pages, for how long, and one page's history.
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "explain/explainer.hpp"
+#include "explain/pinners.hpp"
 #include "render/format.hpp"
 #include "render/report_views.hpp"
 #include "trace/reader.hpp"
+#include "trace/trace_time.hpp"
+#include "util/duration.hpp"
 
 namespace pintrace::cli {
 namespace {
@@ -16,21 +21,73 @@ struct ReportArgs {
     std::string format = "text";
     bool allow_incomplete = false;
     bool no_stacks = false;
+    size_t top = 10;
+    std::string threshold, since, until, pfns, sort, group_by = "pid", cgroup, comm, reason;
+    std::optional<uint32_t> pid;
 };
+
+// Everything the options ask for that needs the trace's header (its clocks).
+Result<std::pair<ExplainOptions, ReportView>> views_from(const ReportArgs& a, const TraceInfo& info)
+{
+    ExplainOptions ex;
+    ReportView view;
+    view.top = a.top;
+    view.show_stacks = !a.no_stacks;
+    HolderFilter holders{a.pid, a.comm, a.cgroup};
+    view.failures.holders = holders;
+    view.pinners.filter = holders;
+    view.failures.reason = a.reason;
+    if (!a.threshold.empty()) {
+        auto t = parse_duration_ns(a.threshold);
+        if (!t || !*t) return make_error("--threshold: not a duration: '" + a.threshold + "' (e.g. 300ms, 5s, 2h)");
+        ex.threshold_ns = *t;
+    }
+    if (!a.since.empty()) {
+        auto t = parse_trace_time(a.since, info);
+        if (!t) return make_error("--since: " + t.error().message);
+        view.failures.since_ns = t.value();
+    }
+    if (!a.until.empty()) {
+        auto t = parse_trace_time(a.until, info);
+        if (!t) return make_error("--until: " + t.error().message);
+        ex.until_ns = view.failures.until_ns = t.value();
+    }
+    if (view.failures.since_ns && ex.until_ns && *view.failures.since_ns > *ex.until_ns)
+        return make_error("--since is after --until");
+    if (!a.pfns.empty()) {
+        auto p = parse_pfn_list(a.pfns);
+        if (!p) return make_error("--pfn: " + p.error().message);
+        ex.history_pfns = p.value();
+    }
+    auto group = parse_group_by(a.group_by);
+    if (!group) return group.error();
+    view.pinners.group_by = group.value();
+    if (!a.sort.empty()) {
+        auto keys = parse_sort_keys(a.sort);
+        if (!keys) return keys.error();
+        view.pinners.sort = keys.value();
+    }
+    return std::pair{ex, view};
+}
 
 int run_report(const ReportArgs& args)
 {
     auto reader = TraceReader::open(args.file);
     if (!reader) return fail("report", args.file + ": " + reader.error().message);
+    auto views = views_from(args, reader->info());
+    if (!views) return fail("report", views.error().message, kExitUsage);
+    auto& [options, view] = views.value();
 
-    Explainer explainer(reader->info());
+    Explainer explainer(reader->info(), options);
     auto read = reader->read([&](const Event& e) { explainer.consume(e); }, {args.allow_incomplete});
     if (!read) return fail("report", args.file + ": " + read.error().message);
     Report report = std::move(explainer).finish();
 
-    std::string out = args.format == "json" ? render_report_json(report) : render_report_text(report, !args.no_stacks);
+    std::string out = args.format == "json"       ? render_report_json(report, view)
+                      : args.format == "markdown" ? render_report_markdown(report, view)
+                                                  : render_report_text(report, view);
     std::fwrite(out.data(), 1, out.size(), stdout);
-    return report_exit_code(report);
+    return report_exit_code(report, &view.failures);
 }
 
 }  // namespace
@@ -39,15 +96,41 @@ Runner setup_report(CLI::App& sub)
 {
     auto args = std::make_shared<ReportArgs>();
     sub.add_option("file", args->file, "Trace file written by pintrace record")->capture_default_str();
-    sub.add_option("--format", args->format, "text or json")
-        ->check(CLI::IsMember({"text", "json"}))
+    sub.add_option("--format", args->format, "text, json or markdown (for an incident ticket)")
+        ->check(CLI::IsMember({"text", "json", "markdown"}))
         ->capture_default_str();
     sub.add_flag("--allow-incomplete", args->allow_incomplete,
                  "Read a trace whose recorder was killed before closing it");
     sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the text report");
+    auto views = "Views";
+    sub.add_option("--top", args->top, "Rows per table in text and markdown; 0 shows all")
+        ->capture_default_str()
+        ->group(views);
+    sub.add_option("--threshold", args->threshold,
+                   "List pins held longer than DURATION (e.g. 300ms, the default of Android's page_pinner)")
+        ->group(views);
+    sub.add_option("--pid", args->pid, "Only holders in this process")->group(views);
+    sub.add_option("--comm", args->comm, "Only holders with this command name")->group(views);
+    sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)")->group(views);
+    sub.add_option("--reason", args->reason,
+                   "Only failures of this kind: compaction, syscall_or_cpuset, memory_hotplug, contig_range, "
+                   "longterm_pin, isolation, cma, ...")
+        ->group(views);
+    sub.add_option("--since", args->since, "Only failures from TIME on: +30s, 14:05:30 (UTC) or 2026-11-22T14:05:30")
+        ->group(views);
+    sub.add_option("--until", args->until, "Replay up to TIME: holders as they were then, failures until then")
+        ->group(views);
+    sub.add_option("--pfn", args->pfns, "One page's whole history (PFN[,PFN...]): every grab, release, free, failure")
+        ->group(views);
+    sub.add_option("--sort", args->sort, "Holders table order: pages, longterm, oldest, pins, rate, pid, comm "
+                                         "(KEY[,KEY]; default pages,longterm)")
+        ->group(views);
+    sub.add_option("--group-by", args->group_by, "Holders table rows: pid, comm, cgroup or stack")
+        ->capture_default_str()
+        ->group(views);
     sub.footer(
-        "Exit status: 0 no migration failed; 3 failures, every stuck page has a culprit; 4 failures with pages "
-        "no holder explains (or pages not observable); 1 error; 2 usage.");
+        "Exit status: 0 no (selected) migration failed; 3 failures, every stuck page has a culprit; 4 failures with "
+        "pages no holder explains (or pages not observable); 1 error; 2 usage.");
     return [args] { return run_report(*args); };
 }
 

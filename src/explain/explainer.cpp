@@ -41,9 +41,57 @@ Cause classify(const StuckPage& page)
     return Cause::NoHolderSeen;
 }
 
-Explainer::Explainer(TraceInfo info) : walk_attached_(info.hook_attached(PT_HOOK_MIGRATE_PAGES_EXIT))
+Explainer::Explainer(TraceInfo info, ExplainOptions options)
+    : walk_attached_(info.hook_attached(PT_HOOK_MIGRATE_PAGES_EXIT))
 {
     report_.info = std::move(info);
+    std::sort(options.history_pfns.begin(), options.history_pfns.end());
+    report_.options = std::move(options);
+    if (report_.options.threshold_ns || !report_.options.history_pfns.empty())
+        ledger_.on_close([this](const ClosedPins& c) { on_closed(c); });
+}
+
+bool Explainer::in_history(uint64_t pfn, uint32_t nr_pages) const
+{
+    const auto& pfns = report_.options.history_pfns;
+    if (pfns.empty()) return false;
+    auto it = std::lower_bound(pfns.begin(), pfns.end(), pfn);
+    return it != pfns.end() && *it < pfn + nr_pages;
+}
+
+namespace {
+
+bool longer_first(const LongHold& a, const LongHold& b) { return a.until_ns - a.since_ns > b.until_ns - b.since_ns; }
+
+}  // namespace
+
+// The kMaxLongHolds longest, as a heap whose top is the shortest kept.
+void Explainer::keep_long_hold(const LongHold& hold)
+{
+    auto& heap = report_.long_holds;
+    ++report_.long_holds_total;
+    if (heap.size() == Report::kMaxLongHolds) {
+        if (!longer_first(hold, heap.front())) return;
+        std::pop_heap(heap.begin(), heap.end(), longer_first);
+        heap.back() = hold;
+    } else {
+        heap.push_back(hold);
+    }
+    std::push_heap(heap.begin(), heap.end(), longer_first);
+}
+
+void Explainer::add_history(HistoryEntry entry) { report_.history.push_back(std::move(entry)); }
+
+void Explainer::on_closed(const ClosedPins& c)
+{
+    uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
+    if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
+        keep_long_hold({c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
+    if (in_history(c.pfn, 1)) {
+        const Owner& o = ledger_.owner(c.owner);
+        add_history({HistoryEntry::What::Closed, c.at_ns, c.pfn, o.task, o.flags, c.count, 1, o.kstack, o.ustack,
+                     o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
+    }
 }
 
 void Explainer::note_time(uint64_t ts)
@@ -63,6 +111,9 @@ void Explainer::consume(const Event& event)
 
 void Explainer::dispatch(const Event& event)
 {
+    // --until: the ledger as it stood then; later events are not replayed.
+    if (auto until = report_.options.until_ns)
+        if (auto ts = event_time(event); ts && *ts > *until) return;
     std::visit([this](const auto& e) { on(e); }, event);
 }
 
@@ -106,12 +157,18 @@ void Explainer::on(const GrabEvent& e)
     note_time(e.head.ts_ns);
     ++report_.stats.grabs;
     ledger_.grab(e);
+    if (in_history(e.pfn, e.nr_pages))
+        add_history({HistoryEntry::What::Grab, e.head.ts_ns, e.pfn, e.head.task, e.flags, e.count, e.nr_pages,
+                     e.kstack, e.ustack, e.stack_sampled, ""});
 }
 
 void Explainer::on(const ReleaseEvent& e)
 {
     note_time(e.head.ts_ns);
     ++report_.stats.releases;
+    if (in_history(e.pfn, e.nr_pages))
+        add_history({HistoryEntry::What::Release, e.head.ts_ns, e.pfn, e.head.task, e.flags, e.refs, e.nr_pages, -1,
+                     -1, false, ""});
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
     if (outcome.other_owner) ++report_.stats.cross_task_releases;
@@ -152,6 +209,9 @@ void Explainer::on(const FailedFolioEvent& e)
     }
     page.cause = classify(page);
     f.pages.push_back(std::move(page));
+    if (in_history(e.pfn, e.nr_pages))
+        add_history({HistoryEntry::What::MigrationFailed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1,
+                     false, "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount)});
 }
 
 void Explainer::on(const MigrateEndEvent& e)
@@ -191,6 +251,9 @@ void Explainer::on(const IsolationFailedEvent& e)
     auto hs = ledger_.holders(e.busy_pfn);
     page.holders.assign(hs.begin(), hs.end());
     page.cause = page.holders.empty() ? Cause::NoHolderSeen : classify(page);
+    if (in_history(e.busy_pfn, 1))
+        add_history({HistoryEntry::What::IsolationBusy, e.head.ts_ns, e.busy_pfn, e.head.task, 0, 0, 1, -1, -1, false,
+                     "range " + std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
         Failure& req = cma->second;
@@ -277,6 +340,8 @@ void Explainer::collect_held_in_range(Failure& f) const
 void Explainer::on(const PageFreedEvent& e)
 {
     note_time(e.head.ts_ns);
+    if (in_history(e.pfn, e.nr_pages))
+        add_history({HistoryEntry::What::Freed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1, false, ""});
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
 }
 
@@ -287,7 +352,7 @@ void Explainer::on(const ProcessExitEvent& e)
     ledger_.process_exited(e.head.task.tgid, e.head.ts_ns);
 }
 
-void Explainer::on(const ProcessInfoEvent& e) { report_.processes[e.tgid] = e; }
+void Explainer::on(const ProcessInfoEvent& e) { report_.processes[{e.tgid, ledger_.incarnation(e.tgid)}] = e; }
 
 void Explainer::on(const StackEvent& e)
 {
@@ -322,7 +387,37 @@ Report Explainer::finish() &&
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
     report_.stats.pages_held_at_end = ledger_.pages_held();
+    collect_owner_states();
     return std::move(report_);
+}
+
+// What every owner still holds when the replay stops: the "held now" views.
+void Explainer::collect_owner_states()
+{
+    Report& r = report_;
+    r.end_ns = r.options.until_ns.value_or(std::max(r.last_ns, r.finish ? r.finish->end_ns : 0));
+    r.owners.clear();
+    for (const Owner& o : ledger_.owners()) r.owners.push_back(OwnerState{o});
+    uint64_t threshold = r.options.threshold_ns;
+    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+        OwnerState& s = r.owners[h.owner];
+        uint64_t age = r.end_ns > h.since_ns ? r.end_ns - h.since_ns : 0;
+        if (!s.oldest_ns || h.since_ns < s.oldest_ns) s.oldest_ns = h.since_ns;
+        s.held_now.add(age, h.count);
+        if (threshold && age >= threshold) {
+            ++s.pages_over_threshold;
+            keep_long_hold({h.owner, pfn, h.count, h.since_ns, r.end_ns, false, false});
+        }
+    });
+    for (auto& s : r.owners)
+        if (s.oldest_ns) s.uncertain = r.lost_between(s.oldest_ns, r.end_ns);
+    for (uint64_t pfn : r.options.history_pfns) {
+        auto hs = ledger_.holders(pfn);
+        r.history_holders[pfn].assign(hs.begin(), hs.end());
+    }
+    std::sort_heap(r.long_holds.begin(), r.long_holds.end(), longer_first);
+    std::stable_sort(r.history.begin(), r.history.end(),
+                     [](const HistoryEntry& a, const HistoryEntry& b) { return a.ts_ns < b.ts_ns; });
 }
 
 // ---- Report helpers ----
@@ -372,6 +467,14 @@ std::vector<std::string> Report::user_frames(const Holder& h) const
     auto entry = std::find_if(frames.begin(), frames.end(), is_process_entry);
     if (entry != frames.end()) frames.erase(entry + 1, frames.end());
     return frames;
+}
+
+const ProcessInfoEvent* Report::process(OwnerId id) const
+{
+    if (id >= owners.size()) return nullptr;
+    const Owner& o = owners[id].owner;
+    auto it = processes.find({o.task.tgid, o.incarnation});
+    return it == processes.end() ? nullptr : &it->second;
 }
 
 bool Report::lost_between(uint64_t from, uint64_t to) const

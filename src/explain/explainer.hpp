@@ -13,7 +13,7 @@ namespace pintrace {
 
 class Explainer {
 public:
-    explicit Explainer(TraceInfo info);
+    explicit Explainer(TraceInfo info, ExplainOptions options = {});
 
     // Events may come in file order; they reach the ledger in time order.
     void consume(const Event& event);
@@ -40,6 +40,11 @@ private:
     void close_cma_request(uint32_t tid, const CmaEvent* end);
     void close_attempt(Failure&& f);
     void note_time(uint64_t ts);
+    bool in_history(uint64_t pfn, uint32_t nr_pages) const;
+    void add_history(HistoryEntry entry);
+    void on_closed(const ClosedPins& c);
+    void keep_long_hold(const LongHold& hold);
+    void collect_owner_states();
 
     Report report_;
     EventOrder order_;

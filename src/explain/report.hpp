@@ -86,6 +86,51 @@ struct Failure {
     size_t held_in_range_total = 0;
 };
 
+// What the replay keeps beyond failures, for the views over the ledger.
+struct ExplainOptions {
+    std::optional<uint64_t> until_ns;  // CLOCK_MONOTONIC: events after it are not replayed
+    uint64_t threshold_ns = 0;         // > 0: collect pins held longer than this
+    std::vector<uint64_t> history_pfns;  // pages whose every event is kept (report --pfn)
+};
+
+// One owner as the replay left it: its totals, and what it still held.
+struct OwnerState {
+    Owner owner;
+    uint64_t oldest_ns = 0;  // the oldest pin it still held (0: it held nothing)
+    uint64_t pages_over_threshold = 0;
+    DurationHistogram held_now;  // ages of the pins it still held
+    // Records were lost while it held pages: some of them may have been
+    // released unseen. Never shown as certain.
+    bool uncertain = false;
+};
+
+// A pin held longer than ExplainOptions::threshold_ns: released (or freed)
+// after that long, or still held when the replay stopped.
+struct LongHold {
+    OwnerId owner = 0;
+    uint64_t pfn = 0;
+    uint32_t count = 0;
+    uint64_t since_ns = 0;
+    uint64_t until_ns = 0;
+    bool released = false;  // false: still held at the end
+    bool by_free = false;   // closed because its page was freed
+};
+
+// One event in the life of a page the user asked about (report --pfn).
+struct HistoryEntry {
+    enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy } what;
+    uint64_t ts_ns = 0;
+    uint64_t pfn = 0;
+    TaskRef task;            // who did it (Closed: the owner that lost the pins)
+    uint32_t flags = 0;
+    uint32_t count = 0;
+    uint32_t nr_pages = 1;   // pages the grab or folio spans
+    int32_t kstack = -1;
+    int32_t ustack = -1;
+    bool stack_sampled = false;
+    std::string detail;      // the failure's reason, "freed", ...
+};
+
 struct ReportStats {
     uint64_t grabs = 0;
     uint64_t releases = 0;
@@ -100,13 +145,21 @@ struct ReportStats {
 
 struct Report {
     TraceInfo info;
+    ExplainOptions options;
+    uint64_t end_ns = 0;  // the moment "held now" refers to: --until, or the end of the trace
+    std::vector<OwnerState> owners;  // by OwnerId
+    std::vector<LongHold> long_holds;  // the longest first, at most kMaxLongHolds
+    uint64_t long_holds_total = 0;
+    static constexpr size_t kMaxLongHolds = 10000;
+    std::vector<HistoryEntry> history;
+    std::map<uint64_t, std::vector<Holder>> history_holders;  // the --pfn pages' holders at end_ns
     std::vector<Failure> failures;
     std::vector<LostEvent> lost;
     uint64_t lost_total = 0;
     std::optional<FinishEvent> finish;
     std::map<int32_t, StackEvent> kernel_stacks;
     std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
-    std::map<uint32_t, ProcessInfoEvent> processes;                  // by tgid
+    std::map<std::pair<uint32_t, uint32_t>, ProcessInfoEvent> processes;  // (tgid, incarnation)
     ReportStats stats;
     uint64_t first_ns = 0;
     uint64_t last_ns = 0;
@@ -117,6 +170,11 @@ struct Report {
     std::vector<std::string> user_frames(const Holder& h) const;
     // Lost-event windows overlapping [from, to].
     bool lost_between(uint64_t from, uint64_t to) const;
+    // The process details recorded for an owner (exe, cgroup path), if any.
+    const ProcessInfoEvent* process(OwnerId id) const;
+    const Owner& owner(OwnerId id) const { return owners[id].owner; }
+    // A holder some of whose pins may have been released unseen (lost events).
+    bool holder_uncertain(const Holder& h, uint64_t at_ns) const { return lost_between(h.first_ns, at_ns); }
 };
 
 std::string_view cause_name(Cause c);

@@ -232,6 +232,12 @@ void PinLedger::process_exited(uint32_t tgid, uint64_t ts)
     last_owner_.reset();
 }
 
+uint32_t PinLedger::incarnation(uint32_t tgid) const
+{
+    auto it = processes_.find(tgid);
+    return it == processes_.end() ? 0 : it->second.incarnation;
+}
+
 Holder PinLedger::resolve(uint64_t, const PageHold& h) const
 {
     const Owner& o = owners_[h.owner];

@@ -104,6 +104,9 @@ public:
     void on_close(std::function<void(const ClosedPins&)> observer) { on_close_ = std::move(observer); }
 
     void prefetch(uint64_t pfn) const { pages_.prefetch(pfn); }
+    // How many times this pid's process was seen to exit: tells a reused
+    // pid's process from the one before it.
+    uint32_t incarnation(uint32_t tgid) const;
 
     Holders holders(uint64_t pfn) const;
     Holder resolve(uint64_t pfn, const PageHold& h) const;

@@ -68,9 +68,31 @@ std::string format_pfn(uint64_t pfn)
     return buf;
 }
 
-std::string next_step(Cause cause, const TaskRef& task, Origin origin)
+std::string_view cause_heading(Cause cause)
+{
+    switch (cause) {
+    case Cause::LongtermPin: return "long-term pins (FOLL_LONGTERM)";
+    case Cause::ShortPin: return "short-term pins (in-flight I/O or DMA)";
+    case Cause::Reference: return "extra references (FOLL_GET)";
+    case Cause::PinnedUnknown: return "pinned before the trace began";
+    case Cause::ExtraRefUnknown: return "references of unknown origin";
+    case Cause::NoHolderSeen: return "not movable, no pin or reference seen";
+    case Cause::NotAttempted: return "never tried (the migration gave up)";
+    }
+    return "unknown";
+}
+
+std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exited)
 {
     std::string who = "pid " + std::to_string(task.tgid) + " (" + std::string(comm_view(task.comm)) + ")";
+    // The owner is gone but its pins are not: the kernel still holds them on
+    // its behalf (io_uring ring teardown runs later, in a kworker) or leaked them.
+    if (exited && (cause == Cause::LongtermPin || cause == Cause::ShortPin || cause == Cause::Reference))
+        return who + " has exited but its " +
+               std::string(origin != Origin::Unknown ? origin_description(origin) : cause_heading(cause)) +
+               " are still held: a teardown still pending (io_uring rings are freed by a kworker, possibly after "
+               "in-flight I/O ends) or a leak in the driver that took them; retry later, and if the pages stay "
+               "held, check dmesg and the driver";
     switch (origin) {
     case Origin::IoUringBuffers:
         return "io_uring fixed buffers stay pinned until unregistered: have " + who +
@@ -103,8 +125,9 @@ std::string next_step(Cause cause, const TaskRef& task, Origin origin)
         return "extra page references (FOLL_GET: vmsplice into an unread pipe, KVM, drivers) last until the holder "
                "drops them: check " + who + " for pipes nobody reads, or restart it";
     case Cause::PinnedUnknown:
-        return "the page carries a pin taken before the trace began: find the long-term pinner (io_uring, RDMA, "
-               "VFIO users) among processes that map it, or record from before the pin";
+        return "the page carries a pin taken before the trace began (its refcount has the pin bias): look for the "
+               "long-term pinner among processes holding io_uring rings, VFIO or RDMA devices "
+               "(ls -l /proc/*/fd | grep -E 'io_uring|vfio|infiniband'), or record from before the pin";
     case Cause::ExtraRefUnknown:
         return "the page has references nobody in the trace took: often pages still in a per-CPU LRU batch "
                "(transient; retry), or a reference taken before the trace began";
@@ -124,13 +147,16 @@ Origin holder_origin(const Report& r, const Holder& h)
     return origin_of(frames);
 }
 
-std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages)
+std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages, uint64_t at_ns,
+                                         const HolderFilter* filter)
 {
-    std::map<std::tuple<uint32_t, uint32_t, int32_t, int32_t>, CulpritGroup> groups;
+    std::map<OwnerId, CulpritGroup> groups;
     for (const auto& page : pages) {
         for (const auto& h : page.holders) {
-            auto& g = groups[{h.task.tgid, h.flags, h.kstack, h.ustack}];
+            if (filter && !filter->matches(r, h.owner)) continue;
+            auto& g = groups[h.owner];
             if (g.pfns.empty()) {
+                g.owner = h.owner;
                 g.task = h.task;
                 g.flags = h.flags;
                 g.kstack = h.kstack;
@@ -141,13 +167,17 @@ std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckP
                 g.stack_sampled = h.stack_sampled;
             }
             g.oldest_ns = std::min(g.oldest_ns, h.first_ns);
+            g.uncertain |= r.holder_uncertain(h, at_ns);
+            g.exited_ns = h.exited_ns;
             g.pfns.push_back(page.pfn);
         }
     }
     std::vector<CulpritGroup> out;
     for (auto& [k, g] : groups) out.push_back(std::move(g));
-    std::stable_sort(out.begin(), out.end(),
-                     [](const CulpritGroup& a, const CulpritGroup& b) { return a.pfns.size() > b.pfns.size(); });
+    std::stable_sort(out.begin(), out.end(), [](const CulpritGroup& a, const CulpritGroup& b) {
+        if (a.cause != b.cause) return a.cause < b.cause;
+        return a.pfns.size() > b.pfns.size();
+    });
     return out;
 }
 
@@ -164,12 +194,12 @@ std::vector<std::string> next_steps(const Report& r, const Failure& f)
     std::vector<std::string> out;
     auto add = [&](const std::vector<CulpritGroup>& groups) {
         for (const auto& g : groups) {
-            auto step = next_step(g.cause, g.task, g.origin);
+            auto step = next_step(g.cause, g.task, g.origin, g.exited_ns != 0);
             if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(std::move(step));
         }
     };
-    add(group_culprits(r, f.pages));
-    add(group_culprits(r, f.held_in_range));
+    add(group_culprits(r, f.pages, f.head.ts_ns));
+    add(group_culprits(r, f.held_in_range, f.head.ts_ns));
     return out;
 }
 
@@ -230,6 +260,31 @@ std::string failure_sentence(const Report& r, const Failure& f)
     return s;
 }
 
+namespace {
+
+// The few words of next_step() that fit in the summary line.
+std::string short_action(Cause cause, Origin origin, bool exited)
+{
+    if (exited) return "its process has exited but the pins remain: retry later, then check the driver";
+    switch (origin) {
+    case Origin::IoUringBuffers: return "unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it";
+    case Origin::DirectIo: return "I/O in flight: retry, and look for stuck I/O if it persists";
+    case Origin::Vmsplice: return "drain or close the pipe it fills";
+    case Origin::Vfio: return "unmap the DMA mapping, detach the device, or stop it";
+    case Origin::Rdma: return "deregister the memory region or restart it";
+    case Origin::Exec: return "transient: retry";
+    default: break;
+    }
+    switch (cause) {
+    case Cause::LongtermPin: return "have it release them, or restart it";
+    case Cause::ShortPin: return "retry once its I/O completes";
+    case Cause::Reference: return "check it for pipes nobody reads, or restart it";
+    default: return "see below";
+    }
+}
+
+}  // namespace
+
 std::string report_summary(const Report& r)
 {
     if (r.failures.empty()) {
@@ -238,13 +293,19 @@ std::string report_summary(const Report& r)
         return s + ".";
     }
     size_t pages = 0;
-    std::map<uint32_t, std::pair<TaskRef, size_t>> by_pid;
+    struct ByPid {
+        size_t pages = 0;
+        CulpritGroup largest;  // its group on the most stuck pages: what it holds them as
+        uint64_t oldest_ns = 0;
+    };
+    std::map<uint32_t, ByPid> by_pid;
     for (const auto& f : r.failures) {
         pages += f.pages.size();
         for (const auto& g : group_culprits(r, f)) {
             auto& e = by_pid[g.task.tgid];
-            e.first = g.task;
-            e.second += g.pfns.size();
+            if (g.pfns.size() > e.largest.pfns.size()) e.largest = g;
+            e.oldest_ns = e.pages ? std::min(e.oldest_ns, g.oldest_ns) : g.oldest_ns;
+            e.pages += g.pfns.size();
         }
     }
     auto isolations = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
@@ -262,23 +323,31 @@ std::string report_summary(const Report& r)
     if (pages) s += ", " + std::to_string(pages) + " page(s) stuck";
     if (by_pid.empty()) return s + "; no holder was seen in the trace.";
     auto top = std::max_element(by_pid.begin(), by_pid.end(),
-                                [](const auto& a, const auto& b) { return a.second.second < b.second.second; });
-    s += "; top holder: pid " + std::to_string(top->first) + " (" + std::string(comm_view(top->second.first.comm)) +
-         ") on " + std::to_string(top->second.second) + " page(s)";
-    if (by_pid.size() > 1) s += ", " + std::to_string(by_pid.size() - 1) + " other process(es)";
+                                [](const auto& a, const auto& b) { return a.second.pages < b.second.pages; });
+    const CulpritGroup& g = top->second.largest;
+    std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
+                                                 : std::string(cause_heading(g.cause));
+    s += "; pid " + std::to_string(top->first) + " (" + std::string(comm_view(g.task.comm)) + ") holds " +
+         std::to_string(top->second.pages) + " of them as " + as;
+    std::string wall = format_wall_time(r, top->second.oldest_ns);
+    if (wall.size() > 11) s += " since " + wall.substr(11, 8);
+    s += ": " + short_action(g.cause, g.origin, g.exited_ns != 0);
+    if (by_pid.size() > 1) s += " (and " + std::to_string(by_pid.size() - 1) + " other process(es))";
     return s + ".";
 }
 
-int report_exit_code(const Report& r)
+int report_exit_code(const Report& r, const FailureFilter* filter)
 {
-    if (r.failures.empty()) return kExitNoFailure;
+    bool any = false;
     for (const auto& f : r.failures) {
+        if (filter && !filter->matches(r, f)) continue;
+        any = true;
         if (!f.pfns_observed) return kExitFailuresUnexplained;
         if (!unexplained_pages(f).empty()) return kExitFailuresUnexplained;
         // A CMA failure with no held page in its busy ranges is explained by nothing pintrace saw.
         if (f.kind == Failure::Kind::Cma && f.pages.empty() && f.held_in_range.empty()) return kExitFailuresUnexplained;
     }
-    return kExitFailuresExplained;
+    return any ? kExitFailuresExplained : kExitNoFailure;
 }
 
 }  // namespace pintrace

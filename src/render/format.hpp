@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "explain/origin.hpp"
+#include "explain/pinners.hpp"
 #include "explain/report.hpp"
 
 namespace pintrace {
@@ -20,12 +21,15 @@ std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
 
 // One holder group's advice: what to do about it, from the cause and,
 // where the kernel stack tells it, the origin.
-std::string next_step(Cause cause, const TaskRef& task, Origin origin = Origin::Unknown);
+std::string next_step(Cause cause, const TaskRef& task, Origin origin = Origin::Unknown, bool exited = false);
+// The heading a group of stuck pages goes under: "long-term pins", ...
+std::string_view cause_heading(Cause cause);
 // One sentence per failure, and the headline of the whole report.
 std::string failure_sentence(const Report& r, const Failure& f);
 std::string report_summary(const Report& r);
 
 struct CulpritGroup {
+    OwnerId owner = 0;
     TaskRef task;
     uint32_t flags = 0;
     Cause cause = Cause::NoHolderSeen;
@@ -35,11 +39,19 @@ struct CulpritGroup {
     bool stack_sampled = false;
     std::vector<uint64_t> pfns;
     uint64_t oldest_ns = 0;
+    bool uncertain = false;  // events were lost while it held them: it may have released some
+    uint64_t exited_ns = 0;  // its process had exited by the failure: the pins outlived it
 };
-// Holders of pages grouped by (process, flags, code path): a failure's
-// stuck pages, or the pages held elsewhere in an isolation range.
-std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages);
-inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f) { return group_culprits(r, f.pages); }
+// Holders of pages grouped by owner (process, flags, code path), the
+// longest-lasting cause first, then the most pages: a failure's stuck
+// pages, or the pages held elsewhere in an isolation range. at_ns is the
+// failure's time; filter keeps only matching owners.
+std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages, uint64_t at_ns,
+                                         const HolderFilter* filter = nullptr);
+inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& f)
+{
+    return group_culprits(r, f.pages, f.head.ts_ns);
+}
 Origin holder_origin(const Report& r, const Holder& h);
 std::vector<const StuckPage*> unexplained_pages(const Failure& f);
 // What to do about a failure: one step per holder group, the stuck pages'
@@ -54,6 +66,7 @@ enum ReportExit : int {
     kExitFailuresExplained = 3,
     kExitFailuresUnexplained = 4,
 };
-int report_exit_code(const Report& r);
+// Over the failures filter selects (all of them without one).
+int report_exit_code(const Report& r, const FailureFilter* filter = nullptr);
 
 }  // namespace pintrace

@@ -1,5 +1,8 @@
 #include "render/json_writer.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include <cstdio>
 
 namespace pintrace {
@@ -107,6 +110,16 @@ JsonWriter& JsonWriter::value(uint64_t v)
 {
     before_value();
     out_ += std::to_string(v);
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(double v)
+{
+    if (!std::isfinite(v)) return null();
+    before_value();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    out_ += buf;
     return *this;
 }
 

@@ -24,6 +24,7 @@ public:
     JsonWriter& value(uint64_t v);
     JsonWriter& value(int v) { return value(static_cast<int64_t>(v)); }
     JsonWriter& value(unsigned v) { return value(static_cast<uint64_t>(v)); }
+    JsonWriter& value(double v);  // finite, shortest round-trip form; non-finite as null
     JsonWriter& null();
 
     template <class T>

@@ -1,5 +1,6 @@
 #include "render/format.hpp"
 #include "render/json_writer.hpp"
+#include "render/ledger_views.hpp"
 #include "render/report_views.hpp"
 
 namespace pintrace {
@@ -48,12 +49,20 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .field("pid", h.task.tgid)
         .field("tid", h.task.tid)
         .field("comm", comm_view(h.task.comm))
-        .field("cgroup_id", h.task.cgroup_id)
+        .field("cgroup_id", h.task.cgroup_id);
+    const auto* proc = r.process(h.owner);
+    j.field("exe", proc ? proc->exe : std::string()).field("cgroup", proc ? proc->cgroup : std::string());
+    j.field("owner_exited", h.exited_ns != 0);
+    if (h.exited_ns) j.field("owner_exited_ns", h.exited_ns);
+    // Events lost while it was held: it may have been released unseen.
+    j.field("certain", !r.holder_uncertain(h, f.head.ts_ns));
+    j
         .string_array("flags", flag_names(h.flags))
         .field("cause", cause_name(holder_cause(h)))
         .field("origin", origin_name(origin_of(kernel)))
         .field("count", h.count)
         .field("pinned_at_ns", h.first_ns)
+        .field("pinned_at", format_wall_time(r, h.first_ns))
         .field("held_ns", f.head.ts_ns >= h.first_ns ? f.head.ts_ns - h.first_ns : 0)
         .field("seen_by", hook_name(h.hook));
     // A FOLL_GET reference is dropped by an inline put_page() no probe sees:
@@ -70,6 +79,151 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .string_array("kernel_stack", kernel)
         .string_array("user_stack", user)
         .end_object();
+}
+
+void write_histogram(JsonWriter& j, const DurationHistogram& released, const DurationHistogram& held)
+{
+    j.begin_array();
+    for (size_t b = 0; b < DurationHistogram::kBuckets; ++b) {
+        if (!released.buckets[b] && !held.buckets[b]) continue;
+        j.begin_object()
+            .field("from_ns", DurationHistogram::bucket_floor_ns(b))
+            .field("to_ns", DurationHistogram::bucket_floor_ns(b + 1))
+            .field("released", released.buckets[b])
+            .field("still_held", held.buckets[b])
+            .end_object();
+    }
+    j.end_array();
+}
+
+void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
+{
+    j.key("holders").begin_object();
+    j.field("at_ns", r.end_ns).field("at", format_wall_time(r, r.end_ns));
+    j.field("group_by", group_by_name(view.pinners.group_by));
+    j.key("sort").begin_array();
+    for (SortKey k : view.pinners.sort) j.value(sort_key_name(k));
+    j.end_array();
+    j.key("rows").begin_array();
+    for (const auto& row : pinner_rows(r, view.pinners)) {
+        j.begin_object()
+            .field("key", row.key)
+            .field("pid", row.task.tgid)
+            .field("comm", comm_view(row.task.comm))
+            .field("exe", row.exe)
+            .field("cgroup", row.cgroup)
+            .field("processes", uint64_t{row.processes})
+            .field("pages", row.pages)
+            .field("longterm_pages", row.longterm_pages)
+            .field("pins", row.pins)
+            .field("oldest_pin_ns", row.oldest_ns)
+            .field("held_for_ns", row.oldest_ns ? r.end_ns - std::min(r.end_ns, row.oldest_ns) : 0)
+            .field("pins_taken", row.pins_taken)
+            .field("pins_per_second", row.pins_per_s)
+            .string_array("flags", flag_names(row.flags))
+            .field("origin", origin_name(row.origin))
+            .field("exited", row.all_exited)
+            .field("certain", !row.uncertain);
+        if (r.options.threshold_ns) j.field("pages_over_threshold", row.pages_over_threshold);
+        Holder h;
+        h.task = row.task;
+        h.kstack = row.kstack;
+        h.ustack = row.ustack;
+        j.string_array("kernel_stack", r.kernel_frames(h)).string_array("user_stack", r.user_frames(h));
+        j.key("held_for").begin_object().key("histogram");
+        write_histogram(j, row.held_for, row.held_now);
+        j.end_object();
+        j.end_object();
+    }
+    j.end_array().end_object();
+
+    j.key("durations").begin_object().key("histogram");
+    write_histogram(j, released_durations(r, view.pinners.filter), held_ages(r, view.pinners.filter));
+    j.end_object();
+
+    if (r.options.threshold_ns) {
+        j.key("long_holds").begin_object();
+        j.field("threshold_ns", r.options.threshold_ns).field("total", r.long_holds_total);
+        j.field("kept", uint64_t{r.long_holds.size()});
+        j.key("items").begin_array();
+        for (const auto& h : r.long_holds) {
+            if (!view.pinners.filter.matches(r, h.owner)) continue;
+            const Owner& o = r.owner(h.owner);
+            j.begin_object()
+                .field("pfn", h.pfn)
+                .field("count", h.count)
+                .field("since_ns", h.since_ns)
+                .field("until_ns", h.until_ns)
+                .field("held_ns", h.until_ns - h.since_ns)
+                .field("released", h.released)
+                .field("closed_by_free", h.by_free)
+                .field("pid", o.task.tgid)
+                .field("comm", comm_view(o.task.comm))
+                .string_array("flags", flag_names(o.flags))
+                .end_object();
+        }
+        j.end_array().end_object();
+    }
+}
+
+void write_history(JsonWriter& j, const Report& r)
+{
+    if (r.options.history_pfns.empty()) return;
+    static const char* what[] = {"grab", "release", "closed", "freed", "migration_failed", "isolation_busy"};
+    j.key("history").begin_object();
+    j.key("pfns").begin_array();
+    for (uint64_t p : r.options.history_pfns) j.value(p);
+    j.end_array();
+    j.key("events").begin_array();
+    for (const auto& e : r.history) {
+        Holder h;
+        h.task = e.task;
+        h.kstack = e.kstack;
+        h.ustack = e.ustack;
+        j.begin_object()
+            .field("time_ns", e.ts_ns)
+            .field("wall_time", format_wall_time(r, e.ts_ns))
+            .field("pfn", e.pfn)
+            .field("event", what[static_cast<int>(e.what)])
+            .field("pid", e.task.tgid)
+            .field("tid", e.task.tid)
+            .field("comm", comm_view(e.task.comm))
+            .string_array("flags", flag_names(e.flags))
+            .field("count", e.count)
+            .field("nr_pages", e.nr_pages)
+            .field("detail", e.detail)
+            .field("stack_sampled", e.stack_sampled)
+            .string_array("kernel_stack", r.kernel_frames(h))
+            .string_array("user_stack", r.user_frames(h))
+            .end_object();
+    }
+    j.end_array();
+    j.key("holders_at_end").begin_array();
+    for (const auto& [pfn, holders] : r.history_holders)
+        for (const auto& h : holders)
+            j.begin_object()
+                .field("pfn", pfn)
+                .field("pid", h.task.tgid)
+                .field("comm", comm_view(h.task.comm))
+                .string_array("flags", flag_names(h.flags))
+                .field("count", h.count)
+                .field("since_ns", h.first_ns)
+                .field("certain", !r.holder_uncertain(h, r.end_ns))
+                .end_object();
+    j.end_array().end_object();
+}
+
+void write_filters(JsonWriter& j, const ReportView& view)
+{
+    const auto& hf = view.failures.holders;
+    j.key("filters").begin_object();
+    if (hf.pid) j.field("pid", *hf.pid);
+    if (!hf.comm.empty()) j.field("comm", hf.comm);
+    if (!hf.cgroup.empty()) j.field("cgroup", hf.cgroup);
+    if (!view.failures.reason.empty()) j.field("reason", view.failures.reason);
+    if (view.failures.since_ns) j.field("since_ns", *view.failures.since_ns);
+    if (view.failures.until_ns) j.field("until_ns", *view.failures.until_ns);
+    j.end_object();
 }
 
 void write_failure(JsonWriter& j, const Report& r, const Failure& f)
@@ -139,7 +293,7 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
 
 }  // namespace
 
-std::string render_report_json(const Report& r)
+std::string render_report_json(const Report& r, const ReportView& view)
 {
     JsonWriter j;
     j.begin_object().field("schema", kReportSchema).field("summary", report_summary(r));
@@ -153,10 +307,17 @@ std::string render_report_json(const Report& r)
         .field("migrations", r.stats.migrations)
         .field("closed_by_page_free", r.stats.closed_by_page_free)
         .field("pages_held_at_end", r.stats.pages_held_at_end)
+        .field("process_exits", r.stats.process_exits)
+        .field("reordered", r.stats.reordered)
         .end_object();
+    write_filters(j, view);
+    j.field("failures_total", uint64_t{r.failures.size()});
     j.key("failures").begin_array();
-    for (const auto& f : r.failures) write_failure(j, r, f);
+    for (const auto& f : r.failures)
+        if (view.failures.matches(r, f)) write_failure(j, r, f);
     j.end_array();
+    write_pinners(j, r, view);
+    write_history(j, r);
     j.field("exit_code", report_exit_code(r));
     j.end_object();
     return j.str() + "\n";

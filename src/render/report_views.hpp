@@ -1,15 +1,26 @@
-// Renderings of a Report. Each takes the whole model and returns text.
+// Renderings of a Report. Each takes the whole model and what the user
+// asked to see, and returns text.
 #pragma once
 
 #include <string>
 
+#include "explain/pinners.hpp"
 #include "explain/report.hpp"
 
 namespace pintrace {
 
 inline constexpr const char* kReportSchema = "pintrace.report/1";
 
-std::string render_report_json(const Report& report);
-std::string render_report_text(const Report& report, bool show_stacks = true);
+// What `report`'s options select; the defaults show everything.
+struct ReportView {
+    FailureFilter failures;
+    PinnerQuery pinners;
+    size_t top = 10;  // rows per table in text and markdown (0: all); JSON has all
+    bool show_stacks = true;
+};
+
+std::string render_report_json(const Report& report, const ReportView& view = {});
+std::string render_report_text(const Report& report, const ReportView& view = {});
+std::string render_report_markdown(const Report& report, const ReportView& view = {});
 
 }  // namespace pintrace

@@ -1,0 +1,215 @@
+#include "explain/pinners.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace pintrace {
+namespace {
+
+std::string cgroup_of(const Report& r, OwnerId id)
+{
+    if (const auto* p = r.process(id); p && !p->cgroup.empty()) return p->cgroup;
+    return "cgroup " + std::to_string(r.owner(id).task.cgroup_id);
+}
+
+std::string group_key(const Report& r, OwnerId id, GroupBy g)
+{
+    const Owner& o = r.owner(id);
+    switch (g) {
+    case GroupBy::Pid: return std::to_string(o.task.tgid);
+    case GroupBy::Comm: return std::string(comm_view(o.task.comm));
+    case GroupBy::Cgroup: return cgroup_of(r, id);
+    case GroupBy::Stack: break;
+    }
+    // The code path, whoever ran it: the innermost frame that is not GUP's
+    // own machinery names it best; the full stacks are in the row.
+    Holder h;
+    h.kstack = o.kstack;
+    auto frames = r.kernel_frames(h);
+    for (const auto& f : frames)
+        if (!f.starts_with("try_grab") && !f.starts_with("follow_") && !f.starts_with("__get_user_pages") &&
+            !f.starts_with("__gup") && !f.starts_with("gup_") && !f.starts_with("internal_get_user") &&
+            !f.starts_with("pin_user_pages") && !f.starts_with("get_user_pages") && !f.starts_with("__pin_user") &&
+            !f.starts_with("__get_user"))
+            return f.substr(0, f.find('+'));
+    return frames.empty() ? "stack " + std::to_string(o.kstack) : frames.front().substr(0, frames.front().find('+'));
+}
+
+int compare(const PinnerRow& a, const PinnerRow& b, SortKey k)
+{
+    auto cmp = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
+    switch (k) {
+    case SortKey::Pages: return -cmp(a.pages, b.pages);
+    case SortKey::Longterm: return -cmp(a.longterm_pages, b.longterm_pages);
+    case SortKey::Pins: return -cmp(a.pins, b.pins);
+    case SortKey::Rate: return -cmp(a.pins_per_s, b.pins_per_s);
+    case SortKey::Pid: return cmp(a.task.tgid, b.task.tgid);
+    case SortKey::Comm: return cmp(comm_view(a.task.comm), comm_view(b.task.comm));
+    case SortKey::Oldest: {
+        // Holding nothing sorts last; otherwise the longest held first.
+        if (!a.oldest_ns || !b.oldest_ns) return cmp(!a.oldest_ns, !b.oldest_ns);
+        return cmp(a.oldest_ns, b.oldest_ns);
+    }
+    }
+    return 0;
+}
+
+}  // namespace
+
+bool HolderFilter::matches(const Report& r, OwnerId id) const
+{
+    const Owner& o = r.owner(id);
+    if (pid && o.task.tgid != *pid) return false;
+    if (!comm.empty() && comm_view(o.task.comm) != comm) return false;
+    if (!cgroup.empty()) {
+        bool by_id = std::all_of(cgroup.begin(), cgroup.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (by_id) return std::to_string(o.task.cgroup_id) == cgroup;
+        const auto* p = r.process(id);
+        if (!p || !p->cgroup.starts_with(cgroup)) return false;
+        // "/a" selects "/a" and "/a/b", not "/ab".
+        if (p->cgroup.size() > cgroup.size() && cgroup.back() != '/' && p->cgroup[cgroup.size()] != '/') return false;
+    }
+    return true;
+}
+
+Result<GroupBy> parse_group_by(std::string_view text)
+{
+    for (GroupBy g : {GroupBy::Pid, GroupBy::Comm, GroupBy::Cgroup, GroupBy::Stack})
+        if (text == group_by_name(g)) return g;
+    return make_error("unknown --group-by '" + std::string(text) + "' (use pid, comm, cgroup or stack)");
+}
+
+Result<std::vector<SortKey>> parse_sort_keys(std::string_view text)
+{
+    std::vector<SortKey> keys;
+    while (!text.empty()) {
+        size_t comma = text.find(',');
+        std::string_view word = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        bool found = false;
+        for (SortKey k : {SortKey::Pages, SortKey::Longterm, SortKey::Oldest, SortKey::Pins, SortKey::Rate,
+                          SortKey::Pid, SortKey::Comm})
+            if (word == sort_key_name(k)) {
+                keys.push_back(k);
+                found = true;
+            }
+        if (!found)
+            return make_error("unknown --sort key '" + std::string(word) +
+                              "' (use pages, longterm, oldest, pins, rate, pid or comm)");
+    }
+    if (keys.empty()) return make_error("--sort needs at least one key");
+    return keys;
+}
+
+std::string_view group_by_name(GroupBy g)
+{
+    switch (g) {
+    case GroupBy::Pid: return "pid";
+    case GroupBy::Comm: return "comm";
+    case GroupBy::Cgroup: return "cgroup";
+    case GroupBy::Stack: return "stack";
+    }
+    return "?";
+}
+
+std::string_view sort_key_name(SortKey k)
+{
+    switch (k) {
+    case SortKey::Pages: return "pages";
+    case SortKey::Longterm: return "longterm";
+    case SortKey::Oldest: return "oldest";
+    case SortKey::Pins: return "pins";
+    case SortKey::Rate: return "rate";
+    case SortKey::Pid: return "pid";
+    case SortKey::Comm: return "comm";
+    }
+    return "?";
+}
+
+std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
+{
+    std::map<std::string, PinnerRow> groups;
+    std::map<std::string, std::set<std::pair<uint32_t, uint32_t>>> processes;
+    for (OwnerId id = 0; id < r.owners.size(); ++id) {
+        if (!q.filter.matches(r, id)) continue;
+        const OwnerState& s = r.owners[id];
+        const Owner& o = s.owner;
+        std::string key = group_key(r, id, q.group_by);
+        PinnerRow& row = groups[key];
+        bool largest = row.owners.empty() || o.pages_held > r.owner(row.top_owner).pages_held;
+        if (largest) {
+            row.top_owner = id;
+            row.task = o.task;
+            row.kstack = o.kstack;
+            row.ustack = o.ustack;
+        }
+        row.key = key;
+        row.owners.push_back(id);
+        processes[key].insert({o.task.tgid, o.incarnation});
+        row.pages += o.pages_held;
+        if (o.flags & kFlagLongterm) row.longterm_pages += o.pages_held;
+        row.pins += o.pins_held;
+        row.pins_taken += o.pins_taken;
+        row.pages_over_threshold += s.pages_over_threshold;
+        row.flags |= o.flags;
+        if (s.oldest_ns && (!row.oldest_ns || s.oldest_ns < row.oldest_ns)) row.oldest_ns = s.oldest_ns;
+        row.uncertain |= s.uncertain;
+        row.held_for += o.held_for;
+        row.held_now += s.held_now;
+    }
+
+    double seconds = r.end_ns > r.first_ns ? (r.end_ns - r.first_ns) / 1e9 : 0;
+    std::vector<PinnerRow> rows;
+    for (auto& [key, row] : groups) {
+        row.processes = processes[key].size();
+        row.all_exited = std::all_of(row.owners.begin(), row.owners.end(),
+                                     [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
+        if (const auto* p = r.process(row.top_owner)) row.exe = p->exe;
+        row.cgroup = cgroup_of(r, row.top_owner);
+        Holder h;
+        h.kstack = row.kstack;
+        row.origin = origin_of(r.kernel_frames(h));
+        row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
+        rows.push_back(std::move(row));
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const PinnerRow& a, const PinnerRow& b) {
+        for (SortKey k : q.sort)
+            if (int c = compare(a, b, k)) return c < 0;
+        return a.key < b.key;
+    });
+    return rows;
+}
+
+bool FailureFilter::matches(const Report& r, const Failure& f) const
+{
+    if (!reason.empty() && f.reason != reason) return false;
+    if (since_ns && f.head.ts_ns < *since_ns) return false;
+    if (until_ns && f.head.ts_ns > *until_ns) return false;
+    if (holders.empty()) return true;
+    auto any = [&](const std::vector<StuckPage>& pages) {
+        for (const auto& p : pages)
+            for (const auto& h : p.holders)
+                if (holders.matches(r, h.owner)) return true;
+        return false;
+    };
+    return any(f.pages) || any(f.held_in_range);
+}
+
+DurationHistogram released_durations(const Report& r, const HolderFilter& filter)
+{
+    DurationHistogram h;
+    for (OwnerId id = 0; id < r.owners.size(); ++id)
+        if (filter.matches(r, id)) h += r.owner(id).held_for;
+    return h;
+}
+
+DurationHistogram held_ages(const Report& r, const HolderFilter& filter)
+{
+    DurationHistogram h;
+    for (OwnerId id = 0; id < r.owners.size(); ++id)
+        if (filter.matches(r, id)) h += r.owners[id].held_now;
+    return h;
+}
+
+}  // namespace pintrace

@@ -1,0 +1,88 @@
+// Views over the ledger, in the spirit of page_owner_sort: who holds pages
+// (grouped, filtered, sorted), and which failures a filter selects. Every
+// renderer (report's text, JSON, markdown; top) builds on these, so a
+// number means the same thing everywhere.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "explain/origin.hpp"
+#include "explain/report.hpp"
+#include "util/result.hpp"
+
+namespace pintrace {
+
+// Selects owners: by process, command name, or cgroup (a path prefix such
+// as "/machine.slice", or the numeric cgroup id).
+struct HolderFilter {
+    std::optional<uint32_t> pid;
+    std::string comm;
+    std::string cgroup;
+
+    bool empty() const { return !pid && comm.empty() && cgroup.empty(); }
+    bool matches(const Report& r, OwnerId id) const;
+};
+
+enum class GroupBy { Pid, Comm, Cgroup, Stack };
+enum class SortKey { Pages, Longterm, Oldest, Pins, Rate, Pid, Comm };
+
+Result<GroupBy> parse_group_by(std::string_view text);                // "pid", "comm", "cgroup", "stack"
+Result<std::vector<SortKey>> parse_sort_keys(std::string_view text);  // "longterm,oldest"
+std::string_view group_by_name(GroupBy g);
+std::string_view sort_key_name(SortKey k);
+
+struct PinnerQuery {
+    HolderFilter filter;
+    GroupBy group_by = GroupBy::Pid;
+    std::vector<SortKey> sort{SortKey::Pages, SortKey::Longterm};
+};
+
+// One group of owners: what it held when the replay stopped, and what it
+// did during the trace.
+struct PinnerRow {
+    std::string key;   // the group: a pid, a comm, a cgroup path, or the stack's innermost caller
+    TaskRef task;      // its largest holder's task
+    std::string exe;   // its largest holder's executable, "" if not recorded
+    std::string cgroup;  // cgroup path, or "cgroup N" when only the id is known
+    size_t processes = 0;  // distinct process incarnations in the group
+    uint64_t pages = 0;  // pages held (a page two owners of the group hold counts twice)
+    uint64_t longterm_pages = 0;
+    uint64_t pins = 0;   // pins and references held
+    uint64_t oldest_ns = 0;  // the oldest of them (0: holds nothing)
+    uint64_t pins_taken = 0;  // during the trace
+    double pins_per_s = 0;    // pins_taken over the replayed time
+    uint64_t pages_over_threshold = 0;
+    uint32_t flags = 0;  // union of its owners' FOLL_* bits
+    Origin origin = Origin::Unknown;  // of its largest holder
+    bool all_exited = false;  // every process of the group had exited: the pins outlive them
+    bool uncertain = false;   // events were lost while it held pages
+    int32_t kstack = -1;      // its largest holder's stacks
+    int32_t ustack = -1;
+    OwnerId top_owner = 0;
+    std::vector<OwnerId> owners;
+    DurationHistogram held_for;  // how long the pins it released were held
+    DurationHistogram held_now;  // ages of the pins it still held
+};
+
+std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q);
+
+// Failures a report selects: by reason (the kernel's migrate reason, or
+// "isolation", "cma"), by time, and by holder (a failure one of whose
+// holders matches).
+struct FailureFilter {
+    HolderFilter holders;
+    std::string reason;
+    std::optional<uint64_t> since_ns, until_ns;
+
+    bool matches(const Report& r, const Failure& f) const;
+};
+
+// All durations together, for the histogram view.
+DurationHistogram released_durations(const Report& r, const HolderFilter& filter);
+DurationHistogram held_ages(const Report& r, const HolderFilter& filter);
+
+}  // namespace pintrace

@@ -1,0 +1,247 @@
+// The text and markdown report: one Document, built from the explainer's
+// Report and the views the user asked for.
+#include <algorithm>
+
+#include "render/attach_table.hpp"
+#include "render/document.hpp"
+#include "render/format.hpp"
+#include "render/ledger_views.hpp"
+#include "render/report_views.hpp"
+
+namespace pintrace {
+namespace {
+
+std::string pfn_list(const std::vector<uint64_t>& pfns, size_t max = 6)
+{
+    std::string s;
+    for (size_t i = 0; i < pfns.size() && i < max; ++i) s += (i ? " " : "") + format_pfn(pfns[i]);
+    if (pfns.size() > max) s += " ... (+" + std::to_string(pfns.size() - max) + ")";
+    return s;
+}
+
+// What the pages' own counts say about a group of FOLL_GET holders.
+std::string references_evidence(std::span<const StuckPage> pages, const CulpritGroup& g)
+{
+    size_t confirmed = 0, known = 0;
+    for (const auto& page : pages) {
+        if (std::find(g.pfns.begin(), g.pfns.end(), page.pfn) == g.pfns.end()) continue;
+        if (auto extra = page.extra_refs()) {
+            ++known;
+            confirmed += *extra > 0;
+        }
+    }
+    if (!known) return "no page counts were read to confirm them";
+    return "the refcount shows an extra reference on " + std::to_string(confirmed) + " of " + std::to_string(known) +
+           " page(s)";
+}
+
+std::string process_details(const Report& r, OwnerId id, const TaskRef& task)
+{
+    std::string s;
+    if (const auto* p = r.process(id)) {
+        if (!p->exe.empty()) s += " " + p->exe;
+        if (!p->cgroup.empty()) return s + ", cgroup " + p->cgroup;
+    }
+    return s + ", cgroup " + std::to_string(task.cgroup_id);
+}
+
+// One block per holder group of @pages, under a heading per cause: who, how,
+// since when, which pfns, where from, and what to do.
+void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<const StuckPage> pages,
+                    const ReportView& view)
+{
+    auto groups = group_culprits(r, pages, f.head.ts_ns, view.failures.holders.empty() ? nullptr : &view.failures.holders);
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const CulpritGroup& g = groups[i];
+        if (i == 0 || groups[i - 1].cause != g.cause) {
+            size_t n = 0;
+            for (size_t j = i; j < groups.size() && groups[j].cause == g.cause; ++j) n += groups[j].pfns.size();
+            d.line(2, std::string(cause_heading(g.cause)) + ": " + std::to_string(n) + " page(s)", Document::Style::Strong);
+        }
+        std::string who = std::to_string(g.pfns.size()) + " page(s) held by pid " + std::to_string(g.task.tgid) + " (" +
+                          std::string(comm_view(g.task.comm)) + ")" + process_details(r, g.owner, g.task) + ": " +
+                          flag_string(g.flags, " ") + ", " + std::string(origin_description(g.origin)) + ", since " +
+                          format_clock(r, g.oldest_ns) + " (" +
+                          format_duration(f.head.ts_ns - std::min(f.head.ts_ns, g.oldest_ns)) + " before the failure)";
+        d.line(3, who);
+        if (g.exited_ns) d.line(4, "its process exited at " + format_clock(r, g.exited_ns) + "; the pins outlived it");
+        if (g.uncertain)
+            d.line(4, "UNCERTAIN: events were lost while it held these pages; some may have been released unseen");
+        d.line(4, "pfns: " + pfn_list(g.pfns));
+        if ((g.flags & kFlagGet) && !(g.flags & kFlagPin))
+            d.line(4, "(references: their release is an inline put_page() pintrace cannot see; " +
+                          references_evidence(pages, g) + ")");
+        if (view.show_stacks) {
+            Holder h;
+            h.task = g.task;
+            h.kstack = g.kstack;
+            h.ustack = g.ustack;
+            auto k = r.kernel_frames(h);
+            auto u = r.user_frames(h);
+            std::string path;
+            for (size_t j = 0; j < k.size() && j < 8; ++j) path += (j ? " <- " : "") + k[j];
+            if (!path.empty() && g.stack_sampled)
+                d.line(4, "(stacks sampled: this thread's from an earlier grab, not necessarily this one's)");
+            if (!path.empty()) d.code(4, "kernel", path);
+            path.clear();
+            for (size_t j = 0; j < u.size() && j < 6; ++j) path += (j ? " <- " : "") + u[j];
+            if (!path.empty()) d.code(4, "user", path);
+            d.line(4, "seen by: " + std::string(hook_name(r.owner(g.owner).hook)));
+        }
+        d.line(4, "next: " + next_step(g.cause, g.task, g.origin, g.exited_ns != 0));
+    }
+    size_t hidden = group_culprits(r, pages, f.head.ts_ns).size() - groups.size();
+    if (hidden) d.line(2, std::to_string(hidden) + " other holder(s) not shown (filter)");
+}
+
+void header(Document& d, const Report& r)
+{
+    std::string h = "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
+    if (auto start = r.info.get_u64("start_monotonic_ns")) {
+        h += ", started " + format_wall_time(r, *start);
+        if (r.finish && r.finish->end_ns > *start) h += ", " + format_duration(r.finish->end_ns - *start);
+    }
+    d.heading(h);
+    if (!r.finish) d.line(0, "WARNING: the trace was not closed (recorder killed?): events near its end are missing");
+    else d.line(0, "stopped: " + std::string(stop_reason_name(r.finish->reason)));
+    if (r.capture_complete()) {
+        d.line(0, "capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)");
+    } else {
+        d.line(0, "capture: DEGRADED, " + std::to_string(missing_attach_points(r.info.attach)) +
+                      " attach point(s) missing; what this trace cannot show:");
+        std::string table = render_attach_table(r.info.attach);
+        size_t start = 0;
+        while (start < table.size()) {
+            size_t end = table.find('\n', start);
+            d.line(0, table.substr(start, end - start), Document::Style::Code);
+            start = end == std::string::npos ? table.size() : end + 1;
+        }
+    }
+    if (r.lost_total)
+        d.line(0, "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " + std::to_string(r.lost.size()) +
+                      " window(s); ownership in those windows is uncertain");
+    else d.line(0, "lost events: none");
+    if (r.options.until_ns) d.line(0, "replayed up to --until " + format_clock(r, *r.options.until_ns));
+}
+
+void failures(Document& d, const Report& r, const ReportView& view)
+{
+    size_t shown = 0, n = 0;
+    for (const auto& f : r.failures) {
+        ++n;
+        if (!view.failures.matches(r, f)) continue;
+        ++shown;
+        d.blank();
+        d.line(0, "[" + std::to_string(n) + "] " + format_wall_time(r, f.head.ts_ns) + "  " + failure_sentence(r, f),
+               Document::Style::Strong);
+        if (r.lost_between(r.first_ns, f.head.ts_ns))
+            d.line(1, "note: events were lost before this failure; a holder may be missing");
+        if (!f.pfns_observed) continue;
+        if (f.walk_truncated) d.line(1, "note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read");
+        culprit_groups(d, r, f, f.pages, view);
+        if (f.held_in_range_total) {
+            d.line(1, std::to_string(f.held_in_range_total) +
+                          (f.kind == Failure::Kind::Cma
+                               ? " page(s) held in the busy ranges (each keeps its range from being allocated):"
+                               : " more page(s) of the range are held (the kernel stops at the first busy one; "
+                                 "these would stop the next attempt):"));
+            culprit_groups(d, r, f, f.held_in_range, view);
+        }
+        auto unexplained = unexplained_pages(f);
+        if (!unexplained.empty() && view.failures.holders.empty()) {
+            std::vector<uint64_t> pfns;
+            for (auto* p : unexplained) pfns.push_back(p->pfn);
+            d.line(2, std::string(cause_heading(unexplained.front()->cause)) + ": " +
+                          std::to_string(unexplained.size()) + " page(s) with no holder in the trace (" +
+                          std::string(cause_name(unexplained.front()->cause)) + "): " + pfn_list(pfns),
+                   Document::Style::Strong);
+            d.line(3, "next: " + next_step(unexplained.front()->cause, f.head.task));
+        }
+    }
+    if (shown < r.failures.size())
+        d.line(0, std::to_string(r.failures.size() - shown) + " failure(s) not shown (filter)");
+}
+
+void holders(Document& d, const Report& r, const ReportView& view)
+{
+    auto rows = pinner_rows(r, view.pinners);
+    size_t holding = std::count_if(rows.begin(), rows.end(), [](const PinnerRow& p) { return p.pages > 0; });
+    d.blank();
+    std::string at = r.options.until_ns ? "at --until " + format_clock(r, r.end_ns)
+                                        : "at the end of the trace (" + format_clock(r, r.end_ns) + ")";
+    d.heading("WHO HOLDS PAGES " + at + ", by " + std::string(group_by_name(view.pinners.group_by)) + ": " +
+              std::to_string(holding) + " holding, " + std::to_string(rows.size() - holding) + " released all");
+    if (rows.empty()) {
+        d.line(1, "nobody: no pin or reference was taken during the trace" +
+                      std::string(view.pinners.filter.empty() ? "" : " by what the filter selects"));
+        return;
+    }
+    d.table(pinners_table(r, rows, view.pinners.group_by, view.top));
+    if (view.top && rows.size() > view.top)
+        d.line(1, "(" + std::to_string(rows.size() - view.top) + " more: --top 0 shows all)");
+
+    DurationHistogram released = released_durations(r, view.pinners.filter);
+    DurationHistogram held = held_ages(r, view.pinners.filter);
+    if (released.total() + held.total()) {
+        d.blank();
+        d.heading("PIN DURATIONS: " + std::to_string(released.total()) + " released during the trace, " +
+                  std::to_string(held.total()) + " still held (by age)");
+        d.table(durations_table(released, held));
+    }
+    if (r.options.threshold_ns) {
+        d.blank();
+        d.heading("HELD LONGER THAN " + format_duration(r.options.threshold_ns));
+        d.line(1, long_holds_headline(r, view.pinners.filter));
+        d.table(long_holds_table(r, view.pinners.filter, view.top ? view.top * 2 : 0));
+    }
+}
+
+void history(Document& d, const Report& r, const ReportView& view)
+{
+    if (r.options.history_pfns.empty()) return;
+    std::string pfns;
+    for (uint64_t p : r.options.history_pfns) pfns += (pfns.empty() ? "" : ", ") + format_pfn(p);
+    d.blank();
+    d.heading("HISTORY OF PFN " + pfns + ": " + std::to_string(r.history.size()) + " event(s)");
+    if (r.history.empty()) d.line(1, "no grab, release, free or failure touched it during the trace");
+    else d.table(history_table(r, view.show_stacks));
+    for (uint64_t pfn : r.options.history_pfns) {
+        auto it = r.history_holders.find(pfn);
+        if (it == r.history_holders.end() || it->second.empty()) {
+            d.line(1, format_pfn(pfn) + " at the end: no holder in the ledger");
+            continue;
+        }
+        for (const Holder& h : it->second)
+            d.line(1, format_pfn(pfn) + " at the end: held by " + owner_label(r, h.owner) + ", " +
+                          flag_string(h.flags, "|") + " x" + std::to_string(h.count) + " since " +
+                          format_clock(r, h.first_ns) +
+                          (r.holder_uncertain(h, r.end_ns) ? " (UNCERTAIN: events lost since)" : ""));
+    }
+}
+
+Document build(const Report& r, const ReportView& view)
+{
+    Document d;
+    header(d, r);
+    d.blank();
+    d.line(0, "SUMMARY: " + report_summary(r), Document::Style::Strong);
+    failures(d, r, view);
+    holders(d, r, view);
+    history(d, r, view);
+    d.blank();
+    std::string stats = std::to_string(r.stats.grabs) + " grabs, " + std::to_string(r.stats.releases) + " releases, " +
+                        std::to_string(r.stats.migrations) + " migrations seen; " +
+                        std::to_string(r.stats.pages_held_at_end) + " pages still held at the end";
+    if (r.stats.unmatched_releases)
+        stats += "; " + std::to_string(r.stats.unmatched_releases) + " releases of pins taken before the trace";
+    d.line(0, stats);
+    return d;
+}
+
+}  // namespace
+
+std::string render_report_text(const Report& r, const ReportView& view) { return build(r, view).text(); }
+
+std::string render_report_markdown(const Report& r, const ReportView& view) { return build(r, view).markdown(); }
+
+}  // namespace pintrace
