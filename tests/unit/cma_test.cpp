@@ -9,6 +9,7 @@
 #include <boost/property_tree/ptree.hpp>
 #include <sstream>
 
+#include "event_builders.hpp"
 #include "explain/explainer.hpp"
 #include "render/format.hpp"
 #include "render/report_views.hpp"
@@ -119,7 +120,7 @@ TEST(Cma, AFailedAllocationBlamesTheHoldersOfItsBusyRanges)
     EXPECT_EQ(jf.get_child("culprits").front().second.get<int>("pid"), 4242);
     EXPECT_EQ(jf.get<int>("held_in_range_total"), 1);
 
-    std::string text = render_report_text(r);
+    std::string text = test::flat(render_report_text(r));
     EXPECT_NE(text.find("CMA allocation of 1024 page(s) from area \"reserved\" by pid 321 (camera-hal) failed (ENOMEM)"),
               std::string::npos)
         << text;
@@ -155,7 +156,7 @@ TEST(Cma, AFailureWithNothingHeldInItsRangesIsUnexplained)
     EXPECT_FALSE(r.failures[0].cma_error.has_value());
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
     EXPECT_EQ(json_of(r).get_child("failures").front().second.get_child("errno").data(), "null");
-    EXPECT_NE(render_report_text(r).find("no holder seen in them"), std::string::npos);
+    EXPECT_NE(test::flat(render_report_text(r)).find("no holder seen in them"), std::string::npos);
 }
 
 // 5.10: one cma:cma_alloc event at the end, no area, no retries; the
@@ -189,7 +190,7 @@ TEST(Cma, AnAllocationStillRetryingAtTheEndIsReportedAsSuch)
     ASSERT_EQ(r.failures.size(), 1u);
     EXPECT_FALSE(r.failures[0].outcome_seen);
     EXPECT_EQ(r.failures[0].held_in_range_total, 1u);
-    EXPECT_NE(render_report_text(r).find("was still retrying when recording stopped"), std::string::npos);
+    EXPECT_NE(test::flat(render_report_text(r)).find("was still retrying when recording stopped"), std::string::npos);
 }
 
 // A truncated CMA record is named, not guessed at.

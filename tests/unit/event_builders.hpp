@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "events/event.hpp"
@@ -53,6 +54,22 @@ inline IsolationFailedEvent isolation(uint64_t ts, uint64_t start, uint64_t end,
     e.end_pfn = end;
     e.busy_pfn = busy;
     return e;
+}
+
+// Text reports wrap at 80 columns: the same text with each line break and
+// the continuation's indent folded back into one space.
+inline std::string flat(const std::string& text)
+{
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n' && i + 1 < text.size() && text[i + 1] == ' ') {
+            while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+            out += ' ';
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
 }
 
 inline constexpr uint32_t kLongPin = kFlagPin | kFlagLongterm | kFlagWrite;

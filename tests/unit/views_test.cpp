@@ -1,0 +1,332 @@
+// The views over the ledger (report's options): grouping, sorting, filters,
+// durations, thresholds, the time window and one page's history.
+#include <gtest/gtest.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <sstream>
+
+#include "event_builders.hpp"
+#include "explain/explainer.hpp"
+#include "explain/pinners.hpp"
+#include "render/format.hpp"
+#include "render/report_views.hpp"
+#include "render/table.hpp"
+#include "sample_trace.hpp"
+#include "trace/trace_time.hpp"
+
+namespace pintrace {
+namespace {
+
+using test::grab;
+using test::kLongPin;
+using test::release;
+
+constexpr uint64_t kMs = 1'000'000;
+
+GrabEvent grab_in(uint64_t ts, uint32_t tgid, uint64_t pfn, uint32_t flags, uint32_t n, std::string_view comm,
+                  uint64_t cgroup, int32_t kstack = -1)
+{
+    GrabEvent e = grab(ts, tgid, pfn, flags, n, comm);
+    e.head.task.cgroup_id = cgroup;
+    e.kstack = kstack;
+    return e;
+}
+
+ProcessInfoEvent info_of(uint64_t ts, uint32_t tgid, std::string exe, std::string cgroup)
+{
+    return ProcessInfoEvent{ts, tgid, std::move(exe), std::move(cgroup)};
+}
+
+// qemu (two processes, one cgroup) holds long-term pins; a database does
+// short-term I/O; a splicer holds references.
+Report busy_host(ExplainOptions options = {})
+{
+    Explainer ex(test::sample_info(), options);
+    ex.consume(grab_in(1 * kMs, 100, 0x1000, kLongPin, 64, "qemu", 11, 1));
+    ex.consume(info_of(1 * kMs, 100, "/usr/bin/qemu-system-x86_64", "/machine.slice/vm1"));
+    ex.consume(grab_in(2 * kMs, 101, 0x2000, kLongPin, 16, "qemu", 11, 1));
+    ex.consume(info_of(2 * kMs, 101, "/usr/bin/qemu-system-x86_64", "/machine.slice/vm2"));
+    ex.consume(grab_in(3 * kMs, 200, 0x3000, kFlagPin, 8, "postgres", 22));
+    ex.consume(info_of(3 * kMs, 200, "/usr/lib/postgresql/15/bin/postgres", "/system.slice/postgresql.service"));
+    ex.consume(release(5 * kMs, 200, 0x3000, kFlagPin, 8, 8));  // one 8-page folio back after 2 ms
+    ex.consume(grab_in(6 * kMs, 200, 0x3100, kFlagPin, 2, "postgres", 22));
+    ex.consume(grab_in(7 * kMs, 300, 0x4000, kFlagGet, 4, "splicer", 33));
+    ex.consume(info_of(7 * kMs, 300, "/opt/splicer", "/machine.slicer"));
+    ex.consume(release(400 * kMs, 100, 0x1000, kFlagPin, 1));  // one long-term page released after 399 ms
+    MigrateEvent m;
+    m.head = test::head(500 * kMs, 1, "kcompactd0");
+    m.failed = 2;
+    m.reason = 0;
+    ex.consume(m);
+    for (uint64_t pfn : {0x1001u, 0x4000u}) {
+        FailedFolioEvent f;
+        f.head = m.head;
+        f.pfn = pfn;
+        f.refcount = pfn == 0x1001 ? 1026 : 3;
+        f.mapcount = 1;
+        ex.consume(f);
+    }
+    MigrateEndEvent end;
+    end.head = m.head;
+    end.ret = 2;
+    ex.consume(end);
+    ex.consume(FinishEvent{1000 * kMs, 0, 0, StopReason::Duration, -1});
+    return std::move(ex).finish();
+}
+
+std::vector<std::string> keys(const std::vector<PinnerRow>& rows)
+{
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.key);
+    return out;
+}
+
+TEST(Pinners, ByPidLargestFirstWithLongTermPagesAndAges)
+{
+    Report r = busy_host();
+    auto rows = pinner_rows(r, {});
+    ASSERT_EQ(keys(rows), (std::vector<std::string>{"100", "101", "300", "200"}));
+    EXPECT_EQ(rows[0].pages, 63u);
+    EXPECT_EQ(rows[0].longterm_pages, 63u);
+    EXPECT_EQ(rows[0].exe, "/usr/bin/qemu-system-x86_64");
+    EXPECT_EQ(rows[0].cgroup, "/machine.slice/vm1");
+    EXPECT_EQ(r.end_ns - rows[0].oldest_ns, 999 * kMs);
+    EXPECT_EQ(rows[3].pages, 2u);
+    EXPECT_EQ(rows[3].longterm_pages, 0u);
+    EXPECT_EQ(rows[3].pins_taken, 10u);
+}
+
+TEST(Pinners, GroupedByCommAndByCgroup)
+{
+    Report r = busy_host();
+    PinnerQuery by_comm;
+    by_comm.group_by = GroupBy::Comm;
+    auto rows = pinner_rows(r, by_comm);
+    ASSERT_EQ(keys(rows), (std::vector<std::string>{"qemu", "splicer", "postgres"}));
+    EXPECT_EQ(rows[0].pages, 79u);
+    EXPECT_EQ(rows[0].processes, 2u);
+    PinnerQuery by_cgroup;
+    by_cgroup.group_by = GroupBy::Cgroup;
+    EXPECT_EQ(keys(pinner_rows(r, by_cgroup)),
+              (std::vector<std::string>{"/machine.slice/vm1", "/machine.slice/vm2", "/machine.slicer",
+                                        "/system.slice/postgresql.service"}));
+}
+
+TEST(Pinners, SortedByTheKeysGivenInOrder)
+{
+    Report r = busy_host();
+    PinnerQuery q;
+    q.sort = parse_sort_keys("longterm,oldest").value();
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "200", "300"}));
+    q.sort = parse_sort_keys("oldest").value();
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "200", "300"}));
+    q.sort = parse_sort_keys("comm,pid").value();
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200", "100", "101", "300"}));
+}
+
+TEST(Pinners, FilteredByPidCommAndCgroupPrefix)
+{
+    Report r = busy_host();
+    PinnerQuery q;
+    q.filter.pid = 101;
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"101"}));
+    q.filter = {};
+    q.filter.comm = "postgres";
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200"}));
+    q.filter = {};
+    q.filter.cgroup = "/machine.slice";  // vm1 and vm2, not /machine.slicer
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101"}));
+    q.filter.cgroup = "33";  // by id
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"300"}));
+}
+
+TEST(Pinners, BadSortAndGroupWordsAreNamed)
+{
+    auto s = parse_sort_keys("pages,size");
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("'size'"), std::string::npos);
+    EXPECT_FALSE(parse_sort_keys("").ok());
+    auto g = parse_group_by("user");
+    ASSERT_FALSE(g.ok());
+    EXPECT_NE(g.error().message.find("pid, comm, cgroup or stack"), std::string::npos);
+}
+
+TEST(Durations, ReleasedAndStillHeldPinsFallInTheirBuckets)
+{
+    Report r = busy_host();
+    DurationHistogram released = released_durations(r, {});
+    EXPECT_EQ(released.total(), 9u);  // 8 postgres pins after 2 ms, 1 qemu pin after 399 ms
+    EXPECT_EQ(released.buckets[DurationHistogram::bucket_of(2 * kMs)], 8u);
+    EXPECT_EQ(released.buckets[DurationHistogram::bucket_of(399 * kMs)], 1u);
+    DurationHistogram held = held_ages(r, {});
+    EXPECT_EQ(held.total(), 63u + 16 + 2 + 4);
+    EXPECT_EQ(DurationHistogram::bucket_of(1999), 0u);
+    EXPECT_EQ(DurationHistogram::bucket_of(2000), 1u);
+    EXPECT_EQ(DurationHistogram::bucket_floor_ns(DurationHistogram::bucket_of(5 * kMs)), 4096000u);
+}
+
+TEST(Threshold, ListsReleasedAndStillHeldPinsLongerThanIt)
+{
+    ExplainOptions o;
+    o.threshold_ns = 300 * kMs;
+    Report r = busy_host(o);
+    // Released after 399 ms: 1. Still held at 1000 ms and older than 300 ms: 63 + 16 + 2 + 4.
+    EXPECT_EQ(r.long_holds_total, 1u + 63 + 16 + 2 + 4);
+    size_t released = std::count_if(r.long_holds.begin(), r.long_holds.end(), [](const LongHold& h) { return h.released; });
+    EXPECT_EQ(released, 1u);
+    EXPECT_EQ(r.long_holds.front().until_ns - r.long_holds.front().since_ns, 999 * kMs) << "longest first";
+    auto rows = pinner_rows(r, {});
+    EXPECT_EQ(rows[0].pages_over_threshold, 63u);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("held longer than 300 ms: 86 pin(s), 85 still held at the end"), std::string::npos) << text;
+}
+
+TEST(Threshold, KeepsTheLongestWhenThereAreTooManyToList)
+{
+    ExplainOptions o;
+    o.threshold_ns = 1;
+    Explainer ex(test::sample_info(), o);
+    size_t n = Report::kMaxLongHolds + 10;
+    for (size_t i = 0; i < n; ++i) ex.consume(grab(1000 + i, 100, 0x10000 + i, kFlagPin));
+    for (size_t i = 0; i < n; ++i) ex.consume(release(100000 + i * 10, 100, 0x10000 + i, kFlagPin));
+    Report r = std::move(ex).finish();
+    EXPECT_EQ(r.long_holds_total, n);
+    ASSERT_EQ(r.long_holds.size(), Report::kMaxLongHolds);
+    // Page i was held 99000 + 9i ns: the ten shortest (i < 10) are the ones left out.
+    for (const auto& h : r.long_holds) EXPECT_GE(h.pfn, 0x10000u + 10);
+}
+
+TEST(Until, ShowsTheLedgerAsItStoodThen)
+{
+    ExplainOptions o;
+    o.until_ns = 4 * kMs;  // before postgres released its folio and before the failure
+    Report r = busy_host(o);
+    EXPECT_TRUE(r.failures.empty());
+    auto rows = pinner_rows(r, {});
+    auto pg = std::find_if(rows.begin(), rows.end(), [](const PinnerRow& row) { return row.key == "200"; });
+    ASSERT_NE(pg, rows.end());
+    EXPECT_EQ(pg->pages, 8u);
+    EXPECT_EQ(r.end_ns, 4 * kMs);
+}
+
+TEST(History, OnePagesEveryEventInTimeOrder)
+{
+    ExplainOptions o;
+    o.history_pfns = {0x1001, 0x3003};
+    Report r = busy_host(o);
+    std::vector<HistoryEntry::What> seen;
+    for (const auto& e : r.history) seen.push_back(e.what);
+    using W = HistoryEntry::What;
+    // 0x1001: grabbed in the 64-page range, then failed; 0x3003: grabbed in
+    // the folio, released with it, and its pin closed.
+    EXPECT_EQ(seen, (std::vector<W>{W::Grab, W::Grab, W::Release, W::Closed, W::MigrationFailed}));
+    ASSERT_EQ(r.history_holders.at(0x1001).size(), 1u);
+    EXPECT_TRUE(r.history_holders.at(0x3003).empty());
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("HISTORY OF PFN 0x1001, 0x3003: 5 event(s)"), std::string::npos) << text;
+    EXPECT_NE(text.find("0x3003 at the end: no holder in the ledger"), std::string::npos) << text;
+}
+
+TEST(FailureFilter, SelectsByReasonTimeAndHolderAndTheExitCodeFollows)
+{
+    Report r = busy_host();
+    ASSERT_EQ(r.failures.size(), 1u);
+    FailureFilter by_reason;
+    by_reason.reason = "compaction";
+    EXPECT_TRUE(by_reason.matches(r, r.failures[0]));
+    by_reason.reason = "memory_hotplug";
+    EXPECT_FALSE(by_reason.matches(r, r.failures[0]));
+    EXPECT_EQ(report_exit_code(r, &by_reason), kExitNoFailure);
+    FailureFilter late;
+    late.since_ns = 600 * kMs;
+    EXPECT_FALSE(late.matches(r, r.failures[0]));
+    FailureFilter splicer;
+    splicer.holders.comm = "splicer";
+    EXPECT_TRUE(splicer.matches(r, r.failures[0]));
+    ReportView view;
+    view.failures = splicer;
+    std::string text = test::flat(render_report_text(r, view));
+    EXPECT_NE(text.find("1 other holder(s) not shown (filter)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("held by pid 100 (qemu) /usr/bin"), std::string::npos) << text;
+}
+
+TEST(Formats, MarkdownHasTheSummaryTablesAndNestedCulprits)
+{
+    Report r = busy_host();
+    std::string md = render_report_markdown(r);
+    EXPECT_NE(md.find("**SUMMARY: 1 migration(s) failed, 2 page(s) stuck;"), std::string::npos) << md;
+    EXPECT_NE(md.find("| PID | PAGES | LONGTERM | HELD FOR | PINS/S | WHO / HOW |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| --- | ---: |"), std::string::npos);
+    EXPECT_NE(md.find("    - 1 page(s) held by pid 100 (qemu) /usr/bin/qemu-system-x86_64, cgroup /machine.slice/vm1"),
+              std::string::npos)
+        << md;
+}
+
+TEST(Formats, TextFitsEightyColumns)
+{
+    std::string text = render_report_text(busy_host());
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.find("  PID") == std::string::npos && line.find("HELD FOR") == std::string::npos &&
+            line.find("/usr/") == std::string::npos)
+            EXPECT_LE(line.size(), 80u) << line;
+}
+
+TEST(Formats, JsonCarriesTheViews)
+{
+    namespace pt = boost::property_tree;
+    ExplainOptions o;
+    o.threshold_ns = 300 * kMs;
+    o.history_pfns = {0x1001};
+    Report r = busy_host(o);
+    std::istringstream in(render_report_json(r));
+    pt::ptree root;
+    ASSERT_NO_THROW(pt::read_json(in, root));
+    const auto& rows = root.get_child("holders.rows");
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows.begin()->second.get<std::string>("exe"), "/usr/bin/qemu-system-x86_64");
+    EXPECT_EQ(rows.begin()->second.get<uint64_t>("longterm_pages"), 63u);
+    EXPECT_EQ(root.get<uint64_t>("long_holds.total"), 86u);
+    EXPECT_EQ(root.get_child("history.events").size(), 2u);
+    const auto& culprit = root.get_child("failures").begin()->second.get_child("culprits").begin()->second;
+    EXPECT_EQ(culprit.get<std::string>("cgroup"), "/machine.slice/vm1");
+    EXPECT_TRUE(culprit.get<bool>("certain"));
+}
+
+TEST(TraceTime, OffsetsClockTimesAndDates)
+{
+    TraceInfo info = test::sample_info();  // started at monotonic 1000 = 1795000000 s UTC (2026-11-18 11:06:40)
+    EXPECT_EQ(parse_trace_time("+30s", info).value(), 1000 + 30'000'000'000ull);
+    EXPECT_EQ(parse_trace_time("250ms", info).value(), 1000 + 250'000'000ull);
+    EXPECT_EQ(parse_trace_time("11:06:41", info).value(), 1000 + 1'000'000'000ull);
+    EXPECT_EQ(parse_trace_time("11:06:40.5", info).value(), 1000 + 500'000'000ull);
+    EXPECT_EQ(parse_trace_time("2026-11-18T11:07:40", info).value(), 1000 + 60'000'000'000ull);
+    EXPECT_EQ(parse_trace_time("2026-11-18 11:07:40", info).value(), 1000 + 60'000'000'000ull);
+    EXPECT_FALSE(parse_trace_time("yesterday", info).ok());
+    EXPECT_FALSE(parse_trace_time("25:00:00", info).ok());
+    EXPECT_FALSE(parse_trace_time("1970-01-01T00:00:00", info).ok());
+}
+
+TEST(TraceTime, PfnListsInHexOrDecimal)
+{
+    EXPECT_EQ(parse_pfn_list("0x1a2b,6699").value(), (std::vector<uint64_t>{0x1a2b, 6699}));
+    EXPECT_FALSE(parse_pfn_list("0xzz").ok());
+    EXPECT_FALSE(parse_pfn_list("12,").ok() && parse_pfn_list("12,").value().size() != 1);
+    EXPECT_FALSE(parse_pfn_list("0x10000000000").ok());
+    EXPECT_FALSE(parse_pfn_list("").ok());
+}
+
+TEST(Table, AlignsNumbersRightAndTextLeft)
+{
+    Table t;
+    t.columns = {{"NAME"}, {"N", true}, {"NOTE"}};
+    t.add({"a", "5", "x"});
+    t.add({"long", "100", ""});
+    EXPECT_EQ(t.text(""), "NAME    N  NOTE\na       5  x\nlong  100\n");
+    EXPECT_EQ(t.markdown(), "| NAME | N | NOTE |\n| --- | ---: | --- |\n| a | 5 | x |\n| long | 100 |  |\n");
+}
+
+}  // namespace
+}  // namespace pintrace
