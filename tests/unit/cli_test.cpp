@@ -93,6 +93,34 @@ TEST(Cli, UsageErrorsExitTwo)
     EXPECT_EQ(run("record --duration soon").status, 2);
 }
 
+TEST(Cli, ReportViewOptionsWithBadValuesAreOneLineAndExitTwo)
+{
+    std::string trace = sample_file(true);
+    for (const char* bad : {"--since yesterday", "--until 25:61:00", "--pfn 0xq", "--sort size", "--group-by user",
+                            "--threshold forever", "--since +5s --until +1s"}) {
+        auto r = run("report " + trace + " " + bad);
+        EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+        EXPECT_EQ(lines(r.out), 1u) << bad << ": " << r.out;
+        EXPECT_EQ(r.out.rfind("pintrace report: ", 0), 0u) << r.out;
+    }
+}
+
+TEST(Cli, ReportViewsSelectAndFormat)
+{
+    std::string trace = sample_file(true);
+    auto md = run("report " + trace + " --format markdown --pid 4242 --threshold 1us --pfn 0x100");
+    EXPECT_EQ(md.status, 3) << md.out;
+    EXPECT_NE(md.out.find("| PID | PAGES |"), std::string::npos) << md.out;
+    EXPECT_NE(md.out.find("## HISTORY OF PFN 0x100"), std::string::npos) << md.out;
+    // Another process's holders only: the failure is not selected, nothing failed.
+    auto other = run("report " + trace + " --pid 1");
+    EXPECT_EQ(other.status, 0) << other.out;
+    EXPECT_NE(other.out.find("1 failure(s) not shown (filter)"), std::string::npos) << other.out;
+    auto none = run("report " + trace + " --reason compaction --format json");
+    EXPECT_EQ(none.status, 0) << none.out;
+    EXPECT_NE(none.out.find("\"failures\":[]"), std::string::npos) << none.out;
+}
+
 TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
