@@ -136,9 +136,8 @@ void Explainer::dispatch_ready()
     // the event a few places behind the one dispatched now overlaps misses.
     constexpr size_t kPrefetchDistance = 16;
     while (const Event* e = order_.ready()) {
-        const auto& queued = order_.queued();
-        if (queued.size() > kPrefetchDistance)
-            if (auto pfn = event_pfn(queued[kPrefetchDistance])) ledger_.prefetch(*pfn);
+        if (order_.size() > kPrefetchDistance)
+            if (auto pfn = event_pfn(order_.peek(kPrefetchDistance))) ledger_.prefetch(*pfn);
         dispatch(*e);
         order_.pop();
     }

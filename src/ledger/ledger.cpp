@@ -103,39 +103,30 @@ void PinLedger::note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_
     if (on_close_) on_close_(ClosedPins{pfn, h.owner, n, h.since_ns, ts, by_free});
 }
 
-// Closes up to count pins of owner on pfn; returns how many it closed.
-uint32_t PinLedger::close(uint64_t pfn, OwnerId id, uint32_t count, uint64_t ts, bool by_free)
+// Drops the holds on pfn whose count reached zero, and the page once none
+// is left. Releases empty holds first and drop them after, so the pointers
+// they collected stay valid (erasing moves other slots of the table).
+void PinLedger::drop_empty(uint64_t pfn)
 {
     PageHold* slot = pages_.find(pfn);
-    if (!slot) return 0;
+    if (!slot) return;
     if (slot->owner != kShared) {
-        if (slot->owner != id) return 0;
-        uint32_t n = std::min(count, slot->count);
-        note_closed(pfn, *slot, n, ts, by_free);
-        slot->count -= n;
-        if (!slot->count) {
-            --owners_[id].pages_held;
-            pages_.erase(pfn);
-        }
-        return n;
+        if (slot->count) return;
+        --owners_[slot->owner].pages_held;
+        pages_.erase(pfn);
+        return;
     }
     uint32_t index = slot->count;
     auto& list = shared_[index];
-    auto it = std::find_if(list.begin(), list.end(), [&](const PageHold& h) { return h.owner == id; });
-    if (it == list.end()) return 0;
-    uint32_t n = std::min(count, it->count);
-    note_closed(pfn, *it, n, ts, by_free);
-    it->count -= n;
-    if (!it->count) {
-        --owners_[id].pages_held;
-        list.erase(it);
-    }
-    if (list.size() == 1) {  // back to a single owner: no list needed
-        *slot = list.front();
-        list.clear();
-        free_shared_.push_back(index);
-    }
-    return n;
+    for (const PageHold& h : list)
+        if (!h.count) --owners_[h.owner].pages_held;
+    list.erase(std::remove_if(list.begin(), list.end(), [](const PageHold& h) { return !h.count; }), list.end());
+    if (list.size() > 1) return;
+    // One owner left (no list needed), or none.
+    if (list.empty()) pages_.erase(pfn);
+    else *slot = list.front();
+    list.clear();
+    free_shared_.push_back(index);
 }
 
 bool PinLedger::same_process(const Owner& o, uint32_t tgid) const
@@ -162,7 +153,10 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
             const Owner& o = owners_[slot->owner];
             if (hold_kind(o.flags) == kind) {
                 out.other_owner = !same_process(o, tgid);
-                out.matched = close(e.pfn, slot->owner, e.refs, ts, false);
+                out.matched = std::min(e.refs, slot->count);
+                note_closed(e.pfn, *slot, out.matched, ts, false);
+                slot->count -= out.matched;
+                drop_empty(e.pfn);
             }
             out.unmatched = e.refs - out.matched;
             return out;
@@ -173,10 +167,9 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     for (uint32_t i = 0; i < e.nr_pages; ++i) {
         PageHold* slot = pages_.find(e.pfn + i);
         if (!slot) continue;
-        for (const PageHold& h : holds_of(*slot)) {
+        for (PageHold& h : holds_of(*slot)) {
             const Owner& o = owners_[h.owner];
-            if (hold_kind(o.flags) == kind)
-                candidates_.push_back({e.pfn + i, h.owner, h.since_ns, same_process(o, tgid)});
+            if (hold_kind(o.flags) == kind) candidates_.push_back({e.pfn + i, &h, h.since_ns, same_process(o, tgid)});
         }
     }
     auto before = [](const Candidate& a, const Candidate& b) {
@@ -190,12 +183,16 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     uint32_t left = e.refs;
     for (const auto& c : candidates_) {
         if (!left) break;
-        uint32_t n = close(c.pfn, c.owner, left, ts, false);
+        uint32_t n = std::min(left, c.hold->count);
+        note_closed(c.pfn, *c.hold, n, ts, false);
+        c.hold->count -= n;
         left -= n;
         out.matched += n;
         if (n && !c.same_process) out.other_owner = true;
     }
     out.unmatched = left;
+    if (out.matched)
+        for (uint32_t i = 0; i < e.nr_pages; ++i) drop_empty(e.pfn + i);
     return out;
 }
 

@@ -147,14 +147,14 @@ private:
     static OwnerKey key_of(const Owner& o);
     struct Candidate {
         uint64_t pfn;
-        OwnerId owner;
+        PageHold* hold;  // valid until drop_empty(): nothing is erased before
         uint64_t since_ns;
         bool same_process;
     };
 
     OwnerId owner_of(const GrabEvent& e);
     void add(uint64_t pfn, OwnerId owner, uint32_t count, uint64_t ts);
-    uint32_t close(uint64_t pfn, OwnerId owner, uint32_t count, uint64_t ts, bool by_free);
+    void drop_empty(uint64_t pfn);
     void note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free);
     std::span<const PageHold> holds_of(const PageHold& slot) const;
     std::span<PageHold> holds_of(PageHold& slot);

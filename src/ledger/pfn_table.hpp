@@ -40,7 +40,9 @@ public:
     // The value for pfn, value-initialized if it was not there.
     std::pair<V*, bool> insert(uint64_t pfn)
     {
-        if ((size_ + 1) * 5 > capacity() * 4) reset(capacity() * 2);  // load <= 0.8
+        // Load <= 0.75: linear probing slows sharply past it, and a table just
+        // doubled still spends at most 24 / 0.375 = 64 bytes per page.
+        if ((size_ + 1) * 4 > capacity() * 3) reset(capacity() * 2);
         size_t i = home(pfn);
         for (; slots_[i].pfn != kEmpty; i = (i + 1) & mask_)
             if (slots_[i].pfn == pfn) return {&slots_[i].value, false};
