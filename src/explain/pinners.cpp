@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace pintrace {
 namespace {
@@ -137,7 +138,15 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         const Owner& o = s.owner;
         std::string key = group_key(r, id, q.group_by);
         PinnerRow& row = groups[key];
-        bool largest = row.owners.empty() || o.pages_held > r.owner(row.top_owner).pages_held;
+        // Its largest holder names the row: most pages held now, then the
+        // longest-lasting kind (long-term pin, pin, reference), then most pins taken.
+        const Owner& top = r.owner(row.top_owner);
+        auto rank = [](const Owner& x) {
+            Holder h;
+            h.flags = x.flags;
+            return std::tuple(x.pages_held, -static_cast<int>(holder_cause(h)), x.pins_taken);
+        };
+        bool largest = row.owners.empty() || rank(o) > rank(top);
         if (largest) {
             row.top_owner = id;
             row.task = o.task;

@@ -137,28 +137,31 @@ std::string_view what_name(HistoryEntry::What w)
 
 }  // namespace
 
-Table history_table(const Report& r, bool show_stacks)
+void history_lines(Document& d, const Report& r, bool show_stacks)
 {
-    Table t;
-    t.columns = {{"TIME"}, {"PFN"}, {"EVENT"}, {"BY"}, {"DETAIL"}};
     for (const auto& e : r.history) {
-        std::string by = "pid " + std::to_string(e.task.tgid) + " (" + std::string(comm_view(e.task.comm)) + ")";
-        std::string detail = flag_string(e.flags, "|");
-        if (e.count > 1) detail += (detail.empty() ? "x" : " x") + std::to_string(e.count);
-        if (e.nr_pages > 1) detail += (detail.empty() ? "" : ", ") + std::string("folio of ") +
-                                      std::to_string(e.nr_pages) + " pages";
-        if (!e.detail.empty()) detail += (detail.empty() ? "" : ", ") + e.detail;
-        if (show_stacks && e.kstack >= 0) {
-            Holder h;
-            h.kstack = e.kstack;
-            h.ustack = e.ustack;
-            h.task = e.task;
-            auto k = r.kernel_frames(h);
-            for (size_t i = 0; i < k.size() && i < 4; ++i) detail += (i ? " <- " : "; kernel: ") + k[i];
-        }
-        t.add({format_clock(r, e.ts_ns), format_pfn(e.pfn), std::string(what_name(e.what)), by, detail});
+        std::string line = format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  " + std::string(what_name(e.what)) +
+                           " by pid " + std::to_string(e.task.tgid) + " (" + std::string(comm_view(e.task.comm)) + ")";
+        std::string flags = flag_string(e.flags, "|");
+        if (!flags.empty()) line += " " + flags;
+        if (e.count > 1) line += " x" + std::to_string(e.count);
+        if (e.nr_pages > 1) line += ", folio of " + std::to_string(e.nr_pages) + " pages";
+        if (!e.detail.empty()) line += ", " + e.detail;
+        d.line(1, line);
+        if (!show_stacks || e.kstack < 0) continue;
+        Holder h;
+        h.kstack = e.kstack;
+        h.ustack = e.ustack;
+        h.task = e.task;
+        std::string path;
+        auto k = r.kernel_frames(h);
+        for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
+        if (!path.empty()) d.code(2, "kernel", path);
+        path.clear();
+        auto u = r.user_frames(h);
+        for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
+        if (!path.empty()) d.code(2, "user", path);
     }
-    return t;
 }
 
 }  // namespace pintrace

@@ -8,6 +8,7 @@
 
 #include "explain/pinners.hpp"
 #include "explain/report.hpp"
+#include "render/document.hpp"
 #include "render/table.hpp"
 
 namespace pintrace {
@@ -20,7 +21,9 @@ Table pinners_table(const Report& r, const std::vector<PinnerRow>& rows, GroupBy
 // Buckets from the shortest to the longest non-empty one.
 Table durations_table(const DurationHistogram& released, const DurationHistogram& held);
 Table long_holds_table(const Report& r, const HolderFilter& filter, size_t limit);
-Table history_table(const Report& r, bool show_stacks);
+
+// One line per event in the pages' histories, its stack below it.
+void history_lines(Document& d, const Report& r, bool show_stacks);
 
 // "held longer than 300 ms: 12 pin(s) on 9 page(s), 4 still held" and the like.
 std::string long_holds_headline(const Report& r, const HolderFilter& filter);

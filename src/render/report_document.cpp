@@ -204,7 +204,7 @@ void history(Document& d, const Report& r, const ReportView& view)
     d.blank();
     d.heading("HISTORY OF PFN " + pfns + ": " + std::to_string(r.history.size()) + " event(s)");
     if (r.history.empty()) d.line(1, "no grab, release, free or failure touched it during the trace");
-    else d.table(history_table(r, view.show_stacks));
+    else history_lines(d, r, view.show_stacks);
     for (uint64_t pfn : r.options.history_pfns) {
         auto it = r.history_holders.find(pfn);
         if (it == r.history_holders.end() || it->second.empty()) {

@@ -14,6 +14,8 @@ the scenario's own set-up (setup_problems: a failed precondition is a
 failed test, never a pass).
 """
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,4 +121,50 @@ check(not wrongly, f"pfns blamed that must not be: {wrongly}")
 text = (out / "report.txt").read_text()
 if truth["expect_failure"]:
     check(f"pid {pid}" in text, "the text report does not name the holder")
+
+
+def pintrace_report(*args):
+    """report on the guest's trace, run here by the same static binary."""
+    run = subprocess.run([os.environ["PINTRACE_BIN"], "report", str(out / "trace.pt"), *args],
+                         capture_output=True, text=True)
+    check(run.returncode in (0, 3, 4), f"report {' '.join(args)}: exit {run.returncode}: {run.stderr.strip()}")
+    return run
+
+
+# The ledger's views, on the real kernel's trace: at the moment of the
+# failure (--until), the holders table must show each holder with at least
+# the pages the truth gives it, long-term ones as such, and --pfn must tell
+# the stuck page's story (its grab by the holder, then the failure).
+if truth["expect_failure"] and "PINTRACE_BIN" in os.environ and report["failures"]:
+    first = next((f for f in report["failures"] if f["reason"] == truth["reason"]), report["failures"][0])
+    at = (first["time_ns"] - report["trace"]["start_monotonic_ns"]) / 1e9
+    page = next((p for p in truth["expect"] if head_of(p["pfn"]) in first["failed_pfns"]), truth["expect"][0])
+    run = pintrace_report("--format", "json", "--until", f"+{at:.9f}s")
+    if run.returncode in (0, 3, 4):
+        views = json.loads(run.stdout)
+        rows = {r["pid"]: r for r in views["holders"]["rows"]}
+        want = {}
+        for p in truth["expect"]:
+            for h in p["holders"]:
+                want.setdefault(h["pid"], [0, 0])[0] += 1
+                want[h["pid"]][1] += "FOLL_LONGTERM" in h["flags"]
+        for hpid, (pages, longterm) in want.items():
+            row = rows.get(hpid)
+            check(row is not None, f"--until the failure: pid {hpid} missing from the holders table")
+            if row:
+                check(row["pages"] >= pages, f"--until the failure: pid {hpid} holds {row['pages']} pages, want >= {pages}")
+                check(row["longterm_pages"] >= longterm,
+                      f"--until the failure: pid {hpid} long-term pages {row['longterm_pages']}, want >= {longterm}")
+    run = pintrace_report("--format", "json", "--pfn", str(page["pfn"]))
+    if run.returncode in (0, 3, 4):
+        events = json.loads(run.stdout)["history"]["events"]
+        holder = page["holders"][0]["pid"]
+        kinds = [e["event"] for e in events]
+        check(any(e["event"] == "grab" and e["pid"] == holder for e in events),
+              f"--pfn {page['pfn']}: no grab by pid {holder} in its history {kinds}")
+        if first["kind"] == "migration":
+            check("migration_failed" in kinds, f"--pfn {page['pfn']}: the failure is not in its history {kinds}")
+    md = pintrace_report("--format", "markdown", "--threshold", "1ms")
+    check("| PID | PAGES |" in md.stdout and f"pid {pid}" in md.stdout, "the markdown report lacks the holders table")
+    check(str(md.returncode) == (out / "report.rc").read_text().strip(), "markdown exit status differs")
 finish()

@@ -34,7 +34,7 @@ for kernel in "${kernels[@]}"; do
             failed=$((failed + 1))
         fi
         for s in "${scenarios[@]}"; do
-            if python3 "$here/check_report.py" "$out/$s" | sed "s/\$/ [kernel $kernel]/"; then
+            if PINTRACE_BIN="$build/pintrace" python3 "$here/check_report.py" "$out/$s" | sed "s/\$/ [kernel $kernel]/"; then
                 passed=$((passed + 1))
             else
                 failed=$((failed + 1))
