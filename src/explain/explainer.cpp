@@ -63,13 +63,11 @@ namespace {
 
 bool longer_first(const LongHold& a, const LongHold& b) { return a.until_ns - a.since_ns > b.until_ns - b.since_ns; }
 
-}  // namespace
-
 // The kMaxLongHolds longest, as a heap whose top is the shortest kept.
-void Explainer::keep_long_hold(const LongHold& hold)
+void keep_long_hold(Report& r, const LongHold& hold)
 {
-    auto& heap = report_.long_holds;
-    ++report_.long_holds_total;
+    auto& heap = r.long_holds;
+    ++r.long_holds_total;
     if (heap.size() == Report::kMaxLongHolds) {
         if (!longer_first(hold, heap.front())) return;
         std::pop_heap(heap.begin(), heap.end(), longer_first);
@@ -80,13 +78,15 @@ void Explainer::keep_long_hold(const LongHold& hold)
     std::push_heap(heap.begin(), heap.end(), longer_first);
 }
 
+}  // namespace
+
 void Explainer::add_history(HistoryEntry entry) { report_.history.push_back(std::move(entry)); }
 
 void Explainer::on_closed(const ClosedPins& c)
 {
     uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
     if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
-        keep_long_hold({c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
+        keep_long_hold(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
     if (in_history(c.pfn, 1)) {
         const Owner& o = ledger_.owner(c.owner);
         add_history({HistoryEntry::What::Closed, c.at_ns, c.pfn, o.task, o.flags, c.count, 1, o.kstack, o.ustack,
@@ -386,32 +386,40 @@ Report Explainer::finish() &&
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
     report_.stats.pages_held_at_end = ledger_.pages_held();
-    collect_owner_states();
+    collect_owner_states(report_, ledger_);
     return std::move(report_);
 }
 
-// What every owner still holds when the replay stops: the "held now" views.
-void Explainer::collect_owner_states()
+Report Explainer::snapshot() const
 {
-    Report& r = report_;
+    Report r = report_;
+    r.stats.pages_held_at_end = ledger_.pages_held();
+    collect_owner_states(r, ledger_);
+    return r;
+}
+
+// What every owner still holds when the replay stops (or now, for a
+// snapshot): the "held now" views.
+void Explainer::collect_owner_states(Report& r, const PinLedger& ledger)
+{
     r.end_ns = r.options.until_ns.value_or(std::max(r.last_ns, r.finish ? r.finish->end_ns : 0));
     r.owners.clear();
-    for (const Owner& o : ledger_.owners()) r.owners.push_back(OwnerState{o});
+    for (const Owner& o : ledger.owners()) r.owners.push_back(OwnerState{o});
     uint64_t threshold = r.options.threshold_ns;
-    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+    ledger.for_each_hold([&](uint64_t pfn, const PageHold& h) {
         OwnerState& s = r.owners[h.owner];
         uint64_t age = r.end_ns > h.since_ns ? r.end_ns - h.since_ns : 0;
         if (!s.oldest_ns || h.since_ns < s.oldest_ns) s.oldest_ns = h.since_ns;
         s.held_now.add(age, h.count);
         if (threshold && age >= threshold) {
             ++s.pages_over_threshold;
-            keep_long_hold({h.owner, pfn, h.count, h.since_ns, r.end_ns, false, false});
+            keep_long_hold(r, {h.owner, pfn, h.count, h.since_ns, r.end_ns, false, false});
         }
     });
     for (auto& s : r.owners)
         if (s.oldest_ns) s.uncertain = r.lost_between(s.oldest_ns, r.end_ns);
     for (uint64_t pfn : r.options.history_pfns) {
-        auto hs = ledger_.holders(pfn);
+        auto hs = ledger.holders(pfn);
         r.history_holders[pfn].assign(hs.begin(), hs.end());
     }
     std::sort_heap(r.long_holds.begin(), r.long_holds.end(), longer_first);

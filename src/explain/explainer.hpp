@@ -18,6 +18,10 @@ public:
     // Events may come in file order; they reach the ledger in time order.
     void consume(const Event& event);
     Report finish() &&;
+    // The report as of the events dispatched so far (live views: top).
+    // Failures still open and events waiting for their time order are not
+    // in it yet.
+    Report snapshot() const;
 
 private:
     void dispatch(const Event& event);
@@ -43,8 +47,7 @@ private:
     bool in_history(uint64_t pfn, uint32_t nr_pages) const;
     void add_history(HistoryEntry entry);
     void on_closed(const ClosedPins& c);
-    void keep_long_hold(const LongHold& hold);
-    void collect_owner_states();
+    static void collect_owner_states(Report& r, const PinLedger& ledger);
 
     Report report_;
     EventOrder order_;

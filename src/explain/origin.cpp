@@ -10,7 +10,9 @@ namespace {
 // frame that names a subsystem decides (direct I/O sits below io_uring's
 // read path, for example). Substrings, because helpers get inlined and
 // syscall entries are decorated (__do_sys_vmsplice, __x64_sys_...).
+// "vfio_" comes first: "vfio_pin_pages_remote" contains "io_pin_pages".
 constexpr std::array<std::pair<std::string_view, Origin>, 16> kSignatures = {{
+    {"vfio_", Origin::Vfio},
     {"io_sqe_buffer", Origin::IoUringBuffers},
     {"io_pin_pages", Origin::IoUringBuffers},
     {"io_sqe_buffers_register", Origin::IoUringBuffers},
@@ -20,7 +22,6 @@ constexpr std::array<std::pair<std::string_view, Origin>, 16> kSignatures = {{
     {"__iomap_dio", Origin::DirectIo},
     {"iter_to_pipe", Origin::Vmsplice},
     {"vmsplice", Origin::Vmsplice},
-    {"vfio_", Origin::Vfio},
     {"ib_umem_get", Origin::Rdma},
     {"kvm_", Origin::Kvm},
     {"hva_to_pfn", Origin::Kvm},

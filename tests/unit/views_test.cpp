@@ -43,6 +43,9 @@ ProcessInfoEvent info_of(uint64_t ts, uint32_t tgid, std::string exe, std::strin
 Report busy_host(ExplainOptions options = {})
 {
     Explainer ex(test::sample_info(), options);
+    ex.consume(StackEvent{1, StackKind::Kernel, 0,
+                          {{0xffffffff81000010, "try_grab_page+0x10"}, {0xffffffff81000020, "__gup_longterm_locked+0x4"},
+                           {0xffffffff81000200, "vfio_pin_pages_remote+0x55"}}});
     ex.consume(grab_in(1 * kMs, 100, 0x1000, kLongPin, 64, "qemu", 11, 1));
     ex.consume(info_of(1 * kMs, 100, "/usr/bin/qemu-system-x86_64", "/machine.slice/vm1"));
     ex.consume(grab_in(2 * kMs, 101, 0x2000, kLongPin, 16, "qemu", 11, 1));
@@ -111,6 +114,32 @@ TEST(Pinners, GroupedByCommAndByCgroup)
     EXPECT_EQ(keys(pinner_rows(r, by_cgroup)),
               (std::vector<std::string>{"/machine.slice/vm1", "/machine.slice/vm2", "/machine.slicer",
                                         "/system.slice/postgresql.service"}));
+}
+
+TEST(Pinners, GroupedByCodePathAcrossProcesses)
+{
+    Report r = busy_host();
+    PinnerQuery q;
+    q.group_by = GroupBy::Stack;
+    auto rows = pinner_rows(r, q);
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(rows[0].key, "vfio_pin_pages_remote") << "the first caller outside GUP names the path";
+    EXPECT_EQ(rows[0].processes, 2u);
+    EXPECT_EQ(rows[0].pages, 79u);
+    EXPECT_EQ(rows[0].origin, Origin::Vfio);
+}
+
+TEST(Pinners, ASnapshotShowsTheLedgerSoFar)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(grab(1 * kMs, 100, 0x1000, kLongPin, 4));
+    ex.consume(grab(9 * kMs, 100, 0x2000, kLongPin, 1));  // pushes the first past the ordering window
+    Report now = ex.snapshot();
+    auto rows = pinner_rows(now, {});
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].pages, 4u) << "the newest grab still waits for its time order";
+    Report end = std::move(ex).finish();
+    EXPECT_EQ(pinner_rows(end, {})[0].pages, 5u);
 }
 
 TEST(Pinners, SortedByTheKeysGivenInOrder)
