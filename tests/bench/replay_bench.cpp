@@ -108,8 +108,16 @@ int main(int argc, char** argv)
 
     size_t heap_before = anon_resident_bytes();
     Explainer explainer(reader->info());
+    // Page operations: a grab or release of a 512-page folio is one event but
+    // 512 pages for the ledger.
+    uint64_t page_ops = 0;
     t0 = std::chrono::steady_clock::now();
-    auto read = reader->read([&](const Event& e) { explainer.consume(e); });
+    auto read = reader->read([&](const Event& e) {
+        if (auto* g = std::get_if<GrabEvent>(&e)) page_ops += g->nr_pages;
+        else if (auto* r = std::get_if<ReleaseEvent>(&e)) page_ops += r->nr_pages;
+        else if (auto* f = std::get_if<PageFreedEvent>(&e)) page_ops += f->nr_pages;
+        explainer.consume(e);
+    });
     double replay_s = seconds_since(t0);
     size_t heap_after = anon_resident_bytes();
     if (!read) {
@@ -121,8 +129,9 @@ int main(int argc, char** argv)
     if (!keep) std::remove(path.c_str());
 
     uint64_t live = report.stats.pages_held_at_end;
-    std::printf("records=%llu decode_only=%.2f s (%.0f events/s) replay=%.2f s\n", (unsigned long long)events,
-                decode_s, decoded / decode_s, replay_s);
+    std::printf("records=%llu decode_only=%.2f s (%.0f events/s) replay=%.2f s page_operations=%llu (%.0f/s)\n",
+                (unsigned long long)events, decode_s, decoded / decode_s, replay_s, (unsigned long long)page_ops,
+                page_ops / replay_s);
     std::printf("pages_held_at_end=%llu failures=%zu anonymous_memory_growth=%zu bytes\n", (unsigned long long)live,
                 report.failures.size(), heap_after - heap_before);
     if (!reuse && (live != truth.pages_held_at_end || report.failures.size() != truth.failures)) {
