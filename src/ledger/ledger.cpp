@@ -113,7 +113,7 @@ void PinLedger::drop_empty(uint64_t pfn)
     if (slot->owner != kShared) {
         if (slot->count) return;
         --owners_[slot->owner].pages_held;
-        pages_.erase(pfn);
+        pages_.erase(slot);
         return;
     }
     uint32_t index = slot->count;
@@ -123,7 +123,7 @@ void PinLedger::drop_empty(uint64_t pfn)
     list.erase(std::remove_if(list.begin(), list.end(), [](const PageHold& h) { return !h.count; }), list.end());
     if (list.size() > 1) return;
     // One owner left (no list needed), or none.
-    if (list.empty()) pages_.erase(pfn);
+    if (list.empty()) pages_.erase(slot);
     else *slot = list.front();
     list.clear();
     free_shared_.push_back(index);
@@ -211,7 +211,7 @@ uint32_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts)
             shared_[slot->count].clear();
             free_shared_.push_back(slot->count);
         }
-        pages_.erase(pfn + i);
+        pages_.erase(slot);
     }
     return closed;
 }

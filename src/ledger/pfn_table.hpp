@@ -52,13 +52,26 @@ public:
         return {&slots_[i].value, true};
     }
 
-    // Later slots of the probe run move back into the hole, so lookups need
-    // no tombstones and the table never degrades under churn.
     bool erase(uint64_t pfn)
     {
         size_t hole = home(pfn);
         for (; slots_[hole].pfn != pfn; hole = (hole + 1) & mask_)
             if (slots_[hole].pfn == kEmpty) return false;
+        erase_slot(hole);
+        return true;
+    }
+    // The same for a value find() returned, without probing for it again.
+    void erase(V* value)
+    {
+        auto offset = reinterpret_cast<const char*>(value) - reinterpret_cast<const char*>(&slots_[0].value);
+        erase_slot(static_cast<size_t>(offset) / sizeof(Slot));
+    }
+
+private:
+    // Later slots of the probe run move back into the hole, so lookups need
+    // no tombstones and the table never degrades under churn.
+    void erase_slot(size_t hole)
+    {
         for (size_t j = (hole + 1) & mask_; slots_[j].pfn != kEmpty; j = (j + 1) & mask_) {
             size_t want = home(slots_[j].pfn);
             // Slot j may move to the hole unless its home lies cyclically in (hole, j].
@@ -69,8 +82,9 @@ public:
         }
         slots_[hole].pfn = kEmpty;
         --size_;
-        return true;
     }
+
+public:
 
     // Replays look pages up in trace order: fetching a slot's line ahead of
     // its use lets several cache misses overlap.

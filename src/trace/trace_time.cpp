@@ -62,10 +62,12 @@ Result<uint64_t> parse_trace_time(std::string_view text, const TraceInfo& info)
 Result<std::vector<uint64_t>> parse_pfn_list(std::string_view text)
 {
     std::vector<uint64_t> pfns;
-    while (!text.empty()) {
+    if (text.empty()) return make_error("--pfn needs a page frame number");
+    for (bool more = true; more;) {
         size_t comma = text.find(',');
         std::string_view word = text.substr(0, comma);
-        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        more = comma != std::string_view::npos;
+        if (more) text.remove_prefix(comma + 1);
         int base = 10;
         if (word.starts_with("0x") || word.starts_with("0X")) {
             word.remove_prefix(2);
@@ -79,7 +81,6 @@ Result<std::vector<uint64_t>> parse_pfn_list(std::string_view text)
         if (pfn >= (uint64_t{1} << 40)) return make_error("pfn " + std::string(word) + " is beyond any physical memory");
         pfns.push_back(pfn);
     }
-    if (pfns.empty()) return make_error("--pfn needs a page frame number");
     return pfns;
 }
 

@@ -225,8 +225,13 @@ TEST(PfnTable, AgreesWithAMapUnderRandomChurn)
             EXPECT_EQ(fresh, !truth.count(pfn));
             v->count = static_cast<uint32_t>(i);
             truth[pfn] = static_cast<uint32_t>(i);
-        } else {
+        } else if (rng() % 2) {
             EXPECT_EQ(table.erase(pfn), truth.erase(pfn) == 1);
+        } else if (PageHold* v = table.find(pfn)) {  // erasing what find() returned
+            table.erase(v);
+            EXPECT_EQ(truth.erase(pfn), 1u);
+        } else {
+            EXPECT_EQ(truth.count(pfn), 0u);
         }
     }
     ASSERT_EQ(table.size(), truth.size());

@@ -297,10 +297,10 @@ TEST(Formats, TextFitsEightyColumns)
     std::string text = render_report_text(busy_host());
     std::istringstream in(text);
     std::string line;
-    while (std::getline(in, line))
-        if (line.find("  PID") == std::string::npos && line.find("HELD FOR") == std::string::npos &&
-            line.find("/usr/") == std::string::npos)
-            EXPECT_LE(line.size(), 80u) << line;
+    // Only a single word longer than a line (a path) may stick out.
+    while (std::getline(in, line)) {
+        if (line.find("/usr/") == std::string::npos) EXPECT_LE(line.size(), 80u) << line;
+    }
 }
 
 TEST(Formats, JsonCarriesTheViews)
@@ -342,7 +342,7 @@ TEST(TraceTime, PfnListsInHexOrDecimal)
 {
     EXPECT_EQ(parse_pfn_list("0x1a2b,6699").value(), (std::vector<uint64_t>{0x1a2b, 6699}));
     EXPECT_FALSE(parse_pfn_list("0xzz").ok());
-    EXPECT_FALSE(parse_pfn_list("12,").ok() && parse_pfn_list("12,").value().size() != 1);
+    EXPECT_FALSE(parse_pfn_list("12,").ok()) << "a trailing comma is a missing pfn";
     EXPECT_FALSE(parse_pfn_list("0x10000000000").ok());
     EXPECT_FALSE(parse_pfn_list("").ok());
 }
