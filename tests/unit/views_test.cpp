@@ -299,7 +299,9 @@ TEST(Formats, TextFitsEightyColumns)
     std::string line;
     // Only a single word longer than a line (a path) may stick out.
     while (std::getline(in, line)) {
-        if (line.find("/usr/") == std::string::npos) EXPECT_LE(line.size(), 80u) << line;
+        if (line.find("/usr/") == std::string::npos) {
+            EXPECT_LE(line.size(), 80u) << line;
+        }
     }
 }
 
