@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/event.hpp"
 #include "events/gup_flags.hpp"
@@ -54,6 +55,40 @@ inline IsolationFailedEvent isolation(uint64_t ts, uint64_t start, uint64_t end,
     e.end_pfn = end;
     e.busy_pfn = busy;
     return e;
+}
+
+// One migrate_pages() call by pid mover that left pfns behind, each with its
+// refcount: the tracepoint, the failed-list walk, and the return.
+struct FailedPage {
+    uint64_t pfn;
+    int32_t refcount = 1026;  // a pin's bias plus isolation's and one mapping's
+    uint32_t nr_pages = 1;
+};
+inline std::vector<Event> migration_failure(uint64_t ts, std::vector<FailedPage> pages, int reason = 3,
+                                            uint32_t mover = 300, std::string_view comm = "numactl")
+{
+    std::vector<Event> out;
+    MigrateEvent m;
+    m.head = head(ts, mover, comm);
+    m.failed = pages.size();
+    m.reason = reason;
+    out.push_back(m);
+    uint32_t index = 0;
+    for (const auto& p : pages) {
+        FailedFolioEvent f;
+        f.head = m.head;
+        f.pfn = p.pfn;
+        f.refcount = p.refcount;
+        f.mapcount = 1;
+        f.nr_pages = p.nr_pages;
+        f.index = index++;
+        out.push_back(f);
+    }
+    MigrateEndEvent end;
+    end.head = m.head;
+    end.ret = static_cast<int64_t>(pages.size());
+    out.push_back(end);
+    return out;
 }
 
 // Text reports wrap at 80 columns: the same text with each line break and

@@ -25,22 +25,7 @@ using test::release;
 // A migration of one page that failed at ts, by pid 300.
 void fail_migration(Explainer& ex, uint64_t ts, uint64_t pfn, int32_t refcount = 1026, uint32_t nr_pages = 1)
 {
-    MigrateEvent m;
-    m.head = test::head(ts, 300, "numactl");
-    m.failed = 1;
-    m.reason = 3;
-    ex.consume(m);
-    FailedFolioEvent f;
-    f.head = m.head;
-    f.pfn = pfn;
-    f.refcount = refcount;
-    f.mapcount = 1;
-    f.nr_pages = nr_pages;
-    ex.consume(f);
-    MigrateEndEvent end;
-    end.head = m.head;
-    end.ret = 1;
-    ex.consume(end);
+    for (const auto& e : test::migration_failure(ts, {{pfn, refcount, nr_pages}})) ex.consume(e);
 }
 
 ProcessExitEvent exit_of(uint64_t ts, uint32_t tgid)

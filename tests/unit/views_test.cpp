@@ -57,23 +57,8 @@ Report busy_host(ExplainOptions options = {})
     ex.consume(grab_in(7 * kMs, 300, 0x4000, kFlagGet, 4, "splicer", 33));
     ex.consume(info_of(7 * kMs, 300, "/opt/splicer", "/machine.slicer"));
     ex.consume(release(400 * kMs, 100, 0x1000, kFlagPin, 1));  // one long-term page released after 399 ms
-    MigrateEvent m;
-    m.head = test::head(500 * kMs, 1, "kcompactd0");
-    m.failed = 2;
-    m.reason = 0;
-    ex.consume(m);
-    for (uint64_t pfn : {0x1001u, 0x4000u}) {
-        FailedFolioEvent f;
-        f.head = m.head;
-        f.pfn = pfn;
-        f.refcount = pfn == 0x1001 ? 1026 : 3;
-        f.mapcount = 1;
-        ex.consume(f);
-    }
-    MigrateEndEvent end;
-    end.head = m.head;
-    end.ret = 2;
-    ex.consume(end);
+    for (const auto& e : test::migration_failure(500 * kMs, {{0x1001, 1026}, {0x4000, 3}}, 0, 1, "kcompactd0"))
+        ex.consume(e);
     ex.consume(FinishEvent{1000 * kMs, 0, 0, StopReason::Duration, -1});
     return std::move(ex).finish();
 }
