@@ -632,7 +632,8 @@ int tp_sched_process_exec(void *ctx)
 	if (!r)
 		return 0;
 	fill_header(&r->h, PT_REC_EXEC, sizeof(*r), PT_HOOK_EXEC_TP);
-	submit(r);
+	/* Now, so user space reads the new program's path while it runs. */
+	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "capture/process_info.hpp"
 #include "capture/symbolize.hpp"
 #include "pintrace.h"
 
@@ -90,10 +91,11 @@ struct Recorder::Impl {
     CaptureSession& session;
     TraceWriter& writer;
     StackCollector stacks;
+    ProcessDescriber processes;
 };
 
 Recorder::Recorder(CaptureSession& session, TraceWriter& writer)
-    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session)}))
+    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session), ProcessDescriber()}))
 {
 }
 
@@ -104,6 +106,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     CaptureSession& session = impl_->session;
     TraceWriter& writer = impl_->writer;
     StackCollector& stacks = impl_->stacks;
+    ProcessDescriber& processes = impl_->processes;
     Result<void> status;
     auto sink = [&](std::span<const std::byte> rec) {
         if (!status) return;
@@ -114,10 +117,16 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             pt_grab g;
             std::memcpy(&g, rec.data(), sizeof g);
             status = stacks.note(g, writer);
+            processes.note_grab(g.h.tgid, g.h.ts_ns);
         } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
             pt_exec x;
             std::memcpy(&x, rec.data(), sizeof x);
             stacks.note_exec(x.h.tgid, x.h.ts_ns);
+            processes.note_exec(x.h.tgid, x.h.ts_ns);
+        } else if (type == PT_REC_PROCESS_EXIT && rec.size() >= sizeof(pt_process_exit)) {
+            pt_process_exit x;
+            std::memcpy(&x, rec.data(), sizeof x);
+            processes.note_exit(x.h.tgid);
         }
     };
 
@@ -129,6 +138,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         // already produced is left behind.
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
         if (status) status = stacks.flush(writer);
+        if (status) status = processes.flush(writer);
         uint64_t now = monotonic_now_ns();
         if (uint64_t lost = session.lost_total(); lost > lost_seen) {
             if (auto r = writer.append(LostEvent{last_drain, now, lost - lost_seen}); !r) return r.error();

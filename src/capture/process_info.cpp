@@ -1,0 +1,83 @@
+#include "capture/process_info.hpp"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace pintrace {
+namespace {
+
+// Longer than the kernel ever prints (PATH_MAX): a path cut here would be
+// a wrong path, so it counts as unreadable.
+constexpr size_t kMaxPath = PATH_MAX;
+
+}  // namespace
+
+std::string cgroup_v2_path(std::string_view text)
+{
+    while (!text.empty()) {
+        auto eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        if (line.starts_with("0::")) {
+            line.remove_prefix(3);
+            return line.size() < kMaxPath ? std::string(line) : std::string();
+        }
+        if (eol == std::string_view::npos) break;
+        text.remove_prefix(eol + 1);
+    }
+    return "";
+}
+
+std::optional<ProcessInfoEvent> read_process_info(uint32_t tgid, uint64_t ts_ns, const std::string& proc)
+{
+    std::string dir = proc + "/" + std::to_string(tgid) + "/";
+    ProcessInfoEvent info{ts_ns, tgid, "", ""};
+    char buf[kMaxPath];
+    ssize_t n = readlink((dir + "exe").c_str(), buf, sizeof buf);
+    bool readable = n >= 0;
+    if (n > 0 && size_t(n) < sizeof buf) info.exe.assign(buf, size_t(n));
+    std::ifstream cgroup(dir + "cgroup");
+    if (cgroup) {
+        std::stringstream ss;
+        ss << cgroup.rdbuf();
+        readable = true;
+        info.cgroup = cgroup_v2_path(ss.str());
+    }
+    if (!readable) return std::nullopt;
+    return info;
+}
+
+void ProcessDescriber::note_grab(uint32_t tgid, uint64_t ts_ns)
+{
+    if (described_.insert(tgid).second) pending_.push_back({tgid, ts_ns});
+}
+
+// /proc now shows the new program: a description still pending from before
+// the exec would pin it on the old one.
+void ProcessDescriber::note_exec(uint32_t tgid, uint64_t ts_ns)
+{
+    std::erase_if(pending_, [&](const Pending& p) { return p.tgid == tgid; });
+    described_.insert(tgid);
+    pending_.push_back({tgid, ts_ns});
+}
+
+// What /proc shows under the pid from now on is nothing, or another process
+// that reused it; that one's first grab describes it afresh.
+void ProcessDescriber::note_exit(uint32_t tgid)
+{
+    std::erase_if(pending_, [&](const Pending& p) { return p.tgid == tgid; });
+    described_.erase(tgid);
+}
+
+Result<void> ProcessDescriber::flush(TraceWriter& writer)
+{
+    for (const auto& p : pending_)
+        if (auto info = read_process_info(p.tgid, p.ts_ns, proc_))
+            if (auto r = writer.append(*info); !r) return r;
+    pending_.clear();
+    return {};
+}
+
+}  // namespace pintrace
