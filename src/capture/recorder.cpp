@@ -20,7 +20,7 @@ public:
 
     // Kernel stacks are written the first time a record refers to them.
     // User stacks wait for the end of the drain (flush), when every exec in
-    // the batch is known.
+    // the batch is known, or for their process's exit.
     Result<void> note(const pt_grab& g, TraceWriter& writer)
     {
         if (g.kstack_id >= 0 && kernel_seen_.insert(g.kstack_id).second) {
@@ -46,19 +46,27 @@ public:
         user_.forget(tgid);
     }
 
-    // The maps read now are those after the newest exec: a stack captured
-    // before it belongs to a program that is gone, and stays unresolved
-    // rather than be named wrongly.
+    // The process's memory map went before the exit tracepoint (exit_mm), and
+    // its pid may come back as another process: its pending stacks resolve
+    // now from the maps read while it lived, or not at all, and the next
+    // process under the pid starts afresh.
+    Result<void> note_exit(uint32_t tgid, TraceWriter& writer)
+    {
+        bool maps_read = user_.has_maps(tgid);
+        for (const auto& p : pending_user_)
+            if (p.tgid == tgid)
+                if (auto r = write_user(p, maps_read, writer); !r) return r;
+        std::erase_if(pending_user_, [&](const PendingUser& p) { return p.tgid == tgid; });
+        std::erase_if(user_seen_, [&](uint64_t key) { return key >> 32 == tgid; });
+        user_.forget(tgid);
+        last_exec_ns_.erase(tgid);
+        return {};
+    }
+
     Result<void> flush(TraceWriter& writer)
     {
-        for (const auto& p : pending_user_) {
-            StackEvent s{p.id, StackKind::User, p.tgid, {}};
-            auto exec = last_exec_ns_.find(p.tgid);
-            bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
-            for (auto ip : session_.stack_addresses(p.id))
-                s.frames.push_back({ip, stale ? std::string() : user_.resolve(p.tgid, ip)});
-            if (auto r = writer.append(s); !r) return r;
-        }
+        for (const auto& p : pending_user_)
+            if (auto r = write_user(p, true, writer); !r) return r;
         pending_user_.clear();
         return {};
     }
@@ -69,6 +77,20 @@ private:
         uint32_t tgid;
         uint64_t ts_ns;
     };
+
+    // The maps read now are those after the newest exec: a stack captured
+    // before it belongs to a program that is gone, and stays unresolved
+    // rather than be named wrongly.
+    Result<void> write_user(const PendingUser& p, bool resolve, TraceWriter& writer)
+    {
+        StackEvent s{p.id, StackKind::User, p.tgid, {}};
+        auto exec = last_exec_ns_.find(p.tgid);
+        bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
+        for (auto ip : session_.stack_addresses(p.id))
+            s.frames.push_back({ip, stale || !resolve ? std::string() : user_.resolve(p.tgid, ip)});
+        return writer.append(s);
+    }
+
     CaptureSession& session_;
     KernelSymbols kernel_;
     UserSymbols user_;
@@ -127,6 +149,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             pt_process_exit x;
             std::memcpy(&x, rec.data(), sizeof x);
             processes.note_exit(x.h.tgid);
+            if (status) status = stacks.note_exit(x.h.tgid, writer);
         }
     };
 
