@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -49,18 +50,38 @@ std::optional<ProcessInfoEvent> read_process_info(uint32_t tgid, uint64_t ts_ns,
     return info;
 }
 
-void ProcessDescriber::note_grab(uint32_t tgid, uint64_t ts_ns)
+namespace {
+
+Comm comm_of(const pt_header& h)
 {
-    if (described_.insert(tgid).second) pending_.push_back({tgid, ts_ns});
+    Comm c{};
+    std::memcpy(c.data(), h.comm, PT_COMM_LEN);
+    c[PT_COMM_LEN - 1] = '\0';
+    return c;
+}
+
+}  // namespace
+
+void ProcessDescriber::note_grab(const pt_header& grab)
+{
+    if (described_.insert(grab.tgid).second) pending_.push_back({grab.tgid, grab.tid, grab.ts_ns, comm_of(grab)});
 }
 
 // /proc now shows the new program: a description still pending from before
 // the exec would pin it on the old one.
-void ProcessDescriber::note_exec(uint32_t tgid, uint64_t ts_ns)
+void ProcessDescriber::note_exec(const pt_header& exec)
 {
-    std::erase_if(pending_, [&](const Pending& p) { return p.tgid == tgid; });
-    described_.insert(tgid);
-    pending_.push_back({tgid, ts_ns});
+    std::erase_if(pending_, [&](const Pending& p) { return p.tgid == exec.tgid; });
+    described_.insert(exec.tgid);
+    pending_.push_back({exec.tgid, exec.tid, exec.ts_ns, comm_of(exec)});
+}
+
+bool ProcessDescriber::unchanged(const Pending& p) const
+{
+    std::ifstream in(proc_ + "/" + std::to_string(p.tgid) + "/task/" + std::to_string(p.tid) + "/comm");
+    std::string name;
+    if (!std::getline(in, name)) return false;
+    return name == comm_view(p.comm);
 }
 
 // What /proc shows under the pid from now on is nothing, or another process
@@ -71,11 +92,20 @@ void ProcessDescriber::note_exit(uint32_t tgid)
     described_.erase(tgid);
 }
 
+// A process that changed (or whose grabbing thread is gone) is described
+// at a later grab, or by its exec's own record.
 Result<void> ProcessDescriber::flush(TraceWriter& writer)
 {
-    for (const auto& p : pending_)
-        if (auto info = read_process_info(p.tgid, p.ts_ns, proc_))
-            if (auto r = writer.append(*info); !r) return r;
+    for (const auto& p : pending_) {
+        std::optional<ProcessInfoEvent> info;
+        if (unchanged(p)) info = read_process_info(p.tgid, p.ts_ns, proc_);
+        // Checked again: the process may have exec'd while its paths were read.
+        if (!info || !unchanged(p)) {
+            described_.erase(p.tgid);
+            continue;
+        }
+        if (auto r = writer.append(*info); !r) return r;
+    }
     pending_.clear();
     return {};
 }

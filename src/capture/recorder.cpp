@@ -139,12 +139,12 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             pt_grab g;
             std::memcpy(&g, rec.data(), sizeof g);
             status = stacks.note(g, writer);
-            processes.note_grab(g.h.tgid, g.h.ts_ns);
+            processes.note_grab(g.h);
         } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
             pt_exec x;
             std::memcpy(&x, rec.data(), sizeof x);
             stacks.note_exec(x.h.tgid, x.h.ts_ns);
-            processes.note_exec(x.h.tgid, x.h.ts_ns);
+            processes.note_exec(x.h);
         } else if (type == PT_REC_PROCESS_EXIT && rec.size() >= sizeof(pt_process_exit)) {
             pt_process_exit x;
             std::memcpy(&x, rec.data(), sizeof x);
