@@ -1,5 +1,6 @@
 #include "capture/process_info.hpp"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -76,6 +77,12 @@ void ProcessDescriber::note_exec(const pt_header& exec)
     pending_.push_back({exec.tgid, exec.tid, exec.ts_ns, comm_of(exec)});
 }
 
+void ProcessDescriber::wait_for_exec(uint32_t tgid) const
+{
+    int fd = ::open((proc_ + "/" + std::to_string(tgid) + "/maps").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+}
+
 bool ProcessDescriber::unchanged(const Pending& p) const
 {
     std::ifstream in(proc_ + "/" + std::to_string(p.tgid) + "/task/" + std::to_string(p.tid) + "/comm");
@@ -99,7 +106,13 @@ Result<void> ProcessDescriber::flush(TraceWriter& writer)
     for (const auto& p : pending_) {
         std::optional<ProcessInfoEvent> info;
         if (unchanged(p)) info = read_process_info(p.tgid, p.ts_ns, proc_);
-        // Checked again: the process may have exec'd while its paths were read.
+        // Checked again: the process may have exec'd while its paths were
+        // read, and an exec shows its new exe before it renames the thread.
+        // Both happen under exec_update_lock (exec_mmap() to
+        // setup_new_exec(), 5.10 to 6.12), which opening the maps takes too
+        // (mm_access()): once the open returns, an exec that could have
+        // shown the new exe has renamed the thread as well.
+        if (info) wait_for_exec(p.tgid);
         if (!info || !unchanged(p)) {
             described_.erase(p.tgid);
             continue;

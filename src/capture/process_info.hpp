@@ -52,6 +52,7 @@ private:
         Comm comm;
     };
     bool unchanged(const Pending& p) const;
+    void wait_for_exec(uint32_t tgid) const;
 
     std::string proc_;
     std::unordered_set<uint32_t> described_;
