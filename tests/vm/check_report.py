@@ -55,6 +55,9 @@ check(report["capture"]["complete"], "capture incomplete: " +
       ", ".join(a["target"] for a in report["capture"]["attach"] if a["mode"] == "missing"))
 check(report["lost_events"]["total"] == 0, "events were lost")
 check(str(report["exit_code"]) == (out / "report.rc").read_text().strip(), "exit status differs from JSON exit_code")
+modes = {a["target"]: a["mode"] for a in report["capture"]["attach"]}
+check(modes.get("sched:sched_process_exit") == "tracepoint",
+      f"sched:sched_process_exit not attached as a tracepoint: {modes.get('sched:sched_process_exit')}")
 
 culprits = {}  # pfn -> list of culprits
 failed = set()
