@@ -66,6 +66,14 @@ struct page___compound_order {
 	unsigned char compound_order;
 };
 
+struct signal_struct {
+	atomic_t live; /* threads of the group that have not yet passed do_exit()'s count-down */
+};
+
+struct task_struct {
+	struct signal_struct *signal;
+};
+
 enum pageflags {
 	PG_head = 16, /* the real value comes from the kernel's BTF */
 };

@@ -75,9 +75,13 @@ struct {
 	__type(value, __u8);
 } in_follow_page SEC(".maps");
 
-/* Processes that have grabbed pages. The first grab of a process wakes user
- * space at once, so it reads the process's memory map (for user stacks)
- * while the process is still alive: pinners can be short-lived. */
+/* Processes that have grabbed pages, until their last thread exits. The
+ * first grab of a process wakes user space at once, so it reads the
+ * process's memory map (for user stacks) while the process is still alive:
+ * pinners can be short-lived. An exec keeps the process here (its exit
+ * still matters) but makes its next grab wake user space again. */
+#define PINNER_MAPPED 1
+#define PINNER_EXECED 2
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -215,6 +219,7 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pt_grab *r;
+	__u8 *known;
 	__u32 tgid;
 
 	if (!page || !(gup_flags & (foll_get | foll_pin)))
@@ -241,12 +246,13 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 			bpf_map_update_elem(&grabbed_pages, &pfn, &one, BPF_ANY);
 	}
 	tgid = r->h.tgid;
-	if (bpf_map_lookup_elem(&known_pinners, &tgid)) {
+	known = bpf_map_lookup_elem(&known_pinners, &tgid);
+	if (known && *known == PINNER_MAPPED) {
 		submit(r);
 	} else {
-		__u8 one = 1;
+		__u8 mapped = PINNER_MAPPED;
 
-		bpf_map_update_elem(&known_pinners, &tgid, &one, BPF_ANY);
+		bpf_map_update_elem(&known_pinners, &tgid, &mapped, BPF_ANY);
 		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	}
 	return 0;
@@ -609,22 +615,50 @@ int tp_mm_page_free(struct trace_event_raw_mm_page_free *ctx)
 	return 0;
 }
 
-/* ---- processes: a pinner's exec invalidates its memory map ---- */
+/* ---- processes: a pinner's exec invalidates its memory map; its exit ends it ---- */
 
 SEC("tracepoint/sched/sched_process_exec")
 int tp_sched_process_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 *known = bpf_map_lookup_elem(&known_pinners, &tgid);
 	struct pt_exec *r;
 
-	if (!bpf_map_lookup_elem(&known_pinners, &tgid))
+	if (!known)
 		return 0;
 	/* The next grab wakes user space again, to read the new map. */
-	bpf_map_delete_elem(&known_pinners, &tgid);
+	*known = PINNER_EXECED;
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	fill_header(&r->h, PT_REC_EXEC, sizeof(*r), PT_HOOK_EXEC_TP);
+	/* Now, so user space reads the new program's path while it runs. */
+	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+/* Every exiting thread passes here, after do_exit() has counted it out of
+ * signal->live (5.10 to 6.12 at least): 0 means no thread of the group is
+ * left. Threads exiting together may all read 0; the one whose delete
+ * succeeds reports. */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	struct pt_process_exit *r;
+
+	if (!bpf_map_lookup_elem(&known_pinners, &tgid))
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (bpf_map_delete_elem(&known_pinners, &tgid) != 0)
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_header(&r->h, PT_REC_PROCESS_EXIT, sizeof(*r), PT_HOOK_EXIT_TP);
 	submit(r);
 	return 0;
 }

@@ -29,6 +29,7 @@ enum pt_record_type {
 	PT_REC_ISOLATION_FAILED = 7, /* test_pages_isolated() found a busy page (contig alloc, offline) */
 	PT_REC_PAGE_FREED = 8,    /* a page some grab took went back to the allocator */
 	PT_REC_CMA = 9,           /* cma:* tracepoints: a CMA allocation's start, busy retries, end */
+	PT_REC_PROCESS_EXIT = 10, /* the last thread of a process that grabbed pages exited */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -50,6 +51,7 @@ enum pt_hook {
 	PT_HOOK_CMA_BUSY_RETRY_TP = 16,
 	PT_HOOK_CMA_ALLOC_FINISH_TP = 17,
 	PT_HOOK_CMA_ALLOC_TP = 18,  /* cma:cma_alloc, the single event before 5.11 */
+	PT_HOOK_EXIT_TP = 19,
 };
 
 struct pt_header {
@@ -118,6 +120,13 @@ struct pt_migrate_end {
 };
 
 struct pt_exec {
+	struct pt_header h;
+};
+
+/* The whole thread group is gone (the header names the thread that exited
+ * last): the pins it took stay until someone releases them, and its pid
+ * may come back as an unrelated process. */
+struct pt_process_exit {
 	struct pt_header h;
 };
 

@@ -30,6 +30,9 @@ constexpr const char* kHidesFollowPage =
     "a migrating process may be blamed for its own transient references";
 constexpr const char* kHidesExecTp =
     "user stacks of processes that exec after a grab may be resolved against the wrong program";
+constexpr const char* kHidesExitTp =
+    "the report cannot tell that a holder exited (its pins remain), and a pid reused after its pinner exited "
+    "would be merged with it";
 constexpr const char* kHidesIsolationTp =
     "contiguous allocations (CMA, gigantic pages) and memory offlining that fail at isolation are invisible";
 constexpr const char* kHidesPageFreeTp =
@@ -244,6 +247,7 @@ const std::vector<AttachSpec>& attach_specs()
          kHidesRelease, true, releases},
         {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", {}, {}, "tp_mm_migrate_pages", kHidesMigrateTp},
         {PT_HOOK_EXEC_TP, "sched:sched_process_exec", {}, {}, "tp_sched_process_exec", kHidesExecTp},
+        {PT_HOOK_EXIT_TP, "sched:sched_process_exit", {}, {}, "tp_sched_process_exit", kHidesExitTp},
         {PT_HOOK_ISOLATION_TP, "page_isolation:test_pages_isolated", {}, {}, "tp_test_pages_isolated",
          kHidesIsolationTp},
         {PT_HOOK_PAGE_FREE_TP, "kmem:mm_page_free", {}, {}, "tp_mm_page_free", kHidesPageFreeTp},

@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "capture/process_info.hpp"
 #include "capture/symbolize.hpp"
 #include "pintrace.h"
 
@@ -19,7 +20,7 @@ public:
 
     // Kernel stacks are written the first time a record refers to them.
     // User stacks wait for the end of the drain (flush), when every exec in
-    // the batch is known.
+    // the batch is known, or for their process's exit.
     Result<void> note(const pt_grab& g, TraceWriter& writer)
     {
         if (g.kstack_id >= 0 && kernel_seen_.insert(g.kstack_id).second) {
@@ -45,19 +46,27 @@ public:
         user_.forget(tgid);
     }
 
-    // The maps read now are those after the newest exec: a stack captured
-    // before it belongs to a program that is gone, and stays unresolved
-    // rather than be named wrongly.
+    // The process's memory map went before the exit tracepoint (exit_mm), and
+    // its pid may come back as another process: its pending stacks resolve
+    // now from the maps read while it lived, or not at all, and the next
+    // process under the pid starts afresh.
+    Result<void> note_exit(uint32_t tgid, TraceWriter& writer)
+    {
+        bool maps_read = user_.has_maps(tgid);
+        for (const auto& p : pending_user_)
+            if (p.tgid == tgid)
+                if (auto r = write_user(p, maps_read, writer); !r) return r;
+        std::erase_if(pending_user_, [&](const PendingUser& p) { return p.tgid == tgid; });
+        std::erase_if(user_seen_, [&](uint64_t key) { return key >> 32 == tgid; });
+        user_.forget(tgid);
+        last_exec_ns_.erase(tgid);
+        return {};
+    }
+
     Result<void> flush(TraceWriter& writer)
     {
-        for (const auto& p : pending_user_) {
-            StackEvent s{p.id, StackKind::User, p.tgid, {}};
-            auto exec = last_exec_ns_.find(p.tgid);
-            bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
-            for (auto ip : session_.stack_addresses(p.id))
-                s.frames.push_back({ip, stale ? std::string() : user_.resolve(p.tgid, ip)});
-            if (auto r = writer.append(s); !r) return r;
-        }
+        for (const auto& p : pending_user_)
+            if (auto r = write_user(p, true, writer); !r) return r;
         pending_user_.clear();
         return {};
     }
@@ -68,6 +77,20 @@ private:
         uint32_t tgid;
         uint64_t ts_ns;
     };
+
+    // The maps read now are those after the newest exec: a stack captured
+    // before it belongs to a program that is gone, and stays unresolved
+    // rather than be named wrongly.
+    Result<void> write_user(const PendingUser& p, bool resolve, TraceWriter& writer)
+    {
+        StackEvent s{p.id, StackKind::User, p.tgid, {}};
+        auto exec = last_exec_ns_.find(p.tgid);
+        bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
+        for (auto ip : session_.stack_addresses(p.id))
+            s.frames.push_back({ip, stale || !resolve ? std::string() : user_.resolve(p.tgid, ip)});
+        return writer.append(s);
+    }
+
     CaptureSession& session_;
     KernelSymbols kernel_;
     UserSymbols user_;
@@ -90,10 +113,11 @@ struct Recorder::Impl {
     CaptureSession& session;
     TraceWriter& writer;
     StackCollector stacks;
+    ProcessDescriber processes;
 };
 
 Recorder::Recorder(CaptureSession& session, TraceWriter& writer)
-    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session)}))
+    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session), ProcessDescriber()}))
 {
 }
 
@@ -104,6 +128,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     CaptureSession& session = impl_->session;
     TraceWriter& writer = impl_->writer;
     StackCollector& stacks = impl_->stacks;
+    ProcessDescriber& processes = impl_->processes;
     Result<void> status;
     auto sink = [&](std::span<const std::byte> rec) {
         if (!status) return;
@@ -114,10 +139,17 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             pt_grab g;
             std::memcpy(&g, rec.data(), sizeof g);
             status = stacks.note(g, writer);
+            processes.note_grab(g.h);
         } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
             pt_exec x;
             std::memcpy(&x, rec.data(), sizeof x);
             stacks.note_exec(x.h.tgid, x.h.ts_ns);
+            processes.note_exec(x.h);
+        } else if (type == PT_REC_PROCESS_EXIT && rec.size() >= sizeof(pt_process_exit)) {
+            pt_process_exit x;
+            std::memcpy(&x, rec.data(), sizeof x);
+            processes.note_exit(x.h.tgid);
+            if (status) status = stacks.note_exit(x.h.tgid, writer);
         }
     };
 
@@ -129,6 +161,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         // already produced is left behind.
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
         if (status) status = stacks.flush(writer);
+        if (status) status = processes.flush(writer);
         uint64_t now = monotonic_now_ns();
         if (uint64_t lost = session.lost_total(); lost > lost_seen) {
             if (auto r = writer.append(LostEvent{last_drain, now, lost - lost_seen}); !r) return r.error();

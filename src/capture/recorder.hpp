@@ -1,5 +1,6 @@
 // Drains a capture session into a trace file until told to stop, adding what
-// only user space knows: symbolized stacks and lost-event windows.
+// only user space knows: symbolized stacks, which program and cgroup each
+// pinning process is, and lost-event windows.
 #pragma once
 
 #include <functional>

@@ -54,6 +54,8 @@ public:
     // "func+0x10 (binary)" or "binary+0x1234"; "" when the address is in no
     // file mapping of the process (or the process is gone).
     std::string resolve(uint32_t tgid, uint64_t addr);
+    // Whether resolve() would use maps already read rather than read them.
+    bool has_maps(uint32_t tgid) const { return maps_.contains(tgid); }
     void forget(uint32_t tgid) { maps_.erase(tgid); }
 
 private:

@@ -115,6 +115,12 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         out = e;
         return true;
     }
+    case PT_REC_PROCESS_EXIT: {
+        pt_process_exit r;
+        if (!read_raw(bytes, r)) return too_short("process-exit", bytes.size(), sizeof(r));
+        out = ProcessExitEvent{decode_head(r.h)};
+        return true;
+    }
     default:
         // Includes PT_REC_EXEC: only the recorder needs it.
         return false;
@@ -132,6 +138,7 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_TRY_GRAB_COMPOUND_HEAD: return "try_grab_compound_head";
     case PT_HOOK_PUT_COMPOUND_HEAD: return "put_compound_head";
     case PT_HOOK_EXEC_TP: return "sched:sched_process_exec";
+    case PT_HOOK_EXIT_TP: return "sched:sched_process_exit";
     case PT_HOOK_ISOLATION_TP: return "page_isolation:test_pages_isolated";
     case PT_HOOK_PAGE_FREE_TP: return "kmem:mm_page_free";
     case PT_HOOK_CMA_ALLOC_START_TP: return "cma:cma_alloc_start";

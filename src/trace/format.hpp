@@ -1,4 +1,4 @@
-// The trace file, version 1. See docs/trace-format.md.
+// The trace file, version 1.1. See docs/trace-format.md.
 //
 //   FileHeader (32 bytes)
 //   sections: { u16 id, u16 reserved, u32 length, payload, pad to 8 } ...
@@ -17,7 +17,7 @@ namespace pintrace::trace {
 
 inline constexpr char kMagic[8] = {'P', 'I', 'N', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 0;
+inline constexpr uint16_t kMinor = 1;  // 1.1: process records
 
 struct FileHeader {
     char magic[8];
@@ -41,11 +41,19 @@ struct SectionHeader {
     uint32_t length;
 };
 
+inline constexpr uint16_t kFirstUserRecord = 0x100;
+
 enum UserRecordType : uint16_t {
     kRecStack = 0x101,
     kRecLost = 0x102,
     kRecFinish = 0x103,
+    kRecProcess = 0x104,  // 1.1
 };
+
+// Readers of format 1.0 decode any type they do not know as a kernel
+// record, which must be long enough for a pt_header to be skipped: user
+// records added since are padded to at least this size.
+inline constexpr uint32_t kMinAddedRecord = 48;
 
 struct UserRecordHeader {
     uint16_t type;
@@ -64,6 +72,15 @@ struct LostPayload {
     uint64_t from_ns;
     uint64_t to_ns;
     uint64_t count;
+};
+
+// Then exe_len bytes of the executable's path and cgroup_len bytes of the
+// cgroup v2 path, unterminated (either may be empty: not readable).
+struct ProcessPayload {
+    uint64_t ts_ns;
+    uint32_t tgid;
+    uint16_t exe_len;
+    uint16_t cgroup_len;
 };
 
 struct FinishPayload {

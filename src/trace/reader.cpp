@@ -72,7 +72,9 @@ void parse_section(TraceInfo& info, uint16_t id, std::string_view text)
 
 std::string at(size_t offset) { return "at byte " + std::to_string(offset); }
 
-Result<Event> decode_user_record(uint16_t type, std::span<const std::byte> rec, size_t offset)
+// Like decode_kernel_record: false for a type from a newer pintrace
+// (skipped, not an error).
+Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, size_t offset, Event& out)
 {
     auto payload = rec.subspan(sizeof(trace::UserRecordHeader));
     auto need = [&](size_t n) -> Result<void> {
@@ -95,22 +97,38 @@ Result<Event> decode_user_record(uint16_t type, std::span<const std::byte> rec, 
             std::memcpy(&addr, payload.data() + sizeof p + i * sizeof addr, sizeof addr);
             s.frames.push_back({addr, i < names.size() ? std::string(names[i]) : std::string()});
         }
-        return Event(std::move(s));
+        out = std::move(s);
+        return true;
     }
     case trace::kRecLost: {
         trace::LostPayload p;
         if (auto r = need(sizeof p); !r) return r.error();
         std::memcpy(&p, payload.data(), sizeof p);
-        return Event(LostEvent{p.from_ns, p.to_ns, p.count});
+        out = LostEvent{p.from_ns, p.to_ns, p.count};
+        return true;
     }
     case trace::kRecFinish: {
         trace::FinishPayload p;
         if (auto r = need(sizeof p); !r) return r.error();
         std::memcpy(&p, payload.data(), sizeof p);
-        return Event(FinishEvent{p.end_ns, p.records, p.lost, static_cast<StopReason>(p.reason), p.command_status});
+        out = FinishEvent{p.end_ns, p.records, p.lost, static_cast<StopReason>(p.reason), p.command_status};
+        return true;
+    }
+    case trace::kRecProcess: {
+        trace::ProcessPayload p;
+        if (auto r = need(sizeof p); !r) return r.error();
+        std::memcpy(&p, payload.data(), sizeof p);
+        size_t strings = size_t{p.exe_len} + p.cgroup_len;
+        if (payload.size() - sizeof p < strings)
+            return make_error("corrupt record " + at(offset) + ": process paths of " + std::to_string(strings) +
+                              " bytes in a record of " + std::to_string(rec.size()));
+        const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p;
+        out = ProcessInfoEvent{p.ts_ns, p.tgid, std::string(text, p.exe_len),
+                               std::string(text + p.exe_len, p.cgroup_len)};
+        return true;
     }
     }
-    return make_error("unreachable");
+    return false;
 }
 
 }  // namespace
@@ -200,13 +218,17 @@ Result<ReadSummary> TraceReader::read(const std::function<void(const Event&)>& s
                               std::to_string(left) + " left in the file");
         auto rec = data_.subspan(off, size);
         ++summary.records;
-        if (type >= trace::kRecStack && type <= trace::kRecFinish) {
-            auto ev = decode_user_record(type, rec, off);
-            if (!ev) return ev.error();
-            sink(ev.value());
-            if (type == trace::kRecFinish) {
-                summary.finished = true;
-                return summary;
+        if (type >= trace::kFirstUserRecord) {
+            auto known = decode_user_record(type, rec, off, event);
+            if (!known) return known.error();
+            if (!known.value()) {
+                ++summary.unknown_records;
+            } else {
+                sink(event);
+                if (type == trace::kRecFinish) {
+                    summary.finished = true;
+                    return summary;
+                }
             }
         } else {
             auto known = decode_kernel_record(rec, info_.flags, event);

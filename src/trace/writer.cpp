@@ -1,5 +1,6 @@
 #include "trace/writer.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 
 namespace pintrace {
 namespace {
+
+static_assert(trace::kMinAddedRecord >= sizeof(pt_header));
 
 // Header values are single-line text fields: keep them that way.
 std::string clean(std::string s)
@@ -92,12 +95,12 @@ Result<void> TraceWriter::append_kernel_record(std::span<const std::byte> record
     return write(record.data(), record.size());
 }
 
-Result<void> TraceWriter::write_user_record(uint16_t type, std::span<const std::byte> payload)
+Result<void> TraceWriter::write_user_record(uint16_t type, std::span<const std::byte> payload, size_t min_size)
 {
-    size_t size = (sizeof(trace::UserRecordHeader) + payload.size() + 7) & ~size_t{7};
+    size_t size = (std::max(sizeof(trace::UserRecordHeader) + payload.size(), min_size) + 7) & ~size_t{7};
     if (size > trace::kMaxRecord) return make_error("record too large for the trace format");
     trace::UserRecordHeader h{type, static_cast<uint16_t>(size), 0};
-    static const std::byte zeros[8] = {};
+    static const std::byte zeros[trace::kMinAddedRecord] = {};
     ++records_;
     if (auto r = write(&h, sizeof h); !r) return r;
     if (auto r = write(payload.data(), payload.size()); !r) return r;
@@ -130,6 +133,21 @@ Result<void> TraceWriter::append(const LostEvent& lost)
 {
     trace::LostPayload p{lost.from_ns, lost.to_ns, lost.count};
     return write_user_record(trace::kRecLost, std::as_bytes(std::span(&p, 1)));
+}
+
+// Paths are stored as they are, length-prefixed: unlike header text they
+// may hold any byte.
+Result<void> TraceWriter::append(const ProcessInfoEvent& process)
+{
+    if (process.exe.size() > UINT16_MAX || process.cgroup.size() > UINT16_MAX)
+        return make_error("process record too large for the trace format");
+    trace::ProcessPayload p{process.ts_ns, process.tgid, static_cast<uint16_t>(process.exe.size()),
+                            static_cast<uint16_t>(process.cgroup.size())};
+    std::vector<std::byte> payload(sizeof p + process.exe.size() + process.cgroup.size());
+    std::memcpy(payload.data(), &p, sizeof p);
+    std::memcpy(payload.data() + sizeof p, process.exe.data(), process.exe.size());
+    std::memcpy(payload.data() + sizeof p + process.exe.size(), process.cgroup.data(), process.cgroup.size());
+    return write_user_record(trace::kRecProcess, payload, trace::kMinAddedRecord);
 }
 
 Result<void> TraceWriter::finish(const FinishEvent& finish)

@@ -21,6 +21,7 @@ public:
     Result<void> append_kernel_record(std::span<const std::byte> record);
     Result<void> append(const StackEvent& stack);
     Result<void> append(const LostEvent& lost);
+    Result<void> append(const ProcessInfoEvent& process);
     Result<void> finish(const FinishEvent& finish);
 
     uint64_t records() const { return records_; }
@@ -31,7 +32,7 @@ private:
     };
     TraceWriter(std::unique_ptr<std::FILE, FileCloser> file, std::string path)
         : file_(std::move(file)), path_(std::move(path)) {}
-    Result<void> write_user_record(uint16_t type, std::span<const std::byte> payload);
+    Result<void> write_user_record(uint16_t type, std::span<const std::byte> payload, size_t min_size = 0);
     Result<void> write(const void* data, size_t size);
 
     std::unique_ptr<std::FILE, FileCloser> file_;

@@ -93,6 +93,13 @@ inline std::vector<std::byte> raw_end(uint64_t ts, uint32_t tgid, int64_t ret, u
     return bytes_of(e);
 }
 
+inline std::vector<std::byte> raw_process_exit(uint64_t ts, uint32_t tgid, std::string_view comm, uint32_t tid = 0)
+{
+    pt_process_exit x{};
+    x.h = raw_head(PT_REC_PROCESS_EXIT, sizeof x, PT_HOOK_EXIT_TP, ts, tgid, comm, tid);
+    return bytes_of(x);
+}
+
 inline TraceInfo sample_info(bool walk_attached = true)
 {
     TraceInfo info;

@@ -104,6 +104,19 @@ TEST(UserSymbols, ResolvesAnAddressInThisProcess)
     EXPECT_NE(name.find("(unit_tests)"), std::string::npos) << name;
 }
 
+// The recorder relies on this to resolve an exited process's stacks only
+// from maps read while it lived.
+TEST(UserSymbols, KeepsTheMapsItReadUntilTold)
+{
+    UserSymbols syms;
+    auto pid = static_cast<uint32_t>(getpid());
+    EXPECT_FALSE(syms.has_maps(pid));
+    syms.resolve(pid, reinterpret_cast<uint64_t>(&a_function_to_find));
+    EXPECT_TRUE(syms.has_maps(pid));
+    syms.forget(pid);
+    EXPECT_FALSE(syms.has_maps(pid));
+}
+
 }  // namespace
 }  // namespace pintrace
 

@@ -11,7 +11,9 @@ scenario's process must not be blamed at all. Optional: the first busy pfn
 an isolation failure must name (isolation_busy_pfn) and the other pages of
 its range it must list as held (expect_held_in_range), and what went wrong in
 the scenario's own set-up (setup_problems: a failed precondition is a
-failed test, never a pass).
+failed test, never a pass). Each expected holder must carry its process's
+exe and cgroup, as tests/vm/guests/all.sh sets them up, and every scenario
+process must have been seen to exit.
 """
 import json
 import os
@@ -55,6 +57,14 @@ check(report["capture"]["complete"], "capture incomplete: " +
       ", ".join(a["target"] for a in report["capture"]["attach"] if a["mode"] == "missing"))
 check(report["lost_events"]["total"] == 0, "events were lost")
 check(str(report["exit_code"]) == (out / "report.rc").read_text().strip(), "exit status differs from JSON exit_code")
+# Every scenario process execs, and execve grabs the pages it copies argv
+# into: each one is a pinner whose exit the recording ends after.
+scenario_pids = {pid} | {h["pid"] for p in truth.get("expect", []) for h in p["holders"]}
+check(report["stats"]["process_exits"] >= len(scenario_pids),
+      f"{report['stats']['process_exits']} process exits seen, expected {len(scenario_pids)} (pids {sorted(scenario_pids)})")
+modes = {a["target"]: a["mode"] for a in report["capture"]["attach"]}
+check(modes.get("sched:sched_process_exit") == "tracepoint",
+      f"sched:sched_process_exit not attached as a tracepoint: {modes.get('sched:sched_process_exit')}")
 
 culprits = {}  # pfn -> list of culprits
 failed = set()
@@ -101,6 +111,10 @@ if truth["expect_failure"]:
                           for fr in c["user_stack"]),
                       f"pfn {pfn}: user stack not symbolized: {c['user_stack'][:3]}")
                 check(c["kernel_stack"], f"pfn {pfn}: no kernel stack")
+                # Read from /proc by the recorder; all.sh runs each scenario
+                # in a cgroup named after it.
+                check(c["exe"] == f"/bin/scenario_{name}" and c["cgroup"] == f"/{name}",
+                      f"pfn {pfn} pid {h['pid']}: exe {c['exe']!r} cgroup {c['cgroup']!r}")
     busy = truth.get("isolation_busy_pfn")
     if busy is not None:
         isolations = [f for f in report["failures"] if f["kind"] == "isolation"]

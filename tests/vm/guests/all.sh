@@ -4,12 +4,18 @@
 insmod /modules/configfs.ko 2>/dev/null
 insmod /modules/null_blk.ko nr_devices=1 irqmode=2 completion_nsec=2000000000 gb=1 > /out/null_blk.log 2>&1
 
+# cgroup v2 as systemd hosts mount it (without it /proc/PID/cgroup has no
+# "0::" line), each scenario in a group of its own: its processes' cgroup
+# path in the trace is then /SCENARIO.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+
 mkdir -p /out/doctor
 pintrace doctor --format json > /out/doctor/doctor.json 2> /out/doctor/doctor.err
 echo $? > /out/doctor/doctor.rc
 for s in $SCENARIOS; do
     d=/out/$s
-    mkdir -p $d
+    mkdir -p $d /sys/fs/cgroup/$s
+    echo $$ > /sys/fs/cgroup/$s/cgroup.procs
     pintrace record -o $d/trace.pt -- scenario_$s > $d/truth.json 2> $d/record.err
     echo $? > $d/record.rc
     pintrace report --format json $d/trace.pt > $d/report.json 2> $d/report.err
