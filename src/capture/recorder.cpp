@@ -20,7 +20,7 @@ public:
     // Kernel stacks are written the first time a record refers to them.
     // User stacks wait for the end of the drain (flush), when every exec in
     // the batch is known.
-    Result<void> note(const pt_grab& g, TraceWriter& writer)
+    Result<void> note(const pt_grab& g, RecordSink& writer)
     {
         if (g.kstack_id >= 0 && kernel_seen_.insert(g.kstack_id).second) {
             StackEvent s{g.kstack_id, StackKind::Kernel, 0, {}};
@@ -48,7 +48,7 @@ public:
     // The maps read now are those after the newest exec: a stack captured
     // before it belongs to a program that is gone, and stays unresolved
     // rather than be named wrongly.
-    Result<void> flush(TraceWriter& writer)
+    Result<void> flush(RecordSink& writer)
     {
         for (const auto& p : pending_user_) {
             StackEvent s{p.id, StackKind::User, p.tgid, {}};
@@ -88,11 +88,11 @@ uint64_t monotonic_now_ns()
 
 struct Recorder::Impl {
     CaptureSession& session;
-    TraceWriter& writer;
+    RecordSink& writer;
     StackCollector stacks;
 };
 
-Recorder::Recorder(CaptureSession& session, TraceWriter& writer)
+Recorder::Recorder(CaptureSession& session, RecordSink& writer)
     : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session)}))
 {
 }
@@ -102,7 +102,7 @@ Recorder::~Recorder() = default;
 Result<FinishEvent> Recorder::run(const RecorderOptions& options)
 {
     CaptureSession& session = impl_->session;
-    TraceWriter& writer = impl_->writer;
+    RecordSink& writer = impl_->writer;
     StackCollector& stacks = impl_->stacks;
     Result<void> status;
     auto sink = [&](std::span<const std::byte> rec) {

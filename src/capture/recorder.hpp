@@ -1,4 +1,4 @@
-// Drains a capture session into a trace file until told to stop, adding what
+// Drains a capture session into a trace file (or any RecordSink) until told to stop, adding what
 // only user space knows: symbolized stacks and lost-event windows.
 #pragma once
 
@@ -22,7 +22,7 @@ class Recorder {
 public:
     // Does the slow set-up (kernel symbols) now: construct it before
     // starting a traced command, so draining starts with the command.
-    Recorder(CaptureSession& session, TraceWriter& writer);
+    Recorder(CaptureSession& session, RecordSink& writer);
     ~Recorder();
 
     // Drains until options.stop says so, then once more. The caller writes
