@@ -301,7 +301,8 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
     for (const auto& h : held) {
         std::string range = format_pfn(h.start) + (h.end - h.start > 1 ? "-" + format_pfn(h.end - 1) : "");
         std::string age = format_duration(r.end_ns - std::min(r.end_ns, h.oldest_ns));
-        if (h.newest_ns != h.oldest_ns) age += " / " + format_duration(r.end_ns - std::min(r.end_ns, h.newest_ns));
+        std::string newest = format_duration(r.end_ns - std::min(r.end_ns, h.newest_ns));
+        if (newest != age) age += " / " + newest;
         body.push_back({"  " + pad(range, 28, false) + pad(std::to_string(h.end - h.start), 7, true) +
                         pad(std::to_string(h.pins), 7, true) + "  " + age});
     }
