@@ -5,7 +5,8 @@
 #                       for a few seconds and report (says which attach points
 #                       the kernel allowed)
 #   ./setup.sh test     install what is missing, build, run every test:
-#                       unit tests (ctest) and the real-kernel VM bench
+#                       unit tests (ctest), pintrace top driven in tmux, and
+#                       the real-kernel VM bench
 #   ./setup.sh build    install what is missing and build (build/pintrace)
 #
 # Debian 12 packages only. Needs root for apt-get and for recording.
@@ -13,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(cmake make g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcli11-dev libboost-dev
-                libgtest-dev pkg-config)
-TEST_PACKAGES=(python3 busybox-static qemu-system-x86 cpio gzip xz-utils zstd curl gpgv debian-archive-keyring)
+                libgtest-dev pkg-config libncurses-dev)
+TEST_PACKAGES=(python3 busybox-static qemu-system-x86 cpio gzip xz-utils zstd curl gpgv debian-archive-keyring
+               tmux)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -45,19 +47,22 @@ run_tests() {
     install_missing "${TEST_PACKAGES[@]}"
     # The VM bench fetches Debian kernels with apt-get download: it needs package lists.
     ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || as_root apt-get update -qq
-    local log unit_rc=0 vm_rc=0
+    local log unit_rc=0 tui_rc=0 vm_rc=0
     log=$(mktemp)
     ctest --test-dir build --output-on-failure -j2 2>&1 | tee "$log" || unit_rc=$?
+    python3 tests/tui/top_tmux.py build 2>&1 | tee -a "$log" || tui_rc=$?
     tests/vm/run.sh build 2>&1 | tee -a "$log" || vm_rc=$?
-    # One closing line for both suites: "all: N passed, M failed".
-    local ut uf vp vf
+    # One closing line for all suites: "all: N passed, M failed".
+    local ut uf tp tf vp vf
     read -r uf ut < <(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1 \2/p' "$log")
+    read -r tp tf < <(sed -n 's/^tui: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log")
     read -r vp vf < <(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log")
     rm -f "$log"
     [ -n "${ut:-}" ] || { echo "setup: ctest ran no test" >&2; ut=0; uf=1; }
+    [ -n "${tp:-}" ] || { echo "setup: the tmux test of top did not report" >&2; tp=0; tf=1; }
     [ -n "${vp:-}" ] || { echo "setup: the VM bench did not report" >&2; vp=0; vf=1; }
-    echo "all: $((ut - uf + vp)) passed, $((uf + vf)) failed"
-    [ "$unit_rc" -eq 0 ] && [ "$vm_rc" -eq 0 ] && [ "$uf" -eq 0 ] && [ "$vf" -eq 0 ]
+    echo "all: $((ut - uf + tp + vp)) passed, $((uf + tf + vf)) failed"
+    [ "$unit_rc" -eq 0 ] && [ "$tui_rc" -eq 0 ] && [ "$vm_rc" -eq 0 ] && [ "$uf" -eq 0 ] && [ "$tf" -eq 0 ] && [ "$vf" -eq 0 ]
 }
 
 case "${1:-demo}" in

@@ -19,6 +19,7 @@ struct Command {
 Runner setup_record(CLI::App& sub);
 Runner setup_report(CLI::App& sub);
 Runner setup_doctor(CLI::App& sub);
+Runner setup_top(CLI::App& sub);
 
 // One-line error, prefixed with the subcommand: "pintrace report: x.pt: truncated ...".
 int fail(const std::string& command, const std::string& message, int code = 1);

@@ -17,6 +17,8 @@ const Command kCommands[] = {
     {"record", "Record pins, releases and migration failures system-wide into a trace file", setup_record},
     {"report", "Explain the migration failures in a trace: which pages, held by whom, how, since when",
      setup_report},
+    {"top", "Watch pins and migration failures live, full screen (or --batch; --replay FILE from a trace)",
+     setup_top},
     {"doctor", "Check what pintrace can see on this kernel: privileges, BTF, and every attach point", setup_doctor},
 };
 

@@ -101,7 +101,7 @@ void ProcessDescriber::note_exit(uint32_t tgid)
 
 // A process that changed (or whose grabbing thread is gone) is described
 // at a later grab, or by its exec's own record.
-Result<void> ProcessDescriber::flush(TraceWriter& writer)
+Result<void> ProcessDescriber::flush(RecordSink& writer)
 {
     for (const auto& p : pending_) {
         std::optional<ProcessInfoEvent> info;

@@ -42,7 +42,7 @@ public:
     void note_grab(const pt_header& grab);
     void note_exec(const pt_header& exec);
     void note_exit(uint32_t tgid);
-    Result<void> flush(TraceWriter& writer);
+    Result<void> flush(RecordSink& writer);
 
 private:
     struct Pending {

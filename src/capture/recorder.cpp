@@ -21,7 +21,7 @@ public:
     // Kernel stacks are written the first time a record refers to them.
     // User stacks wait for the end of the drain (flush), when every exec in
     // the batch is known, or for their process's exit.
-    Result<void> note(const pt_grab& g, TraceWriter& writer)
+    Result<void> note(const pt_grab& g, RecordSink& writer)
     {
         if (g.kstack_id >= 0 && kernel_seen_.insert(g.kstack_id).second) {
             StackEvent s{g.kstack_id, StackKind::Kernel, 0, {}};
@@ -50,7 +50,7 @@ public:
     // its pid may come back as another process: its pending stacks resolve
     // now from the maps read while it lived, or not at all, and the next
     // process under the pid starts afresh.
-    Result<void> note_exit(uint32_t tgid, TraceWriter& writer)
+    Result<void> note_exit(uint32_t tgid, RecordSink& writer)
     {
         bool maps_read = user_.has_maps(tgid);
         for (const auto& p : pending_user_)
@@ -63,7 +63,7 @@ public:
         return {};
     }
 
-    Result<void> flush(TraceWriter& writer)
+    Result<void> flush(RecordSink& writer)
     {
         for (const auto& p : pending_user_)
             if (auto r = write_user(p, true, writer); !r) return r;
@@ -81,7 +81,7 @@ private:
     // The maps read now are those after the newest exec: a stack captured
     // before it belongs to a program that is gone, and stays unresolved
     // rather than be named wrongly.
-    Result<void> write_user(const PendingUser& p, bool resolve, TraceWriter& writer)
+    Result<void> write_user(const PendingUser& p, bool resolve, RecordSink& writer)
     {
         StackEvent s{p.id, StackKind::User, p.tgid, {}};
         auto exec = last_exec_ns_.find(p.tgid);
@@ -111,12 +111,12 @@ uint64_t monotonic_now_ns()
 
 struct Recorder::Impl {
     CaptureSession& session;
-    TraceWriter& writer;
+    RecordSink& writer;
     StackCollector stacks;
     ProcessDescriber processes;
 };
 
-Recorder::Recorder(CaptureSession& session, TraceWriter& writer)
+Recorder::Recorder(CaptureSession& session, RecordSink& writer)
     : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session), ProcessDescriber()}))
 {
 }
@@ -126,7 +126,7 @@ Recorder::~Recorder() = default;
 Result<FinishEvent> Recorder::run(const RecorderOptions& options)
 {
     CaptureSession& session = impl_->session;
-    TraceWriter& writer = impl_->writer;
+    RecordSink& writer = impl_->writer;
     StackCollector& stacks = impl_->stacks;
     ProcessDescriber& processes = impl_->processes;
     Result<void> status;

@@ -1,6 +1,6 @@
-// Drains a capture session into a trace file until told to stop, adding what
-// only user space knows: symbolized stacks, which program and cgroup each
-// pinning process is, and lost-event windows.
+// Drains a capture session into a trace file (or any RecordSink) until told
+// to stop, adding what only user space knows: symbolized stacks, which
+// program and cgroup each pinning process is, and lost-event windows.
 #pragma once
 
 #include <functional>
@@ -23,7 +23,7 @@ class Recorder {
 public:
     // Does the slow set-up (kernel symbols) now: construct it before
     // starting a traced command, so draining starts with the command.
-    Recorder(CaptureSession& session, TraceWriter& writer);
+    Recorder(CaptureSession& session, RecordSink& writer);
     ~Recorder();
 
     // Drains until options.stop says so, then once more. The caller writes

@@ -371,6 +371,14 @@ void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::mov
 
 Report Explainer::finish() &&
 {
+    flush();
+    report_.stats.pages_held_at_end = ledger_.pages_held();
+    collect_owner_states(report_, ledger_);
+    return std::move(report_);
+}
+
+void Explainer::flush()
+{
     dispatch_all();  // a trace that was not closed has no Finish record
     report_.stats.reordered = order_.reordered();
     // Attempts whose migrate_pages() had not returned when recording stopped.
@@ -385,9 +393,33 @@ Report Explainer::finish() &&
     cma_open_.clear();
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
-    report_.stats.pages_held_at_end = ledger_.pages_held();
-    collect_owner_states(report_, ledger_);
-    return std::move(report_);
+}
+
+std::vector<HeldRange> Explainer::held_ranges(std::span<const OwnerId> owners) const
+{
+    std::vector<bool> wanted(ledger_.owners().size());
+    for (OwnerId id : owners)
+        if (id < wanted.size()) wanted[id] = true;
+    std::vector<std::pair<uint64_t, PageHold>> held;
+    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+        if (wanted[h.owner]) held.emplace_back(pfn, h);
+    });
+    std::sort(held.begin(), held.end(), [](const auto& a, const auto& b) {
+        return a.second.owner != b.second.owner ? a.second.owner < b.second.owner : a.first < b.first;
+    });
+    std::vector<HeldRange> out;
+    for (const auto& [pfn, h] : held) {
+        if (!out.empty() && out.back().owner == h.owner && out.back().end == pfn) {
+            HeldRange& r = out.back();
+            r.end = pfn + 1;
+            r.pins += h.count;
+            r.oldest_ns = std::min(r.oldest_ns, h.since_ns);
+            r.newest_ns = std::max(r.newest_ns, h.since_ns);
+        } else {
+            out.push_back({h.owner, pfn, pfn + 1, h.count, h.since_ns, h.since_ns});
+        }
+    }
+    return out;
 }
 
 Report Explainer::snapshot() const

@@ -2,7 +2,9 @@
 // failed migration, the pages that stayed and who held them at that moment.
 #pragma once
 
+#include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "events/event.hpp"
 #include "explain/event_order.hpp"
@@ -22,6 +24,13 @@ public:
     // Failures still open and events waiting for their time order are not
     // in it yet.
     Report snapshot() const;
+    // The trace ended but the view stays (top after a replay): dispatches
+    // the events waiting for their time order and closes the attempts still
+    // open, as finish() does, so snapshots show them.
+    void flush();
+    // What these owners hold now, as runs of consecutive pfns (top's
+    // detail view): a walk of the whole ledger, so only on demand.
+    std::vector<HeldRange> held_ranges(std::span<const OwnerId> owners) const;
 
 private:
     void dispatch(const Event& event);

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 namespace pintrace {
 namespace {
@@ -130,14 +131,24 @@ std::string_view sort_key_name(SortKey k)
 
 std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
 {
-    std::map<std::string, PinnerRow> groups;
-    std::map<std::string, std::set<std::pair<uint32_t, uint32_t>>> processes;
+    // Rows are large (two histograms each) and top asks for 100 000 of them
+    // on every redraw: they are grouped and sorted through indices, so each
+    // row moves once, not once per comparison.
+    std::unordered_map<std::string, size_t> index;
+    std::vector<PinnerRow> groups;
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> processes;
+    // At most a row per owner: no reallocation copies 800-byte rows around.
+    groups.reserve(r.owners.size());
     for (OwnerId id = 0; id < r.owners.size(); ++id) {
         if (!q.filter.matches(r, id)) continue;
         const OwnerState& s = r.owners[id];
         const Owner& o = s.owner;
-        std::string key = group_key(r, id, q.group_by);
-        PinnerRow& row = groups[key];
+        auto [at, fresh] = index.try_emplace(group_key(r, id, q.group_by), groups.size());
+        if (fresh) {
+            groups.emplace_back().key = at->first;
+            processes.emplace_back();
+        }
+        PinnerRow& row = groups[at->second];
         // Its largest holder names the row: most pages held now, then the
         // longest-lasting kind (long-term pin, pin, reference), then most pins taken.
         const Owner& top = r.owner(row.top_owner);
@@ -153,9 +164,8 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
             row.kstack = o.kstack;
             row.ustack = o.ustack;
         }
-        row.key = key;
         row.owners.push_back(id);
-        processes[key].insert({o.task.tgid, o.incarnation});
+        processes[at->second].push_back({o.task.tgid, o.incarnation});
         row.pages += o.pages_held;
         if (o.flags & kFlagLongterm) row.longterm_pages += o.pages_held;
         row.pins += o.pins_held;
@@ -169,25 +179,51 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
     }
 
     double seconds = r.end_ns > r.first_ns ? (r.end_ns - r.first_ns) / 1e9 : 0;
-    std::vector<PinnerRow> rows;
-    for (auto& [key, row] : groups) {
-        row.processes = processes[key].size();
+    std::unordered_map<int32_t, Origin> origins;  // by kernel stack: its frames are read once
+    for (size_t i = 0; i < groups.size(); ++i) {
+        PinnerRow& row = groups[i];
+        auto& procs = processes[i];
+        std::sort(procs.begin(), procs.end());
+        row.processes = size_t(std::unique(procs.begin(), procs.end()) - procs.begin());
         row.all_exited = std::all_of(row.owners.begin(), row.owners.end(),
                                      [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
         if (const auto* p = r.process(row.top_owner)) row.exe = p->exe;
         row.cgroup = cgroup_of(r, row.top_owner);
-        Holder h;
-        h.kstack = row.kstack;
-        row.origin = origin_of(r.kernel_frames(h));
+        auto [origin, fresh] = origins.try_emplace(row.kstack, Origin::Unknown);
+        if (fresh) {
+            Holder h;
+            h.kstack = row.kstack;
+            origin->second = origin_of(r.kernel_frames(h));
+        }
+        row.origin = origin->second;
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
-        rows.push_back(std::move(row));
     }
-    std::stable_sort(rows.begin(), rows.end(), [&](const PinnerRow& a, const PinnerRow& b) {
+    std::vector<size_t> order(groups.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    // Keys are unique, so the order is total whatever the grouping's order was.
+    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+        const PinnerRow& a = groups[x];
+        const PinnerRow& b = groups[y];
         for (SortKey k : q.sort)
             if (int c = compare(a, b, k)) return c < 0;
         return a.key < b.key;
     });
-    return rows;
+    // Rows into that order in place, cycle by cycle: no second array of
+    // rows (at 100 000 rows, tens of MiB of fresh pages to fault in).
+    for (size_t i = 0; i < order.size(); ++i) {
+        if (order[i] == i) continue;
+        PinnerRow held = std::move(groups[i]);
+        size_t at = i;
+        while (order[at] != i) {
+            size_t from = order[at];
+            groups[at] = std::move(groups[from]);
+            order[at] = at;
+            at = from;
+        }
+        groups[at] = std::move(held);
+        order[at] = at;
+    }
+    return groups;
 }
 
 bool FailureFilter::matches(const Report& r, const Failure& f) const

@@ -131,6 +131,15 @@ struct HistoryEntry {
     std::string detail;      // the failure's reason, "freed", ...
 };
 
+// Consecutive pages one owner holds now.
+struct HeldRange {
+    OwnerId owner = 0;
+    uint64_t start = 0, end = 0;  // [start, end)
+    uint64_t pins = 0;            // outstanding pins or references on them
+    uint64_t oldest_ns = 0;       // their oldest and newest outstanding pin
+    uint64_t newest_ns = 0;
+};
+
 struct ReportStats {
     uint64_t grabs = 0;
     uint64_t releases = 0;

@@ -96,6 +96,42 @@ void write_histogram(JsonWriter& j, const DurationHistogram& released, const Dur
     j.end_array();
 }
 
+}  // namespace
+
+void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
+{
+    j.begin_object()
+        .field("key", row.key)
+        .field("pid", row.task.tgid)
+        .field("comm", comm_view(row.task.comm))
+        .field("exe", row.exe)
+        .field("cgroup", row.cgroup)
+        .field("processes", uint64_t{row.processes})
+        .field("pages", row.pages)
+        .field("longterm_pages", row.longterm_pages)
+        .field("pins", row.pins)
+        .field("oldest_pin_ns", row.oldest_ns)
+        .field("held_for_ns", row.oldest_ns ? r.end_ns - std::min(r.end_ns, row.oldest_ns) : 0)
+        .field("pins_taken", row.pins_taken)
+        .field("pins_per_second", row.pins_per_s)
+        .string_array("flags", flag_names(row.flags))
+        .field("origin", origin_name(row.origin))
+        .field("exited", row.all_exited)
+        .field("certain", !row.uncertain);
+    if (r.options.threshold_ns) j.field("pages_over_threshold", row.pages_over_threshold);
+    Holder h;
+    h.task = row.task;
+    h.kstack = row.kstack;
+    h.ustack = row.ustack;
+    j.string_array("kernel_stack", r.kernel_frames(h)).string_array("user_stack", r.user_frames(h));
+    j.key("held_for").begin_object().key("histogram");
+    write_histogram(j, row.held_for, row.held_now);
+    j.end_object();
+    j.end_object();
+}
+
+namespace {
+
 void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
 {
     j.key("holders").begin_object();
@@ -105,36 +141,7 @@ void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
     for (SortKey k : view.pinners.sort) j.value(sort_key_name(k));
     j.end_array();
     j.key("rows").begin_array();
-    for (const auto& row : pinner_rows(r, view.pinners)) {
-        j.begin_object()
-            .field("key", row.key)
-            .field("pid", row.task.tgid)
-            .field("comm", comm_view(row.task.comm))
-            .field("exe", row.exe)
-            .field("cgroup", row.cgroup)
-            .field("processes", uint64_t{row.processes})
-            .field("pages", row.pages)
-            .field("longterm_pages", row.longterm_pages)
-            .field("pins", row.pins)
-            .field("oldest_pin_ns", row.oldest_ns)
-            .field("held_for_ns", row.oldest_ns ? r.end_ns - std::min(r.end_ns, row.oldest_ns) : 0)
-            .field("pins_taken", row.pins_taken)
-            .field("pins_per_second", row.pins_per_s)
-            .string_array("flags", flag_names(row.flags))
-            .field("origin", origin_name(row.origin))
-            .field("exited", row.all_exited)
-            .field("certain", !row.uncertain);
-        if (r.options.threshold_ns) j.field("pages_over_threshold", row.pages_over_threshold);
-        Holder h;
-        h.task = row.task;
-        h.kstack = row.kstack;
-        h.ustack = row.ustack;
-        j.string_array("kernel_stack", r.kernel_frames(h)).string_array("user_stack", r.user_frames(h));
-        j.key("held_for").begin_object().key("histogram");
-        write_histogram(j, row.held_for, row.held_now);
-        j.end_object();
-        j.end_object();
-    }
+    for (const auto& row : pinner_rows(r, view.pinners)) write_pinner_row_json(j, r, row);
     j.end_array().end_object();
 
     j.key("durations").begin_object().key("histogram");

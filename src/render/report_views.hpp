@@ -23,4 +23,9 @@ std::string render_report_json(const Report& report, const ReportView& view = {}
 std::string render_report_text(const Report& report, const ReportView& view = {});
 std::string render_report_markdown(const Report& report, const ReportView& view = {});
 
+class JsonWriter;
+// One row of the holders table as an object (docs/report-json.md,
+// holders.rows[]): report's JSON and top's JSON lines share it.
+void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row);
+
 }  // namespace pintrace

@@ -11,17 +11,28 @@
 
 namespace pintrace {
 
+// Where a Recorder puts what it drains: a trace file, or a live view (top)
+// that decodes the records as they come.
+class RecordSink {
+public:
+    virtual ~RecordSink() = default;
+    virtual Result<void> append_kernel_record(std::span<const std::byte> record) = 0;
+    virtual Result<void> append(const StackEvent& stack) = 0;
+    virtual Result<void> append(const LostEvent& lost) = 0;
+    virtual Result<void> append(const ProcessInfoEvent& process) = 0;
+};
+
 // Appends records to a trace file. Everything written is complete on disk
 // once finish() returns; a writer destroyed without finish() leaves a file
 // that readers report as not closed.
-class TraceWriter {
+class TraceWriter : public RecordSink {
 public:
     static Result<TraceWriter> create(const std::string& path, const TraceInfo& info);
 
-    Result<void> append_kernel_record(std::span<const std::byte> record);
-    Result<void> append(const StackEvent& stack);
-    Result<void> append(const LostEvent& lost);
-    Result<void> append(const ProcessInfoEvent& process);
+    Result<void> append_kernel_record(std::span<const std::byte> record) override;
+    Result<void> append(const StackEvent& stack) override;
+    Result<void> append(const LostEvent& lost) override;
+    Result<void> append(const ProcessInfoEvent& process) override;
     Result<void> finish(const FinishEvent& finish);
 
     uint64_t records() const { return records_; }

@@ -138,3 +138,63 @@ TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST(CliTop, BadOptionsAreOneLineAndExitTwo)
+{
+    std::string trace = sample_file(true);
+    for (const char* bad : {"--interval 0", "--speed -1", "--sort bogus"}) {
+        auto r = run("top --batch --replay " + trace + " " + bad);
+        EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+        EXPECT_EQ(lines(r.out), 1u) << bad << ": " << r.out;
+    }
+    auto missing = run("top --batch --replay /nonexistent.trace");
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_EQ(lines(missing.out), 1u) << missing.out;
+    EXPECT_EQ(missing.out.rfind("pintrace top: /nonexistent.trace: ", 0), 0u) << missing.out;
+}
+
+TEST(CliTop, WithoutATerminalItPrintsBatchSnapshotsAndSaysSo)
+{
+    // popen: stdin and stdout are not a terminal.
+    auto r = run("top --replay " + sample_file(true) + " --speed 0 < /dev/null");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.rfind("pintrace top: not a terminal: printing batch snapshots instead\n", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("   4242 qemu-kvm"), std::string::npos) << r.out;
+}
+
+TEST(CliTop, JsonLinesEndWithTheReplaysLastState)
+{
+    auto r = run("top --replay " + sample_file(true) + " --speed 0 --format json --interval 5");
+    EXPECT_EQ(r.status, 0) << r.out;
+    ASSERT_EQ(lines(r.out), 1u) << "the trace ends before the first interval: one snapshot, its end";
+    EXPECT_NE(r.out.find("\"schema\":\"pintrace.top/1\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"ended\":true"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"pid\":4242"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"failures_total\":1"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                      std::string(PINTRACE_BIN) + " top --batch --iterations 1 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 1024> buf{};
+    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
+    pintrace::Run r{WEXITSTATUS(pclose(p)), std::string(buf.data(), n)};
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_EQ(lines(r.out), 1u) << r.out;
+    EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace pintrace

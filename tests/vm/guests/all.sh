@@ -22,3 +22,15 @@ for s in $SCENARIOS; do
     echo $? > $d/report.rc
     pintrace report $d/trace.pt > $d/report.txt 2>&1
 done
+
+# pintrace top, live and in batch mode, watching an io_uring process that
+# keeps its long-term pins for 4 s.
+d=/out/top_live
+mkdir -p $d
+pintrace top --batch --format json --interval 0.5 --iterations 24 > $d/top.jsonl 2> $d/top.err &
+top_pid=$!
+# Its first line says it is attached (loading BPF is slow under emulation).
+for i in $(seq 300); do [ -s $d/top.jsonl ] || ! kill -0 $top_pid 2>/dev/null && break; sleep 0.2; done
+SCENARIO_LINGER_MS=4000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err
+wait $top_pid
+echo $? > $d/top.rc

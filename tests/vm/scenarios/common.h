@@ -295,10 +295,13 @@ static inline void json_end(void)
 }
 
 /* A real holder outlives the failure: stay long enough for pintrace's
- * next drain to read this process's memory map. */
+ * next drain to read this process's memory map. SCENARIO_LINGER_MS holds
+ * on longer, for a live view (pintrace top) to watch it. */
 static inline void linger(void)
 {
-	usleep(300 * 1000);
+	const char *ms = getenv("SCENARIO_LINGER_MS");
+
+	usleep((ms ? atoi(ms) : 300) * 1000);
 }
 
 #endif
