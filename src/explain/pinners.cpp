@@ -38,25 +38,6 @@ std::string group_key(const Report& r, OwnerId id, GroupBy g)
     return frames.empty() ? "stack " + std::to_string(o.kstack) : frames.front().substr(0, frames.front().find('+'));
 }
 
-int compare(const PinnerRow& a, const PinnerRow& b, SortKey k)
-{
-    auto cmp = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
-    switch (k) {
-    case SortKey::Pages: return -cmp(a.pages, b.pages);
-    case SortKey::Longterm: return -cmp(a.longterm_pages, b.longterm_pages);
-    case SortKey::Pins: return -cmp(a.pins, b.pins);
-    case SortKey::Rate: return -cmp(a.pins_per_s, b.pins_per_s);
-    case SortKey::Pid: return cmp(a.task.tgid, b.task.tgid);
-    case SortKey::Comm: return cmp(comm_view(a.task.comm), comm_view(b.task.comm));
-    case SortKey::Oldest: {
-        // Holding nothing sorts last; otherwise the longest held first.
-        if (!a.oldest_ns || !b.oldest_ns) return cmp(!a.oldest_ns, !b.oldest_ns);
-        return cmp(a.oldest_ns, b.oldest_ns);
-    }
-    }
-    return 0;
-}
-
 }  // namespace
 
 bool HolderFilter::matches(const Report& r, OwnerId id) const
@@ -131,24 +112,33 @@ std::string_view sort_key_name(SortKey k)
 
 std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
 {
-    // Rows are large (two histograms each) and top asks for 100 000 of them
-    // on every redraw: they are grouped and sorted through indices, so each
+    // top asks for 100 000 rows on every redraw: they are grouped through a
+    // hash and sorted through a compact copy of their sort keys, so each
     // row moves once, not once per comparison.
-    std::unordered_map<std::string, size_t> index;
     std::vector<PinnerRow> groups;
-    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> processes;
-    // At most a row per owner: no reallocation copies 800-byte rows around.
+    // At most a row per owner: no reallocation copies rows around.
     groups.reserve(r.owners.size());
+    // The row of an owner's group. By pid (the default, and top's) the key
+    // is a number: no string is made or hashed per owner.
+    std::unordered_map<std::string, size_t> by_name;
+    std::unordered_map<uint32_t, size_t> by_pid;
+    if (q.group_by == GroupBy::Pid) by_pid.reserve(r.owners.size());
+    else by_name.reserve(r.owners.size());
+    auto row_of = [&](OwnerId id) -> PinnerRow& {
+        if (q.group_by == GroupBy::Pid) {
+            auto [at, fresh] = by_pid.try_emplace(r.owner(id).task.tgid, groups.size());
+            if (fresh) groups.emplace_back().key = std::to_string(at->first);
+            return groups[at->second];
+        }
+        auto [at, fresh] = by_name.try_emplace(group_key(r, id, q.group_by), groups.size());
+        if (fresh) groups.emplace_back().key = at->first;
+        return groups[at->second];
+    };
     for (OwnerId id = 0; id < r.owners.size(); ++id) {
         if (!q.filter.matches(r, id)) continue;
         const OwnerState& s = r.owners[id];
         const Owner& o = s.owner;
-        auto [at, fresh] = index.try_emplace(group_key(r, id, q.group_by), groups.size());
-        if (fresh) {
-            groups.emplace_back().key = at->first;
-            processes.emplace_back();
-        }
-        PinnerRow& row = groups[at->second];
+        PinnerRow& row = row_of(id);
         // Its largest holder names the row: most pages held now, then the
         // longest-lasting kind (long-term pin, pin, reference), then most pins taken.
         const Owner& top = r.owner(row.top_owner);
@@ -165,7 +155,6 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
             row.ustack = o.ustack;
         }
         row.owners.push_back(id);
-        processes[at->second].push_back({o.task.tgid, o.incarnation});
         row.pages += o.pages_held;
         if (o.flags & kFlagLongterm) row.longterm_pages += o.pages_held;
         row.pins += o.pins_held;
@@ -174,15 +163,15 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.flags |= o.flags;
         if (s.oldest_ns && (!row.oldest_ns || s.oldest_ns < row.oldest_ns)) row.oldest_ns = s.oldest_ns;
         row.uncertain |= s.uncertain;
-        row.held_for += o.held_for;
-        row.held_now += s.held_now;
     }
 
     double seconds = r.end_ns > r.first_ns ? (r.end_ns - r.first_ns) / 1e9 : 0;
     std::unordered_map<int32_t, Origin> origins;  // by kernel stack: its frames are read once
+    std::vector<std::pair<uint32_t, uint32_t>> procs;
     for (size_t i = 0; i < groups.size(); ++i) {
         PinnerRow& row = groups[i];
-        auto& procs = processes[i];
+        procs.clear();
+        for (OwnerId id : row.owners) procs.emplace_back(r.owner(id).task.tgid, r.owner(id).incarnation);
         std::sort(procs.begin(), procs.end());
         row.processes = size_t(std::unique(procs.begin(), procs.end()) - procs.begin());
         row.all_exited = std::all_of(row.owners.begin(), row.owners.end(),
@@ -198,16 +187,42 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.origin = origin->second;
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
     }
+    // The keys compared, side by side: sorting 100 000 indices touches
+    // this small array, not the rows.
+    struct Keys {
+        uint64_t pages, longterm, oldest, pins, pid;
+        double rate;
+        std::string_view comm, key;
+    };
+    std::vector<Keys> keys(groups.size());
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const PinnerRow& g = groups[i];
+        // Holding nothing sorts last by age; otherwise the longest held first.
+        keys[i] = {g.pages, g.longterm_pages, g.oldest_ns ? g.oldest_ns : ~uint64_t{0}, g.pins, g.task.tgid,
+                   g.pins_per_s, comm_view(g.task.comm), g.key};
+    }
+    auto before = [&](size_t x, size_t y) {
+        const Keys& a = keys[x];
+        const Keys& b = keys[y];
+        for (SortKey k : q.sort) {
+            switch (k) {
+            case SortKey::Pages: if (a.pages != b.pages) return a.pages > b.pages; break;
+            case SortKey::Longterm: if (a.longterm != b.longterm) return a.longterm > b.longterm; break;
+            case SortKey::Oldest: if (a.oldest != b.oldest) return a.oldest < b.oldest; break;
+            case SortKey::Pins: if (a.pins != b.pins) return a.pins > b.pins; break;
+            case SortKey::Rate: if (a.rate != b.rate) return a.rate > b.rate; break;
+            case SortKey::Pid: if (a.pid != b.pid) return a.pid < b.pid; break;
+            case SortKey::Comm: if (a.comm != b.comm) return a.comm < b.comm; break;
+            }
+        }
+        // A pid's row before a larger pid's, then the key (unique) settles it.
+        if (a.pid != b.pid) return a.pid < b.pid;
+        return a.key < b.key;
+    };
     std::vector<size_t> order(groups.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     // Keys are unique, so the order is total whatever the grouping's order was.
-    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-        const PinnerRow& a = groups[x];
-        const PinnerRow& b = groups[y];
-        for (SortKey k : q.sort)
-            if (int c = compare(a, b, k)) return c < 0;
-        return a.key < b.key;
-    });
+    std::sort(order.begin(), order.end(), before);
     // Rows into that order in place, cycle by cycle: no second array of
     // rows (at 100 000 rows, tens of MiB of fresh pages to fault in).
     for (size_t i = 0; i < order.size(); ++i) {
@@ -239,6 +254,20 @@ bool FailureFilter::matches(const Report& r, const Failure& f) const
         return false;
     };
     return any(f.pages) || any(f.held_in_range);
+}
+
+DurationHistogram released_durations(const Report& r, std::span<const OwnerId> owners)
+{
+    DurationHistogram h;
+    for (OwnerId id : owners) h += r.owner(id).held_for;
+    return h;
+}
+
+DurationHistogram held_ages(const Report& r, std::span<const OwnerId> owners)
+{
+    DurationHistogram h;
+    for (OwnerId id : owners) h += r.owners[id].held_now;
+    return h;
 }
 
 DurationHistogram released_durations(const Report& r, const HolderFilter& filter)

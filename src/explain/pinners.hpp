@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,9 +64,7 @@ struct PinnerRow {
     int32_t kstack = -1;      // its largest holder's stacks
     int32_t ustack = -1;
     OwnerId top_owner = 0;
-    std::vector<OwnerId> owners;
-    DurationHistogram held_for;  // how long the pins it released were held
-    DurationHistogram held_now;  // ages of the pins it still held
+    std::vector<OwnerId> owners;  // its histograms: released_durations / held_ages over these
 };
 
 std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q);
@@ -81,8 +80,11 @@ struct FailureFilter {
     bool matches(const Report& r, const Failure& f) const;
 };
 
-// All durations together, for the histogram view.
+// How long pins were held: those released during the trace, and the ages
+// of those still held, over the owners a filter selects or a row has.
 DurationHistogram released_durations(const Report& r, const HolderFilter& filter);
 DurationHistogram held_ages(const Report& r, const HolderFilter& filter);
+DurationHistogram released_durations(const Report& r, std::span<const OwnerId> owners);
+DurationHistogram held_ages(const Report& r, std::span<const OwnerId> owners);
 
 }  // namespace pintrace

@@ -125,7 +125,7 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
     h.ustack = row.ustack;
     j.string_array("kernel_stack", r.kernel_frames(h)).string_array("user_stack", r.user_frames(h));
     j.key("held_for").begin_object().key("histogram");
-    write_histogram(j, row.held_for, row.held_now);
+    write_histogram(j, released_durations(r, row.owners), held_ages(r, row.owners));
     j.end_object();
     j.end_object();
 }

@@ -169,11 +169,11 @@ TEST(Pinners, BadSortAndGroupWordsAreNamed)
 TEST(Durations, ReleasedAndStillHeldPinsFallInTheirBuckets)
 {
     Report r = busy_host();
-    DurationHistogram released = released_durations(r, {});
+    DurationHistogram released = released_durations(r, HolderFilter{});
     EXPECT_EQ(released.total(), 9u);  // 8 postgres pins after 2 ms, 1 qemu pin after 399 ms
     EXPECT_EQ(released.buckets[DurationHistogram::bucket_of(2 * kMs)], 8u);
     EXPECT_EQ(released.buckets[DurationHistogram::bucket_of(399 * kMs)], 1u);
-    DurationHistogram held = held_ages(r, {});
+    DurationHistogram held = held_ages(r, HolderFilter{});
     EXPECT_EQ(held.total(), 63u + 16 + 2 + 4);
     EXPECT_EQ(DurationHistogram::bucket_of(1999), 0u);
     EXPECT_EQ(DurationHistogram::bucket_of(2000), 1u);
