@@ -121,6 +121,21 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
         }
     }
 
+    // enum pageflags renumbers between releases (PG_writeback is bit 15 in
+    // 5.10, bit 1 in 6.12): a stuck page's flags are named by this kernel's.
+    int pageflags = btf__find_by_name_kind(vmlinux, "pageflags", BTF_KIND_ENUM);
+    if (pageflags > 0) {
+        const btf_type* t = btf__type_by_id(vmlinux, pageflags);
+        const struct btf_enum* e = btf_enum(t);
+        for (int i = 0; i < btf_vlen(t); ++i) {
+            std::string name = btf__name_by_offset(vmlinux, e[i].name_off);
+            // Aliases (PG_checked = PG_owner_priv_1, ...) and the count come
+            // after the real bits: the first name of a bit stays.
+            if (name.starts_with("PG_") && name != "__NR_PAGEFLAGS" && e[i].val >= 0 && e[i].val < 64)
+                k.page_flags.try_emplace(e[i].val, name);
+        }
+    }
+
     if (const btf_type* proto = function_proto(vmlinux, "try_grab_page")) {
         const btf_type* ret = resolve_typedefs(vmlinux, proto->type);
         k.try_grab_page_returns_errno = !(ret && btf_is_int(ret) && (btf_int_encoding(ret) & BTF_INT_BOOL));

@@ -97,6 +97,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     info.attach = attach_planned(skel->obj, plan, st.links);
     info.flags = k.flags;
     info.migrate_reasons = k.migrate_reasons;
+    info.page_flags = k.page_flags;
     info.meta["kernel_release"] = k.release;
     info.meta["boot_id"] = k.boot_id;
     info.meta["hostname"] = k.hostname;

@@ -189,6 +189,51 @@ std::vector<const StuckPage*> unexplained_pages(const Failure& f)
     return out;
 }
 
+namespace {
+
+// What in a page's flags keeps it from moving, named by the recording
+// kernel's bit layout (the trace's page-flags section).
+std::string unmovable_because(const Report& r, const StuckPage& p)
+{
+    std::string why;
+    for (const auto& name : r.info.page_flag_names(p.page_flags)) {
+        std::string_view what = name == "PG_locked"      ? "locked"
+                                : name == "PG_writeback" ? "under writeback"
+                                : name == "PG_reserved"  ? "reserved"
+                                : name == "PG_slab"      ? "kernel slab memory"
+                                                         : "";
+        if (!what.empty()) why += (why.empty() ? "" : ", ") + std::string(what) + " (" + name + ")";
+    }
+    return why;
+}
+
+std::string unmovable_step(const std::string& why, Cause cause, const TaskRef& mover)
+{
+    if (cause != Cause::NoHolderSeen || why.empty()) return next_step(cause, mover);
+    if (why.find("reserved") != std::string::npos || why.find("slab") != std::string::npos)
+        return "kernel memory never moves: this range cannot be vacated; use another range or node, or keep "
+               "kernel allocations out of it (movablecore=, a CMA area)";
+    return "the page was " + why + " when the migration tried it, usually I/O in flight: transient; retry";
+}
+
+}  // namespace
+
+std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f)
+{
+    std::vector<UnexplainedGroup> out;
+    for (const StuckPage* p : unexplained_pages(f)) {
+        std::string why = unmovable_because(r, *p);
+        auto g = std::find_if(out.begin(), out.end(),
+                              [&](const UnexplainedGroup& x) { return x.cause == p->cause && x.why == why; });
+        if (g == out.end()) {
+            out.push_back({p->cause, why, {}, unmovable_step(why, p->cause, f.head.task)});
+            g = out.end() - 1;
+        }
+        g->pages.push_back(p);
+    }
+    return out;
+}
+
 std::vector<std::string> next_steps(const Report& r, const Failure& f)
 {
     std::vector<std::string> out;

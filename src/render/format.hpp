@@ -54,6 +54,17 @@ inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& 
 }
 Origin holder_origin(const Report& r, const Holder& h);
 std::vector<const StuckPage*> unexplained_pages(const Failure& f);
+
+// Stuck pages no holder explains, grouped by cause and by what their flags
+// say keeps them (locked, under writeback, reserved, slab), each group with
+// its next step.
+struct UnexplainedGroup {
+    Cause cause = Cause::NoHolderSeen;
+    std::string why;  // "locked (PG_locked)", ... or "" when the flags say nothing
+    std::vector<const StuckPage*> pages;
+    std::string next;
+};
+std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f);
 // What to do about a failure: one step per holder group, the stuck pages'
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);

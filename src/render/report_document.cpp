@@ -147,15 +147,15 @@ void failures(Document& d, const Report& r, const ReportView& view)
                                  "these would stop the next attempt):"));
             culprit_groups(d, r, f, f.held_in_range, view);
         }
-        auto unexplained = unexplained_pages(f);
-        if (!unexplained.empty() && view.failures.holders.empty()) {
+        if (!view.failures.holders.empty()) continue;
+        for (const auto& g : group_unexplained(r, f)) {
             std::vector<uint64_t> pfns;
-            for (auto* p : unexplained) pfns.push_back(p->pfn);
-            d.line(2, std::string(cause_heading(unexplained.front()->cause)) + ": " +
-                          std::to_string(unexplained.size()) + " page(s) with no holder in the trace (" +
-                          std::string(cause_name(unexplained.front()->cause)) + "): " + pfn_list(pfns),
+            for (auto* p : g.pages) pfns.push_back(p->pfn);
+            d.line(2, std::string(cause_heading(g.cause)) + (g.why.empty() ? "" : ", " + g.why) + ": " +
+                          std::to_string(g.pages.size()) + " page(s) with no holder in the trace (" +
+                          std::string(cause_name(g.cause)) + "): " + pfn_list(pfns),
                    Document::Style::Strong);
-            d.line(3, "next: " + next_step(unexplained.front()->cause, f.head.task));
+            d.line(3, "next: " + g.next);
         }
     }
     if (shown < r.failures.size())

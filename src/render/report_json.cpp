@@ -46,6 +46,7 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     j.begin_object()
         .field("pfn", pfn)
         .field("folio_pages", page.nr_pages)
+        .string_array("page_flags", r.info.page_flag_names(page.page_flags))
         .field("pid", h.task.tgid)
         .field("tid", h.task.tid)
         .field("comm", comm_view(h.task.comm))
@@ -282,14 +283,17 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     }
 
     j.key("unexplained").begin_array();
-    for (const StuckPage* p : unexplained_pages(f))
-        j.begin_object()
-            .field("pfn", p->pfn)
-            .field("refcount", p->refcount)
-            .field("mapcount", p->mapcount)
-            .field("cause", cause_name(p->cause))
-            .field("next_step", next_step(p->cause, f.head.task))
-            .end_object();
+    for (const auto& g : group_unexplained(r, f))
+        for (const StuckPage* p : g.pages)
+            j.begin_object()
+                .field("pfn", p->pfn)
+                .field("refcount", p->refcount)
+                .field("mapcount", p->mapcount)
+                .field("cause", cause_name(p->cause))
+                .field("not_movable_because", g.why)
+                .string_array("page_flags", r.info.page_flag_names(p->page_flags))
+                .field("next_step", g.next)
+                .end_object();
     j.end_array();
 
     j.key("next_steps").begin_array();

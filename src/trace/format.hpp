@@ -33,6 +33,7 @@ enum SectionId : uint16_t {
     kSectionFlagLayout = 2,      // write=, get=, pin=, longterm=, source=
     kSectionAttach = 3,          // hook \t target \t mode \t detail \t hides
     kSectionMigrateReasons = 4,  // number=name lines
+    kSectionPageFlags = 5,       // bit=name lines (enum pageflags)
 };
 
 struct SectionHeader {

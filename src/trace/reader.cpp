@@ -65,6 +65,8 @@ void parse_section(TraceInfo& info, uint16_t id, std::string_view text)
             else if (key == "source") info.flags.source = std::string(value);
         } else if (id == trace::kSectionMigrateReasons) {
             info.migrate_reasons[static_cast<int>(parse_u64(key))] = std::string(value);
+        } else if (id == trace::kSectionPageFlags) {
+            info.page_flags[static_cast<int>(parse_u64(key))] = std::string(value);
         }
         // Unknown sections: skipped, so older readers open newer files.
     }

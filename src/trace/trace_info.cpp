@@ -34,6 +34,14 @@ bool TraceInfo::hook_attached(uint16_t hook) const
     return false;
 }
 
+std::vector<std::string> TraceInfo::page_flag_names(uint64_t flags) const
+{
+    std::vector<std::string> out;
+    for (const auto& [bit, name] : page_flags)
+        if (bit < 64 && (flags >> bit) & 1) out.push_back(name);
+    return out;
+}
+
 std::string TraceInfo::reason_name(int reason) const
 {
     auto it = migrate_reasons.find(reason);

@@ -30,6 +30,11 @@ struct TraceInfo {
     FlagLayout flags;
     std::vector<AttachPoint> attach;
     std::map<int, std::string> migrate_reasons;
+    std::map<int, std::string> page_flags;  // bit -> "PG_locked", as the recording kernel numbers them
+
+    // "PG_locked", "PG_writeback", ... for a page's flags word; empty when
+    // the trace does not carry the kernel's layout.
+    std::vector<std::string> page_flag_names(uint64_t flags) const;
 
     std::string get(const std::string& key, const std::string& fallback = "") const;
     std::optional<uint64_t> get_u64(const std::string& key) const;

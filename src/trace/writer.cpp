@@ -49,6 +49,9 @@ std::string encode_section_text(const TraceInfo& info, uint16_t section)
     case trace::kSectionMigrateReasons:
         for (const auto& [n, name] : info.migrate_reasons) out += std::to_string(n) + "=" + clean(name) + "\n";
         break;
+    case trace::kSectionPageFlags:
+        for (const auto& [n, name] : info.page_flags) out += std::to_string(n) + "=" + clean(name) + "\n";
+        break;
     }
     return out;
 }
@@ -61,7 +64,7 @@ Result<TraceWriter> TraceWriter::create(const std::string& path, const TraceInfo
 
     std::vector<char> sections;
     for (uint16_t id : {trace::kSectionMeta, trace::kSectionFlagLayout, trace::kSectionAttach,
-                        trace::kSectionMigrateReasons}) {
+                        trace::kSectionMigrateReasons, trace::kSectionPageFlags}) {
         std::string text = encode_section_text(info, id);
         trace::SectionHeader sh{id, 0, static_cast<uint32_t>(text.size())};
         const char* p = reinterpret_cast<const char*>(&sh);

@@ -195,6 +195,36 @@ TEST(Ownership, AHolderTakenAfterTheLostWindowStaysCertain)
     EXPECT_EQ(render_report_json(r).find("\"certain\":false"), std::string::npos);
 }
 
+// A page with no holder and no pin bias is named by what its flags say,
+// as the recording kernel numbers them, and each kind gets its own step.
+TEST(Ownership, UnexplainedPagesAreGroupedByCauseAndByWhatTheirFlagsSay)
+{
+    TraceInfo info = test::sample_info();
+    info.page_flags = {{0, "PG_locked"}, {1, "PG_writeback"}, {2, "PG_referenced"}, {9, "PG_reserved"}};
+    Explainer ex(info);
+    std::vector<Event> events = test::migration_failure(
+        40, {{0x10, 1026}, {0x11, 2}, {0x12, 2}, {0x13, 2}});
+    auto flags_of = [&](uint64_t pfn, uint64_t flags) {
+        for (auto& e : events)
+            if (auto* f = std::get_if<FailedFolioEvent>(&e); f && f->pfn == pfn) f->page_flags = flags;
+    };
+    flags_of(0x11, 1u << 1 | 1u << 2);  // under writeback
+    flags_of(0x12, 1u << 1);
+    flags_of(0x13, 1u << 9);  // reserved
+    for (const auto& e : events) ex.consume(e);
+    Report r = std::move(ex).finish();
+    auto groups = group_unexplained(r, r.failures[0]);
+    ASSERT_EQ(groups.size(), 3u);
+    EXPECT_EQ(groups[0].cause, Cause::PinnedUnknown);
+    EXPECT_EQ(groups[1].why, "under writeback (PG_writeback)");
+    EXPECT_EQ(groups[1].pages.size(), 2u);
+    EXPECT_NE(groups[1].next.find("transient"), std::string::npos);
+    EXPECT_EQ(groups[2].why, "reserved (PG_reserved)");
+    EXPECT_NE(groups[2].next.find("kernel memory never moves"), std::string::npos);
+    std::string json = render_report_json(r);
+    EXPECT_NE(json.find("\"page_flags\":[\"PG_writeback\",\"PG_referenced\"]"), std::string::npos) << json;
+}
+
 // The pfn table behind the ledger, against a reference map, through growth
 // and the backward-shift deletions that keep it free of tombstones.
 TEST(PfnTable, AgreesWithAMapUnderRandomChurn)

@@ -71,6 +71,21 @@ TEST(TraceFile, RoundTripKeepsHeaderAndEveryRecord)
     EXPECT_EQ(fin.reason, StopReason::Signal);
 }
 
+TEST(TraceFile, ThePageFlagLayoutTravelsInItsSection)
+{
+    std::string path = temp_path("pageflags.trace");
+    TraceInfo info = test::sample_info();
+    info.page_flags = {{0, "PG_locked"}, {1, "PG_writeback"}, {15, "PG_head"}};
+    auto w = TraceWriter::create(path, info);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1}).ok());
+    auto reader = TraceReader::open(path);
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    EXPECT_EQ(reader->info().page_flags, info.page_flags);
+    EXPECT_EQ(reader->info().page_flag_names(0b11 | 1u << 15 | 1ull << 40),
+              (std::vector<std::string>{"PG_locked", "PG_writeback", "PG_head"}));
+}
+
 TEST(TraceFile, EveryTruncationIsAnErrorNamingIt)
 {
     std::string full = slurp(write_sample_file());

@@ -71,6 +71,11 @@ failed = set()
 folios = {}  # head pfn -> number of pages (large folios fail whole)
 for f in report["failures"]:
     failed.update(f["failed_pfns"])
+    # The kernel's enum pageflags came from its BTF: a failed folio's flags
+    # are named (every page in use has some).
+    if f["kind"] == "migration":
+        for c in f["culprits"]:
+            check(c["page_flags"], f"pfn {c['pfn']}: page flags not named: {c['page_flags']}")
     for folio in f["failed_folios"]:
         folios[folio["pfn"]] = max(folios.get(folio["pfn"], 1), folio["nr_pages"])
     for c in f["culprits"]:
