@@ -16,6 +16,9 @@ namespace pintrace {
 class Explainer {
 public:
     explicit Explainer(TraceInfo info, ExplainOptions options = {});
+    // The ledger calls back into this object: it stays where it was made.
+    Explainer(const Explainer&) = delete;
+    Explainer& operator=(const Explainer&) = delete;
 
     // Events may come in file order; they reach the ledger in time order.
     void consume(const Event& event);

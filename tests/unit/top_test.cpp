@@ -25,9 +25,8 @@ constexpr uint64_t kMs = 1'000'000;
 // pid 100 (iouring) pins 8 pages long-term at 0x1000..0x1007 (one code
 // path, with a kernel stack); pid 200 (dio) holds 20 short-term pins; pid
 // 300 (splicer) 3 references; pid 400 migrates 0x1000 and fails.
-Explainer sample_explainer()
+void feed_sample(Explainer& ex)
 {
-    Explainer ex(test::sample_info());
     ex.consume(StackEvent{7, StackKind::Kernel, 0, {{0x1, "try_grab_page+0x10"}, {0x2, "io_sqe_buffer_register+0x63"}}});
     for (uint64_t i = 0; i < 8; ++i) {
         GrabEvent g = grab(1 * kMs + i, 100, 0x1000 + i, kLongPin, 1, "iouring");
@@ -52,12 +51,11 @@ Explainer sample_explainer()
     ex.consume(end);
     ex.consume(grab(100 * kMs, 200, 0x9000, kFlagPin, 1, "dio"));
     ex.flush();
-    return ex;
 }
 
 struct Fixture {
-    Explainer ex = sample_explainer();
-    Report report = ex.snapshot();
+    Explainer ex{test::sample_info()};
+    Report report = (feed_sample(ex), ex.snapshot());
     TopState state;
     SourceStatus src{"replay sample.trace at 1x"};
     std::vector<PinnerRow> rows;
