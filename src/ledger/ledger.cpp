@@ -250,13 +250,4 @@ Holders PinLedger::holders(uint64_t pfn) const
     return out;
 }
 
-size_t PinLedger::memory_bytes() const
-{
-    size_t bytes = pages_.memory_bytes() + owners_.capacity() * sizeof(Owner) +
-                   shared_.capacity() * sizeof(SharedHolds) + candidates_.capacity() * sizeof(Candidate);
-    for (const auto& list : shared_)
-        if (list.capacity() > 2) bytes += list.capacity() * sizeof(PageHold);
-    return bytes;
-}
-
 }  // namespace pintrace

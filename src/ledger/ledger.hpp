@@ -113,7 +113,6 @@ public:
     size_t pages_held() const { return pages_.size(); }
     const Owner& owner(OwnerId id) const { return owners_[id]; }
     std::span<const Owner> owners() const { return owners_; }
-    size_t memory_bytes() const;
 
     // f(pfn, const PageHold&) for every owner's hold on every page, in no order.
     template <class F>

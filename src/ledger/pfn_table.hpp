@@ -99,7 +99,6 @@ public:
 
     size_t size() const { return size_; }
     size_t capacity() const { return mask_ + 1; }
-    size_t memory_bytes() const { return capacity() * sizeof(Slot); }
 
 private:
     static constexpr uint64_t kEmpty = ~uint64_t{0};
