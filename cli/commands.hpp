@@ -20,6 +20,8 @@ Runner setup_record(CLI::App& sub);
 Runner setup_report(CLI::App& sub);
 Runner setup_doctor(CLI::App& sub);
 Runner setup_top(CLI::App& sub);
+Runner setup_snapshot(CLI::App& sub);
+Runner setup_explain(CLI::App& sub);
 
 // One-line error, prefixed with the subcommand: "pintrace report: x.pt: truncated ...".
 int fail(const std::string& command, const std::string& message, int code = 1);

@@ -45,7 +45,7 @@ std::string_view class_name(PageClass c)
 std::string_view class_description(PageClass c)
 {
     switch (c) {
-    case PageClass::Pinned: return "pinned (the folio's pin count says so)";
+    case PageClass::Pinned: return "pinned (a folio pin count, or a registered long-term pin buffer)";
     case PageClass::MaybePinned: return "maybe DMA-pinned (refcount carries the 1024 pin bias: a heuristic)";
     case PageClass::ExtraRefs: return "extra references beyond mappings and caches (vmsplice, KVM, in-flight I/O)";
     case PageClass::Unmovable: return "unmovable kernel memory (slab, page tables, reserved, offline)";

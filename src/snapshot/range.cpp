@@ -82,6 +82,30 @@ const ZoneSpan* zone_of(const std::vector<ZoneSpan>& zones, uint64_t pfn)
     return nullptr;
 }
 
+std::vector<PfnSpan> parse_iomem_ram(std::string_view text)
+{
+    std::vector<PfnSpan> out;
+    std::istringstream in{std::string(text)};
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == ' ') continue;  // top-level entries only
+        uint64_t a, b;
+        char name[64] = {};
+        if (std::sscanf(line.c_str(), "%lx-%lx : %63[^\n]", &a, &b, name) != 3) continue;
+        if (std::string_view(name) != "System RAM" || b <= a) continue;
+        uint64_t start = (a + 4095) / 4096, end = (b + 1) / 4096;
+        if (end > start) out.push_back({start, end, "System RAM"});
+    }
+    return out;
+}
+
+bool in_spans(const std::vector<PfnSpan>& spans, uint64_t pfn)
+{
+    for (const auto& s : spans)
+        if (pfn >= s.start && pfn < s.end) return true;
+    return false;
+}
+
 Result<PfnSpan> parse_pfn_range(std::string_view text)
 {
     auto bad = [&](const std::string& why) {

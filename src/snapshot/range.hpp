@@ -31,6 +31,11 @@ std::vector<ZoneSpan> parse_zoneinfo(std::string_view text);
 // The zone a pfn falls in (by spanned ranges), or nullptr.
 const ZoneSpan* zone_of(const std::vector<ZoneSpan>& zones, uint64_t pfn);
 
+// The pfns of "System RAM" in /proc/iomem (root only: others see zero
+// addresses, and get nothing). Pages partly outside are left out.
+std::vector<PfnSpan> parse_iomem_ram(std::string_view text);
+bool in_spans(const std::vector<PfnSpan>& spans, uint64_t pfn);
+
 // "A-B" (both included), "A+N" (N pages from A) or "A"; hex with 0x or decimal.
 Result<PfnSpan> parse_pfn_range(std::string_view text);
 Result<std::vector<PfnSpan>> node_spans(const std::vector<ZoneSpan>& zones, int node);

@@ -196,5 +196,55 @@ TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
     EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
 }
 
+TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
+{
+    for (const char* args : {"snapshot --pfn 0x200-0x100", "snapshot --node 4096", "snapshot --zone Nowhere",
+                             "snapshot --memory-block 99999999", "snapshot --pfn 1-2 --node 0", "snapshot",
+                             "explain --pfn zz"}) {
+        auto r = run(args);
+        EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+        EXPECT_EQ(lines(r.out), 1u) << args << ": " << r.out;
+    }
+    EXPECT_NE(run("snapshot --node 4096").out.find("node 4096 does not exist"), std::string::npos);
+}
+
+TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                      std::string(PINTRACE_BIN) + " snapshot --pfn 0x1000+16 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 1024> buf{};
+    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
+    int st = pclose(p);
+    std::string out(buf.data(), n);
+    EXPECT_EQ(WEXITSTATUS(st), 1);
+    EXPECT_EQ(lines(out), 1u) << out;
+    EXPECT_NE(out.find("permission denied (run as root"), std::string::npos) << out;
+}
+
+// This machine's memory, through /proc: the classes add up to the pages read,
+// and the exit status agrees with the blocking count.
+TEST(Cli, SnapshotOfThisHostIsConsistent)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    auto r = run("snapshot --pfn 0x100000+65536 --format json");
+    ASSERT_TRUE(r.status == 0 || r.status == 3) << r.out;
+    auto number = [&](const std::string& key, size_t from = 0) {
+        size_t at = r.out.find("\"" + key + "\":", from);
+        EXPECT_NE(at, std::string::npos) << key;
+        return std::stoull(r.out.substr(at + key.size() + 3));
+    };
+    uint64_t pages = number("pages"), blocking = number("blocking");
+    size_t classes = r.out.find("\"classes\":");
+    uint64_t sum = 0;
+    for (const char* c : {"pinned", "maybe_pinned", "extra_refs", "unmovable", "not_lru", "movable", "free", "hole"})
+        sum += number(c, classes);
+    EXPECT_EQ(sum, pages);
+    EXPECT_EQ(pages, 65536u);
+    EXPECT_EQ(r.status == 3, blocking > 0);
+    EXPECT_NE(r.out.find("\"not_visible\":[\"refcount"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pintrace

@@ -205,3 +205,108 @@ TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
 
 }  // namespace
 }  // namespace pintrace::snapshot
+
+namespace pintrace::snapshot {
+namespace {
+
+TEST(SnapshotRange, SystemRamFromIomem)
+{
+    auto ram = parse_iomem_ram("00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+                               "000a0000-000bffff : PCI Bus 0000:00\n00100000-bfffffff : System RAM\n"
+                               "  01000000-01ffffff : Kernel code\n100000000-63fffffff : System RAM\n");
+    ASSERT_EQ(ram.size(), 3u);
+    EXPECT_EQ(ram[0], (PfnSpan{1, 0x9f, "System RAM"}));  // the partial last page is left out
+    EXPECT_EQ(ram[1].start, 0x100u);
+    EXPECT_EQ(ram[1].end, 0xc0000u);
+    EXPECT_EQ(ram[2].end, 0x640000u);
+    EXPECT_TRUE(in_spans(ram, 0x100000));
+    EXPECT_FALSE(in_spans(ram, 0xc0000));  // the PCI hole below 4 GiB
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot
+
+#include "snapshot/owners.hpp"
+#include "snapshot/snapshot.hpp"
+
+namespace pintrace::snapshot {
+namespace {
+
+TEST(SnapshotOwners, ParsesMapsPagemapAndIoUringFdinfo)
+{
+    auto vmas = parse_maps("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n"
+                           "7f2b7302b000-7f2b7303b000 rw-p 00000000 00:00 0 \n"
+                           "7f2b73100000-7f2b73128000 r--p 00000000 fe:01 1234                       /usr/lib/libc.so.6\n");
+    ASSERT_EQ(vmas.size(), 3u);
+    EXPECT_EQ(vmas[0].path, "[heap]");
+    EXPECT_EQ(vmas[1].start, 0x7f2b7302b000u);
+    EXPECT_EQ(vmas[1].path, "");
+    EXPECT_EQ(vmas[2].path, "/usr/lib/libc.so.6");
+    EXPECT_EQ(vmas[2].perms, "r--p");
+
+    EXPECT_EQ(pagemap_pfn((uint64_t{1} << 63) | 0x1aa27f), 0x1aa27fu);
+    EXPECT_FALSE(pagemap_pfn(0x1aa27f));                                      // not present
+    EXPECT_FALSE(pagemap_pfn((uint64_t{1} << 63) | (uint64_t{1} << 62) | 5));  // swapped
+    EXPECT_FALSE(pagemap_pfn(uint64_t{1} << 63));                             // pfn hidden (not root)
+
+    // As 6.1 to 6.18 print it (io_uring/fdinfo.c).
+    auto info = parse_io_uring_fdinfo("SqThread:\t-1\nSqThreadCpu:\t-1\nUserFiles:\t0\nUserBufs:\t2\n"
+                                      "    0: 0x7f2b7302b000/32768\n    1: 0x7f2b74000000/4096\nPollList:\n");
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->user_bufs, 2u);
+    ASSERT_EQ(info->buffers.size(), 2u);
+    EXPECT_EQ(info->buffers[0].addr, 0x7f2b7302b000u);
+    EXPECT_EQ(info->buffers[0].len, 32768u);
+    EXPECT_EQ(info->buffers[1].index, 1u);
+    // Ring busy: the count without the list.
+    auto busy = parse_io_uring_fdinfo("UserFiles:\t0\nUserBufs:\t3\nPollList:\n");
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->user_bufs, 3u);
+    EXPECT_TRUE(busy->buffers.empty());
+    EXPECT_FALSE(parse_io_uring_fdinfo("pos:\t0\nflags:\t02\n"));  // not an io_uring fd
+}
+
+TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
+{
+    MappedRun mapping;
+    mapping.vma = Vma{0x7f0000000000, 0x7f0000010000, "rw-p", ""};
+    mapping.hits = {{0x7f0000000000, 0x100}, {0x7f0000001000, 0x101}};
+    auto only_mapped = make_candidate(42, "app", {mapping});
+    ASSERT_TRUE(only_mapped);
+    EXPECT_EQ(only_mapped->confidence, Confidence::Possible);
+    EXPECT_EQ(only_mapped->pfns.size(), 2u);
+    EXPECT_NE(only_mapped->evidence[0].what.find("not necessarily a pin"), std::string::npos);
+
+    MappedRun ring;
+    ring.vma = Vma{0x7f0000000000, 0x7f0000001000, "", ""};
+    ring.io_uring = std::pair{5u, IoUringBuffer{0, 0x7f0000000000, 4096}};
+    ring.hits = {{0x7f0000000000, 0x100}};
+    auto pinner = make_candidate(43, "fio", {mapping, ring});
+    ASSERT_TRUE(pinner);
+    EXPECT_EQ(pinner->confidence, Confidence::Likely);
+    EXPECT_EQ(pinner->evidence[0].what.rfind("io_uring fd 5 has registered buffer 0", 0), 0u);  // pin evidence first
+
+    EXPECT_FALSE(make_candidate(44, "idle", {MappedRun{}}));  // nothing matched
+
+    OwnerScan scan;
+    scan.candidates = {*only_mapped, *pinner};
+    auto pins = registered_pins(scan);
+    ASSERT_EQ(pins.size(), 1u);  // only the registered page, not the merely mapped one
+    EXPECT_EQ(pins.at(0x100), "registered as an io_uring fixed buffer by pid 43 (fio)");
+
+    // The hint makes an LRU page (which /proc cannot show pinned) Pinned; a free page stays free.
+    PageState lru;
+    lru.pfn = 0x100;
+    lru.flags = kpf(kKpfLru) | kpf(kKpfAnon) | kpf(kKpfMmap);
+    lru.mapcount = 1;
+    EXPECT_EQ(classify_with(lru, &pins).cls, PageClass::Pinned);
+    lru.pfn = 0x101;
+    EXPECT_EQ(classify_with(lru, &pins).cls, PageClass::Movable);
+    PageState freed;
+    freed.pfn = 0x100;
+    freed.flags = kpf(kKpfBuddy);
+    EXPECT_EQ(classify_with(freed, &pins).cls, PageClass::Free);
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot
