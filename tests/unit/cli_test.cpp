@@ -246,5 +246,19 @@ TEST(Cli, SnapshotOfThisHostIsConsistent)
     EXPECT_NE(r.out.find("\"not_visible\":[\"refcount"), std::string::npos);
 }
 
+// explain --pfn with a trace: the live state first, then the recorded
+// history, marked as certain (needs root for the live part).
+TEST(Cli, ExplainPfnTellsStateNowAndRecordedHistory)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    auto r = run("explain --pfn 0x100 " + sample_file(true) + " --no-stacks");
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.out;
+    EXPECT_EQ(r.out.rfind("PFN 0x100 NOW: ", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("WHO MAY HOLD IT NOW"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(certain: seen as it happened)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("HISTORY OF PFN 0x100"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("NOT VISIBLE"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace pintrace
