@@ -23,6 +23,7 @@ struct ExplainArgs {
     std::string pfns;
     std::string trace;
     bool no_stacks = false;
+    std::string source = "auto";
 };
 
 int run_explain(const ExplainArgs& args)
@@ -35,8 +36,11 @@ int run_explain(const ExplainArgs& args)
     std::set<uint64_t> pfns(list->begin(), list->end());
     auto owners = find_owners(pfns);
     PinHints hints = registered_pins(owners);
+    std::string note;
+    auto bpf = open_page_source(args.source, note);
+    if (!bpf) return fail("explain", bpf.error().message, 1);
     for (uint64_t pfn : pfns) {
-        auto now = page_now(pfn, &hints);
+        auto now = page_now(pfn, &hints, bpf.value().get());
         if (!now) return fail("explain", now.error().message, 1);
         char head[64];
         std::snprintf(head, sizeof head, "PFN 0x%" PRIx64 " NOW: ", pfn);
@@ -76,8 +80,9 @@ int run_explain(const ExplainArgs& args)
     } else {
         out += "\n(no trace given: pass one recorded by `pintrace record` for this page's pin history)\n";
     }
-    out += "\nNOT VISIBLE from /proc/kpageflags + /proc/kpagecount:\n";
-    for (const auto& b : ProcPageSource::blind_spots()) out += "  - " + b + "\n";
+    out += "\nNOT VISIBLE from " + source_name(bpf.value() != nullptr) + ":\n";
+    if (!note.empty()) out += "  - " + note + "\n";
+    for (const auto& b : ProcPageSource::blind_spots(bpf.value() != nullptr)) out += "  - " + b + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     return blocks ? 3 : 0;
 }
@@ -89,6 +94,9 @@ Runner setup_explain(CLI::App& sub)
     auto args = std::make_shared<ExplainArgs>();
     sub.add_option("--pfn", args->pfns, "The pages (PFN[,PFN...], hex with 0x or decimal)")->required();
     sub.add_option("trace", args->trace, "A trace file from pintrace record: adds the pages' recorded history");
+    sub.add_option("--source", args->source, "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
+        ->check(CLI::IsMember({"auto", "bpf", "proc"}))
+        ->capture_default_str();
     sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the history");
     sub.footer("Exit status: 0 nothing seen would block migrating the pages; 3 something would (or a process "
                "likely pins them); 1 error (e.g. not root); 2 usage.");

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "render/snapshot_views.hpp"
+#include "snapshot/bpf_source.hpp"
 #include "snapshot/owners.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/snapshot.hpp"
@@ -19,7 +20,23 @@ struct SnapshotArgs {
     snapshot::RangeRequest range;
     std::string format = "text";
     bool no_owners = false;
+    std::string source = "auto";
 };
+
+}  // namespace
+
+// --source: BPF refcounts when asked or available; why not, when not.
+Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::string& source, std::string& fallback_note)
+{
+    if (source == "proc") return std::unique_ptr<snapshot::BpfRefcounts>();
+    auto bpf = snapshot::BpfRefcounts::open();
+    if (bpf) return std::move(bpf.value());
+    if (source == "bpf") return make_error("--source bpf: " + bpf.error().message);
+    fallback_note = "BPF unavailable (" + bpf.error().message + "): /proc only";
+    return std::unique_ptr<snapshot::BpfRefcounts>();
+}
+
+namespace {
 
 int run_snapshot(const SnapshotArgs& args)
 {
@@ -36,8 +53,12 @@ int run_snapshot(const SnapshotArgs& args)
     // buffers' pages, not the memory size.
     PinHints hints;
     if (!args.no_owners) hints = registered_pins(find_owners({}, lo, hi));
-    auto snap = take_snapshot(spans.value(), &hints);
+    std::string note;
+    auto bpf = open_page_source(args.source, note);
+    if (!bpf) return fail("snapshot", bpf.error().message, kError);
+    auto snap = take_snapshot(spans.value(), &hints, bpf.value().get());
     if (!snap) return fail("snapshot", snap.error().message, kError);
+    if (!note.empty()) snap->blind.insert(snap->blind.begin(), note);
     std::optional<OwnerScan> owners;
     if (!args.no_owners) {
         std::set<uint64_t> pfns;
@@ -65,6 +86,10 @@ Runner setup_snapshot(CLI::App& sub)
         ->group(range);
     sub.add_option("--format", args->format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    sub.add_option("--source", args->source,
+                   "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
+        ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
     sub.add_flag("--no-owners", args->no_owners, "Skip owner discovery (the walk of every process's page map)");
     sub.footer("Exit status: 0 nothing in the range would block migration; 3 something would; 1 error (e.g. not "

@@ -103,18 +103,18 @@ Classified classify(const PageState& p)
     if (f & kpf(kKpfNopage)) return set(PageClass::Hole, "no struct page");
     if (f & kpf(kKpfBuddy)) return set(PageClass::Free, "in the buddy allocator");
     if (p.pincount && *p.pincount > 0) return set(PageClass::Pinned, counts());
+    const uint64_t kernel_flags = kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) | kpf(kKpfOffline) |
+                                  kpf(kKpfZeroPage) | kpf(kKpfHwpoison);
     if (p.refcount) {
-        if (*p.refcount == 0) return set(PageClass::Free, "refcount 0 (free, e.g. on a per-CPU list)");
-        // A small page: each pin adds 1024. A large folio counts pins in
-        // its pin count where the kernel keeps one; without it the bias
-        // can still show (5.10 adds it to compound pages too).
-        if (*p.refcount - p.mapcount.value_or(0) >= kGupPinCountingBias)
+        if (*p.refcount == 0 && !(f & kernel_flags))
+            return set(PageClass::Free, "refcount 0 (free, e.g. on a per-CPU list)");
+        // A small page: each pin adds 1024. A large folio's pins add 1
+        // each and count in its pin count (5.10: order >= 2; 6.x: all), and
+        // its refcount is the whole folio's: no bias test there.
+        if (!compound && *p.refcount - p.mapcount.value_or(0) >= kGupPinCountingBias)
             return set(PageClass::MaybePinned, counts() + " (>= 1024 pin bias)");
     }
-    if (f & (kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) | kpf(kKpfOffline) | kpf(kKpfZeroPage) |
-             kpf(kKpfHwpoison)))
-        return set(PageClass::Unmovable, kpf_string(f & (kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) |
-                                                         kpf(kKpfOffline) | kpf(kKpfZeroPage) | kpf(kKpfHwpoison))));
+    if (f & kernel_flags) return set(PageClass::Unmovable, kpf_string(f & kernel_flags));
     if (!(f & kpf(kKpfLru))) {
         if (f & kpf(kKpfMmap))
             return set(PageClass::NotLru, "mapped but not on an LRU (per-CPU LRU batch, or a driver's page)");

@@ -60,8 +60,16 @@ ProcPageSource::~ProcPageSource()
     if (count_fd_ >= 0) ::close(count_fd_);
 }
 
-std::vector<std::string> ProcPageSource::blind_spots()
+std::vector<std::string> ProcPageSource::blind_spots(bool with_bpf)
 {
+    if (with_bpf)
+        return {
+            "pin counts of large folios: their pins add 1 to the refcount, not 1024, so a pinned large folio shows "
+            "no bias (the BPF reader does not read folio pin counts yet)",
+            "migratetype of the pageblock",
+            "the 1024 bias is a heuristic: 1024 ordinary references look the same",
+            "values are read without locks, page by page: a snapshot, not an atomic picture",
+        };
     return {
         "refcount: /proc shows none, so pins (the 1024 refcount bias) and extra references (vmsplice, KVM) are "
         "invisible: a pinned page looks movable here",
@@ -72,10 +80,13 @@ std::vector<std::string> ProcPageSource::blind_spots()
 }
 
 Result<void> ProcPageSource::scan(const PfnSpan& span, const std::vector<ZoneSpan>& zones,
-                                  const std::vector<PfnSpan>& ram, const std::function<void(const PageState&)>& fn) const
+                                  const std::vector<PfnSpan>& ram, const std::function<void(const PageState&)>& fn,
+                                  BpfRefcounts* refcounts) const
 {
     constexpr size_t kChunk = 1 << 16;
     std::vector<uint64_t> flags(kChunk), counts(kChunk);
+    std::vector<int32_t> refs(refcounts ? kChunk : 0);
+    std::vector<bool> want;
     const ZoneSpan* zone = nullptr;
     const PfnSpan* block = nullptr;  // the RAM span of the last pfn
     for (uint64_t pfn = span.start; pfn < span.end;) {
@@ -85,6 +96,15 @@ Result<void> ProcPageSource::scan(const PfnSpan& span, const std::vector<ZoneSpa
         auto nc = read_entries(count_fd_, counts.data(), n, pfn, "/proc/kpagecount");
         if (!nc) return nc.error();
         size_t got = std::min(nf.value(), nc.value());
+        if (refcounts && got) {
+            // Free pages' refcounts are 0 and tail pages' are not theirs:
+            // only the others are read.
+            want.assign(got, false);
+            for (size_t i = 0; i < got; ++i)
+                want[i] = !(flags[i] & (kpf(kKpfBuddy) | kpf(kKpfCompoundTail) | kpf(kKpfNopage)));
+            auto r = refcounts->read(pfn, std::span<int32_t>(refs.data(), got), &want);
+            if (!r) return r.error();
+        }
         PageState p;
         for (size_t i = 0; i < got; ++i) {
             p.pfn = pfn + i;
@@ -100,6 +120,9 @@ Result<void> ProcPageSource::scan(const PfnSpan& span, const std::vector<ZoneSpa
                 }
                 if (!block) p.flags = kpf(kKpfNopage);
             }
+            p.refcount.reset();
+            if (refcounts && refs[i] != kNoPage && !(p.flags & (kpf(kKpfCompoundTail) | kpf(kKpfNopage))))
+                p.refcount = refs[i];
             p.mapcount = static_cast<int32_t>(counts[i]);
             fn(p);
         }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/bpf_source.hpp"
 #include "snapshot/page_state.hpp"
 #include "snapshot/range.hpp"
 #include "util/result.hpp"
@@ -26,11 +27,13 @@ public:
     // memory end the walk early (the kernel returns nothing for them).
     // Pages outside ram (when it is not empty) are holes: the kernel
     // reports them with no flags at all, like many kernel pages.
+    // With refcounts (the BPF side), pages carry their refcount too
+    // (head and small pages; a tail page's own is always 0).
     Result<void> scan(const PfnSpan& span, const std::vector<ZoneSpan>& zones, const std::vector<PfnSpan>& ram,
-                      const std::function<void(const PageState&)>& fn) const;
+                      const std::function<void(const PageState&)>& fn, BpfRefcounts* refcounts = nullptr) const;
 
-    // What this source cannot show, one line each.
-    static std::vector<std::string> blind_spots();
+    // What this source cannot show, one line each (with_bpf: with refcounts).
+    static std::vector<std::string> blind_spots(bool with_bpf = false);
 
 private:
     ProcPageSource(int flags_fd, int count_fd) : flags_fd_(flags_fd), count_fd_(count_fd) {}

@@ -46,7 +46,13 @@ bool owner_worth_finding(PageClass c)
     return c == PageClass::Pinned || c == PageClass::MaybePinned || c == PageClass::ExtraRefs;
 }
 
-Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints, const std::string& root)
+std::string source_name(bool with_bpf)
+{
+    return with_bpf ? "/proc/kpageflags + /proc/kpagecount + BPF refcounts" : "/proc/kpageflags + /proc/kpagecount";
+}
+
+Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints, BpfRefcounts* bpf,
+                                     const std::string& root)
 {
     auto t0 = std::chrono::steady_clock::now();
     auto zinfo = read_text_file(root + "/proc/zoneinfo");
@@ -56,8 +62,8 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     auto src = ProcPageSource::open(root);
     if (!src) return src.error();
     SnapshotResult r;
-    r.source = "/proc/kpageflags + /proc/kpagecount";
-    r.blind = ProcPageSource::blind_spots();
+    r.source = source_name(bpf != nullptr);
+    r.blind = ProcPageSource::blind_spots(bpf != nullptr);
     for (const auto& span : spans) {
         SpanResult sr{span, {}};
         sr.summary.start = span.start;
@@ -68,7 +74,7 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
                 ++r.suspicious_total;
                 if (r.suspicious.size() < SnapshotResult::kMaxSuspicious) r.suspicious.push_back(keep(p, std::move(c)));
             }
-        });
+        }, bpf);
         if (!ok) return ok.error();
         sr.summary.end = span.start + sr.summary.pages();
         r.spans.push_back(std::move(sr));
@@ -77,7 +83,7 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     return r;
 }
 
-Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints, const std::string& root)
+Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints, BpfRefcounts* bpf, const std::string& root)
 {
     auto zinfo = read_text_file(root + "/proc/zoneinfo");
     std::vector<ZoneSpan> zones = zinfo ? parse_zoneinfo(zinfo.value()) : std::vector<ZoneSpan>{};
@@ -88,7 +94,7 @@ Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints, const std::
     std::optional<SuspiciousPage> out;
     auto ok = src->scan(PfnSpan{pfn, pfn + 1, ""}, zones, ram, [&](const PageState& p) {
         out = keep(p, classify_with(p, hints));
-    });
+    }, bpf);
     if (!ok) return ok.error();
     if (!out) return make_error("pfn " + std::to_string(pfn) + " is beyond the end of memory");
     return *out;

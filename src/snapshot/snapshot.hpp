@@ -49,11 +49,15 @@ using PinHints = std::map<uint64_t, std::string>;
 // A page's verdict with the hints: a hinted page in use is Pinned.
 Classified classify_with(const PageState& p, const PinHints* hints);
 
-// Reads every span through /proc (the fallback; root prefixes /proc and
-// /sys for tests).
+class BpfRefcounts;
+// Reads every span through /proc, adding refcounts from BPF when given
+// (root prefixes /proc and /sys for tests).
 Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints = nullptr,
-                                     const std::string& root = "");
+                                     BpfRefcounts* bpf = nullptr, const std::string& root = "");
 // One page: state now.
-Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints = nullptr, const std::string& root = "");
+Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints = nullptr, BpfRefcounts* bpf = nullptr,
+                                const std::string& root = "");
+// The source's name for the output: "/proc/kpageflags + /proc/kpagecount (+ BPF refcounts)".
+std::string source_name(bool with_bpf);
 
 }  // namespace pintrace::snapshot
