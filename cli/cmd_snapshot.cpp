@@ -84,6 +84,9 @@ Runner setup_snapshot(CLI::App& sub)
     sub.add_option("--memory-block", args->range.memory_block,
                    "The pages of /sys/devices/system/memory/memoryN (what memory offline works on)")
         ->group(range);
+    sub.add_option("--cma", args->range.cma,
+                   "The pages of a CMA area (its range is in /sys/kernel/debug/cma/NAME: debugfs, CONFIG_CMA_DEBUGFS)")
+        ->group(range);
     sub.add_option("--format", args->format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "snapshot/range.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -185,8 +186,34 @@ Result<std::string> read_text_file(const std::string& path)
 
 Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root)
 {
-    int given = !req.pfn.empty() + req.node.has_value() + !req.zone.empty() + req.memory_block.has_value();
-    if (given != 1) return make_error("give exactly one of --pfn, --node, --zone, --memory-block");
+    int given = !req.pfn.empty() + req.node.has_value() + !req.zone.empty() + req.memory_block.has_value() +
+                !req.cma.empty();
+    if (given != 1) return make_error("give exactly one of --pfn, --node, --zone, --memory-block, --cma");
+    if (!req.cma.empty()) {
+        // mm/cma_debug.c: base_pfn and count, "%llu\n"; only with debugfs
+        // and CONFIG_CMA_DEBUGFS. /sys/kernel/mm/cma names areas, not ranges.
+        std::string dbg = root + "/sys/kernel/debug/cma", names;
+        for (const std::string& dir : {dbg, root + "/sys/kernel/mm/cma"})
+            if (DIR* d = ::opendir(dir.c_str())) {
+                while (dirent* e = ::readdir(d))
+                    if (e->d_name[0] != '.' && names.find(e->d_name) == std::string::npos)
+                        names += (names.empty() ? "" : ", ") + std::string(e->d_name);
+                ::closedir(d);
+            }
+        if (!exists(dbg)) {
+            return make_error("CMA ranges are only in " + dbg +
+                              " (mount debugfs; needs CONFIG_CMA_DEBUGFS)" +
+                              (names.empty() ? std::string("; this kernel shows no CMA area")
+                                             : "; areas: " + names));
+        }
+        auto base = read_text_file(dbg + "/" + req.cma + "/base_pfn");
+        auto count = read_text_file(dbg + "/" + req.cma + "/count");
+        if (!base || !count)
+            return make_error("no CMA area '" + req.cma + "' (" + (names.empty() ? "none" : names) + ")");
+        auto b = parse_number(base.value(), 10), c = parse_number(count.value(), 10);
+        if (!b || !c || !*c) return make_error("CMA area " + req.cma + ": unreadable base_pfn or count");
+        return std::vector<PfnSpan>{{*b, *b + *c, "cma " + req.cma}};
+    }
     if (!req.pfn.empty()) {
         auto s = parse_pfn_range(req.pfn);
         if (!s) return s.error();

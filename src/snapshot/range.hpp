@@ -48,6 +48,7 @@ struct RangeRequest {
     std::optional<int> node;        // --node
     std::string zone;               // --zone
     std::optional<uint64_t> memory_block;  // --memory-block
+    std::string cma;                // --cma: an area under /sys/kernel/debug/cma (CONFIG_CMA_DEBUGFS)
 };
 
 // Exactly one of the request's fields must be set. root prefixes /proc and /sys.

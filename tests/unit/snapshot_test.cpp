@@ -199,7 +199,21 @@ TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
     RangeRequest two;
     two.pfn = "1-2";
     two.node = 0;
-    EXPECT_EQ(resolve(two, root).error().message, "give exactly one of --pfn, --node, --zone, --memory-block");
+    EXPECT_EQ(resolve(two, root).error().message, "give exactly one of --pfn, --node, --zone, --memory-block, --cma");
+
+    RangeRequest cma;
+    cma.cma = "reserved";
+    fs::create_directories(root / "sys/kernel/mm/cma/reserved");
+    EXPECT_NE(resolve(cma, root).error().message.find("needs CONFIG_CMA_DEBUGFS); areas: reserved"), std::string::npos)
+        << resolve(cma, root).error().message;
+    fs::create_directories(root / "sys/kernel/debug/cma/reserved");
+    std::ofstream(root / "sys/kernel/debug/cma/reserved/base_pfn") << "262144\n";
+    std::ofstream(root / "sys/kernel/debug/cma/reserved/count") << "16384\n";
+    auto area = resolve(cma, root);
+    ASSERT_TRUE(area.ok()) << area.error().message;
+    EXPECT_EQ(area.value()[0], (PfnSpan{262144, 262144 + 16384, "cma reserved"}));
+    cma.cma = "gpu";
+    EXPECT_EQ(resolve(cma, root).error().message, "no CMA area 'gpu' (reserved)");
     fs::remove_all(root);
 }
 
