@@ -4,7 +4,14 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
+
+#include "util/result.hpp"
+
+namespace pintrace::snapshot {
+class BpfRefcounts;
+}
 
 namespace pintrace::cli {
 
@@ -20,6 +27,13 @@ Runner setup_record(CLI::App& sub);
 Runner setup_report(CLI::App& sub);
 Runner setup_doctor(CLI::App& sub);
 Runner setup_top(CLI::App& sub);
+Runner setup_snapshot(CLI::App& sub);
+Runner setup_explain(CLI::App& sub);
+
+// snapshot and explain --source: auto, bpf or proc. fallback_note says why
+// auto fell back to /proc.
+Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::string& source,
+                                                                 std::string& fallback_note);
 
 // One-line error, prefixed with the subcommand: "pintrace report: x.pt: truncated ...".
 int fail(const std::string& command, const std::string& message, int code = 1);

@@ -20,6 +20,10 @@ const Command kCommands[] = {
     {"top", "Watch pins and migration failures live, full screen (or --batch; --replay FILE from a trace)",
      setup_top},
     {"doctor", "Check what pintrace can see on this kernel: privileges, BTF, and every attach point", setup_doctor},
+    {"snapshot", "Read the live state of a pfn range: what would make migrating it fail, and who may hold those pages",
+     setup_snapshot},
+    {"explain", "One page's whole story: its state now, who may hold it now, and its recorded history (explain --pfn)",
+     setup_explain},
 };
 
 }  // namespace

@@ -244,4 +244,11 @@ std::string render_report_text(const Report& r, const ReportView& view) { return
 
 std::string render_report_markdown(const Report& r, const ReportView& view) { return build(r, view).markdown(); }
 
+std::string render_history_text(const Report& r, const ReportView& view)
+{
+    Document d;
+    history(d, r, view);
+    return d.text();
+}
+
 }  // namespace pintrace

@@ -22,6 +22,8 @@ struct ReportView {
 std::string render_report_json(const Report& report, const ReportView& view = {});
 std::string render_report_text(const Report& report, const ReportView& view = {});
 std::string render_report_markdown(const Report& report, const ReportView& view = {});
+// Only the --pfn history section (explain --pfn).
+std::string render_history_text(const Report& report, const ReportView& view = {});
 
 class JsonWriter;
 // One row of the holders table as an object (docs/report-json.md,

@@ -1,12 +1,14 @@
 // The pintrace binary's behaviour on bad input and missing privileges: one
 // line on stderr naming the problem, and the documented exit code.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "sample_trace.hpp"
 
@@ -194,6 +196,130 @@ TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_EQ(lines(r.out), 1u) << r.out;
     EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
+}
+
+TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
+{
+    for (const char* args : {"snapshot --pfn 0x200-0x100", "snapshot --node 4096", "snapshot --zone Nowhere",
+                             "snapshot --memory-block 99999999", "snapshot --pfn 1-2 --node 0", "snapshot",
+                             "explain --pfn zz"}) {
+        auto r = run(args);
+        EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+        EXPECT_EQ(lines(r.out), 1u) << args << ": " << r.out;
+    }
+    EXPECT_NE(run("snapshot --node 4096").out.find("node 4096 does not exist"), std::string::npos);
+}
+
+TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                      std::string(PINTRACE_BIN) + " snapshot --pfn 0x1000+16 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 1024> buf{};
+    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
+    int st = pclose(p);
+    std::string out(buf.data(), n);
+    EXPECT_EQ(WEXITSTATUS(st), 1);
+    EXPECT_EQ(lines(out), 1u) << out;
+    EXPECT_NE(out.find("permission denied (run as root"), std::string::npos) << out;
+}
+
+// This machine's memory, through /proc: the classes add up to the pages read,
+// and the exit status agrees with the blocking count.
+TEST(Cli, SnapshotOfThisHostIsConsistent)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    auto r = run("snapshot --pfn 0x100000+65536 --format json");
+    ASSERT_TRUE(r.status == 0 || r.status == 3) << r.out;
+    auto number = [&](const std::string& key, size_t from = 0) {
+        size_t at = r.out.find("\"" + key + "\":", from);
+        EXPECT_NE(at, std::string::npos) << key;
+        return std::stoull(r.out.substr(at + key.size() + 3));
+    };
+    uint64_t pages = number("pages"), blocking = number("blocking");
+    size_t classes = r.out.find("\"classes\":");
+    uint64_t sum = 0;
+    for (const char* c : {"pinned", "maybe_pinned", "extra_refs", "unmovable", "not_lru", "movable", "free", "hole"})
+        sum += number(c, classes);
+    EXPECT_EQ(sum, pages);
+    EXPECT_EQ(pages, 65536u);
+    EXPECT_EQ(r.status == 3, blocking > 0);
+    // What the source cannot see is always said: /proc alone misses the refcount.
+    EXPECT_NE(r.out.find("\"not_visible\":[\""), std::string::npos) << r.out;
+    if (r.out.find("\"source\":\"/proc/kpageflags + /proc/kpagecount\"") != std::string::npos)
+        EXPECT_NE(r.out.find("\"not_visible\":[\"refcount"), std::string::npos) << r.out;
+}
+
+// explain --pfn with a trace: the live state first, then the recorded
+// history, marked as certain (needs root for the live part).
+TEST(Cli, ExplainPfnTellsStateNowAndRecordedHistory)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    auto r = run("explain --pfn 0x100 " + sample_file(true) + " --no-stacks");
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.out;
+    EXPECT_EQ(r.out.rfind("PFN 0x100 NOW: ", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("WHO MAY HOLD IT NOW"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(certain: seen as it happened)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("HISTORY OF PFN 0x100"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("NOT VISIBLE"), std::string::npos) << r.out;
+}
+
+// The issue's host scenario: a process registers io_uring fixed buffers and
+// sleeps; pintrace starts afterwards. snapshot --pfn on its pages names it
+// (likely, with the io_uring evidence) and, with BPF, sees the pin bias;
+// explain --pfn tells the same story.
+TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    std::string bin = PINTRACE_BIN;
+    std::string scenario = bin.substr(0, bin.rfind('/')) + "/scenario_iouring_pin";
+    if (access(scenario.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << scenario;
+    std::string out_path = temp("iouring.json");
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        FILE* f = freopen(out_path.c_str(), "w", stdout);
+        (void)f;
+        setenv("SCENARIO_LINGER_MS", "20000", 1);
+        execl(scenario.c_str(), scenario.c_str(), (char*)nullptr);
+        _exit(127);
+    }
+    std::string json;
+    for (int i = 0; i < 100 && json.find("pfns_after") == std::string::npos; ++i) {
+        usleep(50000);
+        std::ifstream in(out_path);
+        json.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto finish = [&] {
+        kill(child, SIGTERM);
+        waitpid(child, nullptr, 0);
+        unlink(out_path.c_str());
+    };
+    if (json.find("\"expect\": [{\"pfn\": ") == std::string::npos) {
+        finish();
+        GTEST_SKIP() << "io_uring not available here: " << json;
+    }
+    const std::string key = "\"expect\": [{\"pfn\": ";
+    uint64_t pfn = std::stoull(json.substr(json.find(key) + key.size()));
+    std::string pid = std::to_string(child);
+
+    auto snap = run("snapshot --pfn " + std::to_string(pfn));
+    EXPECT_EQ(snap.status, 3) << snap.out;
+    EXPECT_NE(snap.out.find("likely: pid " + pid + " (scenario_iourin)"), std::string::npos) << snap.out;
+    EXPECT_NE(snap.out.find("has registered buffer 0"), std::string::npos) << snap.out;
+    EXPECT_NE(snap.out.find("  pinned "), std::string::npos) << snap.out;
+    if (snap.out.find("BPF refcounts") != std::string::npos)
+        EXPECT_NE(snap.out.find("(>= 1024 pin bias)"), std::string::npos) << snap.out;
+
+    auto bias = run("snapshot --pfn " + std::to_string(pfn) + " --no-owners --source bpf");
+    if (bias.status != 1) EXPECT_NE(bias.out.find("maybe_pinned"), std::string::npos) << bias.out;
+
+    auto ex = run("explain --pfn " + std::to_string(pfn));
+    EXPECT_EQ(ex.status, 3) << ex.out;
+    EXPECT_NE(ex.out.find("likely holder (registered it as an io_uring fixed buffer): pid " + pid), std::string::npos)
+        << ex.out;
+    finish();
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ for kernel in "${kernels[@]}"; do
     rm -rf "$out"
     if ! "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
-        failed=$((failed + ${#scenarios[@]} + 2))
+        failed=$((failed + ${#scenarios[@]} + 3))
     else
         if python3 "$here/check_doctor.py" "$out/doctor" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
@@ -41,6 +41,11 @@ for kernel in "${kernels[@]}"; do
             fi
         done
         if python3 "$here/check_top.py" "$out/top_live" | sed "s/\$/ [kernel $kernel]/"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+        if python3 "$here/check_snapshot.py" "$out/snapshot_live" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))

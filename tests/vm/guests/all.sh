@@ -34,3 +34,21 @@ for i in $(seq 300); do [ -s $d/top.jsonl ] || ! kill -0 $top_pid 2>/dev/null &&
 SCENARIO_LINGER_MS=4000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err
 wait $top_pid
 echo $? > $d/top.rc
+
+# pintrace snapshot and explain --pfn, started only after an io_uring
+# process pinned its pages and went to sleep (pins older than any trace).
+d=/out/snapshot_live
+mkdir -p $d
+SCENARIO_LINGER_MS=120000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err &
+scenario_pid=$!
+for i in $(seq 600); do grep -q pfns_after $d/truth.json 2>/dev/null && break; sleep 0.2; done
+pfns=$(sed -n 's/.*"expect": \[\(.*\)\], "not_blamed".*/\1/p' $d/truth.json | grep -o '"pfn": [0-9]*' | sed 's/"pfn": //' | tr '\n' ',' | sed 's/,$//')
+first=${pfns%%,*}
+pintrace snapshot --pfn "$first" --format json > $d/snapshot.json 2> $d/snapshot.err
+echo $? > $d/snapshot.rc
+pintrace snapshot --pfn "$first" --no-owners --source bpf --format json > $d/bias.json 2> $d/bias.err
+echo $? > $d/bias.rc
+pintrace explain --pfn "$pfns" > $d/explain.txt 2> $d/explain.err
+echo $? > $d/explain.rc
+kill $scenario_pid 2>/dev/null
+wait $scenario_pid 2>/dev/null

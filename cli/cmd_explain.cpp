@@ -1,0 +1,106 @@
+// pintrace explain --pfn PFN[,PFN...] [TRACE]: one page's whole story: its
+// state in the live kernel now, who may hold it now (candidates with
+// evidence), and, given a trace, every grab, release and failure recorded.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+
+#include "commands.hpp"
+#include "explain/explainer.hpp"
+#include "render/report_views.hpp"
+#include "render/snapshot_views.hpp"
+#include "snapshot/owners.hpp"
+#include "snapshot/proc_source.hpp"
+#include "snapshot/snapshot.hpp"
+#include "trace/reader.hpp"
+#include "trace/trace_time.hpp"
+
+namespace pintrace::cli {
+namespace {
+
+struct ExplainArgs {
+    std::string pfns;
+    std::string trace;
+    bool no_stacks = false;
+    std::string source = "auto";
+};
+
+int run_explain(const ExplainArgs& args)
+{
+    using namespace snapshot;
+    auto list = parse_pfn_list(args.pfns);
+    if (!list) return fail("explain", "--pfn: " + list.error().message, 2);
+    std::string out;
+    bool blocks = false;
+    std::set<uint64_t> pfns(list->begin(), list->end());
+    auto owners = find_owners(pfns);
+    PinHints hints = registered_pins(owners);
+    std::string note;
+    auto bpf = open_page_source(args.source, note);
+    if (!bpf) return fail("explain", bpf.error().message, 1);
+    for (uint64_t pfn : pfns) {
+        auto now = page_now(pfn, &hints, bpf.value().get());
+        if (!now) return fail("explain", now.error().message, 1);
+        char head[64];
+        std::snprintf(head, sizeof head, "PFN 0x%" PRIx64 " NOW: ", pfn);
+        out += head + std::string(class_name(now->verdict.cls)) + " (" + now->verdict.why + "); flags " +
+               kpf_string(now->state.flags) + (now->zone.empty() ? "" : "; zone " + now->zone) + "\n";
+        out += "  would block migration: " +
+               std::string(blocks_migration(now->verdict.cls) ? "yes, " + std::string(class_description(now->verdict.cls))
+                                                              : "not by what this source shows") +
+               "\n";
+        for (const auto& c : owners.candidates) {
+            if (!c.pfns.count(pfn)) continue;
+            // Per page: likely only where the long-term pin evidence covers this page.
+            std::string how = "possible holder (maps it)";
+            for (const auto& e : c.evidence)
+                if (e.what.rfind("io_uring", 0) == 0 && std::count(e.pfns.begin(), e.pfns.end(), pfn))
+                    how = "likely holder (registered it as an io_uring fixed buffer)";
+            out += "  " + how + ": pid " + std::to_string(c.pid) + " (" + c.comm + ")\n";
+        }
+        blocks = blocks || blocks_migration(now->verdict.cls);
+    }
+    out += "\nWHO MAY HOLD IT NOW (candidates from /proc, with evidence; not certainty)\n";
+    out += render_candidates_text(owners);
+
+    if (!args.trace.empty()) {
+        auto reader = TraceReader::open(args.trace);
+        if (!reader) return fail("explain", args.trace + ": " + reader.error().message);
+        ExplainOptions options;
+        options.history_pfns.assign(pfns.begin(), pfns.end());
+        Explainer explainer(reader->info(), options);
+        auto read = reader->read([&](const Event& e) { explainer.consume(e); }, {true});
+        if (!read) return fail("explain", args.trace + ": " + read.error().message);
+        Report report = std::move(explainer).finish();
+        ReportView view;
+        view.show_stacks = !args.no_stacks;
+        out += "\nRECORDED in " + args.trace + " (certain: seen as it happened)";
+        out += render_history_text(report, view);
+    } else {
+        out += "\n(no trace given: pass one recorded by `pintrace record` for this page's pin history)\n";
+    }
+    out += "\nNOT VISIBLE from " + source_name(bpf.value() != nullptr) + ":\n";
+    if (!note.empty()) out += "  - " + note + "\n";
+    for (const auto& b : ProcPageSource::blind_spots(bpf.value() != nullptr)) out += "  - " + b + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return blocks ? 3 : 0;
+}
+
+}  // namespace
+
+Runner setup_explain(CLI::App& sub)
+{
+    auto args = std::make_shared<ExplainArgs>();
+    sub.add_option("--pfn", args->pfns, "The pages (PFN[,PFN...], hex with 0x or decimal)")->required();
+    sub.add_option("trace", args->trace, "A trace file from pintrace record: adds the pages' recorded history");
+    sub.add_option("--source", args->source, "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
+        ->check(CLI::IsMember({"auto", "bpf", "proc"}))
+        ->capture_default_str();
+    sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the history");
+    sub.footer("Exit status: 0 nothing seen would block migrating the pages; 3 something would (or a process "
+               "likely pins them); 1 error (e.g. not root); 2 usage.");
+    return [args] { return run_explain(*args); };
+}
+
+}  // namespace pintrace::cli

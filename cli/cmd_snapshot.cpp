@@ -1,0 +1,103 @@
+// pintrace snapshot: the live state of a pfn range, what in it would make a
+// migration fail, and who may hold those pages (candidates with evidence).
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "commands.hpp"
+#include "render/snapshot_views.hpp"
+#include "snapshot/bpf_source.hpp"
+#include "snapshot/owners.hpp"
+#include "snapshot/range.hpp"
+#include "snapshot/snapshot.hpp"
+
+namespace pintrace::cli {
+namespace {
+
+enum SnapshotExit { kNothingBlocks = 0, kError = 1, kUsage = 2, kSomethingBlocks = 3 };
+
+struct SnapshotArgs {
+    snapshot::RangeRequest range;
+    std::string format = "text";
+    bool no_owners = false;
+    std::string source = "auto";
+};
+
+}  // namespace
+
+// --source: BPF refcounts when asked or available; why not, when not.
+Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::string& source, std::string& fallback_note)
+{
+    if (source == "proc") return std::unique_ptr<snapshot::BpfRefcounts>();
+    auto bpf = snapshot::BpfRefcounts::open();
+    if (bpf) return std::move(bpf.value());
+    if (source == "bpf") return make_error("--source bpf: " + bpf.error().message);
+    fallback_note = "BPF unavailable (" + bpf.error().message + "): /proc only";
+    return std::unique_ptr<snapshot::BpfRefcounts>();
+}
+
+namespace {
+
+int run_snapshot(const SnapshotArgs& args)
+{
+    using namespace snapshot;
+    auto spans = resolve(args.range);
+    if (!spans) return fail("snapshot", spans.error().message, kUsage);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (const auto& s : spans.value()) {
+        lo = std::min(lo, s.start);
+        hi = std::max(hi, s.end);
+    }
+    // Long-term pins user space can see (io_uring buffers) first: the page
+    // flags cannot show a pin, this evidence can. Cost: the registered
+    // buffers' pages, not the memory size.
+    PinHints hints;
+    if (!args.no_owners) hints = registered_pins(find_owners({}, lo, hi));
+    std::string note;
+    auto bpf = open_page_source(args.source, note);
+    if (!bpf) return fail("snapshot", bpf.error().message, kError);
+    auto snap = take_snapshot(spans.value(), &hints, bpf.value().get());
+    if (!snap) return fail("snapshot", snap.error().message, kError);
+    if (!note.empty()) snap->blind.insert(snap->blind.begin(), note);
+    std::optional<OwnerScan> owners;
+    if (!args.no_owners) {
+        std::set<uint64_t> pfns;
+        for (const auto& p : snap->suspicious) pfns.insert(p.state.pfn);
+        owners = find_owners(pfns, lo, hi);
+    }
+    const OwnerScan* o = owners ? &*owners : nullptr;
+    std::string out = args.format == "json" ? render_snapshot_json(snap.value(), o) : render_snapshot_text(snap.value(), o);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return snap->blocking() ? kSomethingBlocks : kNothingBlocks;
+}
+
+}  // namespace
+
+Runner setup_snapshot(CLI::App& sub)
+{
+    auto args = std::make_shared<SnapshotArgs>();
+    auto range = "Range (exactly one)";
+    sub.add_option("--pfn", args->range.pfn, "Pages A-B (both included), A+N or A; hex with 0x or decimal")->group(range);
+    sub.add_option("--node", args->range.node, "Every page a NUMA node spans")->group(range);
+    sub.add_option("--zone", args->range.zone, "Every page of a zone (DMA, DMA32, Normal, Movable) on every node")
+        ->group(range);
+    sub.add_option("--memory-block", args->range.memory_block,
+                   "The pages of /sys/devices/system/memory/memoryN (what memory offline works on)")
+        ->group(range);
+    sub.add_option("--cma", args->range.cma,
+                   "The pages of a CMA area (its range is in /sys/kernel/debug/cma/NAME: debugfs, CONFIG_CMA_DEBUGFS)")
+        ->group(range);
+    sub.add_option("--format", args->format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    sub.add_option("--source", args->source,
+                   "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
+        ->check(CLI::IsMember({"auto", "bpf", "proc"}))
+        ->capture_default_str();
+    sub.add_flag("--no-owners", args->no_owners, "Skip owner discovery (the walk of every process's page map)");
+    sub.footer("Exit status: 0 nothing in the range would block migration; 3 something would; 1 error (e.g. not "
+               "root); 2 usage (e.g. a range that does not exist).");
+    return [args] { return run_snapshot(*args); };
+}
+
+}  // namespace pintrace::cli

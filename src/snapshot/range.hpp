@@ -1,0 +1,59 @@
+// Which pfns a snapshot covers: --pfn A-B, --node N, --zone NAME,
+// --memory-block N. Parsers over the kernel's text (/proc/zoneinfo,
+// /sys/devices/system/memory/block_size_bytes) are pure; resolve() reads
+// the files under a root directory (tests give a fixture tree).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace pintrace::snapshot {
+
+struct PfnSpan {
+    uint64_t start = 0, end = 0;  // [start, end)
+    std::string label;            // "node 0 Normal", "memory block 32", "pfn 0x100-0x1ff"
+    uint64_t pages() const { return end - start; }
+    bool operator==(const PfnSpan&) const = default;
+};
+
+struct ZoneSpan {
+    int node = 0;
+    std::string zone;  // as /proc/zoneinfo spells it: DMA, DMA32, Normal, Movable, Device
+    uint64_t start_pfn = 0, spanned = 0, present = 0;
+};
+
+std::vector<ZoneSpan> parse_zoneinfo(std::string_view text);
+// The zone a pfn falls in (by spanned ranges), or nullptr.
+const ZoneSpan* zone_of(const std::vector<ZoneSpan>& zones, uint64_t pfn);
+
+// The pfns of "System RAM" in /proc/iomem (root only: others see zero
+// addresses, and get nothing). Pages partly outside are left out.
+std::vector<PfnSpan> parse_iomem_ram(std::string_view text);
+bool in_spans(const std::vector<PfnSpan>& spans, uint64_t pfn);
+
+// "A-B" (both included), "A+N" (N pages from A) or "A"; hex with 0x or decimal.
+Result<PfnSpan> parse_pfn_range(std::string_view text);
+Result<std::vector<PfnSpan>> node_spans(const std::vector<ZoneSpan>& zones, int node);
+Result<std::vector<PfnSpan>> zone_spans(const std::vector<ZoneSpan>& zones, std::string_view name);
+// block_size_bytes is hex without 0x (as sysfs prints it).
+Result<PfnSpan> memory_block_span(uint64_t block, std::string_view block_size_bytes, uint64_t page_size = 4096);
+
+struct RangeRequest {
+    std::string pfn;                // --pfn
+    std::optional<int> node;        // --node
+    std::string zone;               // --zone
+    std::optional<uint64_t> memory_block;  // --memory-block
+    std::string cma;                // --cma: an area under /sys/kernel/debug/cma (CONFIG_CMA_DEBUGFS)
+};
+
+// Exactly one of the request's fields must be set. root prefixes /proc and /sys.
+Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root = "");
+
+Result<std::string> read_text_file(const std::string& path);
+
+}  // namespace pintrace::snapshot

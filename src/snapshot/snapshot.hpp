@@ -1,0 +1,63 @@
+// A snapshot of a pfn range: every page read and classified, counted per
+// class per span; the pages a user-space owner may hold (pinned, extra
+// references) kept for owner discovery.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "snapshot/page_state.hpp"
+#include "snapshot/range.hpp"
+#include "util/result.hpp"
+
+namespace pintrace::snapshot {
+
+struct SpanResult {
+    PfnSpan span;
+    Summary summary;
+};
+
+struct SuspiciousPage {
+    PageState state;  // state.zone is cleared: zone holds the name
+    Classified verdict;
+    std::string zone;
+};
+SuspiciousPage keep(const PageState& p, Classified c);
+
+struct SnapshotResult {
+    std::string source;                 // "/proc/kpageflags + /proc/kpagecount"
+    std::vector<std::string> blind;     // what that source cannot show
+    std::vector<SpanResult> spans;
+    // Pinned, maybe pinned or with extra references: pages a process may
+    // hold. At most kMaxSuspicious (in pfn order); the total says how many.
+    std::vector<SuspiciousPage> suspicious;
+    uint64_t suspicious_total = 0;
+    static constexpr size_t kMaxSuspicious = 4096;
+    double seconds = 0;
+    uint64_t pages() const;
+    uint64_t blocking() const;
+};
+
+// Pages a process may hold, whose owners are worth looking for.
+bool owner_worth_finding(PageClass c);
+
+// Pages user space says are pinned (io_uring registered buffers, from
+// find_owners): pfn -> "registered as io_uring buffer by pid 107 (fio)".
+// The page flags cannot show a pin; this evidence can.
+using PinHints = std::map<uint64_t, std::string>;
+// A page's verdict with the hints: a hinted page in use is Pinned.
+Classified classify_with(const PageState& p, const PinHints* hints);
+
+class BpfRefcounts;
+// Reads every span through /proc, adding refcounts from BPF when given
+// (root prefixes /proc and /sys for tests).
+Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints = nullptr,
+                                     BpfRefcounts* bpf = nullptr, const std::string& root = "");
+// One page: state now.
+Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints = nullptr, BpfRefcounts* bpf = nullptr,
+                                const std::string& root = "");
+// The source's name for the output: "/proc/kpageflags + /proc/kpagecount (+ BPF refcounts)".
+std::string source_name(bool with_bpf);
+
+}  // namespace pintrace::snapshot

@@ -1,0 +1,326 @@
+// snapshot: the page classifier, the range parsers (on fixture text and a
+// fixture /proc + /sys tree), the owner-discovery parsers and matching.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "snapshot/page_state.hpp"
+#include "snapshot/range.hpp"
+
+namespace pintrace::snapshot {
+namespace {
+
+PageState page(uint64_t flags, std::optional<int32_t> ref, std::optional<int32_t> map,
+               std::optional<int32_t> pin = std::nullopt)
+{
+    PageState p;
+    p.pfn = 0x1000;
+    p.flags = flags;
+    p.refcount = ref;
+    p.mapcount = map;
+    p.pincount = pin;
+    return p;
+}
+
+const uint64_t kAnonLru = kpf(kKpfAnon) | kpf(kKpfLru) | kpf(kKpfMmap) | kpf(kKpfSwapbacked);
+
+TEST(SnapshotClassify, PinBiasIsMaybePinned)
+{
+    // As seen on 5.10-6.12: a FOLL_PIN|FOLL_LONGTERM page mapped once has refcount 1026.
+    auto c = classify(page(kAnonLru, 1026, 1));
+    EXPECT_EQ(c.cls, PageClass::MaybePinned);
+    EXPECT_NE(c.why.find("1024"), std::string::npos);
+    EXPECT_TRUE(blocks_migration(c.cls));
+}
+
+TEST(SnapshotClassify, ExtraReferencesBeyondMappingsAndCaches)
+{
+    // vmspliced anon page, mapped once: refcount 3.
+    auto c = classify(page(kAnonLru, 3, 1));
+    EXPECT_EQ(c.cls, PageClass::ExtraRefs);
+    EXPECT_EQ(c.extra_refs, 2);
+    // Anon mapped once, nothing else: movable.
+    EXPECT_EQ(classify(page(kAnonLru, 1, 1)).cls, PageClass::Movable);
+    // A file page: page cache + one mapping + buffer heads are expected.
+    uint64_t file = kpf(kKpfLru) | kpf(kKpfMmap) | kpf(kKpfPrivate);
+    EXPECT_EQ(classify(page(file, 3, 1)).cls, PageClass::Movable);
+    EXPECT_EQ(classify(page(file, 4, 1)).cls, PageClass::ExtraRefs);
+    // Swap cache adds one to an anon page.
+    EXPECT_EQ(classify(page(kAnonLru | kpf(kKpfSwapcache), 2, 1)).cls, PageClass::Movable);
+}
+
+TEST(SnapshotClassify, LargeFolioPinCountIsCertain)
+{
+    uint64_t thp = kAnonLru | kpf(kKpfCompoundHead) | kpf(kKpfThp);
+    EXPECT_EQ(classify(page(thp, 514, 1, 1)).cls, PageClass::Pinned);
+    // A compound page's refcount is per folio: no extra-refs verdict from it.
+    EXPECT_EQ(classify(page(thp, 514, 1, 0)).cls, PageClass::Movable);
+}
+
+TEST(SnapshotClassify, FlagsAloneWithoutRefcount)
+{
+    // The /proc fallback: flags and mapcount, no refcount.
+    EXPECT_EQ(classify(page(kpf(kKpfBuddy), std::nullopt, 0)).cls, PageClass::Free);
+    EXPECT_EQ(classify(page(kpf(kKpfSlab), std::nullopt, 0)).cls, PageClass::Unmovable);
+    EXPECT_EQ(classify(page(kpf(kKpfReserved), std::nullopt, 0)).cls, PageClass::Unmovable);
+    EXPECT_EQ(classify(page(kpf(kKpfPgtable), std::nullopt, 0)).cls, PageClass::Unmovable);
+    EXPECT_EQ(classify(page(kpf(kKpfNopage), std::nullopt, 0)).cls, PageClass::Hole);
+    EXPECT_EQ(classify(page(0, std::nullopt, 0)).cls, PageClass::NotLru);
+    EXPECT_EQ(classify(page(kpf(kKpfMmap), std::nullopt, 1)).cls, PageClass::NotLru);
+    // An LRU page without a refcount cannot show a pin: movable as far as is known.
+    auto c = classify(page(kAnonLru, std::nullopt, 1));
+    EXPECT_EQ(c.cls, PageClass::Movable);
+    EXPECT_FALSE(c.extra_refs);
+    EXPECT_FALSE(blocks_migration(PageClass::Free));
+    EXPECT_FALSE(blocks_migration(PageClass::Hole));
+    // Refcount 0, not buddy: on a per-CPU free list.
+    EXPECT_EQ(classify(page(0, 0, 0)).cls, PageClass::Free);
+}
+
+TEST(SnapshotClassify, SummaryCountsAndKeepsExamplesOfBlockingPages)
+{
+    Summary s;
+    for (uint64_t i = 0; i < 200; ++i) {
+        auto p = page(i % 2 ? kAnonLru : kpf(kKpfSlab), std::nullopt, 1);
+        p.pfn = i;
+        s.add(p, classify(p));
+    }
+    EXPECT_EQ(s.pages(), 200u);
+    EXPECT_EQ(s.count(PageClass::Unmovable), 100u);
+    EXPECT_EQ(s.blocking(), 100u);
+    EXPECT_EQ(s.examples[static_cast<size_t>(PageClass::Unmovable)].size(), Summary::kExamples);
+    EXPECT_TRUE(s.examples[static_cast<size_t>(PageClass::Movable)].empty());
+    EXPECT_EQ(kpf_string(kpf(kKpfLru) | kpf(kKpfAnon)), "lru|anon");
+}
+
+const char* kZoneinfo = R"(Node 0, zone      DMA
+  per-node stats
+      nr_inactive_anon 189016
+  pages free     3840
+        spanned  4095
+        present  3998
+        managed  3840
+  start_pfn:           1
+Node 0, zone    DMA32
+  pages free     772917
+        spanned  1044480
+        present  782336
+  start_pfn:           4096
+Node 0, zone   Normal
+        spanned  5505024
+        present  5505024
+  start_pfn:           1048576
+Node 0, zone  Movable
+  pages free     0
+        spanned  0
+        present  0
+Node 1, zone   Normal
+        spanned  262144
+        present  262144
+  start_pfn:           6553600
+)";
+
+TEST(SnapshotRange, ZoneinfoSpans)
+{
+    auto zones = parse_zoneinfo(kZoneinfo);
+    ASSERT_EQ(zones.size(), 5u);
+    EXPECT_EQ(zones[2].zone, "Normal");
+    EXPECT_EQ(zones[2].start_pfn, 1048576u);
+    EXPECT_EQ(zones[2].spanned, 5505024u);
+    EXPECT_EQ(zone_of(zones, 5000)->zone, "DMA32");
+    EXPECT_EQ(zone_of(zones, 6553600)->node, 1);
+    EXPECT_EQ(zone_of(zones, 0), nullptr);
+
+    auto n0 = node_spans(zones, 0);
+    ASSERT_TRUE(n0.ok());
+    EXPECT_EQ(n0.value()[0], (PfnSpan{1, 1048576 + 5505024, "node 0"}));
+    EXPECT_EQ(node_spans(zones, 3).error().message, "node 3 does not exist");
+
+    auto normal = zone_spans(zones, "normal");
+    ASSERT_TRUE(normal.ok());
+    ASSERT_EQ(normal->size(), 2u);
+    EXPECT_EQ(normal.value()[1].label, "node 1 Normal");
+    EXPECT_EQ(zone_spans(zones, "Movable").error().message, "zone Movable is empty on every node");
+    EXPECT_EQ(zone_spans(zones, "HighMem").error().message,
+              "no zone named 'HighMem' (this kernel has: DMA, DMA32, Normal, Movable)");
+}
+
+TEST(SnapshotRange, PfnRangesAndMemoryBlocks)
+{
+    EXPECT_EQ(parse_pfn_range("0x100-0x1ff").value(), (PfnSpan{0x100, 0x200, "pfn 0x100-0x1ff"}));
+    EXPECT_EQ(parse_pfn_range("4096+16").value().end, 4112u);
+    EXPECT_EQ(parse_pfn_range("0x29f8").value().pages(), 1u);
+    EXPECT_FALSE(parse_pfn_range("0x200-0x100").ok());
+    EXPECT_NE(parse_pfn_range("0x200-0x100").error().message.find("ends before it starts"), std::string::npos);
+    EXPECT_FALSE(parse_pfn_range("lots").ok());
+    EXPECT_FALSE(parse_pfn_range("1-").ok());
+    EXPECT_FALSE(parse_pfn_range("5+0").ok());
+
+    auto b = memory_block_span(32, "8000000\n");  // 128 MiB blocks
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->start, 32u * 32768);
+    EXPECT_EQ(b->pages(), 32768u);
+    EXPECT_FALSE(memory_block_span(1, "zzz").ok());
+}
+
+TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
+{
+    namespace fs = std::filesystem;
+    fs::path root = fs::path(::testing::TempDir()) / ("snaproot" + std::to_string(getpid()));
+    fs::create_directories(root / "proc");
+    fs::create_directories(root / "sys/devices/system/node/node0");
+    fs::create_directories(root / "sys/devices/system/memory/memory33");
+    std::ofstream(root / "proc/zoneinfo") << kZoneinfo;
+    std::ofstream(root / "sys/devices/system/memory/block_size_bytes") << "8000000\n";
+
+    RangeRequest node;
+    node.node = 0;
+    EXPECT_TRUE(resolve(node, root).ok());
+    node.node = 1;  // in zoneinfo but not in sysfs: sysfs decides
+    EXPECT_EQ(resolve(node, root).error().message, "node 1 does not exist");
+
+    RangeRequest block;
+    block.memory_block = 33;
+    auto b = resolve(block, root);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b.value()[0].start, 33u * 32768);
+    block.memory_block = 34;
+    EXPECT_NE(resolve(block, root).error().message.find("memory block 34 does not exist"), std::string::npos);
+
+    RangeRequest zone;
+    zone.zone = "DMA32";
+    EXPECT_EQ(resolve(zone, root).value()[0].start, 4096u);
+
+    RangeRequest none;
+    EXPECT_FALSE(resolve(none, root).ok());
+    RangeRequest two;
+    two.pfn = "1-2";
+    two.node = 0;
+    EXPECT_EQ(resolve(two, root).error().message, "give exactly one of --pfn, --node, --zone, --memory-block, --cma");
+
+    RangeRequest cma;
+    cma.cma = "reserved";
+    fs::create_directories(root / "sys/kernel/mm/cma/reserved");
+    EXPECT_NE(resolve(cma, root).error().message.find("needs CONFIG_CMA_DEBUGFS); areas: reserved"), std::string::npos)
+        << resolve(cma, root).error().message;
+    fs::create_directories(root / "sys/kernel/debug/cma/reserved");
+    std::ofstream(root / "sys/kernel/debug/cma/reserved/base_pfn") << "262144\n";
+    std::ofstream(root / "sys/kernel/debug/cma/reserved/count") << "16384\n";
+    auto area = resolve(cma, root);
+    ASSERT_TRUE(area.ok()) << area.error().message;
+    EXPECT_EQ(area.value()[0], (PfnSpan{262144, 262144 + 16384, "cma reserved"}));
+    cma.cma = "gpu";
+    EXPECT_EQ(resolve(cma, root).error().message, "no CMA area 'gpu' (reserved)");
+    fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot
+
+namespace pintrace::snapshot {
+namespace {
+
+TEST(SnapshotRange, SystemRamFromIomem)
+{
+    auto ram = parse_iomem_ram("00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+                               "000a0000-000bffff : PCI Bus 0000:00\n00100000-bfffffff : System RAM\n"
+                               "  01000000-01ffffff : Kernel code\n100000000-63fffffff : System RAM\n");
+    ASSERT_EQ(ram.size(), 3u);
+    EXPECT_EQ(ram[0], (PfnSpan{1, 0x9f, "System RAM"}));  // the partial last page is left out
+    EXPECT_EQ(ram[1].start, 0x100u);
+    EXPECT_EQ(ram[1].end, 0xc0000u);
+    EXPECT_EQ(ram[2].end, 0x640000u);
+    EXPECT_TRUE(in_spans(ram, 0x100000));
+    EXPECT_FALSE(in_spans(ram, 0xc0000));  // the PCI hole below 4 GiB
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot
+
+#include "snapshot/owners.hpp"
+#include "snapshot/snapshot.hpp"
+
+namespace pintrace::snapshot {
+namespace {
+
+TEST(SnapshotOwners, ParsesMapsPagemapAndIoUringFdinfo)
+{
+    auto vmas = parse_maps("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n"
+                           "7f2b7302b000-7f2b7303b000 rw-p 00000000 00:00 0 \n"
+                           "7f2b73100000-7f2b73128000 r--p 00000000 fe:01 1234                       /usr/lib/libc.so.6\n");
+    ASSERT_EQ(vmas.size(), 3u);
+    EXPECT_EQ(vmas[0].path, "[heap]");
+    EXPECT_EQ(vmas[1].start, 0x7f2b7302b000u);
+    EXPECT_EQ(vmas[1].path, "");
+    EXPECT_EQ(vmas[2].path, "/usr/lib/libc.so.6");
+    EXPECT_EQ(vmas[2].perms, "r--p");
+
+    EXPECT_EQ(pagemap_pfn((uint64_t{1} << 63) | 0x1aa27f), 0x1aa27fu);
+    EXPECT_FALSE(pagemap_pfn(0x1aa27f));                                      // not present
+    EXPECT_FALSE(pagemap_pfn((uint64_t{1} << 63) | (uint64_t{1} << 62) | 5));  // swapped
+    EXPECT_FALSE(pagemap_pfn(uint64_t{1} << 63));                             // pfn hidden (not root)
+
+    // As 6.1 to 6.18 print it (io_uring/fdinfo.c).
+    auto info = parse_io_uring_fdinfo("SqThread:\t-1\nSqThreadCpu:\t-1\nUserFiles:\t0\nUserBufs:\t2\n"
+                                      "    0: 0x7f2b7302b000/32768\n    1: 0x7f2b74000000/4096\nPollList:\n");
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->user_bufs, 2u);
+    ASSERT_EQ(info->buffers.size(), 2u);
+    EXPECT_EQ(info->buffers[0].addr, 0x7f2b7302b000u);
+    EXPECT_EQ(info->buffers[0].len, 32768u);
+    EXPECT_EQ(info->buffers[1].index, 1u);
+    // Ring busy: the count without the list.
+    auto busy = parse_io_uring_fdinfo("UserFiles:\t0\nUserBufs:\t3\nPollList:\n");
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->user_bufs, 3u);
+    EXPECT_TRUE(busy->buffers.empty());
+    EXPECT_FALSE(parse_io_uring_fdinfo("pos:\t0\nflags:\t02\n"));  // not an io_uring fd
+}
+
+TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
+{
+    MappedRun mapping;
+    mapping.vma = Vma{0x7f0000000000, 0x7f0000010000, "rw-p", ""};
+    mapping.hits = {{0x7f0000000000, 0x100}, {0x7f0000001000, 0x101}};
+    auto only_mapped = make_candidate(42, "app", {mapping});
+    ASSERT_TRUE(only_mapped);
+    EXPECT_EQ(only_mapped->confidence, Confidence::Possible);
+    EXPECT_EQ(only_mapped->pfns.size(), 2u);
+    EXPECT_NE(only_mapped->evidence[0].what.find("not necessarily a pin"), std::string::npos);
+
+    MappedRun ring;
+    ring.vma = Vma{0x7f0000000000, 0x7f0000001000, "", ""};
+    ring.io_uring = std::pair{5u, IoUringBuffer{0, 0x7f0000000000, 4096}};
+    ring.hits = {{0x7f0000000000, 0x100}};
+    auto pinner = make_candidate(43, "fio", {mapping, ring});
+    ASSERT_TRUE(pinner);
+    EXPECT_EQ(pinner->confidence, Confidence::Likely);
+    EXPECT_EQ(pinner->evidence[0].what.rfind("io_uring fd 5 has registered buffer 0", 0), 0u);  // pin evidence first
+
+    EXPECT_FALSE(make_candidate(44, "idle", {MappedRun{}}));  // nothing matched
+
+    OwnerScan scan;
+    scan.candidates = {*only_mapped, *pinner};
+    auto pins = registered_pins(scan);
+    ASSERT_EQ(pins.size(), 1u);  // only the registered page, not the merely mapped one
+    EXPECT_EQ(pins.at(0x100), "registered as an io_uring fixed buffer by pid 43 (fio)");
+
+    // The hint makes an LRU page (which /proc cannot show pinned) Pinned; a free page stays free.
+    PageState lru;
+    lru.pfn = 0x100;
+    lru.flags = kpf(kKpfLru) | kpf(kKpfAnon) | kpf(kKpfMmap);
+    lru.mapcount = 1;
+    EXPECT_EQ(classify_with(lru, &pins).cls, PageClass::Pinned);
+    lru.pfn = 0x101;
+    EXPECT_EQ(classify_with(lru, &pins).cls, PageClass::Movable);
+    PageState freed;
+    freed.pfn = 0x100;
+    freed.flags = kpf(kKpfBuddy);
+    EXPECT_EQ(classify_with(freed, &pins).cls, PageClass::Free);
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Checks `pintrace snapshot` and `explain --pfn` run in the guest after
+scenario_iouring_pin had pinned 8 pages as io_uring fixed buffers and gone
+to sleep: pintrace started only afterwards.
+
+usage: check_snapshot.py DIR  (DIR holds truth.json, snapshot.*, bias.*, explain.*)
+
+- snapshot --pfn on a pinned page: exit 3, class pinned, and the scenario's
+  pid a "likely" candidate with the io_uring evidence;
+- snapshot --source bpf --no-owners: the BPF refcount alone shows the pin
+  bias (maybe_pinned, exit 3);
+- explain --pfn on every pinned page: exit 3, each page's likely holder is
+  the scenario.
+"""
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+problems = []
+
+
+def check(cond, what):
+    if not cond:
+        problems.append(what)
+    return cond
+
+
+def read(name):
+    p = out / name
+    return p.read_text().strip() if p.exists() else ""
+
+
+truth = json.loads(read("truth.json") or "{}")
+pid = truth.get("pid")
+pinned = [e["pfn"] for e in truth.get("expect", [])]
+if not check(pid and pinned, "no scenario ground truth"):
+    print("FAIL snapshot_live: " + "; ".join(problems))
+    sys.exit(1)
+
+check(read("snapshot.rc") == "3", f"snapshot exited {read('snapshot.rc')}: {read('snapshot.err')[:300]}")
+try:
+    snap = json.loads(read("snapshot.json"))
+    classes = snap["spans"][0]["classes"]
+    check(classes.get("pinned") == 1, f"snapshot classes {classes}")
+    likely = [c for c in snap.get("candidates", []) if c["confidence"] == "likely"]
+    check(any(c["pid"] == pid and pinned[0] in c["pfns"] and
+              any(e["what"].startswith("io_uring fd") for e in c["evidence"]) for c in likely),
+          f"pid {pid} not a likely candidate with io_uring evidence: {snap.get('candidates')}")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"snapshot JSON: {e}")
+
+check(read("bias.rc") == "3", f"snapshot --source bpf exited {read('bias.rc')}: {read('bias.err')[:300]}")
+try:
+    bias = json.loads(read("bias.json"))
+    check("BPF refcounts" in bias["source"], f"source {bias['source']}")
+    check(bias["spans"][0]["classes"].get("maybe_pinned") == 1, f"BPF classes {bias['spans'][0]['classes']}")
+    sus = bias.get("suspicious", [])
+    check(sus and sus[0].get("refcount", 0) >= 1024, f"refcount without the pin bias: {sus}")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"BPF snapshot JSON: {e}")
+
+check(read("explain.rc") == "3", f"explain exited {read('explain.rc')}: {read('explain.err')[:300]}")
+text = read("explain.txt")
+holder = f"likely holder (registered it as an io_uring fixed buffer): pid {pid} "
+check(text.count(holder) == len(pinned), f"explain names pid {pid} for {text.count(holder)} of {len(pinned)} pages")
+
+if problems:
+    print("FAIL snapshot_live: " + "; ".join(problems[:6]))
+    sys.exit(1)
+print("ok snapshot_live")
