@@ -13,27 +13,13 @@
 #include "capture/recorder.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
+#include "stop_signals.hpp"
 #include "render/attach_table.hpp"
 #include "trace/writer.hpp"
 #include "util/duration.hpp"
 
 namespace pintrace::cli {
 namespace {
-
-std::atomic<int> g_signal{0};
-
-void on_signal(int sig) { g_signal.store(sig); }
-
-void install_stop_signals()
-{
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a signal cuts the poll short
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-}
 
 uint64_t realtime_now_ns()
 {
@@ -139,7 +125,7 @@ int run_record(const RecordArgs& args)
 
     RecorderOptions ro;
     ro.stop = [&]() -> std::optional<StopReason> {
-        if (g_signal.load()) return StopReason::Signal;
+        if (g_stop_signal.load()) return StopReason::Signal;
         if (child > 0) {
             int status;
             if (waitpid(child, &status, WNOHANG) == child) {

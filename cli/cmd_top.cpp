@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "stop_signals.hpp"
 #include "top/app.hpp"
 #include "top/source.hpp"
 #include "top/terminal.hpp"
@@ -15,21 +16,6 @@
 
 namespace pintrace::cli {
 namespace {
-
-std::atomic<int> g_signal{0};
-
-void on_signal(int sig) { g_signal.store(sig); }
-
-void install_stop_signals()
-{
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a signal cuts the capture's poll short
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-}
 
 struct TopArgs {
     std::string replay;
@@ -74,7 +60,7 @@ int run_top(const TopArgs& a)
     options.interval_s = a.interval;
     options.iterations = a.iterations;
     options.json = a.format == "json";
-    options.stop = &g_signal;
+    options.stop = &g_stop_signal;
     if (const char* cols = std::getenv("COLUMNS"); cols && std::atoi(cols) > 0) options.width = std::atoi(cols);
     const std::string where = a.replay.empty() ? "" : a.replay + ": ";
 

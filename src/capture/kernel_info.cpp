@@ -91,6 +91,21 @@ std::optional<int> function_arg_count(const btf* vmlinux, const char* func)
     return btf_vlen(proto);
 }
 
+namespace {
+
+// f(name, value) for each enumerator of the named enum, if the kernel has it.
+template <class F>
+void for_each_enumerator(const btf* vmlinux, const char* enum_name, F&& f)
+{
+    int id = btf__find_by_name_kind(vmlinux, enum_name, BTF_KIND_ENUM);
+    if (id <= 0) return;
+    const btf_type* t = btf__type_by_id(vmlinux, id);
+    const struct btf_enum* e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); ++i) f(std::string(btf__name_by_offset(vmlinux, e[i].name_off)), int(e[i].val));
+}
+
+}  // namespace
+
 std::string migrate_reason_label(const std::string& enumerator)
 {
     if (enumerator == "MR_SYSCALL") return "syscall_or_cpuset";
@@ -111,30 +126,16 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
     if (auto layout = flags_from_btf(vmlinux)) k.flags = *layout;
     else k.flags = flags_from_release(k.release);
 
-    int reasons = btf__find_by_name_kind(vmlinux, "migrate_reason", BTF_KIND_ENUM);
-    if (reasons > 0) {
-        const btf_type* t = btf__type_by_id(vmlinux, reasons);
-        const struct btf_enum* e = btf_enum(t);
-        for (int i = 0; i < btf_vlen(t); ++i) {
-            std::string name = btf__name_by_offset(vmlinux, e[i].name_off);
-            if (name != "MR_TYPES") k.migrate_reasons[e[i].val] = migrate_reason_label(name);
-        }
-    }
-
+    for_each_enumerator(vmlinux, "migrate_reason", [&](const std::string& name, int value) {
+        if (name != "MR_TYPES") k.migrate_reasons[value] = migrate_reason_label(name);
+    });
     // enum pageflags renumbers between releases (PG_writeback is bit 15 in
     // 5.10, bit 1 in 6.12): a stuck page's flags are named by this kernel's.
-    int pageflags = btf__find_by_name_kind(vmlinux, "pageflags", BTF_KIND_ENUM);
-    if (pageflags > 0) {
-        const btf_type* t = btf__type_by_id(vmlinux, pageflags);
-        const struct btf_enum* e = btf_enum(t);
-        for (int i = 0; i < btf_vlen(t); ++i) {
-            std::string name = btf__name_by_offset(vmlinux, e[i].name_off);
-            // Aliases (PG_checked = PG_owner_priv_1, ...) and the count come
-            // after the real bits: the first name of a bit stays.
-            if (name.starts_with("PG_") && name != "__NR_PAGEFLAGS" && e[i].val >= 0 && e[i].val < 64)
-                k.page_flags.try_emplace(e[i].val, name);
-        }
-    }
+    for_each_enumerator(vmlinux, "pageflags", [&](const std::string& name, int value) {
+        // Aliases (PG_checked = PG_owner_priv_1, ...) and the count come
+        // after the real bits: the first name of a bit stays.
+        if (name.starts_with("PG_") && value >= 0 && value < 64) k.page_flags.try_emplace(value, name);
+    });
 
     if (const btf_type* proto = function_proto(vmlinux, "try_grab_page")) {
         const btf_type* ret = resolve_typedefs(vmlinux, proto->type);

@@ -20,9 +20,8 @@ struct Run {
     std::string out;
 };
 
-Run run(const std::string& args)
+Run run_command(const std::string& cmd)
 {
-    std::string cmd = std::string(PINTRACE_BIN) + " " + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf;
@@ -30,6 +29,15 @@ Run run(const std::string& args)
     while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
     int st = pclose(p);
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+Run run(const std::string& args) { return run_command(std::string(PINTRACE_BIN) + " " + args + " 2>&1"); }
+
+// pintrace as nobody, with no capabilities (needs root and setpriv to start).
+Run run_unprivileged(const std::string& args)
+{
+    return run_command("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                       std::string(PINTRACE_BIN) + " " + args + " 2>&1");
 }
 
 std::string temp(const char* name) { return ::testing::TempDir() + "/cli_" + name + std::to_string(getpid()); }
@@ -126,14 +134,8 @@ TEST(Cli, ReportViewsSelectAndFormat)
 TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
-    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
-                      std::string(PINTRACE_BIN) + " record -o /tmp/never.trace --duration 1s 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 1024> buf{};
-    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-    int st = pclose(p);
-    std::string out(buf.data(), n);
-    EXPECT_EQ(WEXITSTATUS(st), 1);
+    auto [status, out] = run_unprivileged("record -o /tmp/never.trace --duration 1s");
+    EXPECT_EQ(status, 1);
     EXPECT_EQ(lines(out), 1u) << out;
     EXPECT_NE(out.find("needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << out;
 }
@@ -187,12 +189,7 @@ namespace {
 TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
-    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
-                      std::string(PINTRACE_BIN) + " top --batch --iterations 1 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 1024> buf{};
-    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-    pintrace::Run r{WEXITSTATUS(pclose(p)), std::string(buf.data(), n)};
+    pintrace::Run r = run_unprivileged("top --batch --iterations 1");
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_EQ(lines(r.out), 1u) << r.out;
     EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
@@ -213,14 +210,8 @@ TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
 TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
-    std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
-                      std::string(PINTRACE_BIN) + " snapshot --pfn 0x1000+16 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 1024> buf{};
-    size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-    int st = pclose(p);
-    std::string out(buf.data(), n);
-    EXPECT_EQ(WEXITSTATUS(st), 1);
+    auto [status, out] = run_unprivileged("snapshot --pfn 0x1000+16");
+    EXPECT_EQ(status, 1);
     EXPECT_EQ(lines(out), 1u) << out;
     EXPECT_NE(out.find("permission denied (run as root"), std::string::npos) << out;
 }
