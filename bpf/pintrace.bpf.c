@@ -44,6 +44,15 @@ struct {
 	__uint(value_size, 127 * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* Stacks whose bucket in `stacks` held another one (PT_STACK_SPILL). A
+ * different size gives a different bucket for the same hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks_spill SEC(".maps");
+
 /* Records the ring buffer had no room for, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -106,6 +115,23 @@ struct {
  * what an SRE acts on. Other grabs take one per (thread, FOLL_* flags) per
  * interval: a thread's grabs with the same flags come from the same call
  * site in practice (exec's argument copying and a vmsplice do not share). */
+
+#define PT_EEXIST 17
+
+/* A stack's id in `stacks`, or in `stacks_spill` (PT_STACK_SPILL set) when
+ * its bucket in `stacks` already holds a different stack. */
+static __always_inline __s32 stack_id(void *ctx, __u64 flags)
+{
+	__s32 id = bpf_get_stackid(ctx, &stacks, flags);
+
+	if (id == -PT_EEXIST) {
+		id = bpf_get_stackid(ctx, &stacks_spill, flags);
+		if (id >= 0)
+			id |= PT_STACK_SPILL;
+	}
+	return id;
+}
+
 static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_flags)
 {
 	__u64 key = ((__u64)r->h.tid << 32) | gup_flags;
@@ -122,8 +148,8 @@ static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_
 			return;
 		}
 	}
-	r->kstack_id = bpf_get_stackid(ctx, &stacks, 0);
-	r->ustack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	r->kstack_id = stack_id(ctx, 0);
+	r->ustack_id = stack_id(ctx, BPF_F_USER_STACK);
 	if (!(gup_flags & foll_longterm)) {
 		fresh.ts_ns = r->h.ts_ns;
 		fresh.kstack_id = r->kstack_id;

@@ -77,6 +77,11 @@ struct pt_grab {
 	__u32 stack_flags; /* PT_STACK_* */
 };
 
+/* Bit 30 of a stack id: the stack is in the spill map. The main map hashes
+ * stacks into buckets and refuses (-EEXIST) a stack whose bucket holds
+ * another; it then goes to the smaller spill map instead of being lost. */
+#define PT_STACK_SPILL (1 << 30)
+
 /* The stacks are this thread's from an earlier grab (short-term grabs take
  * a stack at most once per thread per sampling interval: unwinding costs
  * more than everything else a grab record does). */

@@ -155,7 +155,10 @@ std::vector<ProgramStats> CaptureSession::program_stats() const
 std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const
 {
     std::vector<uint64_t> ips(127);
-    if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.stacks), &id, ips.data()) != 0) return {};
+    if (id < 0) return {};
+    bpf_map* map = id & PT_STACK_SPILL ? state_->skel->maps.stacks_spill : state_->skel->maps.stacks;
+    int32_t key = id & ~PT_STACK_SPILL;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, ips.data()) != 0) return {};
     size_t n = 0;
     while (n < ips.size() && ips[n]) ++n;
     ips.resize(n);

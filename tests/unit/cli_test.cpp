@@ -238,8 +238,9 @@ TEST(Cli, SnapshotOfThisHostIsConsistent)
     EXPECT_EQ(r.status == 3, blocking > 0);
     // What the source cannot see is always said: /proc alone misses the refcount.
     EXPECT_NE(r.out.find("\"not_visible\":[\""), std::string::npos) << r.out;
-    if (r.out.find("\"source\":\"/proc/kpageflags + /proc/kpagecount\"") != std::string::npos)
+    if (r.out.find("\"source\":\"/proc/kpageflags + /proc/kpagecount\"") != std::string::npos) {
         EXPECT_NE(r.out.find("\"not_visible\":[\"refcount"), std::string::npos) << r.out;
+    }
 }
 
 // explain --pfn with a trace: the live state first, then the recorded
@@ -300,11 +301,14 @@ TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
     EXPECT_NE(snap.out.find("likely: pid " + pid + " (scenario_iourin)"), std::string::npos) << snap.out;
     EXPECT_NE(snap.out.find("has registered buffer 0"), std::string::npos) << snap.out;
     EXPECT_NE(snap.out.find("  pinned "), std::string::npos) << snap.out;
-    if (snap.out.find("BPF refcounts") != std::string::npos)
+    if (snap.out.find("BPF refcounts") != std::string::npos) {
         EXPECT_NE(snap.out.find("(>= 1024 pin bias)"), std::string::npos) << snap.out;
+    }
 
     auto bias = run("snapshot --pfn " + std::to_string(pfn) + " --no-owners --source bpf");
-    if (bias.status != 1) EXPECT_NE(bias.out.find("maybe_pinned"), std::string::npos) << bias.out;
+    if (bias.status != 1) {
+        EXPECT_NE(bias.out.find("maybe_pinned"), std::string::npos) << bias.out;
+    }
 
     auto ex = run("explain --pfn " + std::to_string(pfn));
     EXPECT_EQ(ex.status, 3) << ex.out;
