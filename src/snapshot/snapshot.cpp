@@ -51,14 +51,30 @@ std::string source_name(bool with_bpf)
     return with_bpf ? "/proc/kpageflags + /proc/kpagecount + BPF refcounts" : "/proc/kpageflags + /proc/kpagecount";
 }
 
+namespace {
+
+// Which zone each pfn is in, and which pfns are RAM at all: a page outside
+// "System RAM" reads as flags 0, which would look like a kernel page.
+struct MemoryLayout {
+    std::vector<ZoneSpan> zones;
+    std::vector<PfnSpan> ram;
+};
+
+MemoryLayout read_memory_layout(const std::string& root)
+{
+    MemoryLayout m;
+    if (auto zinfo = read_text_file(root + "/proc/zoneinfo")) m.zones = parse_zoneinfo(zinfo.value());
+    if (auto iomem = read_text_file(root + "/proc/iomem")) m.ram = parse_iomem_ram(iomem.value());
+    return m;
+}
+
+}  // namespace
+
 Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints, BpfRefcounts* bpf,
                                      const std::string& root)
 {
     auto t0 = std::chrono::steady_clock::now();
-    auto zinfo = read_text_file(root + "/proc/zoneinfo");
-    std::vector<ZoneSpan> zones = zinfo ? parse_zoneinfo(zinfo.value()) : std::vector<ZoneSpan>{};
-    auto iomem = read_text_file(root + "/proc/iomem");
-    std::vector<PfnSpan> ram = iomem ? parse_iomem_ram(iomem.value()) : std::vector<PfnSpan>{};
+    auto [zones, ram] = read_memory_layout(root);
     auto src = ProcPageSource::open(root);
     if (!src) return src.error();
     SnapshotResult r;
@@ -85,10 +101,7 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
 
 Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints, BpfRefcounts* bpf, const std::string& root)
 {
-    auto zinfo = read_text_file(root + "/proc/zoneinfo");
-    std::vector<ZoneSpan> zones = zinfo ? parse_zoneinfo(zinfo.value()) : std::vector<ZoneSpan>{};
-    auto iomem = read_text_file(root + "/proc/iomem");
-    std::vector<PfnSpan> ram = iomem ? parse_iomem_ram(iomem.value()) : std::vector<PfnSpan>{};
+    auto [zones, ram] = read_memory_layout(root);
     auto src = ProcPageSource::open(root);
     if (!src) return src.error();
     std::optional<SuspiciousPage> out;

@@ -35,20 +35,7 @@ void feed_sample(Explainer& ex)
     }
     for (uint64_t i = 0; i < 20; ++i) ex.consume(grab(50 * kMs + i, 200, 0x2000 + 2 * i, kFlagPin, 1, "dio"));
     for (uint64_t i = 0; i < 3; ++i) ex.consume(grab(60 * kMs + i, 300, 0x3000 + i, kFlagGet, 1, "splicer"));
-    MigrateEvent m;
-    m.head = test::head(90 * kMs, 400, "numactl");
-    m.failed = 1;
-    m.reason = 3;
-    ex.consume(m);
-    FailedFolioEvent f;
-    f.head = m.head;
-    f.pfn = 0x1000;
-    f.refcount = 1026;
-    f.mapcount = 1;
-    ex.consume(f);
-    MigrateEndEvent end;
-    end.head = m.head;
-    ex.consume(end);
+    for (const auto& e : test::migration_failure(90 * kMs, {{0x1000, 1026}}, 3, 400)) ex.consume(e);
     ex.consume(grab(100 * kMs, 200, 0x9000, kFlagPin, 1, "dio"));
     ex.flush();
 }
