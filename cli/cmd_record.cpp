@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
 
 #include "capture/recorder.hpp"
@@ -15,6 +17,8 @@
 #include "commands.hpp"
 #include "stop_signals.hpp"
 #include "render/attach_table.hpp"
+#include "snapshot/bpf_source.hpp"
+#include "snapshot/seed.hpp"
 #include "trace/writer.hpp"
 #include "util/duration.hpp"
 
@@ -84,7 +88,66 @@ struct RecordArgs {
     std::string duration;
     unsigned buffer_mib = 16;
     std::string stack_sample = "1s";
+    bool snapshot = false;
+    std::string snapshot_source = "auto";
     std::vector<std::string> command;
+};
+
+// record --snapshot: the snapshot runs in a thread of its own while the
+// recorder drains into memory; once it is done its records go first into
+// the file, then everything drained meanwhile, and only then does the
+// traced command start (so the snapshot is of the state before it).
+class SeedWriter {
+public:
+    SeedWriter(TraceWriter& writer, std::unique_ptr<snapshot::BpfRefcounts> bpf, std::string bpf_note)
+        : writer_(writer), holding_(writer), bpf_(std::move(bpf))
+    {
+        uint64_t start = monotonic_now_ns();
+        pending_ = std::async(std::launch::async, [this, start, note = std::move(bpf_note)] {
+            return snapshot::take_seed(start, bpf_.get(), note);
+        });
+        start_ns_ = start;
+    }
+    RecordSink& sink() { return holding_; }
+    bool pending() const { return pending_.valid(); }
+    bool ready() const { return pending_.valid() && pending_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+
+    // Waits for the snapshot, writes it, then what was held back.
+    Result<void> write()
+    {
+        auto seed = pending_.get();
+        bpf_.reset();
+        if (seed) {
+            const auto& s = seed.value();
+            if (auto r = writer_.append(s.pages); !r) return r;
+            for (const auto& h : s.holders)
+                if (auto r = writer_.append(h); !r) return r;
+            if (auto r = writer_.append(s.end); !r) return r;
+            size_t likely = 0;
+            for (const auto& h : s.holders) likely += h.likely;
+            std::fprintf(stderr,
+                         "pintrace record: snapshot of %llu pages in %.2f s: %llu held (pinned or referenced), "
+                         "%zu holder records, %zu likely\n",
+                         static_cast<unsigned long long>(s.end.pages), (s.end.end_ns - s.end.start_ns) / 1e9,
+                         static_cast<unsigned long long>(s.end.suspicious_total), s.holders.size(), likely);
+        } else {
+            // The recording goes on without it; the report says why there is none.
+            std::fprintf(stderr, "pintrace record: snapshot failed: %s\n", seed.error().message.c_str());
+            SnapshotEndEvent end;
+            end.start_ns = start_ns_;
+            end.end_ns = monotonic_now_ns();
+            end.notes.push_back("snapshot failed: " + seed.error().message);
+            if (auto r = writer_.append(end); !r) return r;
+        }
+        return holding_.release();
+    }
+
+private:
+    TraceWriter& writer_;
+    HoldingSink holding_;
+    std::unique_ptr<snapshot::BpfRefcounts> bpf_;
+    std::future<Result<snapshot::SeedRecords>> pending_;
+    uint64_t start_ns_ = 0;
 };
 
 int run_record(const RecordArgs& args)
@@ -116,14 +179,34 @@ int run_record(const RecordArgs& args)
     auto writer = TraceWriter::create(args.output, info);
     if (!writer) return fail("record", writer.error().message);
 
-    Recorder recorder(capture, writer.value());
+    std::unique_ptr<SeedWriter> seed;
+    if (args.snapshot) {
+        std::string note;
+        auto bpf = open_page_source(args.snapshot_source, note);
+        if (!bpf) return fail("record", bpf.error().message);
+        if (!note.empty()) std::fprintf(stderr, "pintrace record: snapshot: %s\n", note.c_str());
+        seed = std::make_unique<SeedWriter>(writer.value(), std::move(bpf.value()), note);
+    }
+    Recorder recorder(capture, seed ? seed->sink() : writer.value());
     install_stop_signals();
     uint64_t start = monotonic_now_ns();
-    pid_t child = args.command.empty() ? -1 : spawn(args.command);
-    if (child < 0 && !args.command.empty()) return fail("record", std::string("fork: ") + std::strerror(errno));
+    pid_t child = -1;
+    auto start_command = [&]() -> Result<void> {
+        if (args.command.empty()) return {};
+        child = spawn(args.command);
+        if (child < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+        return {};
+    };
+    if (!seed)
+        if (auto r = start_command(); !r) return fail("record", r.error().message);
     int command_status = -1;
 
     RecorderOptions ro;
+    ro.between_drains = [&]() -> Result<void> {
+        if (!seed || !seed->ready()) return {};
+        if (auto r = seed->write(); !r) return r;
+        return start_command();
+    };
     ro.stop = [&]() -> std::optional<StopReason> {
         if (g_stop_signal.load()) return StopReason::Signal;
         if (child > 0) {
@@ -142,6 +225,12 @@ int run_record(const RecordArgs& args)
 
     auto finish = recorder.run(ro);
     if (!finish) return fail("record", finish.error().message);
+    if (seed && seed->pending()) {
+        // Stopped before the snapshot was done (the command never started):
+        // the file still gets it, whole.
+        std::fprintf(stderr, "pintrace record: waiting for the snapshot to finish\n");
+        if (auto r = seed->write(); !r) return fail("record", r.error().message);
+    }
     finish->command_status = command_status;
     if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);
 
@@ -167,6 +256,12 @@ Runner setup_record(CLI::App& sub)
     sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two)")->capture_default_str();
     sub.add_option("--stack-sample", args->stack_sample,
                    "Short-term grabs reuse their thread's stack for this long; 0 = a stack per grab (costly)")
+        ->capture_default_str();
+    sub.add_flag("--snapshot", args->snapshot,
+                 "First take a snapshot of all memory and its owners (as pintrace snapshot --all), so pins taken "
+                 "before the recording get a likely holder; the command starts after it");
+    sub.add_option("--snapshot-source", args->snapshot_source, "auto, bpf or proc (as snapshot --source)")
+        ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
     sub.add_option("command", args->command, "Command to run while recording (after --); stops when it exits");
     sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).");

@@ -87,6 +87,7 @@ Runner setup_snapshot(CLI::App& sub)
     sub.add_option("--cma", args->range.cma,
                    "The pages of a CMA area (its range is in /sys/kernel/debug/cma/NAME: debugfs, CONFIG_CMA_DEBUGFS)")
         ->group(range);
+    sub.add_flag("--all", args->range.all, "Every page of RAM (System RAM in /proc/iomem)")->group(range);
     sub.add_option("--format", args->format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();

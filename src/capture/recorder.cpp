@@ -156,6 +156,8 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     FinishEvent finish;
     uint64_t lost_seen = 0, last_drain = monotonic_now_ns();
     for (;;) {
+        if (options.between_drains && status) status = options.between_drains();
+        if (!status) return status.error();
         auto stop = options.stop ? options.stop() : std::nullopt;
         // One last drain after the stop decision, so nothing the kernel
         // already produced is left behind.
@@ -181,6 +183,55 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     finish.end_ns = monotonic_now_ns();
     finish.lost = lost_seen;
     return finish;
+}
+
+Result<void> HoldingSink::append_kernel_record(std::span<const std::byte> record)
+{
+    if (!holding_) return next_.append_kernel_record(record);
+    held_bytes_ += record.size();
+    held_.emplace_back(std::vector<std::byte>(record.begin(), record.end()));
+    return {};
+}
+
+Result<void> HoldingSink::append(const StackEvent& stack)
+{
+    if (!holding_) return next_.append(stack);
+    held_.emplace_back(stack);
+    return {};
+}
+
+Result<void> HoldingSink::append(const LostEvent& lost)
+{
+    if (!holding_) return next_.append(lost);
+    held_.emplace_back(lost);
+    return {};
+}
+
+Result<void> HoldingSink::append(const ProcessInfoEvent& process)
+{
+    if (!holding_) return next_.append(process);
+    held_.emplace_back(process);
+    return {};
+}
+
+Result<void> HoldingSink::release()
+{
+    holding_ = false;
+    for (const auto& h : held_) {
+        Result<void> r = std::visit(
+            [&](const auto& x) -> Result<void> {
+                if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::vector<std::byte>>)
+                    return next_.append_kernel_record(x);
+                else
+                    return next_.append(x);
+            },
+            h);
+        if (!r) return r;
+    }
+    held_.clear();
+    held_.shrink_to_fit();
+    held_bytes_ = 0;
+    return {};
 }
 
 }  // namespace pintrace

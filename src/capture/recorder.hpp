@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <variant>
+#include <vector>
 
 #include "capture/session.hpp"
 #include "events/event.hpp"
@@ -17,6 +19,32 @@ struct RecorderOptions {
     int drain_interval_ms = 100;
     // Polled after every drain; a value stops the recording.
     std::function<std::optional<StopReason>()> stop;
+    // Called after every drain, before stop: work that must not hold up
+    // draining (record --snapshot writes its snapshot from here once it is
+    // ready). An error ends the recording with it.
+    std::function<Result<void>()> between_drains;
+};
+
+// Keeps what a Recorder drains in memory until release(), then passes it
+// on, the held records first: record --snapshot writes its snapshot ahead
+// of every traced record while the kernel keeps being drained.
+class HoldingSink : public RecordSink {
+public:
+    explicit HoldingSink(RecordSink& next) : next_(next) {}
+    Result<void> append_kernel_record(std::span<const std::byte> record) override;
+    Result<void> append(const StackEvent& stack) override;
+    Result<void> append(const LostEvent& lost) override;
+    Result<void> append(const ProcessInfoEvent& process) override;
+    Result<void> release();
+    bool holding() const { return holding_; }
+    size_t held_bytes() const { return held_bytes_; }
+
+private:
+    using Held = std::variant<std::vector<std::byte>, StackEvent, LostEvent, ProcessInfoEvent>;
+    RecordSink& next_;
+    bool holding_ = true;
+    std::vector<Held> held_;
+    size_t held_bytes_ = 0;
 };
 
 class Recorder {

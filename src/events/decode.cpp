@@ -151,6 +151,16 @@ std::string_view hook_name(uint16_t hook)
     }
 }
 
+std::string_view seed_class_name(SeedClass c)
+{
+    switch (c) {
+    case SeedClass::Pinned: return "pinned";
+    case SeedClass::MaybePinned: return "maybe_pinned";
+    case SeedClass::ExtraRefs: return "extra_refs";
+    }
+    return "unknown";
+}
+
 std::string_view stop_reason_name(StopReason reason)
 {
     switch (reason) {

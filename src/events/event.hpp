@@ -131,6 +131,57 @@ struct ProcessInfoEvent {
     std::string cgroup;  // cgroup v2 path from /proc/PID/cgroup ("/system.slice/x.service"), "" if unknown
 };
 
+// record --snapshot: what the kernel's page state and /proc showed, when
+// the recording began, of pages pinned or referenced before it, and who
+// may hold them. Inferences, not observations: the report keeps them apart
+// from the holders the trace saw. None has a place in the time order: the
+// recorder writes them before every traced record.
+enum class SeedClass : uint8_t {
+    Pinned = 0,       // a folio pin count, or a registered long-term pin buffer
+    MaybePinned = 1,  // refcount shows the 1024 pin bias (a heuristic)
+    ExtraRefs = 2,    // more references than the mappings explain
+};
+std::string_view seed_class_name(SeedClass c);
+
+struct SeedPage {
+    uint64_t pfn = 0;
+    int32_t refcount = -1;  // -1: not read (no BPF)
+    int32_t mapcount = -1;
+    SeedClass held_as = SeedClass::Pinned;
+};
+
+// Pages a process may hold, in pfn order; a snapshot may fill several.
+struct SnapshotPagesEvent {
+    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC: when the snapshot began
+    std::vector<SeedPage> pages;
+};
+
+// One candidate holder and one piece of its evidence, over the pages it
+// names ("io_uring fd 3 registered buffer 0 ... covers them").
+struct SnapshotHolderEvent {
+    uint64_t ts_ns = 0;
+    uint32_t pid = 0;
+    bool likely = false;  // a long-term pin holder that registered them; else it maps them ("possible")
+    std::string comm;
+    std::string exe;
+    std::string evidence;
+    std::string origin;  // what the evidence shows took the pin ("io_uring_fixed_buffers"), "" if it does not say
+    std::vector<uint64_t> pfns;
+};
+
+// Closes a snapshot: without it the snapshot was cut short.
+struct SnapshotEndEvent {
+    uint64_t start_ns = 0;
+    uint64_t end_ns = 0;
+    uint64_t pages = 0;             // pages read
+    uint64_t suspicious_total = 0;  // pages a process may hold
+    uint64_t suspicious_kept = 0;   // of them, in the SnapshotPagesEvents
+    uint64_t processes = 0;         // processes searched for owners
+    std::string source;             // "/proc/kpageflags + /proc/kpagecount + BPF refcounts"
+    std::string range;              // "all memory (System RAM)"
+    std::vector<std::string> notes;  // what the snapshot could not see
+};
+
 enum class StackKind : uint32_t { Kernel = 0, User = 1 };
 
 struct Frame {
@@ -164,7 +215,8 @@ struct FinishEvent {
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
                            IsolationFailedEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent,
-                           StackEvent, LostEvent, FinishEvent>;
+                           StackEvent, LostEvent, FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent,
+                           SnapshotEndEvent>;
 
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);

@@ -170,6 +170,8 @@ void Explainer::on(const ReleaseEvent& e)
                      -1, false, ""});
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
+    if (outcome.unmatched && !seeds_.empty())
+        seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns, *report_.snapshot);
     if (outcome.other_owner) ++report_.stats.cross_task_releases;
 }
 
@@ -207,6 +209,9 @@ void Explainer::on(const FailedFolioEvent& e)
         page.holders.insert(page.holders.end(), hs.begin(), hs.end());
     }
     page.cause = classify(page);
+    // The counts at the failure still show a pin or reference nobody was
+    // seen taking: the snapshot may know who.
+    if (page.cause == Cause::PinnedUnknown || page.cause == Cause::ExtraRefUnknown) infer_holders(page);
     f.pages.push_back(std::move(page));
     if (in_history(e.pfn, e.nr_pages))
         add_history({HistoryEntry::What::MigrationFailed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1,
@@ -250,6 +255,8 @@ void Explainer::on(const IsolationFailedEvent& e)
     auto hs = ledger_.holders(e.busy_pfn);
     page.holders.assign(hs.begin(), hs.end());
     page.cause = page.holders.empty() ? Cause::NoHolderSeen : classify(page);
+    // Isolation gives no counts: only the snapshot can tell a pin then.
+    if (page.holders.empty()) infer_holders(page);
     if (in_history(e.busy_pfn, 1))
         add_history({HistoryEntry::What::IsolationBusy, e.head.ts_ns, e.busy_pfn, e.head.task, 0, 0, 1, -1, -1, false,
                      "range " + std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
@@ -328,12 +335,31 @@ void Explainer::collect_held_in_range(Failure& f) const
         auto [it, fresh] = held.try_emplace(pfn, StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1});
         it->second.holders.push_back(ledger_.resolve(pfn, h));
     });
+    for (const auto& r : f.ranges)
+        seeds_.for_each_held(r.start, r.end, [&](const SeedState& s) {
+            if (busy(s.page.pfn) || held.count(s.page.pfn)) return;
+            StuckPage page{s.page.pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
+            infer_holders(page);
+            held.emplace(s.page.pfn, std::move(page));
+        });
     f.held_in_range_total = held.size();
     for (auto& [pfn, page] : held) {
         if (f.held_in_range.size() == Failure::kMaxHeldInRange) break;
-        page.cause = classify(page);
+        if (!page.at_snapshot) page.cause = classify(page);
         f.held_in_range.push_back(std::move(page));
     }
+}
+
+// A pin or reference from before the trace, as the snapshot saw it: its
+// cause from the counts then, its holders as inferred (never certain).
+void Explainer::infer_holders(StuckPage& page) const
+{
+    const SeedState* s = seeds_.held(page.pfn, page.nr_pages);
+    if (!s) return;
+    page.at_snapshot = s->page;
+    page.inferred = s->holders;
+    if (page.cause == Cause::NoHolderSeen)
+        page.cause = s->page.held_as == SeedClass::ExtraRefs ? Cause::ExtraRefUnknown : Cause::PinnedUnknown;
 }
 
 void Explainer::on(const PageFreedEvent& e)
@@ -342,6 +368,7 @@ void Explainer::on(const PageFreedEvent& e)
     if (in_history(e.pfn, e.nr_pages))
         add_history({HistoryEntry::What::Freed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1, false, ""});
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
+    if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns, *report_.snapshot);
 }
 
 void Explainer::on(const ProcessExitEvent& e)
@@ -366,6 +393,25 @@ void Explainer::on(const LostEvent& e)
 }
 
 void Explainer::on(const FinishEvent& e) { report_.finish = e; }
+
+void Explainer::on(const SnapshotPagesEvent& e)
+{
+    if (!report_.snapshot) report_.snapshot.emplace();
+    seeds_.add(e, *report_.snapshot);
+}
+
+void Explainer::on(const SnapshotHolderEvent& e)
+{
+    if (!report_.snapshot) report_.snapshot.emplace();
+    seeds_.add(e, *report_.snapshot);
+}
+
+void Explainer::on(const SnapshotEndEvent& e)
+{
+    if (!report_.snapshot) report_.snapshot.emplace();
+    report_.snapshot->end = e;
+    if (!report_.snapshot->ts_ns) report_.snapshot->ts_ns = e.start_ns;
+}
 
 void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::move(f)); }
 

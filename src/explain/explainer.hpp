@@ -9,6 +9,7 @@
 #include "events/event.hpp"
 #include "explain/event_order.hpp"
 #include "explain/report.hpp"
+#include "explain/seeds.hpp"
 #include "ledger/ledger.hpp"
 
 namespace pintrace {
@@ -52,6 +53,10 @@ private:
     void on(const StackEvent& e);
     void on(const LostEvent& e);
     void on(const FinishEvent& e);
+    void on(const SnapshotPagesEvent& e);
+    void on(const SnapshotHolderEvent& e);
+    void on(const SnapshotEndEvent& e);
+    void infer_holders(StuckPage& page) const;
     void collect_held_in_range(Failure& f) const;
     void close_cma_request(uint32_t tid, const CmaEvent* end);
     void close_attempt(Failure&& f);
@@ -71,6 +76,7 @@ private:
     // CMA allocations in progress, by thread: their isolation failures and
     // busy retries fold into one failure when the allocation ends.
     std::unordered_map<uint32_t, Failure> cma_open_;
+    SeedTable seeds_;  // record --snapshot
 };
 
 

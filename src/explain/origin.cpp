@@ -58,6 +58,14 @@ std::string_view origin_name(Origin o)
     return "unknown";
 }
 
+Origin origin_from_name(std::string_view name)
+{
+    for (Origin o : {Origin::IoUringBuffers, Origin::DirectIo, Origin::Vmsplice, Origin::Vfio, Origin::Rdma, Origin::Kvm,
+                     Origin::Exec, Origin::Udmabuf})
+        if (origin_name(o) == name) return o;
+    return Origin::Unknown;
+}
+
 std::string_view origin_description(Origin o)
 {
     switch (o) {

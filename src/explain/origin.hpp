@@ -25,5 +25,6 @@ enum class Origin {
 Origin origin_of(std::span<const std::string> kernel_frames);
 std::string_view origin_name(Origin o);         // "io_uring_fixed_buffers", ...
 std::string_view origin_description(Origin o);  // "io_uring fixed buffers", ...
+Origin origin_from_name(std::string_view name);  // the inverse of origin_name; Unknown for others
 
 }  // namespace pintrace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "events/event.hpp"
+#include "explain/seeds.hpp"
 #include "ledger/ledger.hpp"
 #include "trace/trace_info.hpp"
 
@@ -33,6 +34,11 @@ struct StuckPage {
     std::vector<Holder> holders;  // the ledger's owners at the failure
     Cause cause = Cause::NoHolderSeen;
     uint32_t nr_pages = 1;        // a large folio fails whole: pfn is its head
+    // No traced holder, but the snapshot at the start of the recording
+    // (record --snapshot) found the page held: its state then, and the
+    // holders it inferred (indices into Report::snapshot->holders).
+    std::optional<SeedPage> at_snapshot;
+    std::vector<uint32_t> inferred;
 
     // References beyond isolation's and the mappings': what pins and FOLL_GET
     // references add (a pin adds 1024). Known for small pages only: a large
@@ -170,6 +176,7 @@ struct Report {
     std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
     std::map<std::pair<uint32_t, uint32_t>, ProcessInfoEvent> processes;  // (tgid, incarnation)
     ReportStats stats;
+    std::optional<SnapshotSeed> snapshot;  // record --snapshot
     uint64_t first_ns = 0;
     uint64_t last_ns = 0;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
@@ -185,8 +186,56 @@ std::vector<const StuckPage*> unexplained_pages(const Failure& f)
 {
     std::vector<const StuckPage*> out;
     for (const auto& p : f.pages)
-        if (p.holders.empty()) out.push_back(&p);
+        if (p.holders.empty() && p.inferred.empty()) out.push_back(&p);
     return out;
+}
+
+std::vector<InferredGroup> group_inferred(const Report& r, std::span<const StuckPage> pages)
+{
+    std::vector<InferredGroup> out;
+    if (!r.snapshot) return out;
+    const auto& holders = r.snapshot->holders;
+    for (const auto& page : pages) {
+        if (!page.holders.empty()) continue;
+        for (uint32_t i : page.inferred) {
+            if (i >= holders.size()) continue;
+            const SnapshotHolderEvent& h = holders[i];
+            auto g = std::find_if(out.begin(), out.end(), [&](const InferredGroup& x) { return x.pid == h.pid; });
+            if (g == out.end()) {
+                out.push_back({h.pid, h.comm, h.exe, false, Origin::Unknown, page.cause, {}, {}});
+                g = out.end() - 1;
+            }
+            g->likely |= h.likely;
+            if (g->origin == Origin::Unknown) g->origin = origin_from_name(h.origin);
+            if (std::find(g->evidence.begin(), g->evidence.end(), i) == g->evidence.end()) g->evidence.push_back(i);
+            if (g->pfns.empty() || g->pfns.back() != page.pfn) g->pfns.push_back(page.pfn);
+            g->cause = std::min(g->cause, page.cause);
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const InferredGroup& a, const InferredGroup& b) {
+        if (a.likely != b.likely) return a.likely;
+        return a.pfns.size() > b.pfns.size();
+    });
+    return out;
+}
+
+std::string_view confidence_word(const InferredGroup& g) { return g.likely ? "likely" : "possible"; }
+
+std::string inferred_who(const InferredGroup& g)
+{
+    return "pid " + std::to_string(g.pid) + " (" + g.comm + ")" + (g.exe.empty() ? "" : " " + g.exe);
+}
+
+std::string inferred_next_step(const InferredGroup& g)
+{
+    TaskRef task;
+    task.tgid = g.pid;
+    std::memcpy(task.comm.data(), g.comm.data(), std::min(g.comm.size(), task.comm.size() - 1));
+    if (g.origin != Origin::Unknown) return next_step(Cause::LongtermPin, task, g.origin);
+    if (g.likely) return next_step(Cause::LongtermPin, task);
+    return "pid " + std::to_string(g.pid) + " (" + g.comm +
+           ") maps these pages, which is not proof it pinned them: look at what it does with devices, io_uring or "
+           "RDMA (its /proc/PID/fd), and compare with `pintrace snapshot` of the pages now";
 }
 
 namespace {
@@ -245,6 +294,11 @@ std::vector<std::string> next_steps(const Report& r, const Failure& f)
     };
     add(group_culprits(r, f.pages, f.head.ts_ns));
     add(group_culprits(r, f.held_in_range, f.head.ts_ns));
+    for (const auto& pages : {std::span<const StuckPage>(f.pages), std::span<const StuckPage>(f.held_in_range)})
+        for (const auto& g : group_inferred(r, pages)) {
+            auto step = "(inferred, " + std::string(confidence_word(g)) + ") " + inferred_next_step(g);
+            if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(std::move(step));
+        }
     return out;
 }
 
@@ -271,6 +325,23 @@ std::string cma_sentence(const Report& r, const Failure& f)
 
 }  // namespace
 
+namespace {
+
+// "; the snapshot at the start infers pid 107 (fio) holds 8 (likely)"
+std::string inferred_clause(const Report& r, std::span<const StuckPage> pages)
+{
+    auto groups = group_inferred(r, pages);
+    if (groups.empty()) return "";
+    const auto& g = groups.front();
+    std::string s = "; the snapshot at the start infers pid " + std::to_string(g.pid) + " (" + g.comm + ") holds " +
+                    std::to_string(g.pfns.size()) + " (" + std::string(confidence_word(g)) +
+                    (g.origin != Origin::Unknown ? ", " + std::string(origin_description(g.origin)) : "") + ")";
+    if (groups.size() > 1) s += ", and " + std::to_string(groups.size() - 1) + " more candidate(s)";
+    return s;
+}
+
+}  // namespace
+
 std::string failure_sentence(const Report& r, const Failure& f)
 {
     if (f.kind == Failure::Kind::Cma) return cma_sentence(r, f);
@@ -280,7 +351,7 @@ std::string failure_sentence(const Report& r, const Failure& f)
                         std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) +
                         ")): first busy pfn " + format_pfn(f.pages.front().pfn);
         auto groups = group_culprits(r, f);
-        if (groups.empty()) s += ", no holder seen in the trace";
+        if (groups.empty()) s += ", no holder seen in the trace" + inferred_clause(r, f.pages);
         else
             s += ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
                  std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
@@ -295,7 +366,9 @@ std::string failure_sentence(const Report& r, const Failure& f)
     if (!f.pfns_observed) return s + "; which pages failed is not observable on this kernel";
     if (f.aborted()) s += "; gave up with " + errno_name(f.ret) + ", so some listed pages were never tried";
     auto groups = group_culprits(r, f);
-    if (groups.empty()) return s + "; " + std::to_string(f.pages.size()) + " stuck pages, no holder seen in the trace";
+    if (groups.empty())
+        return s + "; " + std::to_string(f.pages.size()) + " stuck pages, no holder seen in the trace" +
+               inferred_clause(r, f.pages);
     const auto& g = groups.front();
     s += "; " + std::to_string(g.pfns.size()) + " of " + std::to_string(f.pages.size()) + " stuck pages held by pid " +
          std::to_string(g.task.tgid) + " (" + std::string(comm_view(g.task.comm)) + ") as " + flag_string(g.flags) +
@@ -326,6 +399,33 @@ std::string short_action(Cause cause, Origin origin, bool exited)
     case Cause::Reference: return "check it for pipes nobody reads, or restart it";
     default: return "see below";
     }
+}
+
+// The snapshot's top candidate for the stuck pages the trace does not
+// explain, worded as an inference.
+std::string inferred_summary(const Report& r)
+{
+    std::map<uint32_t, InferredGroup> by_pid;
+    for (const auto& f : r.failures)
+        for (auto& g : group_inferred(r, f.pages)) {
+            auto [it, fresh] = by_pid.try_emplace(g.pid, g);
+            if (fresh) continue;
+            it->second.likely |= g.likely;
+            it->second.pfns.insert(it->second.pfns.end(), g.pfns.begin(), g.pfns.end());
+        }
+    if (by_pid.empty()) return "";
+    auto top = std::max_element(by_pid.begin(), by_pid.end(), [](const auto& a, const auto& b) {
+        if (a.second.likely != b.second.likely) return b.second.likely;
+        return a.second.pfns.size() < b.second.pfns.size();
+    });
+    const InferredGroup& g = top->second;
+    std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin)) : "pins";
+    std::string s = "; pinned before the trace: the snapshot at its start makes pid " + std::to_string(g.pid) + " (" +
+                    g.comm + ") the " + std::string(confidence_word(g)) + " holder of " +
+                    std::to_string(g.pfns.size()) + " page(s) (" + as + "; inferred, not traced): " +
+                    short_action(Cause::LongtermPin, g.origin, false);
+    if (by_pid.size() > 1) s += " (and " + std::to_string(by_pid.size() - 1) + " other candidate(s))";
+    return s;
 }
 
 }  // namespace
@@ -366,7 +466,7 @@ std::string report_summary(const Report& r)
         s += (s.empty() ? "" : ", ") + std::to_string(isolations) + " range(s) could not be isolated";
     if (cma) s += (s.empty() ? "" : ", ") + std::to_string(cma) + " CMA allocation(s) failed";
     if (pages) s += ", " + std::to_string(pages) + " page(s) stuck";
-    if (by_pid.empty()) return s + "; no holder was seen in the trace.";
+    if (by_pid.empty()) return s + "; no holder was seen in the trace" + inferred_summary(r) + ".";
     auto top = std::max_element(by_pid.begin(), by_pid.end(),
                                 [](const auto& a, const auto& b) { return a.second.pages < b.second.pages; });
     const CulpritGroup& g = top->second.largest;
@@ -378,12 +478,12 @@ std::string report_summary(const Report& r)
     if (wall.size() > 11) s += " since " + wall.substr(11, 8);
     s += ": " + short_action(g.cause, g.origin, g.exited_ns != 0);
     if (by_pid.size() > 1) s += " (and " + std::to_string(by_pid.size() - 1) + " other process(es))";
-    return s + ".";
+    return s + inferred_summary(r) + ".";
 }
 
 int report_exit_code(const Report& r, const FailureFilter* filter)
 {
-    bool any = false;
+    bool any = false, inferred = false;
     for (const auto& f : r.failures) {
         if (filter && !filter->matches(r, f)) continue;
         any = true;
@@ -391,8 +491,11 @@ int report_exit_code(const Report& r, const FailureFilter* filter)
         if (!unexplained_pages(f).empty()) return kExitFailuresUnexplained;
         // A CMA failure with no held page in its busy ranges is explained by nothing pintrace saw.
         if (f.kind == Failure::Kind::Cma && f.pages.empty() && f.held_in_range.empty()) return kExitFailuresUnexplained;
+        for (const auto& p : f.pages)
+            if (p.holders.empty()) inferred = true;
     }
-    return any ? kExitFailuresExplained : kExitNoFailure;
+    if (!any) return kExitNoFailure;
+    return inferred ? kExitFailuresInferred : kExitFailuresExplained;
 }
 
 }  // namespace pintrace

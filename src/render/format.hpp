@@ -53,6 +53,28 @@ inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& 
     return group_culprits(r, f.pages, f.head.ts_ns);
 }
 Origin holder_origin(const Report& r, const Holder& h);
+
+// Stuck pages no traced holder explains whose holder the snapshot at the
+// start of the recording inferred (record --snapshot), by process: the
+// likely first, then the most pages. Never certain: the pin was taken
+// before the trace, and the evidence is what user space showed then.
+struct InferredGroup {
+    uint32_t pid = 0;
+    std::string comm;
+    std::string exe;
+    bool likely = false;            // some evidence is a registered long-term pin of these pages
+    Origin origin = Origin::Unknown;  // what the evidence says took the pin
+    Cause cause = Cause::PinnedUnknown;
+    std::vector<uint32_t> evidence;  // indices into Report::snapshot->holders
+    std::vector<uint64_t> pfns;
+};
+std::vector<InferredGroup> group_inferred(const Report& r, std::span<const StuckPage> pages);
+std::string_view confidence_word(const InferredGroup& g);  // "likely", "possible"
+// "pid 107 (fio) /usr/bin/fio": who, as the snapshot saw it.
+std::string inferred_who(const InferredGroup& g);
+std::string inferred_next_step(const InferredGroup& g);
+
+// Pages neither a traced holder nor the snapshot explains.
 std::vector<const StuckPage*> unexplained_pages(const Failure& f);
 
 // Stuck pages no holder explains, grouped by cause and by what their flags
@@ -76,6 +98,9 @@ enum ReportExit : int {
     kExitUsage = 2,
     kExitFailuresExplained = 3,
     kExitFailuresUnexplained = 4,
+    // Every stuck page has a holder, but some only as the snapshot at the
+    // start inferred it (pinned before the trace): not certain.
+    kExitFailuresInferred = 5,
 };
 // Over the failures filter selects (all of them without one).
 int report_exit_code(const Report& r, const FailureFilter* filter = nullptr);

@@ -1,6 +1,7 @@
 // The text and markdown report: one Document, built from the explainer's
 // Report and the views the user asked for.
 #include <algorithm>
+#include <set>
 
 #include "render/attach_table.hpp"
 #include "render/document.hpp"
@@ -94,6 +95,51 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
     if (hidden) d.line(2, std::to_string(hidden) + " other holder(s) not shown (filter)");
 }
 
+// The snapshot's holders of pages the trace never saw pinned: candidates
+// with their evidence and a confidence word, never certainty.
+void inferred_groups(Document& d, const Report& r, std::span<const StuckPage> pages)
+{
+    auto groups = group_inferred(r, pages);
+    if (groups.empty()) return;
+    size_t n = 0;
+    for (const auto& g : groups) n += g.pfns.size();
+    d.line(2, "pinned before the trace, holder INFERRED from the snapshot at " + format_clock(r, r.snapshot->ts_ns) +
+                  " (not traced): " + std::to_string(n) + " page(s)",
+           Document::Style::Strong);
+    for (const auto& g : groups) {
+        d.line(3, std::string(confidence_word(g)) + ": " + std::to_string(g.pfns.size()) + " page(s), " +
+                      inferred_who(g));
+        for (uint32_t i : g.evidence) d.line(4, "evidence: " + r.snapshot->holders[i].evidence);
+        d.line(4, "pfns: " + pfn_list(g.pfns));
+        d.line(4, "next: " + inferred_next_step(g));
+    }
+}
+
+// What the snapshot at the start could read, and what not.
+void snapshot_header(Document& d, const Report& r)
+{
+    if (!r.snapshot) return;
+    const SnapshotSeed& s = *r.snapshot;
+    if (!s.end) {
+        d.line(0, "snapshot at start: CUT SHORT (its last record is missing): inferred holders may be incomplete");
+        return;
+    }
+    const SnapshotEndEvent& e = *s.end;
+    if (!e.pages) {
+        d.line(0, "snapshot at start: none" + (e.notes.empty() ? std::string() : " (" + e.notes.front() + ")") +
+                      ": pins taken before the trace have no inferred holder");
+        return;
+    }
+    std::set<uint32_t> pids;
+    for (const auto& h : s.holders) pids.insert(h.pid);
+    d.line(0, "snapshot at start (" + format_clock(r, e.start_ns) + ", " + format_duration(e.end_ns - e.start_ns) +
+                  "): " + std::to_string(e.pages) + " pages of " + e.range + " read from " + e.source + "; " +
+                  std::to_string(e.suspicious_total) + " held before the trace, " + std::to_string(pids.size()) +
+                  " candidate holder(s) among " + std::to_string(e.processes) + " processes; " +
+                  std::to_string(s.released_in_trace) + " of the held pages were released during the trace");
+    for (const auto& note : e.notes) d.line(1, "snapshot could not see: " + note);
+}
+
 void header(Document& d, const Report& r)
 {
     std::string h = "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
@@ -122,6 +168,7 @@ void header(Document& d, const Report& r)
                       " window(s); ownership in those windows is uncertain");
     else d.line(0, "lost events: none");
     if (r.options.until_ns) d.line(0, "replayed up to --until " + format_clock(r, *r.options.until_ns));
+    snapshot_header(d, r);
 }
 
 void failures(Document& d, const Report& r, const ReportView& view)
@@ -139,6 +186,7 @@ void failures(Document& d, const Report& r, const ReportView& view)
         if (!f.pfns_observed) continue;
         if (f.walk_truncated) d.line(1, "note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read");
         culprit_groups(d, r, f, f.pages, view);
+        if (view.failures.holders.empty()) inferred_groups(d, r, f.pages);
         if (f.held_in_range_total) {
             d.line(1, std::to_string(f.held_in_range_total) +
                           (f.kind == Failure::Kind::Cma
@@ -146,6 +194,7 @@ void failures(Document& d, const Report& r, const ReportView& view)
                                : " more page(s) of the range are held (the kernel stops at the first busy one; "
                                  "these would stop the next attempt):"));
             culprit_groups(d, r, f, f.held_in_range, view);
+            if (view.failures.holders.empty()) inferred_groups(d, r, f.held_in_range);
         }
         if (!view.failures.holders.empty()) continue;
         for (const auto& g : group_unexplained(r, f)) {

@@ -56,7 +56,8 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     j.field("owner_exited", h.exited_ns != 0);
     if (h.exited_ns) j.field("owner_exited_ns", h.exited_ns);
     // Events lost while it was held: it may have been released unseen.
-    j.field("certain", !r.holder_uncertain(h, f.head.ts_ns));
+    bool certain = !r.holder_uncertain(h, f.head.ts_ns);
+    j.field("source", "trace").field("confidence", certain ? "certain" : "uncertain").field("certain", certain);
     j
         .string_array("flags", flag_names(h.flags))
         .field("cause", cause_name(holder_cause(h)))
@@ -80,6 +81,78 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .string_array("kernel_stack", kernel)
         .string_array("user_stack", user)
         .end_object();
+}
+
+// A holder of a page pinned before the trace, as the snapshot at its start
+// inferred it (record --snapshot): its evidence, never certain.
+void write_inferred_culprit(JsonWriter& j, const Report& r, const StuckPage& page, const SnapshotHolderEvent& h)
+{
+    j.begin_object()
+        .field("pfn", page.pfn)
+        .field("folio_pages", page.nr_pages)
+        .field("pid", h.pid)
+        .field("comm", h.comm)
+        .field("exe", h.exe)
+        .field("source", "snapshot")
+        .field("confidence", h.likely ? "likely" : "possible")
+        .field("certain", false)
+        .field("cause", cause_name(page.cause))
+        .field("origin", origin_name(origin_from_name(h.origin)))
+        .field("snapshot_at_ns", r.snapshot->ts_ns)
+        .field("snapshot_at", format_wall_time(r, r.snapshot->ts_ns))
+        .field("evidence", h.evidence);
+    if (page.at_snapshot) {
+        j.key("at_snapshot").begin_object().field("held_as", seed_class_name(page.at_snapshot->held_as));
+        if (page.at_snapshot->refcount >= 0)
+            j.field("refcount", page.at_snapshot->refcount).field("mapcount", page.at_snapshot->mapcount);
+        j.end_object();
+    }
+    j.end_object();
+}
+
+void write_culprits(JsonWriter& j, const Report& r, const Failure& f, std::span<const StuckPage> pages)
+{
+    for (const auto& p : pages)
+        for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
+    if (!r.snapshot) return;
+    for (const auto& p : pages)
+        if (p.holders.empty())
+            for (uint32_t i : p.inferred)
+                if (i < r.snapshot->holders.size()) write_inferred_culprit(j, r, p, r.snapshot->holders[i]);
+}
+
+void write_snapshot(JsonWriter& j, const Report& r)
+{
+    if (!r.snapshot) {
+        j.key("snapshot").null();
+        return;
+    }
+    const SnapshotSeed& s = *r.snapshot;
+    j.key("snapshot").begin_object().field("complete", s.end.has_value()).field("at_ns", s.ts_ns);
+    j.field("at", format_wall_time(r, s.ts_ns));
+    if (s.end) {
+        j.field("seconds", (s.end->end_ns - s.end->start_ns) / 1e9)
+            .field("range", s.end->range)
+            .field("source", s.end->source)
+            .field("pages", s.end->pages)
+            .field("held_pages", s.end->suspicious_total)
+            .field("held_pages_kept", s.end->suspicious_kept)
+            .field("processes_searched", s.end->processes)
+            .string_array("not_visible", s.end->notes);
+    }
+    j.field("released_during_trace", s.released_in_trace);
+    j.key("candidates").begin_array();
+    for (const auto& h : s.holders)
+        j.begin_object()
+            .field("pid", h.pid)
+            .field("comm", h.comm)
+            .field("exe", h.exe)
+            .field("confidence", h.likely ? "likely" : "possible")
+            .field("origin", origin_name(origin_from_name(h.origin)))
+            .field("evidence", h.evidence)
+            .field("pages", uint64_t{h.pfns.size()})
+            .end_object();
+    j.end_array().end_object();
 }
 
 void write_histogram(JsonWriter& j, const DurationHistogram& released, const DurationHistogram& held)
@@ -271,14 +344,12 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.end_array();
 
     j.key("culprits").begin_array();
-    for (const auto& p : f.pages)
-        for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
+    write_culprits(j, r, f, f.pages);
     j.end_array();
     if (f.kind != Failure::Kind::Migration) {
         j.field("held_in_range_total", f.held_in_range_total);
         j.key("held_in_range").begin_array();
-        for (const auto& p : f.held_in_range)
-            for (const auto& h : p.holders) write_culprit(j, r, f, p, h);
+        write_culprits(j, r, f, f.held_in_range);
         j.end_array();
     }
 
@@ -321,6 +392,7 @@ std::string render_report_json(const Report& r, const ReportView& view)
         .field("process_exits", r.stats.process_exits)
         .field("reordered", r.stats.reordered)
         .end_object();
+    write_snapshot(j, r);
     write_filters(j, view);
     j.field("failures_total", uint64_t{r.failures.size()});
     j.key("failures").begin_array();

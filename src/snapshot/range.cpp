@@ -187,8 +187,16 @@ Result<std::string> read_text_file(const std::string& path)
 Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root)
 {
     int given = !req.pfn.empty() + req.node.has_value() + !req.zone.empty() + req.memory_block.has_value() +
-                !req.cma.empty();
-    if (given != 1) return make_error("give exactly one of --pfn, --node, --zone, --memory-block, --cma");
+                !req.cma.empty() + req.all;
+    if (given != 1) return make_error("give exactly one of --pfn, --node, --zone, --memory-block, --cma, --all");
+    if (req.all) {
+        auto iomem = read_text_file(root + "/proc/iomem");
+        if (!iomem) return make_error("all memory: " + iomem.error().message);
+        auto ram = parse_iomem_ram(iomem.value());
+        // Others than root read every address in /proc/iomem as zero.
+        if (ram.empty()) return make_error("all memory: no System RAM in /proc/iomem (needs root)");
+        return ram;
+    }
     if (!req.cma.empty()) {
         // mm/cma_debug.c: base_pfn and count, "%llu\n"; only with debugfs
         // and CONFIG_CMA_DEBUGFS. /sys/kernel/mm/cma names areas, not ranges.

@@ -49,6 +49,7 @@ struct RangeRequest {
     std::string zone;               // --zone
     std::optional<uint64_t> memory_block;  // --memory-block
     std::string cma;                // --cma: an area under /sys/kernel/debug/cma (CONFIG_CMA_DEBUGFS)
+    bool all = false;               // --all: every "System RAM" span of /proc/iomem
 };
 
 // Exactly one of the request's fields must be set. root prefixes /proc and /sys.

@@ -1,4 +1,4 @@
-// The trace file, version 1.1. See docs/trace-format.md.
+// The trace file, version 1.2. See docs/trace-format.md.
 //
 //   FileHeader (32 bytes)
 //   sections: { u16 id, u16 reserved, u32 length, payload, pad to 8 } ...
@@ -17,7 +17,7 @@ namespace pintrace::trace {
 
 inline constexpr char kMagic[8] = {'P', 'I', 'N', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 1;  // 1.1: process records
+inline constexpr uint16_t kMinor = 2;  // 1.1: process records; 1.2: snapshot records
 
 struct FileHeader {
     char magic[8];
@@ -48,7 +48,10 @@ enum UserRecordType : uint16_t {
     kRecStack = 0x101,
     kRecLost = 0x102,
     kRecFinish = 0x103,
-    kRecProcess = 0x104,  // 1.1
+    kRecProcess = 0x104,        // 1.1
+    kRecSnapshotPages = 0x105,  // 1.2: record --snapshot
+    kRecSnapshotHolder = 0x106,
+    kRecSnapshotEnd = 0x107,
 };
 
 // Readers of format 1.0 decode any type they do not know as a kernel
@@ -82,6 +85,47 @@ struct ProcessPayload {
     uint32_t tgid;
     uint16_t exe_len;
     uint16_t cgroup_len;
+};
+
+// Then count SeedPageEntry.
+struct SnapshotPagesPayload {
+    uint64_t ts_ns;
+    uint32_t count;
+    uint32_t reserved;
+};
+struct SeedPageEntry {
+    uint64_t pfn;
+    int32_t refcount;  // -1: not read
+    int32_t mapcount;
+    uint8_t held_as;   // SeedClass
+    uint8_t reserved[7];
+};
+static_assert(sizeof(SeedPageEntry) == 24);
+
+// Then npfns u64 pfns, then comm, exe, evidence and origin, unterminated.
+struct SnapshotHolderPayload {
+    uint64_t ts_ns;
+    uint32_t pid;
+    uint8_t likely;
+    uint8_t origin_len;
+    uint16_t comm_len;
+    uint16_t exe_len;
+    uint16_t evidence_len;
+    uint32_t npfns;
+};
+static_assert(sizeof(SnapshotHolderPayload) == 24);
+
+// Then source, range and the notes ('\n'-separated), unterminated.
+struct SnapshotEndPayload {
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint64_t pages;
+    uint64_t suspicious_total;
+    uint64_t suspicious_kept;
+    uint64_t processes;
+    uint16_t source_len;
+    uint16_t range_len;
+    uint32_t notes_len;
 };
 
 struct FinishPayload {

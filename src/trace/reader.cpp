@@ -129,6 +129,53 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
                                std::string(text + p.exe_len, p.cgroup_len)};
         return true;
     }
+    case trace::kRecSnapshotPages: {
+        trace::SnapshotPagesPayload p;
+        if (auto r = need(sizeof p); !r) return r.error();
+        std::memcpy(&p, payload.data(), sizeof p);
+        if (auto r = need(sizeof p + size_t{p.count} * sizeof(trace::SeedPageEntry)); !r) return r.error();
+        SnapshotPagesEvent e{p.ts_ns, std::vector<SeedPage>(p.count)};
+        for (uint32_t i = 0; i < p.count; ++i) {
+            trace::SeedPageEntry entry;
+            std::memcpy(&entry, payload.data() + sizeof p + i * sizeof entry, sizeof entry);
+            if (entry.held_as > static_cast<uint8_t>(SeedClass::ExtraRefs))
+                return make_error("corrupt record " + at(offset) + ": snapshot page class " +
+                                  std::to_string(entry.held_as));
+            e.pages[i] = {entry.pfn, entry.refcount, entry.mapcount, static_cast<SeedClass>(entry.held_as)};
+        }
+        out = std::move(e);
+        return true;
+    }
+    case trace::kRecSnapshotHolder: {
+        trace::SnapshotHolderPayload p;
+        if (auto r = need(sizeof p); !r) return r.error();
+        std::memcpy(&p, payload.data(), sizeof p);
+        size_t pfn_bytes = size_t{p.npfns} * sizeof(uint64_t);
+        if (auto r = need(sizeof p + pfn_bytes + p.comm_len + p.exe_len + p.evidence_len + p.origin_len); !r)
+            return r.error();
+        SnapshotHolderEvent e{p.ts_ns, p.pid, p.likely != 0, {}, {}, {}, {}, std::vector<uint64_t>(p.npfns)};
+        if (pfn_bytes) std::memcpy(e.pfns.data(), payload.data() + sizeof p, pfn_bytes);
+        const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p + pfn_bytes;
+        e.comm.assign(text, p.comm_len);
+        e.exe.assign(text + p.comm_len, p.exe_len);
+        e.evidence.assign(text + p.comm_len + p.exe_len, p.evidence_len);
+        e.origin.assign(text + p.comm_len + p.exe_len + p.evidence_len, p.origin_len);
+        out = std::move(e);
+        return true;
+    }
+    case trace::kRecSnapshotEnd: {
+        trace::SnapshotEndPayload p;
+        if (auto r = need(sizeof p); !r) return r.error();
+        std::memcpy(&p, payload.data(), sizeof p);
+        if (auto r = need(sizeof p + size_t{p.source_len} + p.range_len + p.notes_len); !r) return r.error();
+        const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p;
+        SnapshotEndEvent e{p.start_ns, p.end_ns, p.pages, p.suspicious_total, p.suspicious_kept, p.processes,
+                           std::string(text, p.source_len), std::string(text + p.source_len, p.range_len), {}};
+        for (auto line : split(std::string_view(text + p.source_len + p.range_len, p.notes_len), '\n'))
+            if (!line.empty()) e.notes.emplace_back(line);
+        out = std::move(e);
+        return true;
+    }
     }
     return false;
 }

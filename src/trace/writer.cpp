@@ -153,6 +153,103 @@ Result<void> TraceWriter::append(const ProcessInfoEvent& process)
     return write_user_record(trace::kRecProcess, payload, trace::kMinAddedRecord);
 }
 
+namespace {
+
+// A payload laid out as a fixed struct followed by byte runs.
+template <typename Fixed>
+std::vector<std::byte> pack(const Fixed& fixed, std::initializer_list<std::span<const std::byte>> runs)
+{
+    size_t size = sizeof fixed;
+    for (auto run : runs) size += run.size();
+    std::vector<std::byte> out(size);
+    std::memcpy(out.data(), &fixed, sizeof fixed);
+    size_t at = sizeof fixed;
+    for (auto run : runs) {
+        if (!run.empty()) std::memcpy(out.data() + at, run.data(), run.size());
+        at += run.size();
+    }
+    return out;
+}
+
+std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+// Bytes a record has for its variable part once the header and the fixed
+// payload are in.
+template <typename Fixed>
+constexpr size_t room_after()
+{
+    return trace::kMaxRecord - sizeof(trace::UserRecordHeader) - sizeof(Fixed);
+}
+
+}  // namespace
+
+Result<void> TraceWriter::append(const SnapshotPagesEvent& pages)
+{
+    constexpr size_t kPerRecord = room_after<trace::SnapshotPagesPayload>() / sizeof(trace::SeedPageEntry);
+    std::span<const SeedPage> left(pages.pages);
+    do {
+        auto chunk = left.first(std::min(left.size(), kPerRecord));
+        left = left.subspan(chunk.size());
+        std::vector<trace::SeedPageEntry> entries(chunk.size());
+        for (size_t i = 0; i < chunk.size(); ++i)
+            entries[i] = {chunk[i].pfn, chunk[i].refcount, chunk[i].mapcount, static_cast<uint8_t>(chunk[i].held_as), {}};
+        trace::SnapshotPagesPayload p{pages.ts_ns, static_cast<uint32_t>(chunk.size()), 0};
+        if (auto r = write_user_record(trace::kRecSnapshotPages, pack(p, {std::as_bytes(std::span(entries))}),
+                                       trace::kMinAddedRecord);
+            !r)
+            return r;
+    } while (!left.empty());
+    return {};
+}
+
+Result<void> TraceWriter::append(const SnapshotHolderEvent& holder)
+{
+    // Evidence is one line for people; a longer one is cut, not refused.
+    std::string_view comm = std::string_view(holder.comm).substr(0, 64);
+    std::string_view exe = std::string_view(holder.exe).substr(0, 4096);
+    std::string_view evidence = std::string_view(holder.evidence).substr(0, 4096);
+    std::string_view origin = std::string_view(holder.origin).substr(0, 255);
+    size_t strings = comm.size() + exe.size() + evidence.size() + origin.size();
+    size_t per_record = (room_after<trace::SnapshotHolderPayload>() - strings) / sizeof(uint64_t);
+    std::span<const uint64_t> left(holder.pfns);
+    do {
+        auto chunk = left.first(std::min(left.size(), per_record));
+        left = left.subspan(chunk.size());
+        trace::SnapshotHolderPayload p{holder.ts_ns,
+                                       holder.pid,
+                                       uint8_t{holder.likely},
+                                       static_cast<uint8_t>(origin.size()),
+                                       static_cast<uint16_t>(comm.size()),
+                                       static_cast<uint16_t>(exe.size()),
+                                       static_cast<uint16_t>(evidence.size()),
+                                       static_cast<uint32_t>(chunk.size())};
+        auto payload = pack(p, {std::as_bytes(chunk), bytes_of(comm), bytes_of(exe), bytes_of(evidence),
+                                       bytes_of(origin)});
+        if (auto r = write_user_record(trace::kRecSnapshotHolder, payload, trace::kMinAddedRecord); !r) return r;
+    } while (!left.empty());
+    return {};
+}
+
+Result<void> TraceWriter::append(const SnapshotEndEvent& end)
+{
+    std::string notes;
+    for (const auto& n : end.notes) notes += (notes.empty() ? "" : "\n") + n.substr(0, 1024);
+    std::string_view source = std::string_view(end.source).substr(0, 1024);
+    std::string_view range = std::string_view(end.range).substr(0, 1024);
+    notes.resize(std::min(notes.size(), room_after<trace::SnapshotEndPayload>() - source.size() - range.size()));
+    trace::SnapshotEndPayload p{end.start_ns,
+                                end.end_ns,
+                                end.pages,
+                                end.suspicious_total,
+                                end.suspicious_kept,
+                                end.processes,
+                                static_cast<uint16_t>(source.size()),
+                                static_cast<uint16_t>(range.size()),
+                                static_cast<uint32_t>(notes.size())};
+    return write_user_record(trace::kRecSnapshotEnd, pack(p, {bytes_of(source), bytes_of(range), bytes_of(notes)}),
+                             trace::kMinAddedRecord);
+}
+
 Result<void> TraceWriter::finish(const FinishEvent& finish)
 {
     trace::FinishPayload p{finish.end_ns, records_ + 1, finish.lost, static_cast<uint32_t>(finish.reason),

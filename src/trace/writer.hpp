@@ -33,6 +33,11 @@ public:
     Result<void> append(const StackEvent& stack) override;
     Result<void> append(const LostEvent& lost) override;
     Result<void> append(const ProcessInfoEvent& process) override;
+    // A snapshot's records (record --snapshot): more pages or pfns than a
+    // record holds are split over several records, which readers join.
+    Result<void> append(const SnapshotPagesEvent& pages);
+    Result<void> append(const SnapshotHolderEvent& holder);
+    Result<void> append(const SnapshotEndEvent& end);
     Result<void> finish(const FinishEvent& finish);
 
     uint64_t records() const { return records_; }

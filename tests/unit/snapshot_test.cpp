@@ -199,7 +199,23 @@ TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
     RangeRequest two;
     two.pfn = "1-2";
     two.node = 0;
-    EXPECT_EQ(resolve(two, root).error().message, "give exactly one of --pfn, --node, --zone, --memory-block, --cma");
+    EXPECT_EQ(resolve(two, root).error().message,
+              "give exactly one of --pfn, --node, --zone, --memory-block, --cma, --all");
+
+    // --all: System RAM as /proc/iomem lists it; others than root read zeros.
+    RangeRequest all;
+    all.all = true;
+    fs::create_directories(root / "proc");
+    std::ofstream(root / "proc/iomem") << "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+                                          "00100000-bffd9fff : System RAM\n  01000000-01e00fff : Kernel code\n";
+    auto ram = resolve(all, root);
+    ASSERT_TRUE(ram.ok()) << ram.error().message;
+    ASSERT_EQ(ram->size(), 2u);
+    EXPECT_EQ(ram.value()[0].start, 1u);
+    EXPECT_EQ(ram.value()[1].start, 0x100u);
+    EXPECT_EQ(ram.value()[1].end, 0xbffdau);
+    std::ofstream(root / "proc/iomem") << "00000000-00000000 : System RAM\n";
+    EXPECT_NE(resolve(all, root).error().message.find("needs root"), std::string::npos);
 
     RangeRequest cma;
     cma.cma = "reserved";
