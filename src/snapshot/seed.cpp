@@ -46,15 +46,15 @@ SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, ui
         if (!held_as) continue;
         out.pages.pages.push_back({p.state.pfn, p.state.refcount.value_or(-1), p.state.mapcount.value_or(-1), *held_as});
     }
-    // Evidence is "likely" only where it is a registered long-term pin of
-    // these pages; a mapping says only that the process could have pinned.
-    auto registered = registered_pins(owners);
+    // Evidence is "likely" only where it is itself a long-term pin holder's
+    // (a registered buffer); a mapping says only that the process could
+    // have pinned, even when the same process registered the pages too.
     for (const auto& c : owners.candidates)
         for (const auto& e : c.evidence) {
             if (e.pfns.empty()) continue;
-            bool likely = c.confidence == Confidence::Likely &&
-                          std::all_of(e.pfns.begin(), e.pfns.end(), [&](uint64_t pfn) { return registered.count(pfn); });
-            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, evidence_origin(e), e.pfns});
+            std::string origin = evidence_origin(e);
+            bool likely = c.confidence == Confidence::Likely && !origin.empty();
+            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, origin, e.pfns});
         }
     out.end.start_ns = start_ns;
     out.end.end_ns = end_ns;

@@ -26,7 +26,7 @@ for kernel in "${kernels[@]}"; do
     rm -rf "$out"
     if ! "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
-        failed=$((failed + ${#scenarios[@]} + 3))
+        failed=$((failed + ${#scenarios[@]} + 4))
     else
         if python3 "$here/check_doctor.py" "$out/doctor" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
@@ -46,6 +46,11 @@ for kernel in "${kernels[@]}"; do
             failed=$((failed + 1))
         fi
         if python3 "$here/check_snapshot.py" "$out/snapshot_live" | sed "s/\$/ [kernel $kernel]/"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+        if python3 "$here/check_snapshot_record.py" "$out/snapshot_record" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))

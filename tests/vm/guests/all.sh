@@ -35,6 +35,24 @@ SCENARIO_LINGER_MS=4000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err
 wait $top_pid
 echo $? > $d/top.rc
 
+# record --snapshot: an io_uring process pinned its pages and waits; only
+# then does the recording start, and its command makes the process try to
+# move them. The failure must go to that process, inferred from the
+# snapshot, since no trace saw the pin.
+d=/out/snapshot_record
+mkdir -p $d
+SCENARIO_MOVE_ON_SIGNAL=1 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err &
+scenario_pid=$!
+for i in $(seq 600); do grep -q waiting $d/scenario.err 2>/dev/null && break; sleep 0.2; done
+pintrace record --snapshot -o $d/trace.pt -- sh -c \
+    "kill -USR1 $scenario_pid; for i in \$(seq 300); do grep -q pfns_after $d/truth.json && break; sleep 0.2; done" \
+    2> $d/record.err
+echo $? > $d/record.rc
+pintrace report --format json $d/trace.pt > $d/report.json 2> $d/report.err
+echo $? > $d/report.rc
+pintrace report $d/trace.pt > $d/report.txt 2>&1
+wait $scenario_pid
+
 # pintrace snapshot and explain --pfn, started only after an io_uring
 # process pinned its pages and went to sleep (pins older than any trace).
 d=/out/snapshot_live

@@ -1,6 +1,24 @@
 /* io_uring fixed buffers on 8 of 16 pages (FOLL_PIN | FOLL_LONGTERM), then
- * move_pages(2) of all 16 to node 1: the 8 pinned pages stay. */
+ * move_pages(2) of all 16 to node 1: the 8 pinned pages stay.
+ *
+ * SCENARIO_MOVE_ON_SIGNAL=1: pin, say "pinned, waiting for SIGUSR1" on
+ * stderr, and move only on SIGUSR1, so that the pins are older than a
+ * recording started in between (record --snapshot). */
+#include <signal.h>
+
 #include "common.h"
+
+static void wait_for_usr1(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	fprintf(stderr, "pinned, waiting for SIGUSR1\n");
+	sigwait(&set, &sig);
+}
 
 #define NPAGES 16
 #define NPINNED 8
@@ -15,6 +33,8 @@ int main(void)
 	pin_as_fixed_buffers(buf, NPINNED);
 	for (i = 0; i < NPAGES; i++)
 		before[i] = pfn_of(buf + i * page_size());
+	if (getenv("SCENARIO_MOVE_ON_SIGNAL"))
+		wait_for_usr1();
 	ret = move_all(buf, NPAGES, 1, MPOL_MF_MOVE);
 	for (i = 0; i < NPAGES; i++)
 		after[i] = pfn_of(buf + i * page_size());
