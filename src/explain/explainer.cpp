@@ -1,6 +1,7 @@
 #include "explain/explainer.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "pintrace.h"
@@ -415,9 +416,38 @@ void Explainer::on(const SnapshotEndEvent& e)
 
 void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::move(f)); }
 
+// The --pfn pages as the snapshot at the start found them, with the
+// holders it inferred: the first line of their history.
+void Explainer::add_snapshot_history()
+{
+    if (!report_.snapshot) return;
+    for (uint64_t pfn : report_.options.history_pfns) {
+        const SeedState* s = seeds_.state(pfn);
+        if (!s) continue;
+        std::string detail = "held as " + std::string(seed_class_name(s->page.held_as));
+        if (s->page.refcount >= 0)
+            detail += " (refcount " + std::to_string(s->page.refcount) + ", mapcount " +
+                      std::to_string(s->page.mapcount) + ")";
+        TaskRef task;
+        for (uint32_t i : s->holders) {
+            const auto& h = report_.snapshot->holders[i];
+            if (!task.tgid) {
+                task.tgid = task.tid = h.pid;
+                std::memcpy(task.comm.data(), h.comm.data(), std::min(h.comm.size(), task.comm.size() - 1));
+            }
+            detail += std::string("; ") + (h.likely ? "likely" : "possible") + " holder pid " + std::to_string(h.pid) +
+                      " (" + h.comm + "): " + h.evidence;
+        }
+        if (s->holders.empty()) detail += "; no process maps or registered it";
+        if (s->released_ns) detail += "; released during the trace";
+        add_history({HistoryEntry::What::Snapshot, report_.snapshot->ts_ns, pfn, task, 0, 0, 1, -1, -1, false, detail});
+    }
+}
+
 Report Explainer::finish() &&
 {
     flush();
+    add_snapshot_history();
     report_.stats.pages_held_at_end = ledger_.pages_held();
     collect_owner_states(report_, ledger_);
     return std::move(report_);

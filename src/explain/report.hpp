@@ -124,7 +124,8 @@ struct LongHold {
 
 // One event in the life of a page the user asked about (report --pfn).
 struct HistoryEntry {
-    enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy } what;
+    // Snapshot: what record --snapshot found at the start (inferred, not traced).
+    enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy, Snapshot } what;
     uint64_t ts_ns = 0;
     uint64_t pfn = 0;
     TaskRef task;            // who did it (Closed: the owner that lost the pins)

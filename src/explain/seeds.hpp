@@ -48,6 +48,12 @@ public:
     // The first page in [pfn, pfn + nr_pages) the snapshot still holds
     // held, if any (a large folio fails whole: its pins may be on any page).
     const SeedState* held(uint64_t pfn, uint32_t nr_pages) const;
+    // The page as the snapshot left it, released or not.
+    const SeedState* state(uint64_t pfn) const
+    {
+        auto it = pages_.find(pfn);
+        return it == pages_.end() ? nullptr : &it->second;
+    }
     // Every page in [start, end) still held.
     template <typename F>
     void for_each_held(uint64_t start, uint64_t end, F&& f) const

@@ -131,6 +131,7 @@ std::string_view what_name(HistoryEntry::What w)
     case HistoryEntry::What::Freed: return "freed";
     case HistoryEntry::What::MigrationFailed: return "migration failed";
     case HistoryEntry::What::IsolationBusy: return "isolation busy";
+    case HistoryEntry::What::Snapshot: return "snapshot";
     }
     return "?";
 }
@@ -140,6 +141,11 @@ std::string_view what_name(HistoryEntry::What w)
 void history_lines(Document& d, const Report& r, bool show_stacks)
 {
     for (const auto& e : r.history) {
+        if (e.what == HistoryEntry::What::Snapshot) {
+            d.line(1, format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  snapshot (inferred, not traced): " +
+                          e.detail);
+            continue;
+        }
         std::string line = format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  " + std::string(what_name(e.what)) +
                            " by pid " + std::to_string(e.task.tgid) + " (" + std::string(comm_view(e.task.comm)) + ")";
         std::string flags = flag_string(e.flags, "|");

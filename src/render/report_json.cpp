@@ -250,7 +250,7 @@ void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
 void write_history(JsonWriter& j, const Report& r)
 {
     if (r.options.history_pfns.empty()) return;
-    static const char* what[] = {"grab", "release", "closed", "freed", "migration_failed", "isolation_busy"};
+    static const char* what[] = {"grab", "release", "closed", "freed", "migration_failed", "isolation_busy", "snapshot"};
     j.key("history").begin_object();
     j.key("pfns").begin_array();
     for (uint64_t p : r.options.history_pfns) j.value(p);

@@ -195,6 +195,27 @@ TEST(SnapshotSeed, FailureOnAPinOlderThanTheTraceGoesToTheLikelyHolder)
     EXPECT_EQ(json.get_child("snapshot.candidates").size(), 1u);
 }
 
+TEST(SnapshotSeed, PageHistoryStartsWithWhatTheSnapshotFound)
+{
+    ExplainOptions options;
+    options.history_pfns = {0x201, 0x300};
+    Explainer ex(test::sample_info(), options);
+    ex.consume(seeded_pages({0x201}));
+    ex.consume(holder({0x201}));
+    ex.consume(snapshot_end());
+    for (auto& e : test::migration_failure(5000, {{0x201}})) ex.consume(e);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.history.size(), 2u);  // nothing about 0x300: the snapshot did not find it held
+    EXPECT_EQ(r.history[0].what, HistoryEntry::What::Snapshot);
+    EXPECT_EQ(r.history[0].task.tgid, kOwner);
+    EXPECT_NE(r.history[0].detail.find("held as maybe_pinned (refcount 1025, mapcount 1); likely holder pid 107 (fio)"),
+              std::string::npos)
+        << r.history[0].detail;
+    EXPECT_EQ(r.history[1].what, HistoryEntry::What::MigrationFailed);
+    std::string text = test::flat(render_history_text(r));
+    EXPECT_NE(text.find("snapshot (inferred, not traced): held as maybe_pinned"), std::string::npos) << text;
+}
+
 TEST(SnapshotSeed, TracedHolderIsCertainAndWinsOverTheSnapshot)
 {
     std::vector<Event> events{test::grab(3000, 555, 0x203, kLongPin, 1, "qemu")};
