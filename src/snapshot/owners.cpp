@@ -555,13 +555,14 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
     return scan;
 }
 
-OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end)
+OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                      std::optional<uint64_t> vmemmap_base)
 {
     OwnerOptions options;
     std::unique_ptr<BpfRmap> rmap;
     if (!pfns.empty()) {
         auto t0 = std::chrono::steady_clock::now();
-        auto opened = BpfRmap::open();
+        auto opened = BpfRmap::open(vmemmap_base);
         if (opened) {
             rmap = std::move(opened.value());
             options.rmap = rmap->lookup();

@@ -124,8 +124,10 @@ struct OwnerOptions {
 OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
                       const OwnerOptions& options);
 // On this machine: the BPF reverse map when there are pages to look for
-// and the kernel allows it (loading it calibrates, ~10 ms), else the walk.
-OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start = 0, uint64_t range_end = 0);
+// and the kernel allows it, else the walk. Without vmemmap_base (known to
+// a caller that already has BpfRefcounts), loading it calibrates again.
+OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start = 0, uint64_t range_end = 0,
+                      std::optional<uint64_t> vmemmap_base = std::nullopt);
 
 // A file descriptor's target (readlink of /proc/PID/fd/N) that pins memory
 // long-term for DMA, as a phrase for the evidence; nullopt for others.

@@ -269,7 +269,7 @@ TEST(Owners, NoPagesAskedAboutMeansNoMappingSearch)
     EXPECT_EQ(s.pages_walked, 0u);
 }
 
-TEST(Owners, RdmaHolderWithoutTheToolStillLikely)
+TEST(Owners, RdmaHolderWithNoRegionsListedIsStillLikely)
 {
     Fixture f;
     auto o = f.options();
@@ -281,6 +281,40 @@ TEST(Owners, RdmaHolderWithoutTheToolStillLikely)
     EXPECT_EQ(ib->confidence, Confidence::Likely);
     EXPECT_TRUE(has_evidence(*ib, "rdma lists 0 memory region(s) of 0 bytes for it", true));
     EXPECT_FALSE(has_evidence(*ib, "RDMA memory region mrn", true));
+}
+
+// Without a given listing, `rdma` is looked up in PATH and run; absent, a
+// note says RDMA regions are not listed. (ctest runs each test in a
+// process of its own, so PATH changes stay here.)
+TEST(Owners, TheRdmaToolIsRunFromPathOrItsAbsenceNoted)
+{
+    Fixture f;
+    auto o = f.options();
+    o.rdma_mr_text.reset();
+    o.rmap = fake_rmap;
+    std::string bin = f.t.root() + "/bin";
+    fs::create_directories(bin);
+    const char* old_path = getenv("PATH");
+    std::string saved = old_path ? old_path : "";
+    setenv("PATH", bin.c_str(), 1);
+    auto absent = find_owners({0x2000}, 0, 0, o);
+    bool noted = false;
+    for (const auto& n : absent.notes) noted = noted || n.find("rdma (iproute2) is not installed") != std::string::npos;
+    EXPECT_TRUE(noted);
+    ASSERT_TRUE(find(absent, 200));
+    EXPECT_EQ(find(absent, 200)->confidence, Confidence::Likely);  // the verbs fd alone
+
+    {
+        std::ofstream script(bin + "/rdma");
+        script << "#!/bin/sh\n[ \"$*\" = \"resource show mr\" ] || exit 1\n"
+                  "echo 'dev rxe0 mrn 7 rkey 0x1 lkey 0x1 iova 0x601000 mrlen 4096 pdn 1 pid 200 comm ib_app'\n";
+    }
+    fs::permissions(bin + "/rdma", fs::perms::owner_all);
+    auto present = find_owners({0x2000}, 0, 0, o);
+    setenv("PATH", saved.c_str(), 1);
+    const Candidate* ib = find(present, 200);
+    ASSERT_TRUE(ib);
+    EXPECT_TRUE(has_evidence(*ib, "RDMA memory region mrn 7 on rxe0 (iova 0x601000, 4096 bytes; a long-term pin)", true));
 }
 
 // --- The BPF reverse map on this kernel (root) ---
