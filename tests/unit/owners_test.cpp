@@ -384,6 +384,45 @@ TEST(OwnersLive, ReverseMapFindsThisProcessAtItsAddresses)
     unlink(file.c_str());
 }
 
+// A transparent huge page: its tail pages have no mapping of their own;
+// the walk goes through the head and adds the tail's place in the folio.
+TEST(OwnersLive, ReverseMapOfLargeFolioTailPages)
+{
+    std::string why;
+    auto rmap = open_rmap_or_skip(why);
+    if (!rmap) GTEST_SKIP() << why;
+    constexpr size_t kHuge = 2 << 20;
+    auto* raw = static_cast<char*>(mmap(nullptr, 2 * kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(raw, MAP_FAILED);
+    char* huge = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(raw) + kHuge - 1) & ~(kHuge - 1));
+    madvise(huge, kHuge, MADV_HUGEPAGE);
+    std::memset(huge, 1, kHuge);
+    auto head = pfn_of(getpid(), huge);
+    ASSERT_TRUE(head);
+    uint64_t flags = 0;
+    int kpf = ::open("/proc/kpageflags", O_RDONLY);
+    bool read_flags = kpf >= 0 && ::pread(kpf, &flags, 8, static_cast<off_t>(*head * 8)) == 8;
+    if (kpf >= 0) ::close(kpf);
+    if (!read_flags || !(flags & (uint64_t{1} << 22))) {  // KPF_THP
+        munmap(raw, 2 * kHuge);
+        GTEST_SKIP() << "no transparent huge page here";
+    }
+    for (size_t i : {size_t{0}, size_t{1}, size_t{255}, size_t{511}}) {
+        char* addr = huge + i * 4096;
+        auto pfn = pfn_of(getpid(), addr);
+        ASSERT_TRUE(pfn);
+        EXPECT_EQ(*pfn, *head + i);
+        auto m = rmap->walk(*pfn);
+        ASSERT_TRUE(m) << m.error().message;
+        EXPECT_EQ(m->kind, RmapKind::Anon);
+        bool me = false;
+        for (const auto& x : m->mappers)
+            me = me || (x.tgid == static_cast<uint32_t>(getpid()) && x.vaddr == reinterpret_cast<uintptr_t>(addr));
+        EXPECT_TRUE(me) << "page " << i << " of the huge page";
+    }
+    munmap(raw, 2 * kHuge);
+}
+
 // A child maps 8 pages and forks; the grandchild writes to the first 4
 // (its own copies) and shares the last 4. Both searches agree: the child
 // maps all 8, the grandchild the shared 4; the reverse map also named the
