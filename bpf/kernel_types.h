@@ -166,6 +166,73 @@ struct trace_event_raw_cma_alloc_finish {
 	int errorno;
 };
 
+/* The reverse map (rmap.bpf.c): from a page to the address spaces that map
+ * it, as mm/rmap.c walks it. Flavoured (___rmap) where another program
+ * declares the same struct, so each program's view stays its own. */
+struct page___rmap {
+	unsigned long compound_head; /* bit 0 set: a tail page, the rest points to the head */
+	struct address_space *mapping;
+	unsigned long index; /* renamed __folio_index in 6.16: read folio->index there */
+};
+
+struct folio___rmap { /* 5.16+ */
+	struct address_space *mapping;
+	unsigned long index;
+};
+
+struct rb_node {
+	unsigned long __rb_parent_color;
+	struct rb_node *rb_right;
+	struct rb_node *rb_left;
+};
+
+struct rb_root {
+	struct rb_node *rb_node;
+};
+
+struct rb_root_cached {
+	struct rb_root rb_root;
+	struct rb_node *rb_leftmost;
+};
+
+/* An anonymous folio's mapping (with bit 0 set): its vmas hang off rb_root
+ * through anon_vma_chain, an interval tree on the vmas' page offsets. */
+struct anon_vma {
+	struct rb_root_cached rb_root;
+};
+
+struct anon_vma_chain {
+	struct vm_area_struct *vma;
+	struct rb_node rb;
+	unsigned long rb_subtree_last;
+};
+
+/* A file folio's mapping: its vmas are in i_mmap, the same kind of tree,
+ * linked through vma->shared.rb. */
+struct address_space {
+	struct rb_root_cached i_mmap;
+};
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	struct mm_struct *vm_mm;
+	unsigned long vm_pgoff;
+	struct {
+		struct rb_node rb;
+		unsigned long rb_subtree_last;
+	} shared;
+};
+
+struct mm_struct {
+	struct task_struct *owner; /* CONFIG_MEMCG only */
+};
+
+struct task_struct___rmap {
+	int tgid;
+	char comm[16];
+};
+
 #pragma clang attribute pop
 
 /* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a

@@ -52,10 +52,14 @@ std::string render_candidates_text(const OwnerScan& owners, const std::string& i
                " page(s) no process maps or registered (kernel, driver or unmapped holders): " +
                pfn_list(owners.unowned, 6, owners.unowned.size()) + "\n";
     for (const auto& n : owners.notes) out += indent + "note: " + n + "\n";
-    char line[160];
-    std::snprintf(line, sizeof line, "%s(%" PRIu64 " processes searched, %" PRIu64 " unreadable, %" PRIu64
+    char line[200];
+    std::snprintf(line, sizeof line, "%s(%s; %" PRIu64 " processes searched, %" PRIu64 " unreadable, %" PRIu64
                                      " pagemap entries, %.2f s)\n",
-                  indent.c_str(), owners.processes, owners.processes_unreadable, owners.pages_walked, owners.seconds);
+                  indent.c_str(),
+                  owners.method == OwnerMethod::ReverseMap    ? "from the pages: reverse map"
+                  : owners.method == OwnerMethod::PagemapWalk ? "every process's pagemap walked"
+                                                              : "long-term pin holders only",
+                  owners.processes, owners.processes_unreadable, owners.pages_walked, owners.seconds);
     return out + line;
 }
 
@@ -127,7 +131,7 @@ void write_candidates(JsonWriter& j, const OwnerScan& owners)
         for (auto p : c.pfns) j.value(p);
         j.end_array().key("evidence").begin_array();
         for (const auto& e : c.evidence) {
-            j.begin_object().field("what", e.what).key("pfns").begin_array();
+            j.begin_object().field("what", e.what).field("long_term", e.long_term).key("pfns").begin_array();
             for (auto p : e.pfns) j.value(p);
             j.end_array().end_object();
         }
@@ -136,6 +140,9 @@ void write_candidates(JsonWriter& j, const OwnerScan& owners)
     j.end_array().key("unowned_pfns").begin_array();
     for (auto p : owners.unowned) j.value(p);
     j.end_array().string_array("owner_notes", owners.notes);
+    j.field("owner_method", method_name(owners.method)).field("rmap_pages", owners.rmap_pages);
+    j.field("rmap_mappers", owners.rmap_mappers).field("rmap_unconfirmed", owners.rmap_unconfirmed);
+    j.field("pagemap_entries", owners.pages_walked);
     j.field("processes_searched", owners.processes).field("owner_seconds", owners.seconds);
 }
 }  // namespace

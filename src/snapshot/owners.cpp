@@ -9,10 +9,14 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
+#include "capture/libbpf_owners.hpp"
 #include "snapshot/range.hpp"
+#include "snapshot/rmap_source.hpp"
 
 namespace pintrace::snapshot {
 namespace {
@@ -131,6 +135,7 @@ std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const st
         if (run.io_uring) {
             const auto& [fd, buf] = *run.io_uring;
             c.confidence = Confidence::Likely;
+            e.long_term = true;
             e.what = "io_uring fd " + std::to_string(fd) + " has registered buffer " + std::to_string(buf.index) +
                      " (" + hex(buf.addr) + ", " + std::to_string(buf.len) + " bytes; a long-term pin) on " + pages;
         } else {
@@ -141,9 +146,8 @@ std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const st
     }
     if (c.evidence.empty()) return std::nullopt;
     // The long-term pin evidence first.
-    std::stable_sort(c.evidence.begin(), c.evidence.end(), [](const Evidence& a, const Evidence& b) {
-        return a.what.rfind("io_uring", 0) == 0 && b.what.rfind("io_uring", 0) != 0;
-    });
+    std::stable_sort(c.evidence.begin(), c.evidence.end(),
+                     [](const Evidence& a, const Evidence& b) { return a.long_term && !b.long_term; });
     return c;
 }
 
@@ -159,11 +163,233 @@ std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan)
     return out;
 }
 
-OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end, const std::string& root)
+
+std::string_view method_name(OwnerMethod m)
+{
+    switch (m) {
+    case OwnerMethod::ReverseMap: return "rmap";
+    case OwnerMethod::PagemapWalk: return "pagemap_walk";
+    case OwnerMethod::None: break;
+    }
+    return "none";
+}
+
+std::optional<DmaHolder> dma_holder_kind(std::string_view t)
+{
+    auto starts = [&](std::string_view p) { return t.substr(0, p.size()) == p; };
+    if (t == "/dev/vfio/vfio") return DmaHolder::VfioContainer;
+    if (starts("/dev/vfio/devices/") || t == "anon_inode:[vfio-device]") return DmaHolder::VfioDevice;
+    if (starts("/dev/vfio/") && t.size() > 10 &&
+        std::all_of(t.begin() + 10, t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return DmaHolder::VfioGroup;
+    if (t == "/dev/iommu") return DmaHolder::Iommufd;
+    if (starts("/dev/infiniband/uverbs")) return DmaHolder::RdmaVerbs;
+    return std::nullopt;
+}
+
+std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines)
+{
+    std::vector<RdmaMr> out;
+    std::istringstream in{std::string(text)};
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::vector<std::string> w;
+        for (std::string x; words >> x;) w.push_back(x);
+        if (w.empty()) continue;
+        RdmaMr mr;
+        bool has_len = false, ok = w.size() % 2 == 0;
+        for (size_t i = 0; ok && i + 1 < w.size(); i += 2) {
+            const std::string& k = w[i];
+            const std::string& v = w[i + 1];
+            char* end = nullptr;
+            errno = 0;
+            uint64_t n = std::strtoull(v.c_str(), &end, 0);
+            bool number = errno == 0 && end && *end == '\0' && !v.empty();
+            if (k == "dev") mr.dev = v;
+            else if (k == "comm") mr.comm = v;
+            else if (k == "mrn") ok = number, mr.mrn = static_cast<uint32_t>(n);
+            else if (k == "mrlen") ok = number, mr.len = n, has_len = true;
+            else if (k == "iova") ok = number, mr.iova = n;
+            else if (k == "pid") ok = number, mr.pid = static_cast<uint32_t>(n);
+            // rkey, lkey, pdn, and what later versions add: not needed.
+        }
+        if (!ok || !has_len || mr.dev.empty()) {
+            if (bad_lines) ++*bad_lines;
+            continue;
+        }
+        out.push_back(std::move(mr));
+    }
+    return out;
+}
+
+namespace {
+
+struct DmaFd {
+    uint32_t fd = 0;
+    std::string target;
+    DmaHolder kind = DmaHolder::VfioContainer;
+};
+
+// What one process showed: its io_uring buffers and mappings on the pages
+// asked about, and its file descriptors that pin memory for DMA.
+struct ProcessFinds {
+    std::vector<MappedRun> runs;
+    std::vector<DmaFd> dma;
+};
+
+std::string dma_evidence(const DmaFd& d, size_t pages)
+{
+    std::string what;
+    switch (d.kind) {
+    case DmaHolder::VfioContainer: what = "holds a VFIO container fd"; break;
+    case DmaHolder::VfioGroup: what = "holds a VFIO group fd"; break;
+    case DmaHolder::VfioDevice: what = "holds a VFIO device fd"; break;
+    case DmaHolder::Iommufd: what = "holds an iommufd fd"; break;
+    case DmaHolder::RdmaVerbs: what = "holds an RDMA verbs fd"; break;
+    }
+    what += " " + std::to_string(d.fd) + " (" + d.target + "): ";
+    switch (d.kind) {
+    case DmaHolder::VfioContainer: what += "its DMA mappings are long-term pins"; break;
+    case DmaHolder::VfioGroup:
+    case DmaHolder::VfioDevice: what += "memory it maps for device DMA is pinned long-term"; break;
+    case DmaHolder::Iommufd: what += "its IOAS mappings are long-term pins"; break;
+    case DmaHolder::RdmaVerbs: what += "its memory regions are long-term pins"; break;
+    }
+    return what + "; it maps " + (pages == 1 ? "1 of these pages" : std::to_string(pages) + " of these pages") +
+           " (which of its pages are DMA-mapped is not visible)";
+}
+
+// The vma of /proc/PID/maps holding each hit, for the evidence.
+std::vector<MappedRun> runs_from_hits(const std::vector<Vma>& maps, std::vector<Hit> hits)
+{
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.vaddr < b.vaddr; });
+    std::vector<MappedRun> runs;
+    for (const auto& h : hits) {
+        auto it = std::find_if(maps.begin(), maps.end(), [&](const Vma& v) { return h.vaddr >= v.start && h.vaddr < v.end; });
+        Vma v = it != maps.end() ? *it : Vma{h.vaddr, h.vaddr + kPage, "?", "(gone from maps)"};
+        if (runs.empty() || runs.back().vma.start != v.start) runs.push_back(MappedRun{v, std::nullopt, {}});
+        runs.back().hits.push_back(h);
+    }
+    return runs;
+}
+
+std::optional<std::string> run_rdma_tool(std::vector<std::string>& notes)
+{
+    const char* path = std::getenv("PATH");
+    std::string found;
+    std::istringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    for (std::string d; std::getline(dirs, d, ':');)
+        if (!d.empty() && ::access((d + "/rdma").c_str(), X_OK) == 0) {
+            found = d + "/rdma";
+            break;
+        }
+    if (found.empty()) {
+        notes.push_back("rdma (iproute2) is not installed: RDMA memory regions are not listed");
+        return std::nullopt;
+    }
+    std::string cmd = found + " resource show mr 2>/dev/null";
+    FILE* f = ::popen(cmd.c_str(), "r");
+    if (!f) return std::nullopt;
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    int rc = ::pclose(f);
+    if (rc != 0) {
+        notes.push_back(found + " resource show mr failed (exit " + std::to_string(rc) +
+                        "): RDMA memory regions are not listed");
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::string pages_word(size_t n) { return n == 1 ? "1 page" : std::to_string(n) + " pages"; }
+
+}  // namespace
+
+OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                      const OwnerOptions& options)
 {
     auto t0 = std::chrono::steady_clock::now();
     OwnerScan scan;
-    std::string proc = root + "/proc";
+    std::string proc = options.root + "/proc";
+    uint32_t self = static_cast<uint32_t>(::getpid());
+    auto wanted = [&](uint64_t pfn) { return pfns.count(pfn) != 0; };
+    auto in_range = [&](uint64_t pfn) { return wanted(pfn) || (pfn >= range_start && pfn < range_end); };
+    std::map<uint32_t, ProcessFinds> finds;
+
+    // From the pages: each answer is a (task, address) the kernel's reverse
+    // map held a moment ago, read without its locks; one pagemap entry at
+    // that address says whether the page is really there (a forked child
+    // shares the parent's anon_vma but may hold its own copy).
+    std::map<uint32_t, std::vector<Hit>> rmap_hits;
+    if (!pfns.empty() && options.rmap) {
+        scan.method = OwnerMethod::ReverseMap;
+        std::map<uint32_t, Fd> pagemaps;
+        uint64_t not_mapped = 0, ksm = 0, truncated = 0, no_owner = 0;
+        for (uint64_t pfn : pfns) {
+            auto pm = options.rmap(pfn);
+            if (!pm) {
+                scan.notes.push_back("reverse map failed at pfn " + hex(pfn) + " (" + pm.error().message +
+                                     "): walked every process's pagemap instead");
+                scan.method = OwnerMethod::PagemapWalk;
+                rmap_hits.clear();
+                break;
+            }
+            ++scan.rmap_pages;
+            scan.rmap_mappers += pm->mappers.size();
+            if (pm->kind == RmapKind::Ksm) ++ksm;
+            else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File) ++not_mapped;
+            truncated += pm->truncated;
+            for (const auto& m : pm->mappers) {
+                if (!m.tgid) {
+                    ++no_owner;
+                    continue;
+                }
+                if (m.tgid == self) continue;
+                auto [it, fresh] = pagemaps.try_emplace(m.tgid);
+                if (fresh)
+                    it->second = Fd(::open((proc + "/" + std::to_string(m.tgid) + "/pagemap").c_str(),
+                                           O_RDONLY | O_CLOEXEC));
+                uint64_t entry = 0;
+                bool confirmed = it->second.get() >= 0 &&
+                                 ::pread(it->second.get(), &entry, sizeof entry,
+                                         static_cast<off_t>(m.vaddr / kPage * 8)) == sizeof entry &&
+                                 pagemap_pfn(entry) == pfn;
+                if (it->second.get() >= 0) ++scan.pages_walked;
+                if (!confirmed) {
+                    ++scan.rmap_unconfirmed;
+                    continue;
+                }
+                auto& hits = rmap_hits[m.tgid];
+                if (std::none_of(hits.begin(), hits.end(), [&](const Hit& h) { return h.vaddr == m.vaddr; }))
+                    hits.push_back({m.vaddr, pfn});
+            }
+        }
+        if (scan.method == OwnerMethod::ReverseMap) {
+            scan.notes.push_back("mappers found from the pages through the kernel's reverse map (BPF, read without "
+                                 "its locks), each confirmed by one /proc/PID/pagemap read: " +
+                                 std::to_string(scan.rmap_pages) + " page(s), " + std::to_string(scan.rmap_mappers) +
+                                 " mapping(s) found, " + std::to_string(scan.rmap_unconfirmed) + " not confirmed");
+            if (truncated)
+                scan.notes.push_back(std::to_string(truncated) +
+                                     " page(s) have more mappers than were searched (widely shared file pages): "
+                                     "their list is partial");
+            if (ksm)
+                scan.notes.push_back(std::to_string(ksm) + " page(s) are KSM-merged: their mappers are not walked");
+            if (no_owner)
+                scan.notes.push_back(std::to_string(no_owner) +
+                                     " mapping(s) have no owner task (kernel without CONFIG_MEMCG's mm->owner)");
+        }
+    } else if (!pfns.empty()) {
+        scan.method = OwnerMethod::PagemapWalk;
+        scan.notes.push_back("mappers found by walking every process's /proc/PID/pagemap (proportional to mapped "
+                             "memory)" +
+                             (options.rmap_unavailable.empty() ? std::string()
+                                                               : ": no reverse map, " + options.rmap_unavailable));
+    }
+    bool walk = scan.method == OwnerMethod::PagemapWalk;
+
     DIR* d = ::opendir(proc.c_str());
     if (!d) {
         scan.notes.push_back(proc + ": cannot list processes");
@@ -177,31 +403,36 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
     }
     ::closedir(d);
     std::sort(pids.begin(), pids.end());
-    uint32_t self = static_cast<uint32_t>(::getpid());
-    auto wanted = [&](uint64_t pfn) { return pfns.count(pfn) != 0; };
-    auto in_range = [&](uint64_t pfn) { return wanted(pfn) || (pfn >= range_start && pfn < range_end); };
 
+    bool rdma_fds = false;
     for (uint32_t pid : pids) {
         if (pid == self) continue;
         std::string dir = proc + "/" + std::to_string(pid);
-        int pm = ::open((dir + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
-        if (pm < 0) {
+        Fd pm(::open((dir + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+        if (pm.get() < 0) {
             if (errno != ESRCH) ++scan.processes_unreadable;  // ESRCH: a kernel thread, no memory of its own
             continue;
         }
         ++scan.processes;
-        std::vector<MappedRun> runs;
-        // Long-term pin holders that user space can see: io_uring rings.
+        ProcessFinds found;
+        // Long-term pin holders that user space can see: io_uring rings,
+        // VFIO, iommufd and RDMA file descriptors.
         std::string fddir = dir + "/fd";
         if (DIR* fds = ::opendir(fddir.c_str())) {
             while (dirent* e = ::readdir(fds)) {
                 if (e->d_name[0] == '.') continue;
-                if (read_link(fddir + "/" + e->d_name) != "anon_inode:[io_uring]") continue;
+                std::string target = read_link(fddir + "/" + e->d_name);
+                uint32_t fd = static_cast<uint32_t>(std::atoi(e->d_name));
+                if (auto kind = dma_holder_kind(target)) {
+                    found.dma.push_back({fd, target, *kind});
+                    rdma_fds = rdma_fds || *kind == DmaHolder::RdmaVerbs;
+                    continue;
+                }
+                if (target != "anon_inode:[io_uring]") continue;
                 auto text = read_text_file(dir + "/fdinfo/" + e->d_name);
                 if (!text) continue;
                 auto info = parse_io_uring_fdinfo(text.value());
                 if (!info) continue;
-                uint32_t fd = static_cast<uint32_t>(std::atoi(e->d_name));
                 if (info->user_bufs && info->buffers.empty())
                     scan.notes.push_back("pid " + std::to_string(pid) + " io_uring fd " + std::to_string(fd) + " has " +
                                          std::to_string(info->user_bufs) +
@@ -210,40 +441,106 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
                     MappedRun run;
                     run.vma = Vma{b.addr, b.addr + b.len, "", ""};
                     run.io_uring = std::pair{fd, b};
-                    scan.pages_walked += walk_pagemap(pm, b.addr, b.addr + b.len, [&](uint64_t va, uint64_t pfn) {
+                    scan.pages_walked += walk_pagemap(pm.get(), b.addr, b.addr + b.len, [&](uint64_t va, uint64_t pfn) {
                         if (in_range(pfn)) run.hits.push_back({va, pfn});
                     });
-                    runs.push_back(std::move(run));
+                    found.runs.push_back(std::move(run));
                 }
             }
             ::closedir(fds);
         }
-        if (!pfns.empty()) {
+        if (walk) {
             auto maps = read_text_file(dir + "/maps");
             if (maps) {
                 for (const auto& v : parse_maps(maps.value())) {
                     if (v.path == "[vsyscall]") continue;
                     MappedRun run;
                     run.vma = v;
-                    scan.pages_walked += walk_pagemap(pm, v.start, v.end, [&](uint64_t va, uint64_t pfn) {
+                    scan.pages_walked += walk_pagemap(pm.get(), v.start, v.end, [&](uint64_t va, uint64_t pfn) {
                         if (wanted(pfn)) run.hits.push_back({va, pfn});
                     });
-                    if (!run.hits.empty()) runs.push_back(std::move(run));
+                    if (!run.hits.empty()) found.runs.push_back(std::move(run));
                 }
             }
         }
-        ::close(pm);
-        bool any = std::any_of(runs.begin(), runs.end(), [](const MappedRun& r) { return !r.hits.empty(); });
-        if (!any) {
-            // A process with present pages but pfn 0: not root.
-            continue;
+        if (auto it = rmap_hits.find(pid); it != rmap_hits.end()) {
+            // Only the processes the reverse map named: their maps say what the mapping is.
+            auto maps = read_text_file(dir + "/maps");
+            auto runs = runs_from_hits(maps ? parse_maps(maps.value()) : std::vector<Vma>{}, std::move(it->second));
+            rmap_hits.erase(it);
+            found.runs.insert(found.runs.end(), runs.begin(), runs.end());
         }
-        auto comm = read_text_file(dir + "/comm");
-        if (auto c = make_candidate(pid, comm ? trim(comm.value()) : "?", runs)) {
-            c->exe = read_link(dir + "/exe");
-            scan.candidates.push_back(std::move(*c));
+        bool any = std::any_of(found.runs.begin(), found.runs.end(), [](const MappedRun& r) { return !r.hits.empty(); });
+        if (any || !found.dma.empty()) finds.emplace(pid, std::move(found));
+    }
+
+    std::vector<RdmaMr> mrs;
+    bool rdma_listed = false;
+    if (rdma_fds) {
+        std::optional<std::string> text = options.rdma_mr_text ? options.rdma_mr_text : run_rdma_tool(scan.notes);
+        if (text) {
+            rdma_listed = true;
+            size_t bad = 0;
+            mrs = parse_rdma_mr(*text, &bad);
+            if (bad) scan.notes.push_back("rdma resource show mr: " + std::to_string(bad) + " line(s) not understood");
         }
     }
+
+    for (auto& [pid, found] : finds) {
+        std::string dir = proc + "/" + std::to_string(pid);
+        auto comm_text = read_text_file(dir + "/comm");
+        std::string comm = comm_text ? trim(comm_text.value()) : "?";
+        auto c = make_candidate(pid, comm, found.runs);
+        if (!c) {
+            if (!pfns.empty() && !found.dma.empty())
+                scan.notes.push_back("pid " + std::to_string(pid) + " (" + comm + ") holds " +
+                                     std::to_string(found.dma.size()) + " VFIO/iommufd/RDMA fd(s) (" +
+                                     found.dma.front().target +
+                                     ", ...) but maps none of these pages: a pin whose mapping is gone would not "
+                                     "show here");
+            continue;
+        }
+        std::vector<uint64_t> mapped(c->pfns.begin(), c->pfns.end());
+        for (const auto& dfd : found.dma) {
+            Evidence e{dma_evidence(dfd, mapped.size()), mapped, true};
+            c->evidence.push_back(std::move(e));
+            c->confidence = Confidence::Likely;
+            if (dfd.kind != DmaHolder::RdmaVerbs) continue;
+            // The memory regions rdma lists for this pid: one whose iova
+            // range holds a page's address names that page.
+            uint64_t bytes = 0, regions = 0;
+            for (const auto& mr : mrs) {
+                if (mr.pid != pid) continue;
+                ++regions;
+                bytes += mr.len;
+                if (!mr.iova) continue;
+                Evidence covered;
+                for (const auto& run : found.runs)
+                    for (const auto& h : run.hits)
+                        if (h.vaddr >= *mr.iova && h.vaddr - *mr.iova < mr.len &&
+                            std::find(covered.pfns.begin(), covered.pfns.end(), h.pfn) == covered.pfns.end())
+                            covered.pfns.push_back(h.pfn);
+                if (covered.pfns.empty()) continue;
+                covered.what = "RDMA memory region mrn " + std::to_string(mr.mrn) + " on " + mr.dev + " (iova " +
+                               hex(*mr.iova) + ", " + std::to_string(mr.len) + " bytes; a long-term pin) covers " +
+                               pages_word(covered.pfns.size());
+                covered.long_term = true;
+                c->evidence.push_back(std::move(covered));
+            }
+            if (rdma_listed)
+                c->evidence.push_back(Evidence{"rdma lists " + std::to_string(regions) + " memory region(s) of " +
+                                                   std::to_string(bytes) + " bytes for it",
+                                               {}, true});
+            break;  // one account of its regions, however many verbs fds
+        }
+        std::stable_sort(c->evidence.begin(), c->evidence.end(),
+                         [](const Evidence& a, const Evidence& b) { return a.long_term && !b.long_term; });
+        c->exe = read_link(dir + "/exe");
+        scan.candidates.push_back(std::move(*c));
+    }
+    if (!rmap_hits.empty())
+        scan.notes.push_back(std::to_string(rmap_hits.size()) +
+                             " process(es) the reverse map named exited before their /proc could be read");
     if (::geteuid() != 0)
         scan.notes.push_back("not root: the kernel hides pfns in /proc/PID/pagemap, so no process can be matched");
     std::stable_sort(scan.candidates.begin(), scan.candidates.end(), [](const Candidate& a, const Candidate& b) {
@@ -256,6 +553,28 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
         if (!owned.count(p)) scan.unowned.push_back(p);
     scan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return scan;
+}
+
+OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                      std::optional<uint64_t> vmemmap_base)
+{
+    OwnerOptions options;
+    std::unique_ptr<BpfRmap> rmap;
+    if (!pfns.empty()) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto opened = BpfRmap::open(vmemmap_base);
+        if (opened) {
+            rmap = std::move(opened.value());
+            options.rmap = rmap->lookup();
+        } else {
+            options.rmap_unavailable = opened.error().message;
+        }
+        auto scan = find_owners(pfns, range_start, range_end, options);
+        // Loading the program and calibrating are part of the cost.
+        scan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return scan;
+    }
+    return find_owners(pfns, range_start, range_end, options);
 }
 
 }  // namespace pintrace::snapshot

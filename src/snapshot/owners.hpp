@@ -1,12 +1,16 @@
-// Who may hold a page now, from what user space can see: the processes
-// that map it (/proc/PID/pagemap, root only for pfns) and the long-term
-// pin holders that say so (io_uring registered buffers in
-// /proc/PID/fdinfo). Candidates with evidence, never certainty: a mapping
-// is not a pin, and a buffer registered long ago may since have been
-// remapped.
+// Who may hold a page now, from what user space can see, as candidates
+// with evidence, never certainty: the processes that map it, found from
+// the page through the kernel's reverse map (BPF) or, without BPF, by
+// walking every process's /proc/PID/pagemap; and the long-term pin holders
+// user space can see: io_uring registered buffers (/proc/PID/fdinfo), VFIO
+// and iommufd file descriptors, RDMA verbs file descriptors and the memory
+// regions `rdma resource show mr` lists. A mapping is not a pin, a buffer
+// registered long ago may since have been remapped, and a VFIO or RDMA fd
+// says the process pins memory for DMA, not which pages.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -50,6 +54,7 @@ std::string_view confidence_word(Confidence c);
 struct Evidence {
     std::string what;  // "io_uring fd 5 registered buffer 0 (0x7f..., 65536 bytes) covers it", "maps it at 0x7f... (rw-p [heap])"
     std::vector<uint64_t> pfns;
+    bool long_term = false;  // says the holder pins long-term (io_uring, VFIO, iommufd, RDMA), not just maps
 };
 
 struct Candidate {
@@ -61,22 +66,87 @@ struct Candidate {
     std::set<uint64_t> pfns;  // of the pages asked about
 };
 
+// How the mappers of the pages asked about were found.
+enum class OwnerMethod {
+    None,         // no pages asked about
+    ReverseMap,   // from each page (BPF), each answer confirmed by one pagemap read
+    PagemapWalk,  // every process's whole pagemap: proportional to mapped memory
+};
+std::string_view method_name(OwnerMethod m);  // "rmap", "pagemap_walk", "none"
+
 struct OwnerScan {
     std::vector<Candidate> candidates;  // likely first, then by pages
     std::vector<uint64_t> unowned;      // asked-about pfns no process maps or registered
+    OwnerMethod method = OwnerMethod::None;
     uint64_t processes = 0;
     uint64_t processes_unreadable = 0;  // exited meanwhile, or no permission
     uint64_t pages_walked = 0;          // pagemap entries read
-    std::vector<std::string> notes;     // what it could not see
+    uint64_t rmap_pages = 0;            // pages walked from, through the reverse map
+    uint64_t rmap_mappers = 0;          // (task, address) answers it gave
+    uint64_t rmap_unconfirmed = 0;      // answers pagemap did not confirm (stale, or a forked copy)
+    std::vector<std::string> notes;     // what it could not see, and which method was used
     double seconds = 0;
 };
 
-// Walks every process under root/proc; pfns are the pages asked about.
-// Long-term pin holders (io_uring registered buffers) are always listed
-// with the pages of theirs in [range_start, range_end), even when pfns is
-// empty: the /proc fallback cannot see pins, these can.
+// The reverse map's answer for one page (bpf/rmap.bpf.c).
+enum class RmapKind { None, Anon, File, Ksm, Movable, Unreadable };
+struct RmapMapper {
+    uint32_t tgid = 0;  // 0: the mm has no owner field (no CONFIG_MEMCG) or none was read
+    uint64_t vaddr = 0;
+    uint64_t mm = 0;
+    std::string comm;
+};
+struct PageMappers {
+    uint64_t pfn = 0;
+    RmapKind kind = RmapKind::Unreadable;
+    uint64_t pgoff = 0;
+    std::vector<RmapMapper> mappers;
+    uint64_t nodes_visited = 0;
+    bool truncated = false;  // more mappers than were searched or kept
+    bool no_owner = false;
+};
+using RmapLookup = std::function<Result<PageMappers>(uint64_t pfn)>;
+
+struct OwnerOptions {
+    std::string root;  // a prefix for /proc (tests)
+    // From the pages (the BPF reverse map); empty: walk every process's pagemap.
+    RmapLookup rmap;
+    std::string rmap_unavailable;  // why there is no reverse map, for the notes
+    // `rdma resource show mr` output; unset: run `rdma` when some process
+    // holds an RDMA verbs fd and the tool is installed.
+    std::optional<std::string> rdma_mr_text;
+};
+
+// pfns are the pages asked about. Long-term pin holders (io_uring
+// registered buffers) are always listed with the pages of theirs in
+// [range_start, range_end), even when pfns is empty: the /proc fallback
+// cannot see pins, these can.
+OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                      const OwnerOptions& options);
+// On this machine: the BPF reverse map when there are pages to look for
+// and the kernel allows it, else the walk. Without vmemmap_base (known to
+// a caller that already has BpfRefcounts), loading it calibrates again.
 OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start = 0, uint64_t range_end = 0,
-                      const std::string& root = "");
+                      std::optional<uint64_t> vmemmap_base = std::nullopt);
+
+// A file descriptor's target (readlink of /proc/PID/fd/N) that pins memory
+// long-term for DMA, as a phrase for the evidence; nullopt for others.
+enum class DmaHolder { VfioContainer, VfioGroup, VfioDevice, Iommufd, RdmaVerbs };
+std::optional<DmaHolder> dma_holder_kind(std::string_view fd_target);
+
+// One line of `rdma resource show mr` (iproute2):
+// "dev mlx5_0 mrn 4 rkey 0x.. lkey 0x.. iova 0x.. mrlen 4096 pdn 3 pid 1234 comm ib_write_bw".
+// Keys and iova need CAP_NET_ADMIN; kernel MRs have no pid.
+struct RdmaMr {
+    std::string dev;
+    uint32_t mrn = 0;
+    std::optional<uint64_t> iova;
+    uint64_t len = 0;
+    std::optional<uint32_t> pid;
+    std::string comm;
+};
+// Lines it cannot read are skipped (counted in bad_lines when given).
+std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines = nullptr);
 
 // The pages candidates registered as long-term pins, with a one-line why
 // ("io_uring buffer of pid 107 (fio)"), for snapshot::PinHints.

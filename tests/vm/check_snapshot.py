@@ -10,7 +10,11 @@ usage: check_snapshot.py DIR  (DIR holds truth.json, snapshot.*, bias.*, explain
 - snapshot --source bpf --no-owners: the BPF refcount alone shows the pin
   bias (maybe_pinned, exit 3);
 - explain --pfn on every pinned page: exit 3, each page's likely holder is
-  the scenario.
+  the scenario;
+- snapshot over the range from the lowest to the highest pinned pfn: owner
+  discovery went from the pages (owner_method "rmap", the BPF reverse map)
+  and names the scenario's pid as mapping every pinned page, each mapping
+  confirmed by pagemap.
 """
 import json
 import sys
@@ -64,6 +68,20 @@ check(read("explain.rc") == "3", f"explain exited {read('explain.rc')}: {read('e
 text = read("explain.txt")
 holder = f"likely holder (registered it as an io_uring fixed buffer): pid {pid} "
 check(text.count(holder) == len(pinned), f"explain names pid {pid} for {text.count(holder)} of {len(pinned)} pages")
+
+check(read("rmap.rc") == "3", f"snapshot of the pinned range exited {read('rmap.rc')}: {read('rmap.err')[:300]}")
+try:
+    rmap = json.loads(read("rmap.json"))
+    check(rmap.get("owner_method") == "rmap",
+          f"owner method {rmap.get('owner_method')}: {rmap.get('owner_notes')}")
+    check(rmap.get("rmap_pages", 0) >= len(pinned), f"reverse map walked from {rmap.get('rmap_pages')} pages")
+    mine = [c for c in rmap.get("candidates", []) if c["pid"] == pid]
+    mapped = {p for c in mine for e in c["evidence"] if e["what"].startswith("maps ") for p in e["pfns"]}
+    check(set(pinned) <= mapped,
+          f"the reverse map names pid {pid} for {len(set(pinned) & mapped)} of {len(pinned)} pinned pages: "
+          f"{[c['evidence'] for c in mine]} notes {rmap.get('owner_notes')}")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"range snapshot JSON: {e}")
 
 if problems:
     print("FAIL snapshot_live: " + "; ".join(problems[:6]))

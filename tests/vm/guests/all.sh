@@ -68,5 +68,11 @@ pintrace snapshot --pfn "$first" --no-owners --source bpf --format json > $d/bia
 echo $? > $d/bias.rc
 pintrace explain --pfn "$pfns" > $d/explain.txt 2> $d/explain.err
 echo $? > $d/explain.rc
+# Owner discovery from the pages (the BPF reverse map) for every pinned
+# page at once: the range from the lowest to the highest of them.
+lo=$(echo "$pfns" | tr ',' '\n' | sort -n | head -n 1)
+hi=$(echo "$pfns" | tr ',' '\n' | sort -n | tail -n 1)
+pintrace snapshot --pfn "$lo-$hi" --format json > $d/rmap.json 2> $d/rmap.err
+echo $? > $d/rmap.rc
 kill $scenario_pid 2>/dev/null
 wait $scenario_pid 2>/dev/null
