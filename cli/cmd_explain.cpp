@@ -34,11 +34,11 @@ int run_explain(const ExplainArgs& args)
     std::string out;
     bool blocks = false;
     std::set<uint64_t> pfns(list->begin(), list->end());
-    auto owners = find_owners(pfns);
-    PinHints hints = registered_pins(owners);
     std::string note;
     auto bpf = open_page_source(args.source, note);
     if (!bpf) return fail("explain", bpf.error().message, 1);
+    auto owners = find_owners_as(pfns, 0, 0, bpf.value().get(), note);
+    PinHints hints = registered_pins(owners);
     for (uint64_t pfn : pfns) {
         auto now = page_now(pfn, &hints, bpf.value().get());
         if (!now) return fail("explain", now.error().message, 1);
@@ -55,8 +55,10 @@ int run_explain(const ExplainArgs& args)
             // Per page: likely only where the long-term pin evidence covers this page.
             std::string how = "possible holder (maps it)";
             for (const auto& e : c.evidence)
-                if (e.what.rfind("io_uring", 0) == 0 && std::count(e.pfns.begin(), e.pfns.end(), pfn))
-                    how = "likely holder (registered it as an io_uring fixed buffer)";
+                if (e.long_term && std::count(e.pfns.begin(), e.pfns.end(), pfn))
+                    how = e.origin == "io_uring_fixed_buffers"
+                              ? "likely holder (registered it as an io_uring fixed buffer)"
+                              : "likely holder (a long-term pin holder that maps it: " + e.origin + ")";
             out += "  " + how + ": pid " + std::to_string(c.pid) + " (" + c.comm + ")\n";
         }
         blocks = blocks || blocks_migration(now->verdict.cls);

@@ -63,7 +63,7 @@ int run_snapshot(const SnapshotArgs& args)
     if (!args.no_owners) {
         std::set<uint64_t> pfns;
         for (const auto& p : snap->suspicious) pfns.insert(p.state.pfn);
-        owners = find_owners(pfns, lo, hi);
+        owners = find_owners_as(pfns, lo, hi, bpf.value().get(), note);
     }
     const OwnerScan* o = owners ? &*owners : nullptr;
     std::string out = args.format == "json" ? render_snapshot_json(snap.value(), o) : render_snapshot_text(snap.value(), o);
@@ -95,7 +95,9 @@ Runner setup_snapshot(CLI::App& sub)
                    "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
-    sub.add_flag("--no-owners", args->no_owners, "Skip owner discovery (the walk of every process's page map)");
+    sub.add_flag("--no-owners", args->no_owners,
+                 "Skip owner discovery (the reverse map of the held pages, or without BPF the walk of every "
+                 "process's page map)");
     sub.footer("Exit status: 0 nothing in the range would block migration; 3 something would; 1 error (e.g. not "
                "root); 2 usage (e.g. a range that does not exist).");
     return [args] { return run_snapshot(*args); };

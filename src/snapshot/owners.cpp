@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "capture/libbpf_owners.hpp"
+#include "snapshot/bpf_source.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/rmap_source.hpp"
 
@@ -136,6 +137,7 @@ std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const st
             const auto& [fd, buf] = *run.io_uring;
             c.confidence = Confidence::Likely;
             e.long_term = true;
+            e.origin = "io_uring_fixed_buffers";
             e.what = "io_uring fd " + std::to_string(fd) + " has registered buffer " + std::to_string(buf.index) +
                      " (" + hex(buf.addr) + ", " + std::to_string(buf.len) + " bytes; a long-term pin) on " + pages;
         } else {
@@ -502,7 +504,8 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
         }
         std::vector<uint64_t> mapped(c->pfns.begin(), c->pfns.end());
         for (const auto& dfd : found.dma) {
-            Evidence e{dma_evidence(dfd, mapped.size()), mapped, true};
+            Evidence e{dma_evidence(dfd, mapped.size()), mapped, true,
+                       dfd.kind == DmaHolder::RdmaVerbs ? "rdma" : "vfio"};
             c->evidence.push_back(std::move(e));
             c->confidence = Confidence::Likely;
             if (dfd.kind != DmaHolder::RdmaVerbs) continue;
@@ -525,12 +528,13 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
                                hex(*mr.iova) + ", " + std::to_string(mr.len) + " bytes; a long-term pin) covers " +
                                pages_word(covered.pfns.size());
                 covered.long_term = true;
+                covered.origin = "rdma";
                 c->evidence.push_back(std::move(covered));
             }
             if (rdma_listed)
                 c->evidence.push_back(Evidence{"rdma lists " + std::to_string(regions) + " memory region(s) of " +
                                                    std::to_string(bytes) + " bytes for it",
-                                               {}, true});
+                                               {}, true, "rdma"});
             break;  // one account of its regions, however many verbs fds
         }
         std::stable_sort(c->evidence.begin(), c->evidence.end(),
@@ -574,6 +578,15 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
         scan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         return scan;
     }
+    return find_owners(pfns, range_start, range_end, options);
+}
+
+OwnerScan find_owners_as(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                         const BpfRefcounts* bpf, const std::string& why_not)
+{
+    if (bpf) return find_owners(pfns, range_start, range_end, bpf->vmemmap_base());
+    OwnerOptions options;
+    options.rmap_unavailable = why_not.empty() ? "no BPF (--source proc)" : why_not;
     return find_owners(pfns, range_start, range_end, options);
 }
 

@@ -55,6 +55,9 @@ struct Evidence {
     std::string what;  // "io_uring fd 5 registered buffer 0 (0x7f..., 65536 bytes) covers it", "maps it at 0x7f... (rw-p [heap])"
     std::vector<uint64_t> pfns;
     bool long_term = false;  // says the holder pins long-term (io_uring, VFIO, iommufd, RDMA), not just maps
+    // What takes the pin, named as the report names origins
+    // (explain/origin.hpp): "io_uring_fixed_buffers", "vfio", "rdma"; "" for a mapping.
+    std::string origin;
 };
 
 struct Candidate {
@@ -128,6 +131,12 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
 // a caller that already has BpfRefcounts), loading it calibrates again.
 OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start = 0, uint64_t range_end = 0,
                       std::optional<uint64_t> vmemmap_base = std::nullopt);
+// As the page reader goes: with its BPF (and its calibrated base) the
+// reverse map; without (--source proc, or BPF refused), the walk, with
+// why_not in the notes.
+class BpfRefcounts;
+OwnerScan find_owners_as(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
+                         const BpfRefcounts* bpf, const std::string& why_not);
 
 // A file descriptor's target (readlink of /proc/PID/fd/N) that pins memory
 // long-term for DMA, as a phrase for the evidence; nullopt for others.

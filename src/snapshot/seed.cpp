@@ -26,14 +26,6 @@ std::optional<SeedClass> seed_class(PageClass c)
     }
 }
 
-// What took the pin, where the evidence says: the same names as the
-// origins recognised from kernel stacks (explain/origin.hpp).
-std::string evidence_origin(const Evidence& e)
-{
-    if (e.what.rfind("io_uring", 0) == 0) return "io_uring_fixed_buffers";
-    return "";
-}
-
 }  // namespace
 
 SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, uint64_t start_ns, uint64_t end_ns,
@@ -47,14 +39,13 @@ SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, ui
         out.pages.pages.push_back({p.state.pfn, p.state.refcount.value_or(-1), p.state.mapcount.value_or(-1), *held_as});
     }
     // Evidence is "likely" only where it is itself a long-term pin holder's
-    // (a registered buffer); a mapping says only that the process could
-    // have pinned, even when the same process registered the pages too.
+    // (a registered buffer, a VFIO or RDMA fd); a mapping says only that the
+    // process could have pinned, even when it registered the pages too.
     for (const auto& c : owners.candidates)
         for (const auto& e : c.evidence) {
             if (e.pfns.empty()) continue;
-            std::string origin = evidence_origin(e);
-            bool likely = c.confidence == Confidence::Likely && !origin.empty();
-            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, origin, e.pfns});
+            bool likely = c.confidence == Confidence::Likely && e.long_term;
+            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, e.origin, e.pfns});
         }
     out.end.start_ns = start_ns;
     out.end.end_ns = end_ns;
@@ -91,7 +82,7 @@ Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::s
     if (!bpf_note.empty()) snap->blind.insert(snap->blind.begin(), bpf_note);
     std::set<uint64_t> held;
     for (const auto& p : snap->suspicious) held.insert(p.state.pfn);
-    OwnerScan owners = find_owners(held, lo, hi);
+    OwnerScan owners = find_owners_as(held, lo, hi, bpf, bpf_note);
     return seed_records(snap.value(), owners, start_ns, monotonic_ns(), "all memory (System RAM in /proc/iomem)");
 }
 
