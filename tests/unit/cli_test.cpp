@@ -367,5 +367,23 @@ TEST(Cli, RecordSnapshotWritesTheHoldersOfPinsOlderThanTheTrace)
     EXPECT_NE(candidate.find("\"pages\":8"), std::string::npos) << candidate;
 }
 
+TEST(Cli, RecordStoppedBeforeItsSnapshotIsDoneStillWritesItWhole)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    std::string trace = temp("early.trace"), marker = temp("started");
+    // The duration ends long before a snapshot of all memory does: the
+    // recorder waits for it, writes it, and never starts the command.
+    auto rec = run("record --snapshot --duration 1ms -o " + trace + " -- touch " + marker);
+    ASSERT_EQ(rec.status, 0) << rec.out;
+    EXPECT_NE(rec.out.find("waiting for the snapshot to finish"), std::string::npos) << rec.out;
+    EXPECT_NE(access(marker.c_str(), F_OK), 0) << "the command ran although the recording stopped first";
+    auto rep = run("report --format json " + trace);
+    unlink(trace.c_str());
+    unlink(marker.c_str());
+    EXPECT_EQ(rep.status, 0) << rep.out;
+    EXPECT_NE(rep.out.find("\"snapshot\":{\"complete\":true"), std::string::npos) << rep.out;
+    EXPECT_NE(rep.out.find("\"range\":\"all memory (System RAM in /proc/iomem)\""), std::string::npos) << rep.out;
+}
+
 }  // namespace
 }  // namespace pintrace

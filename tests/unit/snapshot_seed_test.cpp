@@ -325,6 +325,24 @@ TEST(SnapshotSeed, ASnapshotCutShortIsSaidSo)
     EXPECT_EQ(json_of(r).get<bool>("snapshot.complete"), false);
 }
 
+TEST(SnapshotSeed, AFailedSnapshotIsNamedAndInfersNothing)
+{
+    Explainer ex(test::sample_info());
+    SnapshotEndEvent failed;
+    failed.start_ns = kSnapAt;
+    failed.end_ns = kSnapAt + 10;
+    failed.notes = {"snapshot failed: /proc/kpageflags: Permission denied"};
+    ex.consume(failed);
+    for (auto& e : test::migration_failure(5000, {{0x200}})) ex.consume(e);
+    Report r = std::move(ex).finish();
+    EXPECT_TRUE(r.failures[0].pages[0].inferred.empty());
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("snapshot at start: none (snapshot failed: /proc/kpageflags: Permission denied)"),
+              std::string::npos)
+        << text;
+}
+
 TEST(SnapshotSeed, WithoutASnapshotPinsFromBeforeTheTraceStayUnexplained)
 {
     Report r = explain(test::migration_failure(5000, {{0x201}}), false);
