@@ -20,17 +20,11 @@
 #include "snapshot/bpf_source.hpp"
 #include "snapshot/seed.hpp"
 #include "trace/writer.hpp"
+#include "util/clock.hpp"
 #include "util/duration.hpp"
 
 namespace pintrace::cli {
 namespace {
-
-uint64_t realtime_now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
 
 std::string join(const std::vector<std::string>& args)
 {

@@ -102,13 +102,6 @@ private:
 
 }  // namespace
 
-uint64_t monotonic_now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 struct Recorder::Impl {
     CaptureSession& session;
     RecordSink& writer;

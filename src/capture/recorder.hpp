@@ -12,6 +12,7 @@
 #include "capture/session.hpp"
 #include "events/event.hpp"
 #include "trace/writer.hpp"
+#include "util/clock.hpp"
 
 namespace pintrace {
 
@@ -63,6 +64,5 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-uint64_t monotonic_now_ns();
 
 }  // namespace pintrace

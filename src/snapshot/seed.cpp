@@ -1,20 +1,12 @@
 #include "snapshot/seed.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 
 #include "snapshot/range.hpp"
+#include "util/clock.hpp"
 
 namespace pintrace::snapshot {
 namespace {
-
-uint64_t monotonic_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
 
 std::optional<SeedClass> seed_class(PageClass c)
 {
@@ -83,7 +75,7 @@ Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::s
     std::set<uint64_t> held;
     for (const auto& p : snap->suspicious) held.insert(p.state.pfn);
     OwnerScan owners = find_owners_as(held, lo, hi, bpf, bpf_note);
-    return seed_records(snap.value(), owners, start_ns, monotonic_ns(), "all memory (System RAM in /proc/iomem)");
+    return seed_records(snap.value(), owners, start_ns, monotonic_now_ns(), "all memory (System RAM in /proc/iomem)");
 }
 
 }  // namespace pintrace::snapshot

@@ -12,6 +12,7 @@
 #include "events/decode.hpp"
 #include "explain/event_order.hpp"
 #include "trace/writer.hpp"
+#include "util/clock.hpp"
 
 namespace pintrace::top {
 namespace {
@@ -82,13 +83,6 @@ private:
     bool allow_incomplete_;
 };
 
-uint64_t realtime_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 // The recorder's drain loop with a live view as its sink: the same
 // symbolized stacks and lost-event windows a trace file would get, decoded
 // on the spot instead of written.
@@ -99,7 +93,7 @@ public:
     {
         info_.meta["pintrace_version"] = PINTRACE_VERSION;
         info_.meta["start_monotonic_ns"] = std::to_string(monotonic_now_ns());
-        info_.meta["start_realtime_ns"] = std::to_string(realtime_ns());
+        info_.meta["start_realtime_ns"] = std::to_string(realtime_now_ns());
         // The kernel times BPF programs only while someone asks; the fd
         // keeps it on until top exits.
         stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
