@@ -233,6 +233,43 @@ struct task_struct___rmap {
 	char comm[16];
 };
 
+/* ---- snapshot.bpf.c: large-folio pin counts, compound heads, pageblocks ----
+ *
+ * Where a large folio counts its FOLL_PIN pins moved three times:
+ *   5.8-5.11  page[2].hpage_pinned_refcount (second tail page; order >= 2 only)
+ *   5.12-6.0  page[1].compound_pincount (first tail page)
+ *   6.1+      struct folio._pincount (in page[1] on 64-bit; 6.1 has both names)
+ * Verified in the BTF of Debian's 5.10.0-32, 6.1.0-50, 6.12.117 and this
+ * host's 6.18. */
+struct folio___pincount {
+	atomic_t _pincount;
+};
+
+struct page___compound_pincount {
+	atomic_t compound_pincount;
+};
+
+struct page___hpage_pinned {
+	atomic_t hpage_pinned_refcount;
+};
+
+/* A tail page points at its head: compound_head = head address | 1. */
+struct page___compound_head {
+	unsigned long compound_head;
+};
+
+/* The pageblock bits hang off the sparse memory sections: with
+ * SPARSEMEM_EXTREME (always on x86-64) mem_section is a pointer to roots,
+ * each a page of struct mem_section. */
+struct mem_section_usage {
+	unsigned long pageblock_flags[0];
+};
+
+struct mem_section {
+	unsigned long section_mem_map;
+	struct mem_section_usage *usage;
+};
+
 #pragma clang attribute pop
 
 /* x86-64 kprobe context. Its layout is user ABI (asm/ptrace.h), not a

@@ -92,13 +92,27 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
         if (sum.mlocked || sum.compound)
             out += "  also: " + std::to_string(sum.mlocked) + " mlocked, " + std::to_string(sum.compound) +
                    " in large folios\n";
+        if (r.migratetype_visible && sum.migratetype_pages()) {
+            out += "  pageblocks (pages by migratetype):";
+            for (size_t i = 0; i < kMigratetypeSlots; ++i)
+                if (sum.migratetypes[i])
+                    out += " " + std::string(r.pageblocks.name(static_cast<int>(i))) + " " +
+                           std::to_string(sum.migratetypes[i]);
+            out += "\n";
+        }
+        if (sum.blocking_in_movable)
+            out += "  " + std::to_string(sum.blocking_in_movable) +
+                   " blocking page(s) sit in MOVABLE/CMA pageblocks, which the allocator keeps for pages it can "
+                   "move (they defeat compaction, CMA and memory offline there): " +
+                   pfn_list(sum.blocking_in_movable_examples, 8, sum.blocking_in_movable) + "\n";
     }
     if (r.spans.size() > 1) {
         std::snprintf(line, sizeof line, "TOTAL: %" PRIu64 " pages, %" PRIu64 " would block migration\n", r.pages(),
                       r.blocking());
         out += line;
     }
-    std::snprintf(line, sizeof line, "read in %.3f s from %s\n", r.seconds, r.source.c_str());
+    std::snprintf(line, sizeof line, "read in %.3f s (%u thread%s) from %s\n", r.seconds, r.threads,
+                  r.threads == 1 ? "" : "s", r.source.c_str());
     out += line;
     if (!r.suspicious.empty()) {
         out += "\nPAGES A PROCESS MAY HOLD (" + std::to_string(r.suspicious_total) + ")\n";
@@ -106,7 +120,10 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
         for (const auto& p : r.suspicious) {
             if (++shown > 20) break;
             out += "  " + hex(p.state.pfn) + "  " + std::string(class_name(p.verdict.cls)) + ": " + p.verdict.why +
-                   "  [" + kpf_string(p.state.flags) + "]\n";
+                   "  [" + kpf_string(p.state.flags) + "]";
+            if (p.state.migratetype)
+                out += " " + std::string(r.pageblocks.name(*p.state.migratetype)) + " pageblock";
+            out += "\n";
         }
     }
     if (owners) {
@@ -151,7 +168,8 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
 {
     JsonWriter j;
     j.begin_object().field("schema", kSnapshotSchema).field("source", r.source).field("seconds", r.seconds);
-    j.field("pages", r.pages()).field("blocking", r.blocking());
+    j.field("pages", r.pages()).field("blocking", r.blocking()).field("threads", r.threads);
+    if (!r.pincount_field.empty()) j.field("pincount_field", r.pincount_field);
     j.key("spans").begin_array();
     for (const auto& s : r.spans) {
         j.begin_object().field("label", s.span.label).field("start_pfn", s.span.start).field("end_pfn", s.span.end);
@@ -165,7 +183,18 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
             for (auto p : s.summary.examples[i]) j.value(p);
             j.end_array();
         }
-        j.end_object().field("mlocked", s.summary.mlocked).field("compound", s.summary.compound).end_object();
+        j.end_object().field("mlocked", s.summary.mlocked).field("compound", s.summary.compound);
+        if (r.migratetype_visible) {
+            j.key("migratetypes").begin_object();
+            for (size_t i = 0; i < kMigratetypeSlots; ++i)
+                if (s.summary.migratetypes[i])
+                    j.field(r.pageblocks.name(static_cast<int>(i)), s.summary.migratetypes[i]);
+            j.end_object().field("blocking_in_movable_blocks", s.summary.blocking_in_movable);
+            j.key("blocking_in_movable_examples").begin_array();
+            for (auto p : s.summary.blocking_in_movable_examples) j.value(p);
+            j.end_array();
+        }
+        j.end_object();
     }
     j.end_array().key("suspicious").begin_array();
     for (const auto& p : r.suspicious) {
@@ -174,6 +203,9 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
         if (p.state.refcount) j.field("refcount", *p.state.refcount);
         if (p.state.mapcount) j.field("mapcount", *p.state.mapcount);
         if (p.state.pincount) j.field("pincount", *p.state.pincount);
+        if (p.state.folio_head) j.field("folio_head", *p.state.folio_head);
+        if (p.state.folio_order) j.field("folio_order", *p.state.folio_order);
+        if (p.state.migratetype) j.field("migratetype", r.pageblocks.name(*p.state.migratetype));
         j.end_object();
     }
     j.end_array().field("suspicious_total", r.suspicious_total);

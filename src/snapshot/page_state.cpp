@@ -1,8 +1,19 @@
 #include "snapshot/page_state.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 
 namespace pintrace::snapshot {
+
+namespace {
+std::string hex_pfn(uint64_t pfn)
+{
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(pfn));
+    return b;
+}
+}  // namespace
 
 std::string kpf_string(uint64_t flags)
 {
@@ -83,7 +94,7 @@ std::optional<int32_t> expected_refs(const PageState& p)
     return refs;
 }
 
-Classified classify(const PageState& p)
+Classified classify(const PageState& p, bool explain)
 {
     Classified c;
     const uint64_t f = p.flags;
@@ -95,52 +106,147 @@ Classified classify(const PageState& p)
         if (p.pincount) s += std::string(s.empty() ? "" : ", ") + "pincount " + std::to_string(*p.pincount);
         return s;
     };
-    auto set = [&](PageClass cls, std::string why) {
+    // why is only built when asked: the strings would cost more than the
+    // rest of the walk (a malloc per page).
+    auto set = [&](PageClass cls, auto&& why) {
         c.cls = cls;
-        c.why = std::move(why);
+        if (explain) c.why = why();
         return c;
     };
-    if (f & kpf(kKpfNopage)) return set(PageClass::Hole, "no struct page");
-    if (f & kpf(kKpfBuddy)) return set(PageClass::Free, "in the buddy allocator");
-    if (p.pincount && *p.pincount > 0) return set(PageClass::Pinned, counts());
+    auto text = [](const char* s) { return [s] { return std::string(s); }; };
+    if (f & kpf(kKpfNopage)) return set(PageClass::Hole, text("no struct page"));
+    if (f & kpf(kKpfBuddy)) return set(PageClass::Free, text("in the buddy allocator"));
+    if (p.pincount && *p.pincount > 0)
+        return set(PageClass::Pinned, [&] {
+            std::string why = "large folio pin count " + std::to_string(*p.pincount) + " (certain)";
+            if (p.folio_head && p.folio_order)
+                why += (*p.folio_head == p.pfn ? std::string(", head of an order-") : std::string(", in the order-")) +
+                       std::to_string(*p.folio_order) + " folio at pfn " + hex_pfn(*p.folio_head);
+            if (std::string n = counts(); !n.empty()) why += "; " + n;
+            return why;
+        });
     const uint64_t kernel_flags = kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) | kpf(kKpfOffline) |
                                   kpf(kKpfZeroPage) | kpf(kKpfHwpoison);
     if (p.refcount) {
         if (*p.refcount == 0 && !(f & kernel_flags))
-            return set(PageClass::Free, "refcount 0 (free, e.g. on a per-CPU list)");
+            return set(PageClass::Free, text("refcount 0 (free, e.g. on a per-CPU list)"));
         // A small page: each pin adds 1024. A large folio's pins add 1
         // each and count in its pin count (5.10: order >= 2; 6.x: all), and
         // its refcount is the whole folio's: no bias test there.
         if (!compound && *p.refcount - p.mapcount.value_or(0) >= kGupPinCountingBias)
-            return set(PageClass::MaybePinned, counts() + " (>= 1024 pin bias)");
+            return set(PageClass::MaybePinned, [&] { return counts() + " (>= 1024 pin bias)"; });
     }
-    if (f & kernel_flags) return set(PageClass::Unmovable, kpf_string(f & kernel_flags));
+    if (f & kernel_flags) return set(PageClass::Unmovable, [&] { return kpf_string(f & kernel_flags); });
     if (!(f & kpf(kKpfLru))) {
         if (f & kpf(kKpfMmap))
-            return set(PageClass::NotLru, "mapped but not on an LRU (per-CPU LRU batch, or a driver's page)");
-        return set(PageClass::NotLru, "not on an LRU, not free, not identified");
+            return set(PageClass::NotLru, text("mapped but not on an LRU (per-CPU LRU batch, or a driver's page)"));
+        return set(PageClass::NotLru, text("not on an LRU, not free, not identified"));
     }
     if (p.refcount && !compound) {
         if (auto exp = expected_refs(p)) {
             int32_t extra = *p.refcount - *exp;
             if (extra > 0) {
                 c.extra_refs = extra;
-                return set(PageClass::ExtraRefs, counts() + ", " + std::to_string(extra) + " unexplained");
+                return set(PageClass::ExtraRefs,
+                           [&] { return counts() + ", " + std::to_string(extra) + " unexplained"; });
             }
             c.extra_refs = 0;
         }
     }
-    std::string why = counts();
-    return set(PageClass::Movable, why.empty() ? "on an LRU" : why);
+    return set(PageClass::Movable, [&] {
+        std::string why = counts();
+        return why.empty() ? std::string("on an LRU") : why;
+    });
 }
 
-void Summary::add(const PageState& page, const Classified& c)
+PageblockLayout PageblockLayout::from_enums(const std::vector<std::pair<std::string, int>>& migratetype,
+                                            const std::vector<std::pair<std::string, int>>& pageblock_bits)
+{
+    PageblockLayout l;
+    if (!migratetype.empty()) {
+        l.names.clear();
+        l.cma = -1;
+        for (const auto& [name, value] : migratetype) {
+            // Counts and aliases share values with real types
+            // (MIGRATE_PCPTYPES = MIGRATE_HIGHATOMIC = 3, MIGRATE_TYPES).
+            if (!name.starts_with("MIGRATE_") || name == "MIGRATE_PCPTYPES" || name == "MIGRATE_TYPES") continue;
+            if (value < 0 || value >= static_cast<int>(kMigratetypeSlots)) continue;
+            std::string n = name.substr(8);
+            for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (l.names.size() <= static_cast<size_t>(value)) l.names.resize(value + 1);
+            if (l.names[value].empty()) l.names[value] = n;
+            if (n == "movable") l.movable = value;
+            if (n == "cma") l.cma = value;
+            if (n == "isolate") l.isolate = value;
+        }
+    }
+    int count = -1, raw_count = -1;
+    for (const auto& [name, value] : pageblock_bits) {
+        if (name == "NR_PAGEBLOCK_BITS") count = value;
+        if (name == "__NR_PAGEBLOCK_BITS") raw_count = value;
+        if (name == "PB_migrate_isolate") l.isolate_bit = value;
+    }
+    if (count > 0) l.bits = static_cast<unsigned>(count);
+    else if (raw_count > 0) {
+        // 6.16+: #define NR_PAGEBLOCK_BITS roundup_pow_of_two(__NR_PAGEBLOCK_BITS)
+        unsigned b = 1;
+        while (b < static_cast<unsigned>(raw_count)) b <<= 1;
+        l.bits = b;
+    }
+    return l;
+}
+
+int PageblockLayout::decode(uint16_t raw) const
+{
+    if (raw == 0xffff) return -1;
+    if (isolate_bit >= 0 && (raw >> isolate_bit) & 1) return isolate;
+    return raw & 7;  // PB_migrate..PB_migrate_end: 3 bits on every kernel
+}
+
+std::string_view PageblockLayout::name(int value) const
+{
+    if (value < 0 || static_cast<size_t>(value) >= names.size() || names[value].empty()) return "?";
+    return names[value];
+}
+
+void Summary::add(const PageState& page, const Classified& c, const PageblockLayout* layout)
 {
     size_t i = static_cast<size_t>(c.cls);
     ++counts[i];
-    if (blocks_migration(c.cls) && examples[i].size() < kExamples) examples[i].push_back(page.pfn);
+    bool blocks = blocks_migration(c.cls);
+    if (blocks && examples[i].size() < kExamples) examples[i].push_back(page.pfn);
     if (page.flags & kpf(kKpfMlocked)) ++mlocked;
     if (page.flags & (kpf(kKpfCompoundHead) | kpf(kKpfCompoundTail))) ++compound;
+    if (page.migratetype && *page.migratetype >= 0 && static_cast<size_t>(*page.migratetype) < kMigratetypeSlots) {
+        ++migratetypes[*page.migratetype];
+        if (blocks && layout && layout->movable_kind(*page.migratetype)) {
+            ++blocking_in_movable;
+            if (blocking_in_movable_examples.size() < kExamples) blocking_in_movable_examples.push_back(page.pfn);
+        }
+    }
+}
+
+void Summary::merge(const Summary& later)
+{
+    auto append = [](std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
+        for (size_t k = 0; k < from.size() && to.size() < kExamples; ++k) to.push_back(from[k]);
+    };
+    for (size_t i = 0; i < kPageClassCount; ++i) {
+        counts[i] += later.counts[i];
+        append(examples[i], later.examples[i]);
+    }
+    mlocked += later.mlocked;
+    compound += later.compound;
+    for (size_t i = 0; i < kMigratetypeSlots; ++i) migratetypes[i] += later.migratetypes[i];
+    blocking_in_movable += later.blocking_in_movable;
+    append(blocking_in_movable_examples, later.blocking_in_movable_examples);
+}
+
+uint64_t Summary::migratetype_pages() const
+{
+    uint64_t n = 0;
+    for (auto c : migratetypes) n += c;
+    return n;
 }
 
 uint64_t Summary::pages() const

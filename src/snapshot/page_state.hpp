@@ -36,10 +36,37 @@ struct PageState {
     uint64_t flags = 0;                // Kpf bits
     std::optional<int32_t> refcount;   // BPF only: /proc exposes no refcount
     std::optional<int32_t> mapcount;   // /proc/kpagecount, or _mapcount + 1
-    std::optional<int32_t> pincount;   // large folios on kernels that keep one
+    std::optional<int32_t> pincount;   // BPF: large folios (head and tails), on kernels and orders that keep one
+    std::optional<uint64_t> folio_head;  // BPF: a large folio's head pfn (on its head and tail pages)
+    std::optional<unsigned> folio_order;  // BPF: that folio's order
     std::string_view zone;             // "" when unknown (points into the zone table)
-    std::optional<int> migratetype;    // BPF only (pageblock bits)
+    std::optional<int> migratetype;    // BPF, where mem_section is known: the pageblock's (PageblockLayout values)
 };
+
+// How this kernel stores a pageblock's flags (include/linux/pageblock-
+// flags.h) and names its migratetypes (enum migratetype), from its BTF.
+// 5.10-6.15: 3 migratetype bits + compaction skip in 4 bits, MIGRATE_ISOLATE
+// a migratetype value. 6.16+: isolation is a bit of its own
+// (PB_migrate_isolate), NR_PAGEBLOCK_BITS rounds 5 up to 8.
+struct PageblockLayout {
+    unsigned order = 9;            // pageblock_order: 512 pages on x86-64
+    unsigned bits = 4;             // NR_PAGEBLOCK_BITS
+    int isolate_bit = -1;          // PB_migrate_isolate, 6.16+
+    std::vector<std::string> names{"unmovable", "movable", "reclaimable", "highatomic", "isolate"};  // by value
+    int movable = 1, cma = -1, isolate = 4;  // values of MIGRATE_MOVABLE, MIGRATE_CMA (-1: no CONFIG_CMA), MIGRATE_ISOLATE
+
+    // From (name, value) pairs of enum migratetype and enum pageblock_bits.
+    static PageblockLayout from_enums(const std::vector<std::pair<std::string, int>>& migratetype,
+                                      const std::vector<std::pair<std::string, int>>& pageblock_bits);
+    // The migratetype of a block from its raw flag bits (isolated blocks
+    // read as isolate on every kernel); -1 when unreadable.
+    int decode(uint16_t raw) const;
+    std::string_view name(int value) const;  // "movable"; "?" when unknown
+    // Blocks the allocator keeps for movable pages (MOVABLE, CMA): an
+    // unmovable page there defeats compaction, CMA and memory offline.
+    bool movable_kind(int value) const { return value >= 0 && (value == movable || value == cma); }
+};
+inline constexpr size_t kMigratetypeSlots = 8;  // values 0..7 (3 bits)
 
 // What a page means for a migration, worst first.
 enum class PageClass {
@@ -64,7 +91,9 @@ struct Classified {
     std::optional<int32_t> extra_refs;  // references beyond the expected ones, when refcount is known
     std::string why;                    // short evidence: "refcount 1026, mapcount 1"
 };
-Classified classify(const PageState& page);
+// explain: build the why text (not needed to count pages: the walk of a
+// whole machine classifies millions of pages and keeps a handful).
+Classified classify(const PageState& page, bool explain = true);
 
 // References a page is expected to have with nothing holding it: its
 // mappings, the page cache or swap cache, private data. nullopt without
@@ -77,9 +106,18 @@ struct Summary {
     std::array<uint64_t, kPageClassCount> counts{};
     std::array<std::vector<uint64_t>, kPageClassCount> examples;  // up to kExamples pfns per class
     uint64_t mlocked = 0, compound = 0;
+    // Pages per pageblock migratetype (where the migratetype is visible),
+    // and pages that would block a migration inside MOVABLE or CMA
+    // pageblocks, with the first of them.
+    std::array<uint64_t, kMigratetypeSlots> migratetypes{};
+    uint64_t blocking_in_movable = 0;
+    std::vector<uint64_t> blocking_in_movable_examples;
     static constexpr size_t kExamples = 64;
 
-    void add(const PageState& page, const Classified& c);
+    void add(const PageState& page, const Classified& c, const PageblockLayout* layout = nullptr);
+    // Adds a later part of the same range (examples stay in pfn order).
+    void merge(const Summary& later);
+    uint64_t migratetype_pages() const;
     uint64_t count(PageClass c) const { return counts[static_cast<size_t>(c)]; }
     uint64_t pages() const;
     uint64_t blocking() const;

@@ -1,6 +1,9 @@
 #include "snapshot/snapshot.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <optional>
+#include <thread>
 #include <set>
 
 #include "snapshot/owners.hpp"
@@ -22,15 +25,15 @@ uint64_t SnapshotResult::blocking() const
     return n;
 }
 
-Classified classify_with(const PageState& p, const PinHints* hints)
+Classified classify_with(const PageState& p, const PinHints* hints, bool explain)
 {
-    Classified c = classify(p);
+    Classified c = classify(p, explain);
     if (!hints || hints->empty() || c.cls == PageClass::Hole || c.cls == PageClass::Free || c.cls == PageClass::Pinned)
         return c;
     auto it = hints->find(p.pfn);
     if (it == hints->end()) return c;
     c.cls = PageClass::Pinned;
-    c.why = it->second + (c.why.empty() ? "" : "; " + c.why);
+    if (explain) c.why = it->second + (c.why.empty() ? "" : "; " + c.why);
     return c;
 }
 
@@ -70,8 +73,24 @@ MemoryLayout read_memory_layout(const std::string& root)
 
 }  // namespace
 
+namespace {
+
+// One piece of a span, read by one thread; merged in pfn order after.
+struct Piece {
+    size_t span = 0;
+    uint64_t start = 0;
+    size_t n = 0;
+    size_t got = 0;
+    Summary summary;
+    std::vector<SuspiciousPage> suspicious;
+    uint64_t suspicious_total = 0;
+    std::optional<Error> error;
+};
+
+}  // namespace
+
 Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints, BpfRefcounts* bpf,
-                                     const std::string& root)
+                                     const std::string& root, unsigned threads)
 {
     auto t0 = std::chrono::steady_clock::now();
     auto [zones, ram] = read_memory_layout(root);
@@ -79,22 +98,72 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     if (!src) return src.error();
     SnapshotResult r;
     r.source = source_name(bpf != nullptr);
-    r.blind = ProcPageSource::blind_spots(bpf != nullptr);
+    r.blind = ProcPageSource::blind_spots(bpf);
+    if (bpf) {
+        r.migratetype_visible = bpf->migratetype_visible();
+        r.pageblocks = bpf->pageblocks();
+        r.pincount_field = bpf->pincount_field();
+    }
+    const PageblockLayout* layout = r.migratetype_visible ? &r.pageblocks : nullptr;
+
+    // Pieces aligned to 64 Ki pfns, so that a piece boundary splits no
+    // folio of up to 256 MiB and no pageblock.
+    std::vector<Piece> pieces;
+    for (size_t si = 0; si < spans.size(); ++si) {
+        for (uint64_t pfn = spans[si].start; pfn < spans[si].end;) {
+            uint64_t next = std::min(spans[si].end, (pfn / ProcPageSource::kPiece + 1) * ProcPageSource::kPiece);
+            pieces.push_back(Piece{si, pfn, static_cast<size_t>(next - pfn)});
+            pfn = next;
+        }
+    }
+    if (!threads) threads = std::max(1u, std::thread::hardware_concurrency());
+    if (bpf) threads = std::min(threads, BpfRefcounts::slots());
+    threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, pieces.size())));
+    r.threads = threads;
+
+    std::atomic<size_t> next{0};
+    auto work = [&](unsigned slot) {
+        for (size_t k; (k = next.fetch_add(1)) < pieces.size();) {
+            Piece& piece = pieces[k];
+            auto got = src->scan_piece(piece.start, piece.n, zones, ram, [&](const PageState& p) {
+                // The why text only for the pages kept: building it for
+                // every page cost more than the rest of the walk.
+                Classified c = classify_with(p, hints, false);
+                piece.summary.add(p, c, layout);
+                if (owner_worth_finding(c.cls)) {
+                    ++piece.suspicious_total;
+                    if (piece.suspicious.size() < SnapshotResult::kMaxSuspicious)
+                        piece.suspicious.push_back(keep(p, classify_with(p, hints)));
+                }
+            }, bpf, slot);
+            if (!got) piece.error = got.error();
+            else piece.got = got.value();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& t : pool) t.join();
+
+    r.spans.reserve(spans.size());
     for (const auto& span : spans) {
         SpanResult sr{span, {}};
         sr.summary.start = span.start;
-        auto ok = src->scan(span, zones, ram, [&](const PageState& p) {
-            Classified c = classify_with(p, hints);
-            sr.summary.add(p, c);
-            if (owner_worth_finding(c.cls)) {
-                ++r.suspicious_total;
-                if (r.suspicious.size() < SnapshotResult::kMaxSuspicious) r.suspicious.push_back(keep(p, std::move(c)));
-            }
-        }, bpf);
-        if (!ok) return ok.error();
-        sr.summary.end = span.start + sr.summary.pages();
         r.spans.push_back(std::move(sr));
     }
+    std::vector<bool> ended(spans.size(), false);  // memory ended inside the span
+    for (auto& piece : pieces) {
+        if (piece.error) return *piece.error;
+        if (ended[piece.span]) continue;
+        r.spans[piece.span].summary.merge(piece.summary);
+        r.suspicious_total += piece.suspicious_total;
+        for (auto& s : piece.suspicious) {
+            if (r.suspicious.size() >= SnapshotResult::kMaxSuspicious) break;
+            r.suspicious.push_back(std::move(s));
+        }
+        if (piece.got < piece.n) ended[piece.span] = true;
+    }
+    for (auto& sr : r.spans) sr.summary.end = sr.span.start + sr.summary.pages();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
 }

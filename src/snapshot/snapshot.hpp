@@ -35,6 +35,12 @@ struct SnapshotResult {
     uint64_t suspicious_total = 0;
     static constexpr size_t kMaxSuspicious = 4096;
     double seconds = 0;
+    unsigned threads = 1;               // that read the range
+    // Migratetypes: names and which are movable, when visible (BPF and
+    // mem_section known); Summary::migratetypes counts by value.
+    bool migratetype_visible = false;
+    PageblockLayout pageblocks;
+    std::string pincount_field;         // where this kernel keeps folio pin counts ("" unknown / no BPF)
     uint64_t pages() const;
     uint64_t blocking() const;
 };
@@ -47,13 +53,16 @@ bool owner_worth_finding(PageClass c);
 // The page flags cannot show a pin; this evidence can.
 using PinHints = std::map<uint64_t, std::string>;
 // A page's verdict with the hints: a hinted page in use is Pinned.
-Classified classify_with(const PageState& p, const PinHints* hints);
+Classified classify_with(const PageState& p, const PinHints* hints, bool explain = true);
 
 class BpfRefcounts;
-// Reads every span through /proc, adding refcounts from BPF when given
-// (root prefixes /proc and /sys for tests).
+// Reads every span through /proc, adding what BPF reads when given
+// (root prefixes /proc and /sys for tests), in pieces of 64 Ki pages
+// spread over threads (0: one per CPU, at most as many as the BPF reader
+// has slots; the kernel's /proc walk is the cost, and it runs per CPU).
 Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints = nullptr,
-                                     BpfRefcounts* bpf = nullptr, const std::string& root = "");
+                                     BpfRefcounts* bpf = nullptr, const std::string& root = "",
+                                     unsigned threads = 0);
 // One page: state now.
 Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints = nullptr, BpfRefcounts* bpf = nullptr,
                                 const std::string& root = "");

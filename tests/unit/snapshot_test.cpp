@@ -340,3 +340,146 @@ TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
 
 }  // namespace
 }  // namespace pintrace::snapshot
+
+#include "snapshot/bpf_source.hpp"
+
+namespace pintrace::snapshot {
+namespace {
+
+TEST(SnapshotFolio, PinCountMakesHeadAndTailsPinned)
+{
+    // A 2 MiB THP registered as an io_uring buffer, as read on 6.18: pin
+    // count 1, refcount 2 (no 1024 bias on a large folio).
+    uint64_t thp = kAnonLru | kpf(kKpfThp);
+    PageState head = page(thp | kpf(kKpfCompoundHead), 2, 1, 1);
+    head.pfn = 0x1b3c00;
+    head.folio_head = 0x1b3c00;
+    head.folio_order = 9;
+    auto c = classify(head);
+    EXPECT_EQ(c.cls, PageClass::Pinned);
+    EXPECT_NE(c.why.find("head of an order-9 folio at pfn 0x1b3c00"), std::string::npos) << c.why;
+    // A tail carries its folio's pin count, and no refcount of its own.
+    PageState tail = page(thp | kpf(kKpfCompoundTail), std::nullopt, 1, 1);
+    tail.pfn = 0x1b3c64;
+    tail.folio_head = 0x1b3c00;
+    tail.folio_order = 9;
+    c = classify(tail);
+    EXPECT_EQ(c.cls, PageClass::Pinned);
+    EXPECT_NE(c.why.find("in the order-9 folio at pfn 0x1b3c00"), std::string::npos) << c.why;
+    // Without the why text, the same class (the walk of a whole range).
+    EXPECT_EQ(classify(tail, false).cls, PageClass::Pinned);
+    EXPECT_TRUE(classify(tail, false).why.empty());
+    // Pin count 0: a large folio nobody pinned is movable, tails too.
+    tail.pincount = 0;
+    EXPECT_EQ(classify(tail).cls, PageClass::Movable);
+    // A free page keeps no pin count: buddy wins over a stale value.
+    EXPECT_EQ(classify(page(kpf(kKpfBuddy), 0, 0, 3)).cls, PageClass::Free);
+}
+
+TEST(SnapshotPageblock, LayoutFromTheKernelsEnums)
+{
+    // 5.10 to 6.15 without CMA (Debian's cloud kernels, from their BTF).
+    std::vector<std::pair<std::string, int>> mt = {
+        {"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+        {"MIGRATE_HIGHATOMIC", 3}, {"MIGRATE_ISOLATE", 4}, {"MIGRATE_TYPES", 5}};
+    std::vector<std::pair<std::string, int>> bits = {
+        {"PB_migrate", 0}, {"PB_migrate_end", 2}, {"PB_migrate_skip", 3}, {"NR_PAGEBLOCK_BITS", 4}};
+    auto l = PageblockLayout::from_enums(mt, bits);
+    EXPECT_EQ(l.bits, 4u);
+    EXPECT_EQ(l.isolate_bit, -1);
+    EXPECT_EQ(l.name(3), "highatomic");  // not the MIGRATE_PCPTYPES alias
+    EXPECT_EQ(l.name(4), "isolate");
+    EXPECT_EQ(l.name(5), "?");
+    EXPECT_EQ(l.cma, -1);
+    EXPECT_EQ(l.decode(0x1), 1);
+    EXPECT_EQ(l.decode(0x9), 1);  // the compaction skip bit is not the type
+    EXPECT_EQ(l.decode(0x4), 4);
+    EXPECT_EQ(l.decode(kNoBlock), -1);
+    EXPECT_TRUE(l.movable_kind(1));
+    EXPECT_FALSE(l.movable_kind(0));
+
+    // With CONFIG_CMA: CMA takes 4, isolate moves to 5.
+    mt = {{"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+          {"MIGRATE_HIGHATOMIC", 3}, {"MIGRATE_CMA", 4}, {"MIGRATE_ISOLATE", 5}, {"MIGRATE_TYPES", 6}};
+    l = PageblockLayout::from_enums(mt, bits);
+    EXPECT_EQ(l.name(4), "cma");
+    EXPECT_EQ(l.decode(0x5), 5);
+    EXPECT_EQ(l.name(l.decode(0x5)), "isolate");
+    EXPECT_TRUE(l.movable_kind(4));
+
+    // 6.16+ (this host's 6.18): isolation is a bit of its own, and
+    // NR_PAGEBLOCK_BITS is __NR_PAGEBLOCK_BITS (5) rounded up to 8.
+    mt = {{"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+          {"MIGRATE_HIGHATOMIC", 3}, {"__MIGRATE_TYPE_END", 3}, {"MIGRATE_ISOLATE", 4}, {"MIGRATE_TYPES", 5}};
+    bits = {{"PB_migrate_0", 0}, {"PB_migrate_1", 1}, {"PB_migrate_2", 2}, {"PB_compact_skip", 3},
+            {"PB_migrate_isolate", 4}, {"__NR_PAGEBLOCK_BITS", 5}};
+    l = PageblockLayout::from_enums(mt, bits);
+    EXPECT_EQ(l.bits, 8u);
+    EXPECT_EQ(l.isolate_bit, 4);
+    EXPECT_EQ(l.name(3), "highatomic");
+    EXPECT_EQ(l.decode(0x11), 4);  // a movable block, isolated: isolate
+    EXPECT_EQ(l.decode(0x01), 1);
+
+    // No BTF enums: the defaults of 5.10-6.15.
+    l = PageblockLayout::from_enums({}, {});
+    EXPECT_EQ(l.bits, 4u);
+    EXPECT_EQ(l.name(1), "movable");
+}
+
+TEST(SnapshotPageblock, CountsPerMigratetypeAndBlockingPagesInMovableBlocks)
+{
+    PageblockLayout l;
+    Summary s;
+    for (uint64_t i = 0; i < 1024; ++i) {
+        // Block 0 unmovable with slab pages, block 1 movable with two slab pages in it.
+        auto p = page(i < 512 || i == 600 || i == 700 ? kpf(kKpfSlab) : kAnonLru, std::nullopt, 1);
+        p.pfn = i;
+        p.migratetype = i < 512 ? 0 : 1;
+        s.add(p, classify(p), &l);
+    }
+    EXPECT_EQ(s.migratetypes[0], 512u);
+    EXPECT_EQ(s.migratetypes[1], 512u);
+    EXPECT_EQ(s.migratetype_pages(), 1024u);
+    EXPECT_EQ(s.blocking_in_movable, 2u);  // slab in an unmovable block is where it belongs
+    EXPECT_EQ(s.blocking_in_movable_examples, (std::vector<uint64_t>{600, 700}));
+
+    // Without a layout (migratetype not visible) nothing is called out.
+    Summary none;
+    auto p = page(kpf(kKpfSlab), std::nullopt, 0);
+    p.migratetype = 1;
+    none.add(p, classify(p));
+    EXPECT_EQ(none.blocking_in_movable, 0u);
+
+    // Pieces merge in pfn order, examples capped.
+    Summary later;
+    for (uint64_t i = 2000; i < 2100; ++i) {
+        auto q = page(kpf(kKpfSlab), std::nullopt, 0);
+        q.pfn = i;
+        q.migratetype = 1;
+        later.add(q, classify(q), &l);
+    }
+    s.merge(later);
+    EXPECT_EQ(s.count(PageClass::Unmovable), 614u);
+    EXPECT_EQ(s.migratetypes[1], 612u);
+    EXPECT_EQ(s.blocking_in_movable, 102u);
+    ASSERT_EQ(s.blocking_in_movable_examples.size(), Summary::kExamples);
+    EXPECT_EQ(s.blocking_in_movable_examples[2], 2000u);
+    EXPECT_EQ(s.examples[static_cast<size_t>(PageClass::Unmovable)].front(), 0u);
+}
+
+TEST(SnapshotBpfFacts, KallsymsAndPagetypeinfo)
+{
+    std::string syms = "ffffffff81000000 T _text\nffffffff8a6c2a20 b __mem_section_x\n"
+                       "ffffffff8a6c2a28 B mem_section\nffffffffc0a01000 t mem_section\t[kvm]\n";
+    EXPECT_EQ(find_kallsyms_symbol(syms, "mem_section"), 0xffffffff8a6c2a28u);
+    EXPECT_EQ(find_kallsyms_symbol(syms, "vmemmap_base"), 0u);
+    // Without CONFIG_KALLSYMS_ALL: text symbols only.
+    EXPECT_EQ(find_kallsyms_symbol("ffffffff81000000 T _text\n", "mem_section"), 0u);
+    EXPECT_EQ(parse_pageblock_order("Page block order: 9\nPages per block:  512\n"), 9u);
+    EXPECT_EQ(parse_pageblock_order("Page block order: 10\n"), 10u);
+    EXPECT_FALSE(parse_pageblock_order("Free pages count per migrate type at order"));
+    EXPECT_FALSE(parse_pageblock_order("Page block order: lots\n"));
+}
+
+}  // namespace
+}  // namespace pintrace::snapshot

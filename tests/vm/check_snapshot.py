@@ -15,6 +15,12 @@ usage: check_snapshot.py DIR  (DIR holds truth.json, snapshot.*, bias.*, explain
   discovery went from the pages (owner_method "rmap", the BPF reverse map)
   and names the scenario's pid as mapping every pinned page, each mapping
   confirmed by pagemap.
+- the 2 MiB transparent huge page it pinned whole (SCENARIO_THP): all 512
+  pages pinned, certain, through the folio's pin count (>= 1), head and
+  tails; a range starting inside the folio finds its head;
+- migratetypes: read (not in not_visible), every page of the folio in a
+  movable pageblock, and the pages of a 256 MiB region counted per
+  migratetype add up.
 """
 import json
 import sys
@@ -82,6 +88,47 @@ try:
           f"{[c['evidence'] for c in mine]} notes {rmap.get('owner_notes')}")
 except (ValueError, KeyError, IndexError) as e:
     problems.append(f"range snapshot JSON: {e}")
+
+check(truth.get("thp") is True, f"the scenario got no transparent huge page: {truth.get('thp')}")
+thp = truth.get("thp_head")
+check(read("thp.rc") == "3", f"snapshot of the THP exited {read('thp.rc')}: {read('thp.err')[:300]}")
+try:
+    snap = json.loads(read("thp.json"))
+    span = snap["spans"][0]
+    check(span["classes"].get("pinned") == 512, f"THP classes {span['classes']}")
+    sus = snap.get("suspicious", [])
+    head = sus[0] if sus else {}
+    check(head.get("pfn") == thp and head.get("pincount", 0) >= 1 and head.get("folio_order") == 9,
+          f"THP head {head} (pincount field {snap.get('pincount_field')})")
+    check(all(p.get("pincount", 0) >= 1 and p.get("folio_head") == thp for p in sus),
+          "a THP page without the folio's pin count")
+    check(not any("migratetype" in n for n in snap.get("not_visible", [])),
+          f"migratetype not visible: {snap.get('not_visible')}")
+    check(span.get("migratetypes") == {"movable": 512}, f"THP pageblock migratetypes {span.get('migratetypes')}")
+    check(all(p.get("migratetype") == "movable" for p in sus), "a THP page without its pageblock's migratetype")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"THP snapshot JSON: {e}")
+
+check(read("thp_tail.rc") == "3", f"snapshot inside the THP exited {read('thp_tail.rc')}: {read('thp_tail.err')[:300]}")
+try:
+    snap = json.loads(read("thp_tail.json"))
+    check(snap["spans"][0]["classes"].get("pinned") == 16, f"THP tail classes {snap['spans'][0]['classes']}")
+    check(all(p.get("folio_head") == thp and p.get("pincount", 0) >= 1 for p in snap.get("suspicious", [])),
+          f"tail pages not attributed to head {thp}: {snap.get('suspicious', [])[:2]}")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"THP tail snapshot JSON: {e}")
+
+check(read("region.rc") in ("0", "3"), f"snapshot of a region exited {read('region.rc')}: {read('region.err')[:300]}")
+try:
+    snap = json.loads(read("region.json"))
+    span = snap["spans"][0]
+    counted = sum(span.get("migratetypes", {}).values())
+    check(counted == span["pages"] - span["classes"]["hole"] and counted > 0,
+          f"region: {counted} pages counted per migratetype of {span['pages']} ({span.get('migratetypes')})")
+    check(set(span.get("migratetypes", {})) <= {"unmovable", "movable", "reclaimable", "highatomic", "cma", "isolate"},
+          f"region migratetype names {span.get('migratetypes')}")
+except (ValueError, KeyError, IndexError) as e:
+    problems.append(f"region snapshot JSON: {e}")
 
 if problems:
     print("FAIL snapshot_live: " + "; ".join(problems[:6]))

@@ -55,9 +55,11 @@ wait $scenario_pid
 
 # pintrace snapshot and explain --pfn, started only after an io_uring
 # process pinned its pages and went to sleep (pins older than any trace).
+# SCENARIO_THP: it also pins a whole 2 MiB transparent huge page (a large
+# folio's pin count, not the 1024 bias).
 d=/out/snapshot_live
 mkdir -p $d
-SCENARIO_LINGER_MS=120000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err &
+SCENARIO_THP=1 SCENARIO_LINGER_MS=120000 scenario_iouring_pin > $d/truth.json 2> $d/scenario.err &
 scenario_pid=$!
 for i in $(seq 600); do grep -q pfns_after $d/truth.json 2>/dev/null && break; sleep 0.2; done
 pfns=$(sed -n 's/.*"expect": \[\(.*\)\], "not_blamed".*/\1/p' $d/truth.json | grep -o '"pfn": [0-9]*' | sed 's/"pfn": //' | tr '\n' ',' | sed 's/,$//')
@@ -74,5 +76,16 @@ lo=$(echo "$pfns" | tr ',' '\n' | sort -n | head -n 1)
 hi=$(echo "$pfns" | tr ',' '\n' | sort -n | tail -n 1)
 pintrace snapshot --pfn "$lo-$hi" --format json > $d/rmap.json 2> $d/rmap.err
 echo $? > $d/rmap.rc
+thp=$(sed -n 's/.*"thp_head": \([0-9]*\).*/\1/p' $d/truth.json)
+if [ -n "$thp" ]; then
+    pintrace snapshot --pfn "$thp+512" --no-owners --source bpf --format json > $d/thp.json 2> $d/thp.err
+    echo $? > $d/thp.rc
+    # From inside the folio: the run starts on tail pages whose head it must find.
+    pintrace snapshot --pfn "$((thp + 100))+16" --no-owners --source bpf --format json > $d/thp_tail.json 2> $d/thp_tail.err
+    echo $? > $d/thp_tail.rc
+fi
+# 256 MiB of node 0, for the pageblock migratetypes.
+pintrace snapshot --pfn 0x10000+0x10000 --no-owners --source bpf --format json > $d/region.json 2> $d/region.err
+echo $? > $d/region.rc
 kill $scenario_pid 2>/dev/null
 wait $scenario_pid 2>/dev/null
