@@ -24,29 +24,12 @@ usage: check_snapshot.py DIR  (DIR holds truth.json, snapshot.*, bias.*, explain
 """
 import json
 import sys
-from pathlib import Path
 
-out = Path(sys.argv[1])
-problems = []
+from vmcheck import Result
 
-
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
-
-
-def read(name):
-    p = out / name
-    return p.read_text().strip() if p.exists() else ""
-
-
-truth = json.loads(read("truth.json") or "{}")
-pid = truth.get("pid")
-pinned = [e["pfn"] for e in truth.get("expect", [])]
-if not check(pid and pinned, "no scenario ground truth"):
-    print("FAIL snapshot_live: " + "; ".join(problems))
-    sys.exit(1)
+result = Result("snapshot_live", sys.argv[1])
+check, read, problems = result.check, result.read, result.problems
+truth, pid, pinned = result.truth()
 
 check(read("snapshot.rc") == "3", f"snapshot exited {read('snapshot.rc')}: {read('snapshot.err')[:300]}")
 try:
@@ -130,7 +113,4 @@ try:
 except (ValueError, KeyError, IndexError) as e:
     problems.append(f"region snapshot JSON: {e}")
 
-if problems:
-    print("FAIL snapshot_live: " + "; ".join(problems[:6]))
-    sys.exit(1)
-print("ok snapshot_live")
+result.finish()

@@ -16,29 +16,12 @@ usage: check_snapshot_record.py DIR  (DIR holds truth.json, record.*, report.*)
 """
 import json
 import sys
-from pathlib import Path
 
-out = Path(sys.argv[1])
-problems = []
+from vmcheck import Result
 
-
-def check(cond, what):
-    if not cond:
-        problems.append(what)
-    return cond
-
-
-def read(name):
-    p = out / name
-    return p.read_text().strip() if p.exists() else ""
-
-
-truth = json.loads(read("truth.json") or "{}")
-pid = truth.get("pid")
-pinned = [e["pfn"] for e in truth.get("expect", [])]
-if not check(pid and pinned, "no scenario ground truth (scenario.err: %s)" % read("scenario.err")[-300:]):
-    print("FAIL snapshot_record: " + "; ".join(problems))
-    sys.exit(1)
+result = Result("snapshot_record", sys.argv[1])
+check, read = result.check, result.read
+truth, pid, pinned = result.truth()
 
 check(read("record.rc") == "0", "record exited %s: %s" % (read("record.rc"), read("record.err")[-400:]))
 check("snapshot of" in read("record.err"), "record did not report its snapshot: " + read("record.err")[-400:])
@@ -46,8 +29,8 @@ check(read("report.rc") == "5", "report exit %s, want 5 (inferred holders): %s" 
 try:
     report = json.loads(read("report.json"))
 except ValueError as e:
-    print("FAIL snapshot_record: report.json unreadable (%s): %s" % (e, read("report.err")))
-    sys.exit(1)
+    check(False, "report.json unreadable (%s): %s" % (e, read("report.err")))
+    result.finish()
 
 snap = report.get("snapshot") or {}
 check(snap.get("complete") is True, "snapshot not complete: %s" % snap)
@@ -74,8 +57,5 @@ text = read("report.txt")
 check("holder INFERRED from the snapshot" in text, "text report lacks the inferred holder section")
 check("pid %s (" % pid in text, "text report does not name pid %s" % pid)
 
-if problems:
-    print("FAIL snapshot_record: " + "; ".join(problems))
-    sys.exit(1)
-print("PASS snapshot_record: %d pinned pages, pinned before the trace, inferred to pid %s (likely, io_uring)"
-      % (len(pinned), pid))
+result.finish("PASS snapshot_record: %d pinned pages, pinned before the trace, inferred to pid %s (likely, io_uring)"
+              % (len(pinned), pid))
