@@ -45,7 +45,13 @@ int run_explain(const ExplainArgs& args)
         char head[64];
         std::snprintf(head, sizeof head, "PFN 0x%" PRIx64 " NOW: ", pfn);
         out += head + std::string(class_name(now->verdict.cls)) + " (" + now->verdict.why + "); flags " +
-               kpf_string(now->state.flags) + (now->zone.empty() ? "" : "; zone " + now->zone) + "\n";
+               kpf_string(now->state.flags) + (now->zone.empty() ? "" : "; zone " + now->zone);
+        if (now->state.pincount && now->state.folio_order)
+            out += "; folio of order " + std::to_string(*now->state.folio_order) + ", pin count " +
+                   std::to_string(*now->state.pincount);
+        if (now->state.migratetype && bpf.value())
+            out += "; " + std::string(bpf.value()->pageblocks().name(*now->state.migratetype)) + " pageblock";
+        out += "\n";
         out += "  would block migration: " +
                std::string(blocks_migration(now->verdict.cls) ? "yes, " + std::string(class_description(now->verdict.cls))
                                                               : "not by what this source shows") +

@@ -57,6 +57,9 @@ check(read("explain.rc") == "3", f"explain exited {read('explain.rc')}: {read('e
 text = read("explain.txt")
 holder = f"likely holder (registered it as an io_uring fixed buffer): pid {pid} "
 check(text.count(holder) == len(pinned), f"explain names pid {pid} for {text.count(holder)} of {len(pinned)} pages")
+# The guests name mem_section in kallsyms: every page's pageblock is known.
+check(text.count(" pageblock\n") == len(pinned), f"explain gives a pageblock migratetype for "
+      f"{text.count(' pageblock' + chr(10))} of {len(pinned)} pages")
 
 check(read("rmap.rc") == "3", f"snapshot of the pinned range exited {read('rmap.rc')}: {read('rmap.err')[:300]}")
 try:
