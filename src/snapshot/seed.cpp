@@ -1,6 +1,7 @@
 #include "snapshot/seed.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "snapshot/range.hpp"
 #include "util/clock.hpp"
@@ -69,7 +70,9 @@ Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::s
     // Registered long-term pins first: the page flags cannot show a pin,
     // and without BPF this is the only evidence of one.
     PinHints hints = registered_pins(find_owners({}, lo, hi));
-    auto snap = take_snapshot(spans.value(), &hints, bpf);
+    // One CPU fewer than there are: the recorder keeps draining meanwhile.
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency()) - 1;
+    auto snap = take_snapshot(spans.value(), &hints, bpf, "", std::max(1u, threads));
     if (!snap) return snap.error();
     if (!bpf_note.empty()) snap->blind.insert(snap->blind.begin(), bpf_note);
     std::set<uint64_t> held;
