@@ -83,6 +83,7 @@ struct RecordArgs {
     unsigned buffer_mib = 16;
     std::string stack_sample = "1s";
     bool snapshot = false;
+    std::string snapshot_range;  // implies snapshot
     std::string snapshot_source = "auto";
     std::vector<std::string> command;
 };
@@ -93,12 +94,13 @@ struct RecordArgs {
 // traced command start (so the snapshot is of the state before it).
 class SeedWriter {
 public:
-    SeedWriter(TraceWriter& writer, std::unique_ptr<snapshot::BpfRefcounts> bpf, std::string bpf_note)
+    SeedWriter(TraceWriter& writer, const snapshot::RangeRequest& range, std::unique_ptr<snapshot::BpfRefcounts> bpf,
+               std::string bpf_note)
         : writer_(writer), holding_(writer), bpf_(std::move(bpf))
     {
         uint64_t start = monotonic_now_ns();
-        pending_ = std::async(std::launch::async, [this, start, note = std::move(bpf_note)] {
-            return snapshot::take_seed(start, bpf_.get(), note);
+        pending_ = std::async(std::launch::async, [this, range, start, note = std::move(bpf_note)] {
+            return snapshot::take_seed(range, start, bpf_.get(), note);
         });
         start_ns_ = start;
     }
@@ -161,6 +163,16 @@ int run_record(const RecordArgs& args)
     options.stack_sample_ns = *sample;
     auto session = CaptureSession::open(options);
     if (!session) return fail("record", session.error().message);
+    std::optional<snapshot::RangeRequest> seed_range;
+    if (args.snapshot || !args.snapshot_range.empty()) {
+        auto range = snapshot::parse_range_spec(args.snapshot_range.empty() ? "all" : args.snapshot_range);
+        if (!range) return fail("record", "--snapshot-range: " + range.error().message, 2);
+        // Checked once capture is allowed (privileges first), before the
+        // file exists: a range that does not exist is a usage error.
+        if (auto spans = snapshot::resolve(range.value()); !spans)
+            return fail("record", "--snapshot-range: " + spans.error().message, 2);
+        seed_range = range.value();
+    }
 
     CaptureSession& capture = *session.value();
     TraceInfo info = capture.info();
@@ -174,12 +186,12 @@ int run_record(const RecordArgs& args)
     if (!writer) return fail("record", writer.error().message);
 
     std::unique_ptr<SeedWriter> seed;
-    if (args.snapshot) {
+    if (seed_range) {
         std::string note;
         auto bpf = open_page_source(args.snapshot_source, note);
         if (!bpf) return fail("record", bpf.error().message);
         if (!note.empty()) std::fprintf(stderr, "pintrace record: snapshot: %s\n", note.c_str());
-        seed = std::make_unique<SeedWriter>(writer.value(), std::move(bpf.value()), note);
+        seed = std::make_unique<SeedWriter>(writer.value(), *seed_range, std::move(bpf.value()), note);
     }
     Recorder recorder(capture, seed ? seed->sink() : writer.value());
     install_stop_signals();
@@ -254,6 +266,9 @@ Runner setup_record(CLI::App& sub)
     sub.add_flag("--snapshot", args->snapshot,
                  "First take a snapshot of all memory and its owners (as pintrace snapshot --all), so pins taken "
                  "before the recording get a likely holder; the command starts after it");
+    sub.add_option("--snapshot-range", args->snapshot_range,
+                   "Snapshot only these pages (implies --snapshot): all, pfn:A-B, node:N, zone:NAME, memory-block:N "
+                   "or cma:NAME; what you are about to offline or allocate is enough");
     sub.add_option("--snapshot-source", args->snapshot_source, "auto, bpf or proc (as snapshot --source)")
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();

@@ -184,6 +184,49 @@ Result<std::string> read_text_file(const std::string& path)
     return s.str();
 }
 
+Result<RangeRequest> parse_range_spec(std::string_view spec)
+{
+    RangeRequest req;
+    if (spec == "all") {
+        req.all = true;
+        return req;
+    }
+    auto colon = spec.find(':');
+    std::string_view kind = spec.substr(0, colon), value = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+    auto bad = [&](const std::string& why) {
+        return make_error("range '" + std::string(spec) + "': " + why +
+                          " (all, pfn:A-B, node:N, zone:NAME, memory-block:N or cma:NAME)");
+    };
+    if (colon == std::string_view::npos || value.empty()) return bad("no value");
+    if (kind == "pfn") {
+        if (auto r = parse_pfn_range(value); !r) return bad(r.error().message);
+        req.pfn = std::string(value);
+    } else if (kind == "node" || kind == "memory-block") {
+        auto n = parse_number(value, 10);
+        if (!n || (kind == "node" && *n > 1u << 20)) return bad("not a number");
+        if (kind == "node") req.node = static_cast<int>(*n);
+        else req.memory_block = *n;
+    } else if (kind == "zone") {
+        req.zone = std::string(value);
+    } else if (kind == "cma") {
+        req.cma = std::string(value);
+    } else {
+        return bad("unknown kind '" + std::string(kind) + "'");
+    }
+    return req;
+}
+
+std::string describe(const RangeRequest& req)
+{
+    if (req.all) return "all memory (System RAM in /proc/iomem)";
+    if (!req.pfn.empty()) return "pfn " + req.pfn;
+    if (req.node) return "node " + std::to_string(*req.node);
+    if (!req.zone.empty()) return "zone " + req.zone;
+    if (req.memory_block) return "memory block " + std::to_string(*req.memory_block);
+    if (!req.cma.empty()) return "CMA area " + req.cma;
+    return "nothing";
+}
+
 Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root)
 {
     int given = !req.pfn.empty() + req.node.has_value() + !req.zone.empty() + req.memory_block.has_value() +

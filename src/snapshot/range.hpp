@@ -52,6 +52,13 @@ struct RangeRequest {
     bool all = false;               // --all: every "System RAM" span of /proc/iomem
 };
 
+// One range as a single word, for options that take a range as a value
+// (record --snapshot-range): "all", "pfn:A-B", "node:N", "zone:NAME",
+// "memory-block:N" or "cma:NAME".
+Result<RangeRequest> parse_range_spec(std::string_view spec);
+// What a request covers, for people: "node 1", "all memory".
+std::string describe(const RangeRequest& req);
+
 // Exactly one of the request's fields must be set. root prefixes /proc and /sys.
 Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root = "");
 

@@ -56,11 +56,10 @@ SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, ui
     return out;
 }
 
-Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::string& bpf_note)
+Result<SeedRecords> take_seed(const RangeRequest& range, uint64_t start_ns, BpfRefcounts* bpf,
+                              const std::string& bpf_note)
 {
-    RangeRequest all;
-    all.all = true;
-    auto spans = resolve(all);
+    auto spans = resolve(range);
     if (!spans) return spans.error();
     uint64_t lo = UINT64_MAX, hi = 0;
     for (const auto& s : spans.value()) {
@@ -78,7 +77,7 @@ Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::s
     std::set<uint64_t> held;
     for (const auto& p : snap->suspicious) held.insert(p.state.pfn);
     OwnerScan owners = find_owners_as(held, lo, hi, bpf, bpf_note);
-    return seed_records(snap.value(), owners, start_ns, monotonic_now_ns(), "all memory (System RAM in /proc/iomem)");
+    return seed_records(snap.value(), owners, start_ns, monotonic_now_ns(), describe(range));
 }
 
 }  // namespace pintrace::snapshot

@@ -8,6 +8,7 @@
 
 #include "events/event.hpp"
 #include "snapshot/owners.hpp"
+#include "snapshot/range.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/result.hpp"
 
@@ -28,9 +29,10 @@ struct SeedRecords {
 SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, uint64_t start_ns, uint64_t end_ns,
                          const std::string& range);
 
-// Takes the snapshot over every page of RAM, then looks for the owners of
+// Takes the snapshot over the range's pages, then looks for the owners of
 // the held pages. start_ns is CLOCK_MONOTONIC at the start, the clock the
 // trace's records use. Without bpf, /proc only (no refcounts: the notes say so).
-Result<SeedRecords> take_seed(uint64_t start_ns, BpfRefcounts* bpf, const std::string& bpf_note = "");
+Result<SeedRecords> take_seed(const RangeRequest& range, uint64_t start_ns, BpfRefcounts* bpf,
+                              const std::string& bpf_note = "");
 
 }  // namespace pintrace::snapshot

@@ -367,6 +367,36 @@ TEST(Cli, RecordSnapshotWritesTheHoldersOfPinsOlderThanTheTrace)
     EXPECT_NE(candidate.find("\"pages\":8"), std::string::npos) << candidate;
 }
 
+TEST(Cli, RecordSnapshotRangeErrorsAreOneLineUsageErrors)
+{
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (privileges are checked first)";
+    std::string trace = temp("never.trace");
+    for (const char* spec : {"node:4096", "disk:1", "pfn:9-3"}) {
+        auto r = run("record --snapshot-range " + std::string(spec) + " --duration 1ms -o " + trace);
+        EXPECT_EQ(r.status, 2) << spec << ": " << r.out;
+        EXPECT_NE(r.out.find("pintrace record: --snapshot-range: "), std::string::npos) << r.out;
+        EXPECT_NE(access(trace.c_str(), F_OK), 0) << "a file was written for a bad range";
+    }
+}
+
+TEST(Cli, RecordSnapshotOfARangeFindsThePinsInIt)
+{
+    PinningScenario scenario(false);
+    if (!scenario.skip.empty()) GTEST_SKIP() << scenario.skip;
+    std::string trace = temp("range.trace");
+    auto rec = run("record --snapshot-range pfn:" + std::to_string(scenario.first_pfn) +
+                   "+1 --duration 1ms -o " + trace);
+    ASSERT_EQ(rec.status, 0) << rec.out;
+    EXPECT_NE(rec.out.find("snapshot of 1 pages"), std::string::npos) << rec.out;
+    auto rep = run("report --format json " + trace);
+    unlink(trace.c_str());
+    EXPECT_NE(rep.out.find("\"range\":\"pfn " + std::to_string(scenario.first_pfn) + "+1\""), std::string::npos)
+        << rep.out;
+    EXPECT_NE(rep.out.find("\"pid\":" + std::to_string(scenario.pid) + ",\"comm\":\"scenario_iourin\""),
+              std::string::npos)
+        << rep.out;
+}
+
 TEST(Cli, RecordStoppedBeforeItsSnapshotIsDoneStillWritesItWhole)
 {
     if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";

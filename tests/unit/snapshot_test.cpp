@@ -481,5 +481,34 @@ TEST(SnapshotBpfFacts, KallsymsAndPagetypeinfo)
     EXPECT_FALSE(parse_pageblock_order("Page block order: lots\n"));
 }
 
+TEST(SnapshotRange, OneWordSpecsForOptionValues)
+{
+    auto all = parse_range_spec("all");
+    ASSERT_TRUE(all.ok());
+    EXPECT_TRUE(all->all);
+    EXPECT_EQ(describe(all.value()), "all memory (System RAM in /proc/iomem)");
+    auto pfn = parse_range_spec("pfn:0x100-0x1ff");
+    ASSERT_TRUE(pfn.ok());
+    EXPECT_EQ(pfn->pfn, "0x100-0x1ff");
+    auto node = parse_range_spec("node:1");
+    ASSERT_TRUE(node.ok());
+    EXPECT_EQ(node->node, 1);
+    EXPECT_EQ(describe(node.value()), "node 1");
+    auto block = parse_range_spec("memory-block:32");
+    ASSERT_TRUE(block.ok());
+    EXPECT_EQ(block->memory_block, 32u);
+    EXPECT_EQ(parse_range_spec("zone:Normal")->zone, "Normal");
+    EXPECT_EQ(parse_range_spec("cma:reserved")->cma, "reserved");
+    // Every field but one stays unset: resolve() insists on exactly one.
+    EXPECT_FALSE(node->all);
+    EXPECT_TRUE(node->pfn.empty());
+
+    for (const char* bad : {"", "node", "node:", "node:x", "pfn:9-3", "disk:1", "zone"}) {
+        auto r = parse_range_spec(bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error().message.find("(all, pfn:A-B, node:N"), std::string::npos) << r.error().message;
+    }
+}
+
 }  // namespace
 }  // namespace pintrace::snapshot
