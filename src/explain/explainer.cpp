@@ -448,6 +448,7 @@ Report Explainer::finish() &&
 {
     flush();
     add_snapshot_history();
+    if (report_.snapshot) seeds_.count_held(*report_.snapshot);
     report_.stats.pages_held_at_end = ledger_.pages_held();
     collect_owner_states(report_, ledger_);
     return std::move(report_);

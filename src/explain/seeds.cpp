@@ -82,6 +82,20 @@ void SeedTable::freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns, SnapshotS
     }
 }
 
+void SeedTable::count_held(SnapshotSeed& seed) const
+{
+    seed.held_at_end = 0;
+    seed.held_at_end_by_pid.clear();
+    for (const auto& [pfn, s] : pages_) {
+        if (!s.pins_left) continue;
+        ++seed.held_at_end;
+        std::vector<uint32_t> pids;
+        for (uint32_t i : s.holders)
+            if (std::find(pids.begin(), pids.end(), seed.holders[i].pid) == pids.end()) pids.push_back(seed.holders[i].pid);
+        for (uint32_t pid : pids) ++seed.held_at_end_by_pid[pid];
+    }
+}
+
 const SeedState* SeedTable::held(uint64_t pfn, uint32_t nr_pages) const
 {
     for (auto it = pages_.lower_bound(pfn); it != pages_.end() && it->first < pfn + nr_pages; ++it)

@@ -24,6 +24,10 @@ struct SnapshotSeed {
     std::vector<SnapshotHolderEvent> holders;
     uint64_t pages_seeded = 0;      // pages the snapshot found held
     uint64_t released_in_trace = 0;  // of them, released (or freed) during the recording
+    // When the replay stopped: the pages still held, and per candidate pid
+    // how many of them it may hold.
+    uint64_t held_at_end = 0;
+    std::map<uint32_t, uint64_t> held_at_end_by_pid;
 };
 
 struct SeedState {
@@ -54,6 +58,8 @@ public:
         auto it = pages_.find(pfn);
         return it == pages_.end() ? nullptr : &it->second;
     }
+    // Every page still held: held_at_end and its split by candidate.
+    void count_held(SnapshotSeed& seed) const;
     // Every page in [start, end) still held.
     template <typename F>
     void for_each_held(uint64_t start, uint64_t end, F&& f) const

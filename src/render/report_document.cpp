@@ -211,6 +211,22 @@ void failures(Document& d, const Report& r, const ReportView& view)
         d.line(0, std::to_string(r.failures.size() - shown) + " failure(s) not shown (filter)");
 }
 
+// Pages the snapshot found held and no release or free took back: held
+// since before the trace, by the candidates it inferred.
+void held_since_before(Document& d, const Report& r)
+{
+    if (!r.snapshot || !r.snapshot->held_at_end) return;
+    const SnapshotSeed& s = *r.snapshot;
+    std::string who;
+    for (const auto& [pid, pages] : s.held_at_end_by_pid) {
+        auto h = std::find_if(s.holders.begin(), s.holders.end(), [&](const auto& x) { return x.pid == pid; });
+        who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" + h->comm + ") " +
+               std::to_string(pages);
+    }
+    d.line(1, "held since before the trace (the snapshot's inference, not traced): " + std::to_string(s.held_at_end) +
+                  " page(s)" + (who.empty() ? ", no candidate holder" : "; candidates: " + who));
+}
+
 void holders(Document& d, const Report& r, const ReportView& view)
 {
     auto rows = pinner_rows(r, view.pinners);
@@ -223,8 +239,10 @@ void holders(Document& d, const Report& r, const ReportView& view)
     if (rows.empty()) {
         d.line(1, "nobody: no pin or reference was taken during the trace" +
                       std::string(view.pinners.filter.empty() ? "" : " by what the filter selects"));
+        held_since_before(d, r);
         return;
     }
+    held_since_before(d, r);
     d.table(pinners_table(r, rows, view.pinners.group_by, view.top));
     if (view.top && rows.size() > view.top)
         d.line(1, "(" + std::to_string(rows.size() - view.top) + " more: --top 0 shows all)");

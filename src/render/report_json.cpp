@@ -140,7 +140,11 @@ void write_snapshot(JsonWriter& j, const Report& r)
             .field("processes_searched", s.end->processes)
             .string_array("not_visible", s.end->notes);
     }
-    j.field("released_during_trace", s.released_in_trace);
+    j.field("released_during_trace", s.released_in_trace).field("held_at_end", s.held_at_end);
+    j.key("held_at_end_by_pid").begin_array();
+    for (const auto& [pid, pages] : s.held_at_end_by_pid)
+        j.begin_object().field("pid", pid).field("pages", pages).end_object();
+    j.end_array();
     j.key("candidates").begin_array();
     for (const auto& h : s.holders)
         j.begin_object()

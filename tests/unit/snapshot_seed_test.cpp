@@ -192,6 +192,13 @@ TEST(SnapshotSeed, FailureOnAPinOlderThanTheTraceGoesToTheLikelyHolder)
     }
     EXPECT_EQ(json.get<bool>("snapshot.complete"), true);
     EXPECT_EQ(json.get<uint64_t>("snapshot.held_pages"), 8u);
+    // Nothing released them: all 8 are still held at the end, by the candidate.
+    EXPECT_EQ(json.get<uint64_t>("snapshot.held_at_end"), 8u);
+    EXPECT_EQ(json.get_child("snapshot.held_at_end_by_pid").front().second.get<uint32_t>("pid"), kOwner);
+    EXPECT_NE(text.find("held since before the trace (the snapshot's inference, not traced): 8 page(s); candidates: "
+                        "pid 107 (fio) 8"),
+              std::string::npos)
+        << text;
     EXPECT_EQ(json.get_child("snapshot.candidates").size(), 1u);
 }
 
@@ -245,6 +252,7 @@ TEST(SnapshotSeed, ReleaseOfTheOldPinAfterTheSnapshotEndsTheInference)
     EXPECT_EQ(p.cause, Cause::PinnedUnknown);
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
     EXPECT_EQ(r.snapshot->released_in_trace, 1u);
+    EXPECT_EQ(r.snapshot->held_at_end, 7u);
 }
 
 TEST(SnapshotSeed, ReleaseOlderThanTheSnapshotIsAlreadyInItsCounts)
