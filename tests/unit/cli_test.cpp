@@ -297,7 +297,7 @@ struct PinningScenario {
         // its pages come from a snapshot (which this test then also checks).
         std::string text;
         const std::string done = wait_for_signal ? "waiting for SIGUSR1" : "pfns_after";
-        for (int i = 0; i < 100 && text.find(done) == std::string::npos; ++i) {
+        for (int i = 0; i < 300 && text.find(done) == std::string::npos; ++i) {
             usleep(50000);
             std::ifstream in(wait_for_signal ? err_path : out_path);
             text.assign(std::istreambuf_iterator<char>(in), {});
