@@ -121,16 +121,15 @@ Result<std::unique_ptr<BpfRefcounts>> BpfRefcounts::open()
     auto t0 = Clock::now();
     libbpf_set_print(quiet_libbpf);
     if (std::string why = missing_privileges(); !why.empty()) return make_error(why);
-    // The calibration waits for page allocations, the load for the
-    // verifier, the facts for kallsyms: none needs another, so they run
-    // at once (this was 0.22 s in a row on the host).
+    // The calibration first, alone: attaching to mm_page_alloc patches the
+    // kernel's text in __alloc_pages, and under QEMU's TCG (the VM bench) a
+    // CPU allocating pages meanwhile can run a stale int3 of that patch
+    // (6.12 oopsed, 5.10 locked up, when our own threads allocated during
+    // it). Then the load (the verifier) and the facts (kallsyms) at once.
     BpfOpenTimes times;
-    auto calibration = std::async(std::launch::async, [&times] {
-        auto t = Clock::now();
-        auto m = calibrate_page_mapping();
-        times.calibrate = since(t);
-        return m;
-    });
+    auto tc = Clock::now();
+    auto mapping = calibrate_page_mapping();
+    times.calibrate = since(tc);
     auto facts = std::async(std::launch::async, [&times] {
         auto t = Clock::now();
         auto k = read_kernel_facts();
@@ -142,7 +141,6 @@ Result<std::unique_ptr<BpfRefcounts>> BpfRefcounts::open()
     impl->skel.reset(snapshot_bpf__open_and_load());
     int load_errno = errno;
     times.load = since(tl);
-    auto mapping = calibration.get();
     KernelFacts k = facts.get();
     if (!impl->skel) return make_error(std::string("cannot load the snapshot program: ") + std::strerror(load_errno));
     if (!mapping) return mapping.error();
