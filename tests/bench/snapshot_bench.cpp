@@ -42,7 +42,7 @@ int main(int argc, char** argv)
     std::printf("source: %s; BPF open + calibration %.3f s\n", source_name(bpf != nullptr).c_str(), open_s);
     if (bpf) {
         const auto& t = bpf->open_times();
-        std::printf("  in parallel: calibration %.3f s, program load %.3f s, kallsyms/BTF/pagetypeinfo %.3f s; "
+        std::printf("  calibration %.3f s, then in parallel program load %.3f s, kallsyms/BTF/pagetypeinfo %.3f s; "
                     "migratetype %s; folio pin counts in %s\n",
                     t.calibrate, t.load, t.kernel_facts, bpf->migratetype_visible() ? "visible" : "not visible",
                     bpf->pincount_field().c_str());
