@@ -6,9 +6,20 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace pintrace {
+
+// For libbpf_set_print: libbpf's own chatter (the probe failures and
+// refused loads pintrace expects, and explains in one line of its own)
+// stays off the user's terminal unless PINTRACE_DEBUG_LIBBPF is set.
+inline int libbpf_print_when_debugging(enum libbpf_print_level, const char* fmt, va_list args)
+{
+    return getenv("PINTRACE_DEBUG_LIBBPF") ? vfprintf(stderr, fmt, args) : 0;
+}
 
 struct BtfDeleter {
     void operator()(btf* p) const { btf__free(p); }

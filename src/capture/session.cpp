@@ -41,14 +41,6 @@ std::string hex(uint64_t v)
     return buf;
 }
 
-int silent_libbpf(enum libbpf_print_level level, const char* fmt, va_list args)
-{
-    // libbpf's own chatter (probe failures we expect) stays out of the
-    // user's terminal unless asked for.
-    if (getenv("PINTRACE_DEBUG_LIBBPF") == nullptr) return 0;
-    (void)level;
-    return vfprintf(stderr, fmt, args);
-}
 
 }  // namespace
 
@@ -57,7 +49,7 @@ CaptureSession::~CaptureSession() = default;
 
 Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOptions& options)
 {
-    libbpf_set_print(silent_libbpf);
+    libbpf_set_print(libbpf_print_when_debugging);
     if (std::string why = missing_privileges(); !why.empty()) return make_error(why);
 
     auto tracefs = ensure_tracefs();

@@ -34,11 +34,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int quiet_libbpf(enum libbpf_print_level, const char* fmt, va_list args)
-{
-    // A refused load is expected on some kernels (auto falls back to /proc).
-    return getenv("PINTRACE_DEBUG_LIBBPF") ? vfprintf(stderr, fmt, args) : 0;
-}
 
 std::string read_whole(const char* path)
 {
@@ -119,7 +114,7 @@ std::optional<unsigned> parse_pageblock_order(std::string_view text)
 Result<std::unique_ptr<BpfRefcounts>> BpfRefcounts::open()
 {
     auto t0 = Clock::now();
-    libbpf_set_print(quiet_libbpf);
+    libbpf_set_print(libbpf_print_when_debugging);  // a refused load: auto falls back to /proc
     if (std::string why = missing_privileges(); !why.empty()) return make_error(why);
     // The calibration first, alone: attaching to mm_page_alloc patches the
     // kernel's text in __alloc_pages, and under QEMU's TCG (the VM bench) a

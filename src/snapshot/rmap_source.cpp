@@ -25,11 +25,6 @@ BpfRmap::BpfRmap(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 BpfRmap::~BpfRmap() = default;
 
 namespace {
-int quiet_libbpf(enum libbpf_print_level, const char* fmt, va_list args)
-{
-    // A refused load is expected on some kernels (owners fall back to the pagemap walk).
-    return getenv("PINTRACE_DEBUG_LIBBPF") ? vfprintf(stderr, fmt, args) : 0;
-}
 
 // bpf/rmap.bpf.c's enum rmap_kind and flags.
 constexpr uint32_t kBpfNone = 0, kBpfAnon = 1, kBpfFile = 2, kBpfKsm = 3, kBpfMovable = 4;
@@ -50,7 +45,7 @@ RmapKind kind_of(uint32_t k)
 
 Result<std::unique_ptr<BpfRmap>> BpfRmap::open(std::optional<uint64_t> vmemmap_base)
 {
-    libbpf_set_print(quiet_libbpf);
+    libbpf_set_print(libbpf_print_when_debugging);  // a refused load: owners fall back to the walk
     if (std::string why = missing_privileges(); !why.empty()) return make_error(why);
     if (!vmemmap_base) {
         auto mapping = calibrate_page_mapping();
