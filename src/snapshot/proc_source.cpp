@@ -206,7 +206,8 @@ Result<size_t> ProcPageSource::scan_piece(uint64_t start, size_t n, const std::v
         unsigned order = 0;
         std::optional<int32_t> pincount;
     };
-    std::optional<Folio> folio;
+    Folio folio;  // valid while current (a plain value: gcc misjudges an optional here)
+    bool current = false;
     const ZoneSpan* zone = nullptr;
     PageState p;
     for (size_t i = 0; i < got; ++i) {
@@ -224,23 +225,25 @@ Result<size_t> ProcPageSource::scan_piece(uint64_t start, size_t n, const std::v
                 // A typed page (slab, page table, ...) keeps its type in
                 // _mapcount's place: kpagecount says 0 for those.
                 p.mapcount = std::max(0, b.mapcount);
-                folio.reset();
+                current = false;
                 break;
             case PageOp::Head:
                 p.refcount = b.refcount;
                 folio = Folio{p.pfn, b.order, b.pincount};
+                current = true;
                 break;
             case PageOp::Tail:
                 folio = Folio{tail_heads[i], b.order, b.pincount};
+                current = true;
                 break;
             case PageOp::Skip:
-                if (!(p.flags & kpf(kKpfCompoundTail))) folio.reset();
+                if (!(p.flags & kpf(kKpfCompoundTail))) current = false;
                 break;
             }
-            if (folio && (p.flags & kCompound)) {
-                p.folio_head = folio->head;
-                p.folio_order = folio->order;
-                p.pincount = folio->pincount;
+            if (current && (p.flags & kCompound)) {
+                p.folio_head = folio.head;
+                p.folio_order = folio.order;
+                p.pincount = folio.pincount;
             }
             if (!(p.flags & kpf(kKpfNopage)) && block_of[i] != kNoBlock) {
                 int mt = bpf->pageblocks().decode(block_of[i]);
