@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -94,9 +95,9 @@ struct RecordArgs {
 // traced command start (so the snapshot is of the state before it).
 class SeedWriter {
 public:
-    SeedWriter(TraceWriter& writer, const snapshot::RangeRequest& range, std::unique_ptr<snapshot::BpfRefcounts> bpf,
-               std::string bpf_note)
-        : writer_(writer), holding_(writer), bpf_(std::move(bpf))
+    SeedWriter(CaptureSession& capture, TraceWriter& writer, const snapshot::RangeRequest& range,
+               std::unique_ptr<snapshot::BpfRefcounts> bpf, std::string bpf_note)
+        : capture_(capture), writer_(writer), holding_(writer), bpf_(std::move(bpf))
     {
         uint64_t start = monotonic_now_ns();
         pending_ = std::async(std::launch::async, [this, range, start, note = std::move(bpf_note)] {
@@ -119,6 +120,7 @@ public:
             for (const auto& h : s.holders)
                 if (auto r = writer_.append(h); !r) return r;
             if (auto r = writer_.append(s.end); !r) return r;
+            watch_frees(s);
             size_t likely = 0;
             for (const auto& h : s.holders) likely += h.likely;
             std::fprintf(stderr,
@@ -139,6 +141,29 @@ public:
     }
 
 private:
+    // The free of a page held since before the trace ends its inference:
+    // the kernel side reports frees only of pages it was told about.
+    void watch_frees(const snapshot::SeedRecords& s)
+    {
+        std::vector<uint64_t> pfns;
+        for (const auto& p : s.pages.pages) pfns.push_back(p.pfn);
+        for (const auto& h : s.holders) pfns.insert(pfns.end(), h.pfns.begin(), h.pfns.end());
+        std::sort(pfns.begin(), pfns.end());
+        pfns.erase(std::unique(pfns.begin(), pfns.end()), pfns.end());
+        // The kernel's table is shared with the pages grabbed during the
+        // trace: a quarter of it at most, so those keep theirs.
+        constexpr size_t kMaxWatched = 16384;
+        size_t wanted = pfns.size();
+        pfns.resize(std::min(wanted, kMaxWatched));
+        size_t taken = capture_.watch_frees(pfns);
+        if (taken < wanted)
+            std::fprintf(stderr,
+                         "pintrace record: frees watched for %zu of the snapshot's %zu held pages (a free of the "
+                         "others goes unseen: their inference lasts)\n",
+                         taken, wanted);
+    }
+
+    CaptureSession& capture_;
     TraceWriter& writer_;
     HoldingSink holding_;
     std::unique_ptr<snapshot::BpfRefcounts> bpf_;
@@ -191,7 +216,7 @@ int run_record(const RecordArgs& args)
         auto bpf = open_page_source(args.snapshot_source, note);
         if (!bpf) return fail("record", bpf.error().message);
         if (!note.empty()) std::fprintf(stderr, "pintrace record: snapshot: %s\n", note.c_str());
-        seed = std::make_unique<SeedWriter>(writer.value(), *seed_range, std::move(bpf.value()), note);
+        seed = std::make_unique<SeedWriter>(capture, writer.value(), *seed_range, std::move(bpf.value()), note);
     }
     Recorder recorder(capture, seed ? seed->sink() : writer.value());
     install_stop_signals();

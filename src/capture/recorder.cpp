@@ -181,6 +181,15 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
 Result<void> HoldingSink::append_kernel_record(std::span<const std::byte> record)
 {
     if (!holding_) return next_.append_kernel_record(record);
+    if (held_bytes_ + record.size() > max_bytes_) {
+        pt_header h{};
+        std::memcpy(&h, record.data(), std::min(record.size(), sizeof h));
+        uint64_t ts = h.ts_ns;
+        if (!dropped_.count++) dropped_.from_ns = ts;
+        dropped_.from_ns = std::min(dropped_.from_ns, ts);
+        dropped_.to_ns = std::max(dropped_.to_ns, ts);
+        return {};
+    }
     held_bytes_ += record.size();
     held_.emplace_back(std::vector<std::byte>(record.begin(), record.end()));
     return {};
@@ -221,6 +230,8 @@ Result<void> HoldingSink::release()
             h);
         if (!r) return r;
     }
+    if (dropped_.count)
+        if (auto r = next_.append(dropped_); !r) return r;
     held_.clear();
     held_.shrink_to_fit();
     held_bytes_ = 0;

@@ -31,7 +31,10 @@ struct RecorderOptions {
 // of every traced record while the kernel keeps being drained.
 class HoldingSink : public RecordSink {
 public:
-    explicit HoldingSink(RecordSink& next) : next_(next) {}
+    // Past max_bytes of kernel records held, further ones are dropped and
+    // passed on as a lost-event window, like the ring buffer's own losses.
+    static constexpr size_t kMaxHeldBytes = size_t{256} << 20;
+    explicit HoldingSink(RecordSink& next, size_t max_bytes = kMaxHeldBytes) : next_(next), max_bytes_(max_bytes) {}
     Result<void> append_kernel_record(std::span<const std::byte> record) override;
     Result<void> append(const StackEvent& stack) override;
     Result<void> append(const LostEvent& lost) override;
@@ -43,9 +46,11 @@ public:
 private:
     using Held = std::variant<std::vector<std::byte>, StackEvent, LostEvent, ProcessInfoEvent>;
     RecordSink& next_;
+    size_t max_bytes_;
     bool holding_ = true;
     std::vector<Held> held_;
     size_t held_bytes_ = 0;
+    LostEvent dropped_;  // count 0: nothing dropped
 };
 
 class Recorder {

@@ -144,6 +144,15 @@ std::vector<ProgramStats> CaptureSession::program_stats() const
     return out;
 }
 
+size_t CaptureSession::watch_frees(std::span<const uint64_t> pfns)
+{
+    int fd = bpf_map__fd(state_->skel->maps.grabbed_pages);
+    uint8_t one = 1;
+    size_t taken = 0;
+    for (uint64_t pfn : pfns) taken += bpf_map_update_elem(fd, &pfn, &one, BPF_ANY) == 0;
+    return taken;
+}
+
 std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const
 {
     std::vector<uint64_t> ips(127);

@@ -47,6 +47,11 @@ public:
     std::vector<ProgramStats> program_stats() const;
     // Instruction pointers of a stack id from the grab records.
     std::vector<uint64_t> stack_addresses(int32_t id) const;
+    // Report the frees of these pages too, as of grabbed ones (record
+    // --snapshot: pages held since before the trace, whose free ends the
+    // inference). Returns how many the kernel's table took: it holds
+    // 65 536 pages, the oldest evicted first.
+    size_t watch_frees(std::span<const uint64_t> pfns);
 
     struct State;  // libbpf objects; defined in session.cpp
 

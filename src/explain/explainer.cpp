@@ -48,8 +48,7 @@ Explainer::Explainer(TraceInfo info, ExplainOptions options)
     report_.info = std::move(info);
     std::sort(options.history_pfns.begin(), options.history_pfns.end());
     report_.options = std::move(options);
-    if (report_.options.threshold_ns || !report_.options.history_pfns.empty())
-        ledger_.on_close([this](const ClosedPins& c) { on_closed(c); });
+    if (report_.options.threshold_ns || !report_.options.history_pfns.empty()) watch_closes();
 }
 
 bool Explainer::in_history(uint64_t pfn, uint32_t nr_pages) const
@@ -85,6 +84,10 @@ void Explainer::add_history(HistoryEntry entry) { report_.history.push_back(std:
 
 void Explainer::on_closed(const ClosedPins& c)
 {
+    // A pin the trace saw taken while the snapshot ran may be in the
+    // snapshot's counts too: its release takes it from both.
+    if (!c.by_free && !seeds_.empty() && c.since_ns <= seeds_.taken_until())
+        seeds_.released(c.pfn, 1, c.count, c.at_ns, *report_.snapshot);
     uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
     if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
         keep_long_hold(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
@@ -399,6 +402,14 @@ void Explainer::on(const SnapshotPagesEvent& e)
 {
     if (!report_.snapshot) report_.snapshot.emplace();
     seeds_.add(e, *report_.snapshot);
+    watch_closes();
+}
+
+// Every closed pin now matters to the seeds (as well as to --threshold
+// and --pfn): without a snapshot the ledger calls nobody.
+void Explainer::watch_closes()
+{
+    ledger_.on_close([this](const ClosedPins& c) { on_closed(c); });
 }
 
 void Explainer::on(const SnapshotHolderEvent& e)
@@ -412,6 +423,7 @@ void Explainer::on(const SnapshotEndEvent& e)
     if (!report_.snapshot) report_.snapshot.emplace();
     report_.snapshot->end = e;
     if (!report_.snapshot->ts_ns) report_.snapshot->ts_ns = e.start_ns;
+    seeds_.taken(e.start_ns, e.end_ns);
 }
 
 void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::move(f)); }

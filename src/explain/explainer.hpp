@@ -58,6 +58,7 @@ private:
     void on(const SnapshotEndEvent& e);
     void infer_holders(StuckPage& page) const;
     void add_snapshot_history();
+    void watch_closes();
     void collect_held_in_range(Failure& f) const;
     void close_cma_request(uint32_t tid, const CmaEvent* end);
     void close_attempt(Failure&& f);

@@ -42,6 +42,14 @@ public:
     void add(const SnapshotPagesEvent& e, SnapshotSeed& seed);
     void add(const SnapshotHolderEvent& e, SnapshotSeed& seed);
     bool empty() const { return pages_.empty(); }
+    // When the snapshot read the pages: from its start to its end (its
+    // end record); a page's own moment within is not recorded.
+    void taken(uint64_t start_ns, uint64_t end_ns)
+    {
+        ts_ns_ = start_ns;
+        end_ns_ = end_ns;
+    }
+    uint64_t taken_until() const { return end_ns_ ? end_ns_ : ts_ns_; }
 
     // A pin taken before the trace was released (the ledger matched no
     // grab), or the pages were freed: the snapshot's pins on them end.
@@ -72,6 +80,7 @@ private:
     SeedState& at(uint64_t pfn);
     std::map<uint64_t, SeedState> pages_;
     uint64_t ts_ns_ = 0;
+    uint64_t end_ns_ = 0;
 };
 
 // Pins or references a page's counts at the snapshot show: refcount less

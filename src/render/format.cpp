@@ -197,18 +197,33 @@ std::vector<InferredGroup> group_inferred(const Report& r, std::span<const Stuck
     const auto& holders = r.snapshot->holders;
     for (const auto& page : pages) {
         if (!page.holders.empty()) continue;
+        // Per process, the page is likely its only where some evidence of
+        // that process's is a long-term pin of this very page: a process
+        // that registered one page and maps another is likely for the
+        // first only.
+        std::vector<std::pair<uint32_t, bool>> pids;
         for (uint32_t i : page.inferred) {
             if (i >= holders.size()) continue;
-            const SnapshotHolderEvent& h = holders[i];
-            auto g = std::find_if(out.begin(), out.end(), [&](const InferredGroup& x) { return x.pid == h.pid; });
+            auto p = std::find_if(pids.begin(), pids.end(), [&](const auto& x) { return x.first == holders[i].pid; });
+            if (p == pids.end()) pids.emplace_back(holders[i].pid, holders[i].likely);
+            else p->second |= holders[i].likely;
+        }
+        for (const auto& [pid, likely] : pids) {
+            auto g = std::find_if(out.begin(), out.end(),
+                                  [&](const InferredGroup& x) { return x.pid == pid && x.likely == likely; });
             if (g == out.end()) {
-                out.push_back({h.pid, h.comm, h.exe, false, Origin::Unknown, page.cause, {}, {}});
+                const SnapshotHolderEvent* first = nullptr;
+                for (uint32_t i : page.inferred)
+                    if (i < holders.size() && holders[i].pid == pid && (!first || holders[i].likely)) first = &holders[i];
+                out.push_back({pid, first->comm, first->exe, likely, Origin::Unknown, page.cause, {}, {}});
                 g = out.end() - 1;
             }
-            g->likely |= h.likely;
-            if (g->origin == Origin::Unknown) g->origin = origin_from_name(h.origin);
-            if (std::find(g->evidence.begin(), g->evidence.end(), i) == g->evidence.end()) g->evidence.push_back(i);
-            if (g->pfns.empty() || g->pfns.back() != page.pfn) g->pfns.push_back(page.pfn);
+            for (uint32_t i : page.inferred) {
+                if (i >= holders.size() || holders[i].pid != pid || holders[i].likely != likely) continue;
+                if (g->origin == Origin::Unknown) g->origin = origin_from_name(holders[i].origin);
+                if (std::find(g->evidence.begin(), g->evidence.end(), i) == g->evidence.end()) g->evidence.push_back(i);
+            }
+            g->pfns.push_back(page.pfn);
             g->cause = std::min(g->cause, page.cause);
         }
     }
@@ -216,6 +231,14 @@ std::vector<InferredGroup> group_inferred(const Report& r, std::span<const Stuck
         if (a.likely != b.likely) return a.likely;
         return a.pfns.size() > b.pfns.size();
     });
+    return out;
+}
+
+std::vector<uint64_t> held_without_candidate(std::span<const StuckPage> pages)
+{
+    std::vector<uint64_t> out;
+    for (const auto& p : pages)
+        if (p.holders.empty() && p.inferred.empty() && p.at_snapshot) out.push_back(p.pfn);
     return out;
 }
 
@@ -405,14 +428,13 @@ std::string short_action(Cause cause, Origin origin, bool exited)
 // explain, worded as an inference.
 std::string inferred_summary(const Report& r)
 {
-    std::map<uint32_t, InferredGroup> by_pid;
+    std::map<std::pair<uint32_t, bool>, InferredGroup> by_pid;  // (pid, likely)
     for (const auto& f : r.failures)
-        for (auto& g : group_inferred(r, f.pages)) {
-            auto [it, fresh] = by_pid.try_emplace(g.pid, g);
-            if (fresh) continue;
-            it->second.likely |= g.likely;
-            it->second.pfns.insert(it->second.pfns.end(), g.pfns.begin(), g.pfns.end());
-        }
+        for (const auto& pages : {std::span<const StuckPage>(f.pages), std::span<const StuckPage>(f.held_in_range)})
+            for (auto& g : group_inferred(r, pages)) {
+                auto [it, fresh] = by_pid.try_emplace({g.pid, g.likely}, g);
+                if (!fresh) it->second.pfns.insert(it->second.pfns.end(), g.pfns.begin(), g.pfns.end());
+            }
     if (by_pid.empty()) return "";
     auto top = std::max_element(by_pid.begin(), by_pid.end(), [](const auto& a, const auto& b) {
         if (a.second.likely != b.second.likely) return b.second.likely;
@@ -420,10 +442,13 @@ std::string inferred_summary(const Report& r)
     });
     const InferredGroup& g = top->second;
     std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin)) : "pins";
+    std::string action = g.likely ? short_action(Cause::LongtermPin, g.origin, false)
+                                  : "it only maps them, which is not proof: look at its devices, io_uring rings and "
+                                    "RDMA (its /proc/PID/fd)";
     std::string s = "; pinned before the trace: the snapshot at its start makes pid " + std::to_string(g.pid) + " (" +
                     g.comm + ") the " + std::string(confidence_word(g)) + " holder of " +
-                    std::to_string(g.pfns.size()) + " page(s) (" + as + "; inferred, not traced): " +
-                    short_action(Cause::LongtermPin, g.origin, false);
+                    std::to_string(g.pfns.size()) + " page(s) (" + (g.likely ? as : "it maps them") +
+                    "; inferred, not traced): " + action;
     if (by_pid.size() > 1) s += " (and " + std::to_string(by_pid.size() - 1) + " other candidate(s))";
     return s;
 }
@@ -493,6 +518,15 @@ int report_exit_code(const Report& r, const FailureFilter* filter)
         if (f.kind == Failure::Kind::Cma && f.pages.empty() && f.held_in_range.empty()) return kExitFailuresUnexplained;
         for (const auto& p : f.pages)
             if (p.holders.empty()) inferred = true;
+        // A CMA failure with no busy page named, whose ranges hold pages
+        // only the snapshot found held: their candidates explain it, or
+        // nothing does.
+        if (f.pages.empty())
+            for (const auto& p : f.held_in_range) {
+                if (!p.holders.empty()) continue;
+                if (p.inferred.empty()) return kExitFailuresUnexplained;
+                inferred = true;
+            }
     }
     if (!any) return kExitNoFailure;
     return inferred ? kExitFailuresInferred : kExitFailuresExplained;

@@ -69,6 +69,8 @@ struct InferredGroup {
     std::vector<uint64_t> pfns;
 };
 std::vector<InferredGroup> group_inferred(const Report& r, std::span<const StuckPage> pages);
+// Pages the snapshot found held for which it found no candidate either.
+std::vector<uint64_t> held_without_candidate(std::span<const StuckPage> pages);
 std::string_view confidence_word(const InferredGroup& g);  // "likely", "possible"
 // "pid 107 (fio) /usr/bin/fio": who, as the snapshot saw it.
 std::string inferred_who(const InferredGroup& g);

@@ -194,7 +194,14 @@ void failures(Document& d, const Report& r, const ReportView& view)
                                : " more page(s) of the range are held (the kernel stops at the first busy one; "
                                  "these would stop the next attempt):"));
             culprit_groups(d, r, f, f.held_in_range, view);
-            if (view.failures.holders.empty()) inferred_groups(d, r, f.held_in_range);
+            if (view.failures.holders.empty()) {
+                inferred_groups(d, r, f.held_in_range);
+                if (auto pfns = held_without_candidate(f.held_in_range); !pfns.empty())
+                    d.line(2, std::to_string(pfns.size()) +
+                                  " page(s) held since before the trace (the snapshot's counts), no candidate "
+                                  "holder: " + pfn_list(pfns),
+                           Document::Style::Strong);
+            }
         }
         if (!view.failures.holders.empty()) continue;
         for (const auto& g : group_unexplained(r, f)) {

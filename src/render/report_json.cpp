@@ -355,6 +355,10 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         j.key("held_in_range").begin_array();
         write_culprits(j, r, f, f.held_in_range);
         j.end_array();
+        // Held since before the trace by the snapshot's counts, and nobody to name.
+        j.key("held_in_range_no_holder").begin_array();
+        for (uint64_t pfn : held_without_candidate(f.held_in_range)) j.value(pfn);
+        j.end_array();
     }
 
     j.key("unexplained").begin_array();

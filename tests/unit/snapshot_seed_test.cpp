@@ -304,6 +304,99 @@ TEST(SnapshotSeed, IsolationWithoutCountsTakesTheSnapshotsPinAndListsTheRestOfTh
         << failure_sentence(r, f);
 }
 
+TEST(SnapshotSeed, APinTracedWhileTheSnapshotRanIsReleasedFromItsCountsToo)
+{
+    // Taken after the snapshot began, before it ended: the snapshot may have
+    // counted it. Its release (matched in the ledger) takes it from both.
+    Explainer ex(test::sample_info());
+    ex.consume(SnapshotPagesEvent{kSnapAt, {{0x500, 1025, 1, SeedClass::MaybePinned}}});
+    ex.consume(holder({0x500}, false, 77));
+    ex.consume(snapshot_end());  // kSnapAt .. kSnapAt + 400
+    ex.consume(test::grab(kSnapAt + 100, 77, 0x500, kLongPin, 1, "db"));
+    ex.consume(test::release(3000, 77, 0x500, kFlagPin));
+    ex.consume(test::isolation(5000, 0x500, 0x600, 0x500));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_TRUE(r.failures[0].pages[0].inferred.empty());
+    EXPECT_EQ(r.snapshot->released_in_trace, 1u);
+    EXPECT_EQ(r.snapshot->held_at_end, 0u);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+}
+
+CmaEvent cma(uint64_t ts, CmaEvent::Op op, uint64_t pfn = 0, uint64_t count = 0)
+{
+    CmaEvent e;
+    e.head = test::head(ts, 900, "cma-user");
+    e.op = op;
+    e.pfn = pfn;
+    e.count = count;
+    e.area = "reserved";
+    return e;
+}
+
+TEST(SnapshotSeed, ACmaFailureOnlyTheSnapshotExplainsIsInferredNotCertain)
+{
+    Report r = explain({cma(5000, CmaEvent::Op::AllocStart, 0, 512), cma(5001, CmaEvent::Op::BusyRetry, 0x200, 512),
+                        cma(5002, CmaEvent::Op::AllocEnd)});
+    ASSERT_EQ(r.failures.size(), 1u);
+    const Failure& f = r.failures[0];
+    EXPECT_TRUE(f.pages.empty());
+    EXPECT_EQ(f.held_in_range_total, 8u);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresInferred);
+    EXPECT_NE(report_summary(r).find("the likely holder of 8 page(s)"), std::string::npos) << report_summary(r);
+
+    // A page the snapshot found held with nobody to name: unexplained, and said so.
+    Explainer ex(test::sample_info());
+    ex.consume(seeded_pages({0x300}));
+    ex.consume(snapshot_end());
+    for (const auto& e : {cma(5000, CmaEvent::Op::AllocStart, 0, 512), cma(5001, CmaEvent::Op::BusyRetry, 0x300, 512),
+                          cma(5002, CmaEvent::Op::AllocEnd)})
+        ex.consume(e);
+    Report lone = std::move(ex).finish();
+    EXPECT_EQ(report_exit_code(lone), kExitFailuresUnexplained);
+    std::string text = test::flat(render_report_text(lone));
+    EXPECT_NE(text.find("1 page(s) held since before the trace (the snapshot's counts), no candidate holder: 0x300"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(json_of(lone).get_child("failures").front().second.get_child("held_in_range_no_holder").size(), 1u);
+}
+
+TEST(SnapshotSeed, ARegisteredPageIsLikelyAndAMappedOneOfTheSameProcessOnlyPossible)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(seeded_pages({0x600, 0x601}));
+    ex.consume(holder({0x600}));                // io_uring registration: likely
+    ex.consume(holder({0x600, 0x601}, false));  // a mapping of both: possible
+    ex.consume(snapshot_end());
+    for (auto& e : test::migration_failure(5000, {{0x600}, {0x601}})) ex.consume(e);
+    Report r = std::move(ex).finish();
+    auto groups = group_inferred(r, r.failures[0].pages);
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_TRUE(groups[0].likely);
+    EXPECT_EQ(groups[0].pfns, (std::vector<uint64_t>{0x600}));
+    EXPECT_EQ(groups[0].origin, Origin::IoUringBuffers);
+    EXPECT_FALSE(groups[1].likely);
+    EXPECT_EQ(groups[1].pfns, (std::vector<uint64_t>{0x601}));
+    EXPECT_EQ(groups[1].origin, Origin::Unknown);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("likely: 1 page(s), pid 107 (fio)"), std::string::npos) << text;
+    EXPECT_NE(text.find("possible: 1 page(s), pid 107 (fio)"), std::string::npos) << text;
+}
+
+TEST(SnapshotSeed, APossibleHolderIsNotToldToReleaseWhatItMayNotHold)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(seeded_pages({0x700}));
+    ex.consume(holder({0x700}, false, 33));
+    ex.consume(snapshot_end());
+    for (auto& e : test::migration_failure(5000, {{0x700}})) ex.consume(e);
+    std::string summary = report_summary(std::move(ex).finish());
+    EXPECT_NE(summary.find("the possible holder of 1 page(s) (it maps them; inferred, not traced): it only maps them, "
+                           "which is not proof"),
+              std::string::npos)
+        << summary;
+}
+
 TEST(SnapshotSeed, AMappingAloneIsOnlyPossible)
 {
     Explainer ex(test::sample_info());
@@ -435,6 +528,24 @@ struct ListSink : RecordSink {
         return {};
     }
 };
+
+TEST(SnapshotSeed, HoldingSinkPastItsBoundDropsAndSaysSoAsALostWindow)
+{
+    ListSink out;
+    HoldingSink holding(out, 60);
+    auto record = [](uint64_t ts) {
+        std::vector<std::byte> r(sizeof(pt_header));
+        pt_header h{};
+        h.ts_ns = ts;
+        std::memcpy(r.data(), &h, sizeof h);
+        return r;
+    };
+    ASSERT_TRUE(holding.append_kernel_record(record(10)).ok());
+    ASSERT_TRUE(holding.append_kernel_record(record(20)).ok());  // 2 x 48 > 60: dropped
+    ASSERT_TRUE(holding.append_kernel_record(record(30)).ok());
+    ASSERT_TRUE(holding.release().ok());
+    EXPECT_EQ(out.seen, (std::vector<std::string>{"kernel48", "lost2"}));
+}
 
 TEST(SnapshotSeed, HoldingSinkKeepsOrderAndPassesThroughOnceReleased)
 {
