@@ -13,6 +13,10 @@
 
 namespace pintrace {
 
+// A FOLL_PIN pin adds this to a small page's refcount (include/linux/mm.h
+// GUP_PIN_COUNTING_BIAS); a large folio counts its pins apart.
+inline constexpr int32_t kGupPinCountingBias = 1024;
+
 // pintrace's canonical flag bits: stable across kernels and file versions.
 enum GupFlag : uint32_t {
     kFlagPin = 1u << 0,

@@ -4,12 +4,11 @@
 #include <cstring>
 #include <map>
 
+#include "events/gup_flags.hpp"
 #include "pintrace.h"
 
 namespace pintrace {
 namespace {
-
-constexpr int32_t kPinBias = 1024;  // GUP_PIN_COUNTING_BIAS
 
 const char* mode_name(uint32_t mode)
 {
@@ -35,7 +34,7 @@ Cause classify(const StuckPage& page)
         for (const auto& h : page.holders) worst = std::min(worst, holder_cause(h));
         return worst;
     }
-    if (page.refcount >= kPinBias) return Cause::PinnedUnknown;
+    if (page.refcount >= kGupPinCountingBias) return Cause::PinnedUnknown;
     // Isolated for migration: one reference per mapping, plus the one
     // isolation holds. Anything beyond is someone else's.
     if (page.refcount > page.mapcount + 1) return Cause::ExtraRefUnknown;

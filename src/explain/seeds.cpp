@@ -2,18 +2,16 @@
 
 #include <algorithm>
 
-namespace pintrace {
+#include "events/gup_flags.hpp"
 
-namespace {
-constexpr int32_t kPinBias = 1024;  // GUP_PIN_COUNTING_BIAS
-}
+namespace pintrace {
 
 uint32_t seeded_pins(const SeedPage& page)
 {
     if (page.refcount < 0) return 1;  // not read: at least the one the evidence shows
     int32_t extra = page.refcount - std::max(page.mapcount, 0);
     if (page.held_as == SeedClass::ExtraRefs) return static_cast<uint32_t>(std::max(extra - 1, 1));
-    return static_cast<uint32_t>(std::max(extra / kPinBias, 1));
+    return static_cast<uint32_t>(std::max(extra / kGupPinCountingBias, 1));
 }
 
 SeedState& SeedTable::at(uint64_t pfn)

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "events/gup_flags.hpp"
+
 namespace pintrace::snapshot {
 
 // Page flags in the /proc/kpageflags layout (include/uapi/linux/
@@ -27,9 +29,6 @@ enum Kpf : unsigned {
 constexpr uint64_t kpf(unsigned bit) { return uint64_t{1} << bit; }
 // "lru|anon|mmap": the flags set, by name.
 std::string kpf_string(uint64_t flags);
-
-// A pin adds this to a small page's refcount (include/linux/mm.h).
-inline constexpr int32_t kGupPinCountingBias = 1024;
 
 struct PageState {
     uint64_t pfn = 0;
