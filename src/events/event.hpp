@@ -2,6 +2,7 @@
 // the layouts in bpf/pintrace.h; the rest are written by user space.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -30,6 +31,16 @@ struct TaskRef {
     uint64_t cgroup_id = 0;
     Comm comm{};
 };
+
+// A process known by pid and name only (the snapshot's candidates): its
+// main thread, the name cut to what the kernel keeps.
+inline TaskRef task_ref(uint32_t tgid, std::string_view comm)
+{
+    TaskRef t;
+    t.tgid = t.tid = tgid;
+    comm.copy(t.comm.data(), std::min(comm.size(), t.comm.size() - 1));
+    return t;
+}
 
 struct EventHead {
     uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
@@ -167,6 +178,8 @@ struct SnapshotHolderEvent {
     std::string evidence;
     std::string origin;  // what the evidence shows took the pin ("io_uring_fixed_buffers"), "" if it does not say
     std::vector<uint64_t> pfns;
+
+    std::string_view confidence() const { return likely ? "likely" : "possible"; }
 };
 
 // Closes a snapshot: without it the snapshot was cut short.

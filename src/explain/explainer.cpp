@@ -1,7 +1,6 @@
 #include "explain/explainer.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 
 #include "events/gup_flags.hpp"
@@ -442,12 +441,9 @@ void Explainer::add_snapshot_history()
         TaskRef task;
         for (uint32_t i : s->holders) {
             const auto& h = report_.snapshot->holders[i];
-            if (!task.tgid) {
-                task.tgid = task.tid = h.pid;
-                std::memcpy(task.comm.data(), h.comm.data(), std::min(h.comm.size(), task.comm.size() - 1));
-            }
-            detail += std::string("; ") + (h.likely ? "likely" : "possible") + " holder pid " + std::to_string(h.pid) +
-                      " (" + h.comm + "): " + h.evidence;
+            if (!task.tgid) task = task_ref(h.pid, h.comm);
+            detail += "; " + std::string(h.confidence()) + " holder pid " + std::to_string(h.pid) + " (" + h.comm +
+                      "): " + h.evidence;
         }
         if (s->holders.empty()) detail += "; no process maps or registered it";
         if (s->released_ns) detail += "; released during the trace";

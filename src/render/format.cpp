@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
@@ -251,9 +250,7 @@ std::string inferred_who(const InferredGroup& g)
 
 std::string inferred_next_step(const InferredGroup& g)
 {
-    TaskRef task;
-    task.tgid = g.pid;
-    std::memcpy(task.comm.data(), g.comm.data(), std::min(g.comm.size(), task.comm.size() - 1));
+    TaskRef task = task_ref(g.pid, g.comm);
     if (g.origin != Origin::Unknown) return next_step(Cause::LongtermPin, task, g.origin);
     if (g.likely) return next_step(Cause::LongtermPin, task);
     return "pid " + std::to_string(g.pid) + " (" + g.comm +
