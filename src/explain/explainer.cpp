@@ -85,7 +85,7 @@ void Explainer::on_closed(const ClosedPins& c)
     // A pin the trace saw taken while the snapshot ran may be in the
     // snapshot's counts too: its release takes it from both.
     if (!c.by_free && !seeds_.empty() && c.since_ns <= seeds_.taken_until())
-        seeds_.released(c.pfn, 1, c.count, c.at_ns, *report_.snapshot);
+        seeds_.released(c.pfn, 1, c.count, c.at_ns);
     uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
     if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
         keep_long_hold(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
@@ -173,7 +173,7 @@ void Explainer::on(const ReleaseEvent& e)
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
     if (outcome.unmatched && !seeds_.empty())
-        seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns, *report_.snapshot);
+        seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns);
     if (outcome.other_owner) ++report_.stats.cross_task_releases;
 }
 
@@ -370,7 +370,7 @@ void Explainer::on(const PageFreedEvent& e)
     if (in_history(e.pfn, e.nr_pages))
         add_history({HistoryEntry::What::Freed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1, false, ""});
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
-    if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns, *report_.snapshot);
+    if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns);
 }
 
 void Explainer::on(const ProcessExitEvent& e)
@@ -455,7 +455,7 @@ Report Explainer::finish() &&
 {
     flush();
     add_snapshot_history();
-    if (report_.snapshot) seeds_.count_held(*report_.snapshot);
+    if (report_.snapshot) seeds_.summarize(*report_.snapshot);
     report_.stats.pages_held_at_end = ledger_.pages_held();
     collect_owner_states(report_, ledger_);
     return std::move(report_);

@@ -29,7 +29,6 @@ void SeedTable::add(const SnapshotPagesEvent& e, SnapshotSeed& seed)
         s.page = p;
         s.pins_left = seeded_pins(p);
     }
-    seed.pages_seeded = pages_.size();
 }
 
 void SeedTable::add(const SnapshotHolderEvent& e, SnapshotSeed& seed)
@@ -52,39 +51,36 @@ void SeedTable::add(const SnapshotHolderEvent& e, SnapshotSeed& seed)
         SeedState& s = at(pfn);
         if (std::find(s.holders.begin(), s.holders.end(), index) == s.holders.end()) s.holders.push_back(index);
     }
-    seed.pages_seeded = pages_.size();
 }
 
-void SeedTable::released(uint64_t pfn, uint32_t nr_pages, uint32_t refs, uint64_t ts_ns, SnapshotSeed& seed)
+void SeedTable::released(uint64_t pfn, uint32_t nr_pages, uint32_t refs, uint64_t ts_ns)
 {
     if (ts_ns <= ts_ns_) return;
     for (auto it = pages_.lower_bound(pfn); it != pages_.end() && it->first < pfn + nr_pages; ++it) {
         SeedState& s = it->second;
         if (!s.pins_left) continue;
         s.pins_left -= std::min(s.pins_left, std::max(refs, 1u));
-        if (!s.pins_left) {
-            s.released_ns = ts_ns;
-            ++seed.released_in_trace;
-        }
+        if (!s.pins_left) s.released_ns = ts_ns;
     }
 }
 
-void SeedTable::freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns, SnapshotSeed& seed)
+void SeedTable::freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns)
 {
     if (ts_ns <= ts_ns_) return;
     for (auto it = pages_.lower_bound(pfn); it != pages_.end() && it->first < pfn + nr_pages; ++it) {
         if (!it->second.pins_left) continue;
         it->second.pins_left = 0;
         it->second.released_ns = ts_ns;
-        ++seed.released_in_trace;
     }
 }
 
-void SeedTable::count_held(SnapshotSeed& seed) const
+void SeedTable::summarize(SnapshotSeed& seed) const
 {
-    seed.held_at_end = 0;
+    seed.pages_seeded = pages_.size();
+    seed.released_in_trace = seed.held_at_end = 0;
     seed.held_at_end_by_pid.clear();
     for (const auto& [pfn, s] : pages_) {
+        if (s.released_ns) ++seed.released_in_trace;
         if (!s.pins_left) continue;
         ++seed.held_at_end;
         std::vector<uint32_t> pids;

@@ -22,10 +22,11 @@ struct SnapshotSeed {
     // One entry per holder and piece of evidence, in the order recorded;
     // a page's inferred holders are indices into it.
     std::vector<SnapshotHolderEvent> holders;
-    uint64_t pages_seeded = 0;      // pages the snapshot found held
-    uint64_t released_in_trace = 0;  // of them, released (or freed) during the recording
-    // When the replay stopped: the pages still held, and per candidate pid
-    // how many of them it may hold.
+    // When the replay stopped (SeedTable::summarize): the pages the snapshot
+    // found held, those released (or freed) during the recording, those
+    // still held, and per candidate pid how many of them it may hold.
+    uint64_t pages_seeded = 0;
+    uint64_t released_in_trace = 0;
     uint64_t held_at_end = 0;
     std::map<uint32_t, uint64_t> held_at_end_by_pid;
 };
@@ -54,8 +55,8 @@ public:
     // A pin taken before the trace was released (the ledger matched no
     // grab), or the pages were freed: the snapshot's pins on them end.
     // Events older than the snapshot are already in its counts.
-    void released(uint64_t pfn, uint32_t nr_pages, uint32_t refs, uint64_t ts_ns, SnapshotSeed& seed);
-    void freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns, SnapshotSeed& seed);
+    void released(uint64_t pfn, uint32_t nr_pages, uint32_t refs, uint64_t ts_ns);
+    void freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns);
 
     // The first page in [pfn, pfn + nr_pages) the snapshot still holds
     // held, if any (a large folio fails whole: its pins may be on any page).
@@ -66,8 +67,8 @@ public:
         auto it = pages_.find(pfn);
         return it == pages_.end() ? nullptr : &it->second;
     }
-    // Every page still held: held_at_end and its split by candidate.
-    void count_held(SnapshotSeed& seed) const;
+    // The counts of SnapshotSeed, from the pages as the replay left them.
+    void summarize(SnapshotSeed& seed) const;
     // Every page in [start, end) still held.
     template <typename F>
     void for_each_held(uint64_t start, uint64_t end, F&& f) const
