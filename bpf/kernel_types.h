@@ -100,6 +100,17 @@ struct trace_event_raw_mm_migrate_pages {
 	int reason;
 };
 
+/* 7.x declares reason as enum migrate_reason (an int before), and libbpf
+ * does not relocate an int field onto an enum one: one flavour per type,
+ * picked with bpf_core_field_exists. */
+enum migrate_reason {
+	MR_COMPACTION,
+};
+
+struct trace_event_raw_mm_migrate_pages___enum_reason {
+	enum migrate_reason reason;
+};
+
 struct trace_event_raw_mm_page_alloc {
 	struct trace_entry ent;
 	unsigned long pfn;
@@ -136,6 +147,12 @@ struct trace_event_raw_cma_alloc_start {
 	__u32 __data_loc_name;
 	unsigned long count;
 	unsigned int align;
+};
+
+/* 7.2 renamed cma_alloc_start's count to request_count (beside the area's
+ * available_count and total_count). */
+struct trace_event_raw_cma_alloc_start___request_count {
+	unsigned long request_count;
 };
 
 struct trace_event_raw_cma_alloc_class {

@@ -542,9 +542,14 @@ int tp_cma_alloc_start(struct trace_event_raw_cma_alloc_start *ctx)
 	struct pt_cma *r = cma_record(PT_CMA_ALLOC_START, PT_HOOK_CMA_ALLOC_START_TP, ctx,
 				      CMA_FIELD(ctx, __data_loc_name), true);
 
+	struct trace_event_raw_cma_alloc_start___request_count *v7 = (void *)ctx;
+
 	if (!r)
 		return 0;
-	r->count = CMA_FIELD(ctx, count);
+	if (bpf_core_field_exists(v7->request_count))
+		r->count = CMA_FIELD(v7, request_count);
+	else
+		r->count = CMA_FIELD(ctx, count);
 	r->align = CMA_FIELD(ctx, align);
 	submit(r);
 	return 0;
@@ -705,7 +710,10 @@ int tp_mm_migrate_pages(struct trace_event_raw_mm_migrate_pages *ctx)
 	r->thp_failed = bpf_core_field_exists(ctx->thp_failed) ? ctx->thp_failed : 0;
 	r->thp_split = bpf_core_field_exists(ctx->thp_split) ? ctx->thp_split : 0;
 	r->mode = ctx->mode;
-	r->reason = ctx->reason;
+	if (bpf_core_field_exists(((struct trace_event_raw_mm_migrate_pages___enum_reason *)ctx)->reason))
+		r->reason = BPF_CORE_READ((struct trace_event_raw_mm_migrate_pages___enum_reason *)ctx, reason);
+	else
+		r->reason = ctx->reason;
 	submit(r);
 	return 0;
 }
