@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "capture/attach_plan.hpp"
+#include "capture/kernel_facts.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
@@ -25,10 +27,34 @@ struct Check {
 
 struct DoctorArgs {
     std::string format = "text";
+    bool kernel_facts = false;
 };
+
+// The facts the attach plan reads of this kernel, in the format of
+// tests/unit/kernels/*.facts: how a new kernel's fixture is made.
+int print_kernel_facts()
+{
+    if (std::string why = missing_privileges(); !why.empty()) {
+        std::fprintf(stderr, "pintrace doctor: %s\n", why.c_str());
+        return kCannotCapture;
+    }
+    auto btf = load_kernel_btf();
+    if (!btf) {
+        std::fprintf(stderr, "pintrace doctor: %s\n", btf.error().message.c_str());
+        return kCannotCapture;
+    }
+    if (auto tracefs = ensure_tracefs(); !tracefs) {
+        std::fprintf(stderr, "pintrace doctor: %s\n", tracefs.error().message.c_str());
+        return kCannotCapture;
+    }
+    LiveKernelFacts facts(btf.value().get());
+    std::fputs(write_kernel_facts(facts, spec_functions(), spec_tracepoints()).c_str(), stdout);
+    return 0;
+}
 
 int run_doctor(const DoctorArgs& args)
 {
+    if (args.kernel_facts) return print_kernel_facts();
     std::vector<Check> checks;
     std::string release = "?";
     std::vector<AttachPoint> attach;
@@ -100,6 +126,9 @@ Runner setup_doctor(CLI::App& sub)
 {
     auto args = std::make_shared<DoctorArgs>();
     sub.add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    sub.add_flag("--kernel-facts", args->kernel_facts,
+                 "print what the attach plan reads of this kernel (signatures, trampolines, tracepoints), "
+                 "as a fixture for the attach-plan tests");
     sub.footer("Exit status: 0 full coverage; 5 capture works but some attach points are missing; 1 pintrace "
                "cannot capture here (privileges, BTF, load); 2 usage.");
     return [args] { return run_doctor(*args); };

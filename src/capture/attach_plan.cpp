@@ -1,15 +1,9 @@
 #include "capture/attach_plan.hpp"
 
-#include <bpf/bpf.h>
-#include <linux/bpf.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 
-#include "capture/kernel_info.hpp"
-#include "capture/symbolize.hpp"
 #include "pintrace.h"
 
 namespace pintrace {
@@ -46,55 +40,10 @@ constexpr const char* kHidesCmaEnd = "failed CMA allocations are invisible (only
 constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
+constexpr const char* kNoVariant = "no program variant for this kernel's signature";
+constexpr const char* kWorkElsewhere = "not in this kernel; the work happens elsewhere";
 
-std::string errno_text(int err)
-{
-    if (err == EPERM) return "refused by the kernel (EPERM)";
-    if (err == 524 /* ENOTSUPP, kernel-internal */) return "not supported for this function (ENOTSUPP)";
-    return std::strerror(err);
-}
-
-RetKind ret_kind(const btf* b, int type_id)
-{
-    const btf_type* t = btf__type_by_id(b, type_id);
-    while (t && (btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t))) t = btf__type_by_id(b, t->type);
-    if (!t || type_id == 0) return RetKind::Any;  // void
-    if (btf_is_ptr(t)) return RetKind::Pointer;
-    if (btf_is_int(t)) return (btf_int_encoding(t) & BTF_INT_BOOL) ? RetKind::Bool : RetKind::Int;
-    if (btf_is_enum(t)) return RetKind::Int;
-    return RetKind::Any;
-}
-
-// Load and attach a program that does nothing, to learn whether the kernel
-// gives this function a trampoline.
-std::string probe_trampoline(const btf* vmlinux, const char* func, bpf_attach_type type)
-{
-    int id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
-    if (id < 0) return kNoSuchFunction;
-    const bpf_insn insns[] = {
-        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
-        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-    };
-    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type, .attach_btf_id = static_cast<__u32>(id));
-    Fd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "pt_probe", "GPL", insns, 2, &opts));
-    if (prog.get() < 0) return "load " + errno_text(errno);
-    Fd link(bpf_raw_tracepoint_open(nullptr, prog.get()));
-    if (link.get() < 0) return "attach " + errno_text(errno);
-    return "";
-}
-
-void set_autoload(bpf_object* obj, const char* name, bool on)
-{
-    if (!name) return;
-    if (bpf_program* p = bpf_object__find_program_by_name(obj, name)) bpf_program__set_autoload(p, on);
-}
-
-void set_variant_autoload(bpf_object* obj, const Variant* v, bool on)
-{
-    if (!v) return;
-    set_autoload(obj, v->entry, on);
-    set_autoload(obj, v->exit, on);
-}
+using P = CapturePrograms;
 
 const Variant* matching(const std::vector<Variant>& variants, const std::optional<Signature>& sig)
 {
@@ -111,16 +60,10 @@ std::string kprobe_target(const bpf_program* p)
     return std::string(slash == std::string_view::npos ? sec : sec.substr(slash + 1));
 }
 
-const KernelSymbols& kernel_symbols()
-{
-    static const KernelSymbols syms = KernelSymbols::load();  // only read when a function is not in BTF
-    return syms;
-}
-
 // Empty when the kernel has no compiler clone of func either.
-std::string clones_detail(const std::string& func)
+std::string clones_detail(const KernelFacts& facts, const std::string& func)
 {
-    auto clones = kernel_symbols().compiler_clones(func);
+    auto clones = facts.compiler_clones(func);
     if (clones.empty()) return "";
     std::string names;
     for (const auto& c : clones) names += (names.empty() ? "" : ", ") + c;
@@ -128,39 +71,28 @@ std::string clones_detail(const std::string& func)
            "'s, so reading them would be wrong";
 }
 
-std::string missing_symbol_detail(const std::string& func)
+LinkPtr attach_program(bpf_program* p, const KernelFacts& facts, std::string& error)
 {
-    auto clones = clones_detail(func);
-    return clones.empty() ? "no such kernel symbol" : clones;
-}
-
-LinkPtr attach_program(bpf_object* obj, const char* name, std::string& error)
-{
-    bpf_program* p = bpf_object__find_program_by_name(obj, name);
-    if (!p) {
-        error = std::string("program ") + name + " missing from the object";
-        return nullptr;
-    }
     LinkPtr link(bpf_program__attach(p));
     if (!link) {
         int err = errno;
-        bool kprobe = bpf_program__type(p) == BPF_PROG_TYPE_KPROBE;
-        if (kprobe && access("/sys/bus/event_source/devices/kprobe", F_OK) != 0)
-            error = "kprobes unavailable on this kernel (CONFIG_KPROBES off)";
-        else if (kprobe && err == ENOENT)
-            error = missing_symbol_detail(kprobe_target(p));
-        else
-            error = errno_text(err);
+        if (bpf_program__type(p) == BPF_PROG_TYPE_KPROBE && err == ENOENT) {
+            std::string clones = clones_detail(facts, kprobe_target(p));
+            error = clones.empty() ? "no such kernel symbol" : clones;
+        } else {
+            error = kernel_errno_text(err);
+        }
     }
     return link;
 }
 
 // Entry and exit programs work only as a pair: both attach or neither does.
-bool attach_pair(bpf_object* obj, const Variant& v, std::vector<LinkPtr>& links, std::string& error)
+bool attach_pair(pintrace_bpf* skel, const Variant& v, const KernelFacts& facts, std::vector<LinkPtr>& links,
+                 std::string& error)
 {
-    LinkPtr entry = v.entry ? attach_program(obj, v.entry, error) : nullptr;
+    LinkPtr entry = v.entry ? attach_program(skel->progs.*v.entry, facts, error) : nullptr;
     if (v.entry && !entry) return false;
-    LinkPtr exit = v.exit ? attach_program(obj, v.exit, error) : nullptr;
+    LinkPtr exit = v.exit ? attach_program(skel->progs.*v.exit, facts, error) : nullptr;
     if (v.exit && !exit) return false;
     if (entry) links.push_back(std::move(entry));
     if (exit) links.push_back(std::move(exit));
@@ -173,15 +105,45 @@ std::string mode_name(AttachKind kind, const Variant& v)
     return v.entry && v.exit ? "kprobe+kretprobe" : v.exit ? "kretprobe" : "kprobe";
 }
 
+bool feature_absent(const PlannedAttach& p)
+{
+    return p.kind == AttachKind::Absent && p.spec->feature_absent && p.why == p.spec->feature_absent;
+}
+
+AttachPoint planned_point(const PlannedAttach& p)
+{
+    const AttachSpec& s = *p.spec;
+    AttachPoint point{s.target, s.hook, "missing", p.why, s.hides};
+    switch (p.kind) {
+    case AttachKind::Trampoline:
+    case AttachKind::Kprobe:
+        point.mode = mode_name(p.kind, *p.variant);
+        point.detail.clear();
+        break;
+    case AttachKind::Tracepoint:
+        point.mode = "tracepoint";
+        break;
+    case AttachKind::Absent:
+        point.mode = "absent";
+        break;
+    case AttachKind::Missing:
+        break;
+    case AttachKind::Refused:
+        point.mode = "refused";
+        break;
+    }
+    return point;
+}
+
 // An absent function is fine only while some other function serving the
 // same capability is attached; otherwise the work moved somewhere pintrace
-// does not know (a kernel newer than its specs), and that must show.
-void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::vector<AttachPoint>& table)
+// does not know (a kernel newer than its specs), and that must show. Then
+// what an attached point does not hide is cleared.
+void finish_table(const std::vector<PlannedAttach>& plan, std::vector<AttachPoint>& table)
 {
     for (size_t i = 0; i < plan.size(); ++i) {
         const char* cap = plan[i].spec->capability;
-        if (!cap || table[i].mode != "absent") continue;
-        if (plan[i].feature_absent) continue;
+        if (!cap || table[i].mode != "absent" || feature_absent(plan[i])) continue;
         bool covered = false;
         for (size_t j = 0; j < plan.size(); ++j)
             if (plan[j].spec->capability && std::string_view(plan[j].spec->capability) == cap &&
@@ -192,25 +154,48 @@ void mark_uncovered_capabilities(const std::vector<PlannedAttach>& plan, std::ve
             table[i].detail = std::string("not in this kernel, and nothing else pintrace knows attaches for ") + cap;
         }
     }
+    for (auto& point : table)
+        if (point.attached()) point.hides.clear();
 }
 
-Variant tramp(const char* entry, const char* exit, Signature sig = {}) { return {entry, exit, sig}; }
+Variant tramp(ProgramRef entry, ProgramRef exit, Signature sig = {}) { return {entry, exit, sig}; }
+
+PlannedAttach plan_tracepoint(const AttachSpec& spec, const KernelFacts& facts)
+{
+    std::string_view target = spec.target;
+    if (facts.tracepoint_exists(target)) return {&spec, AttachKind::Tracepoint};
+    if (spec.feature_absent && !facts.tracepoint_exists(target.substr(0, target.find(':'))))
+        return {&spec, AttachKind::Absent, nullptr, spec.feature_absent};
+    if (spec.absent_is_fine || spec.feature_absent) return {&spec, AttachKind::Absent, nullptr, kWorkElsewhere};
+    return {&spec, AttachKind::Missing, nullptr, "no such tracepoint in this kernel"};
+}
+
+PlannedAttach plan_function(const AttachSpec& spec, const KernelFacts& facts)
+{
+    auto sig = facts.signature(spec.target);
+    if (!sig) {
+        // Not in BTF, yet present as a clone with other arguments: the work
+        // still happens there, unseen. That is missing, never absent.
+        if (std::string clones = clones_detail(facts, spec.target); !clones.empty())
+            return {&spec, AttachKind::Missing, nullptr, clones};
+        if (spec.absent_is_fine) return {&spec, AttachKind::Absent, nullptr, kWorkElsewhere};
+    }
+    std::string refusal = sig ? kNoVariant : kNoSuchFunction;
+    if (const Variant* v = sig ? matching(spec.trampolines, sig) : nullptr) {
+        refusal = facts.trampoline_refusal(spec.target, v->exit ? TrampolineKind::Exit : TrampolineKind::Entry);
+        if (refusal.empty()) return {&spec, AttachKind::Trampoline, v};
+        refusal = "trampoline " + refusal;
+    }
+    // Not in BTF is no proof of absence (the symbol may still be there for
+    // a kprobe); the attach says.
+    const Variant* k = matching(spec.kprobes, sig);
+    if (!k) return {&spec, AttachKind::Missing, nullptr, refusal};
+    if (std::string why = facts.kprobes_refusal(); !why.empty())
+        return {&spec, AttachKind::Missing, nullptr, refusal + "; kprobe " + why};
+    return {&spec, AttachKind::Kprobe, k, refusal};
+}
 
 }  // namespace
-
-std::optional<Signature> function_signature(const btf* vmlinux, const char* func)
-{
-    int id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
-    if (id < 0) return std::nullopt;
-    const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
-    if (!proto || !btf_is_func_proto(proto)) return std::nullopt;
-    return Signature{btf_vlen(proto), ret_kind(vmlinux, proto->type)};
-}
-
-bool signature_matches(const Signature& want, const Signature& have)
-{
-    return (want.nargs < 0 || want.nargs == have.nargs) && (want.ret == RetKind::Any || want.ret == have.ret);
-}
 
 const std::vector<AttachSpec>& attach_specs()
 {
@@ -219,140 +204,172 @@ const std::vector<AttachSpec>& attach_specs()
     const char* releases = "GUP releases";
     const char* cma_outcome = "CMA allocation outcomes";
     static const std::vector<AttachSpec> specs = {
-        {PT_HOOK_FOLLOW_PAGE, "follow_page",
-         {tramp("fentry_follow_page", "fexit_follow_page")},
-         {tramp("kprobe_follow_page", "kretprobe_follow_page")}, nullptr, kHidesFollowPage, true},
+        {.hook = PT_HOOK_FOLLOW_PAGE, .target = "follow_page",
+         .trampolines = {tramp(&P::fentry_follow_page, &P::fexit_follow_page)},
+         .kprobes = {tramp(&P::kprobe_follow_page, &P::kretprobe_follow_page)},
+         .hides = kHidesFollowPage, .absent_is_fine = true},
         // Slow GUP: try_grab_page up to 6.9, try_grab_folio(folio, ...) from 6.10.
-        {PT_HOOK_TRY_GRAB_PAGE, "try_grab_page",
-         {tramp(nullptr, "fexit_try_grab_page")},
-         {tramp("kprobe_try_grab_page", "kretprobe_try_grab_page")}, nullptr, kHidesGrabSlow, true, grabs},
-        {PT_HOOK_TRY_GRAB_FOLIO, "try_grab_folio",
-         {tramp(nullptr, "fexit_try_grab_folio", ptr3), tramp(nullptr, "fexit_try_grab_folio_int", int3)},
-         {tramp("kprobe_try_grab_folio", "kretprobe_try_grab_folio", ptr3),
-          tramp("kprobe_try_grab_folio_int", "kretprobe_try_grab_folio_int", int3)},
-         nullptr, kHidesGrabFast, true, grabs},
-        {PT_HOOK_TRY_GRAB_FOLIO_FAST, "try_grab_folio_fast",
-         {tramp(nullptr, "fexit_try_grab_folio_fast", ptr3)},
-         {tramp("kprobe_try_grab_folio_fast", "kretprobe_try_grab_folio_fast", ptr3)}, nullptr, kHidesGrabFast,
-         true, grabs},
-        {PT_HOOK_TRY_GRAB_COMPOUND_HEAD, "try_grab_compound_head",
-         {tramp(nullptr, "fexit_try_grab_compound_head", ptr3)},
-         {tramp("kprobe_try_grab_compound_head", "kretprobe_try_grab_compound_head", ptr3)}, nullptr,
-         kHidesGrabFast, true, grabs},
-        {PT_HOOK_GUP_PUT_FOLIO, "gup_put_folio",
-         {tramp("fentry_gup_put_folio", nullptr)}, {tramp("kprobe_gup_put_folio", nullptr)}, nullptr,
-         kHidesRelease, true, releases},
-        {PT_HOOK_PUT_COMPOUND_HEAD, "put_compound_head",
-         {tramp("fentry_put_compound_head", nullptr)}, {tramp("kprobe_put_compound_head", nullptr)}, nullptr,
-         kHidesRelease, true, releases},
-        {PT_HOOK_MIGRATE_TP, "migrate:mm_migrate_pages", {}, {}, "tp_mm_migrate_pages", kHidesMigrateTp},
-        {PT_HOOK_EXEC_TP, "sched:sched_process_exec", {}, {}, "tp_sched_process_exec", kHidesExecTp},
-        {PT_HOOK_EXIT_TP, "sched:sched_process_exit", {}, {}, "tp_sched_process_exit", kHidesExitTp},
-        {PT_HOOK_ISOLATION_TP, "page_isolation:test_pages_isolated", {}, {}, "tp_test_pages_isolated",
-         kHidesIsolationTp},
-        {PT_HOOK_PAGE_FREE_TP, "kmem:mm_page_free", {}, {}, "tp_mm_page_free", kHidesPageFreeTp},
+        {.hook = PT_HOOK_TRY_GRAB_PAGE, .target = "try_grab_page",
+         .trampolines = {tramp(nullptr, &P::fexit_try_grab_page)},
+         .kprobes = {tramp(&P::kprobe_try_grab_page, &P::kretprobe_try_grab_page)},
+         .hides = kHidesGrabSlow, .absent_is_fine = true, .capability = grabs},
+        {.hook = PT_HOOK_TRY_GRAB_FOLIO, .target = "try_grab_folio",
+         .trampolines = {tramp(nullptr, &P::fexit_try_grab_folio, ptr3),
+                         tramp(nullptr, &P::fexit_try_grab_folio_int, int3)},
+         .kprobes = {tramp(&P::kprobe_try_grab_folio, &P::kretprobe_try_grab_folio, ptr3),
+                     tramp(&P::kprobe_try_grab_folio_int, &P::kretprobe_try_grab_folio_int, int3)},
+         .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
+        {.hook = PT_HOOK_TRY_GRAB_FOLIO_FAST, .target = "try_grab_folio_fast",
+         .trampolines = {tramp(nullptr, &P::fexit_try_grab_folio_fast, ptr3)},
+         .kprobes = {tramp(&P::kprobe_try_grab_folio_fast, &P::kretprobe_try_grab_folio_fast, ptr3)},
+         .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
+        {.hook = PT_HOOK_TRY_GRAB_COMPOUND_HEAD, .target = "try_grab_compound_head",
+         .trampolines = {tramp(nullptr, &P::fexit_try_grab_compound_head, ptr3)},
+         .kprobes = {tramp(&P::kprobe_try_grab_compound_head, &P::kretprobe_try_grab_compound_head, ptr3)},
+         .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
+        {.hook = PT_HOOK_GUP_PUT_FOLIO, .target = "gup_put_folio",
+         .trampolines = {tramp(&P::fentry_gup_put_folio, nullptr)},
+         .kprobes = {tramp(&P::kprobe_gup_put_folio, nullptr)},
+         .hides = kHidesRelease, .absent_is_fine = true, .capability = releases},
+        {.hook = PT_HOOK_PUT_COMPOUND_HEAD, .target = "put_compound_head",
+         .trampolines = {tramp(&P::fentry_put_compound_head, nullptr)},
+         .kprobes = {tramp(&P::kprobe_put_compound_head, nullptr)},
+         .hides = kHidesRelease, .absent_is_fine = true, .capability = releases},
+        {.hook = PT_HOOK_MIGRATE_TP, .target = "migrate:mm_migrate_pages", .tracepoint = &P::tp_mm_migrate_pages,
+         .hides = kHidesMigrateTp},
+        {.hook = PT_HOOK_EXEC_TP, .target = "sched:sched_process_exec", .tracepoint = &P::tp_sched_process_exec,
+         .hides = kHidesExecTp},
+        {.hook = PT_HOOK_EXIT_TP, .target = "sched:sched_process_exit", .tracepoint = &P::tp_sched_process_exit,
+         .hides = kHidesExitTp},
+        {.hook = PT_HOOK_ISOLATION_TP, .target = "page_isolation:test_pages_isolated",
+         .tracepoint = &P::tp_test_pages_isolated, .hides = kHidesIsolationTp},
+        {.hook = PT_HOOK_PAGE_FREE_TP, .target = "kmem:mm_page_free", .tracepoint = &P::tp_mm_page_free,
+         .hides = kHidesPageFreeTp},
         // CMA: start and busy_retry since 5.11; the outcome from cma_alloc_finish,
         // or from cma_alloc before 5.11.
-        {PT_HOOK_CMA_ALLOC_START_TP, "cma:cma_alloc_start", {}, {}, "tp_cma_alloc_start", kHidesCmaStart, false,
-         nullptr, kNoCma},
-        {PT_HOOK_CMA_BUSY_RETRY_TP, "cma:cma_alloc_busy_retry", {}, {}, "tp_cma_alloc_busy_retry", kHidesCmaRetry,
-         false, nullptr, kNoCma},
-        {PT_HOOK_CMA_ALLOC_FINISH_TP, "cma:cma_alloc_finish", {}, {}, "tp_cma_alloc_finish", kHidesCmaEnd, true,
-         cma_outcome, kNoCma},
-        {PT_HOOK_CMA_ALLOC_TP, "cma:cma_alloc", {}, {}, "tp_cma_alloc", kHidesCmaEnd, true, cma_outcome, kNoCma},
-        {PT_HOOK_MIGRATE_PAGES_EXIT, "migrate_pages",
-         {tramp(nullptr, "fexit_migrate_pages_6args", {6, RetKind::Any}),
-          tramp(nullptr, "fexit_migrate_pages_7args", {7, RetKind::Any})},
-         {tramp("kprobe_migrate_pages", "kretprobe_migrate_pages")}, nullptr, kHidesFailedList},
+        {.hook = PT_HOOK_CMA_ALLOC_START_TP, .target = "cma:cma_alloc_start", .tracepoint = &P::tp_cma_alloc_start,
+         .hides = kHidesCmaStart, .feature_absent = kNoCma},
+        {.hook = PT_HOOK_CMA_BUSY_RETRY_TP, .target = "cma:cma_alloc_busy_retry",
+         .tracepoint = &P::tp_cma_alloc_busy_retry, .hides = kHidesCmaRetry, .feature_absent = kNoCma},
+        {.hook = PT_HOOK_CMA_ALLOC_FINISH_TP, .target = "cma:cma_alloc_finish",
+         .tracepoint = &P::tp_cma_alloc_finish, .hides = kHidesCmaEnd, .absent_is_fine = true,
+         .capability = cma_outcome, .feature_absent = kNoCma},
+        {.hook = PT_HOOK_CMA_ALLOC_TP, .target = "cma:cma_alloc", .tracepoint = &P::tp_cma_alloc,
+         .hides = kHidesCmaEnd, .absent_is_fine = true, .capability = cma_outcome, .feature_absent = kNoCma},
+        {.hook = PT_HOOK_MIGRATE_PAGES_EXIT, .target = "migrate_pages",
+         .trampolines = {tramp(nullptr, &P::fexit_migrate_pages_6args, {6, RetKind::Any}),
+                         tramp(nullptr, &P::fexit_migrate_pages_7args, {7, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_migrate_pages, &P::kretprobe_migrate_pages)},
+         .hides = kHidesFailedList},
     };
     return specs;
 }
 
-std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux)
+std::vector<std::string> spec_functions()
 {
-    // Nothing loads unless the plan picks it: a program no spec names, or a
-    // variant for another kernel, could otherwise fail the whole load.
-    bpf_program* prog;
-    bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+    std::vector<std::string> out;
+    for (const auto& s : attach_specs())
+        if (!s.tracepoint) out.push_back(s.target);
+    return out;
+}
 
-    std::vector<PlannedAttach> plan;
-    for (const auto& spec : attach_specs()) {
-        if (spec.tracepoint_prog) {
-            std::string_view target = spec.target;
-            if (!tracepoint_exists(target) && (spec.absent_is_fine || spec.feature_absent)) {
-                bool no_feature = spec.feature_absent && !tracepoint_exists(target.substr(0, target.find(':')));
-                plan.push_back({&spec, AttachKind::Absent, nullptr, "", no_feature});
-                continue;
-            }
-            set_autoload(obj, spec.tracepoint_prog, true);
-            plan.push_back({&spec, AttachKind::Tracepoint, nullptr, ""});
-            continue;
-        }
-        auto sig = function_signature(vmlinux, spec.target);
-        // Not in BTF, yet present as a clone with other arguments: the work
-        // still happens there, unseen. That is missing, never absent.
-        if (std::string clones; !sig && !(clones = clones_detail(spec.target)).empty()) {
-            plan.push_back({&spec, AttachKind::Kprobe, nullptr, clones});
-            continue;
-        }
-        if (!sig && spec.absent_is_fine) {
-            plan.push_back({&spec, AttachKind::Absent, nullptr, kNoSuchFunction});
-            continue;
-        }
-        std::string refusal = kNoSuchFunction;
-        if (const Variant* v = sig ? matching(spec.trampolines, sig) : nullptr) {
-            refusal = probe_trampoline(vmlinux, spec.target, v->exit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY);
-            if (refusal.empty()) {
-                set_variant_autoload(obj, v, true);
-                plan.push_back({&spec, AttachKind::Trampoline, v, ""});
-                continue;
-            }
-        } else if (sig) {
-            refusal = "no program variant for this kernel's signature";
-        }
-        const Variant* k = matching(spec.kprobes, sig);
-        set_variant_autoload(obj, k, true);
-        plan.push_back({&spec, AttachKind::Kprobe, k, refusal});
+std::vector<std::string> spec_tracepoints()
+{
+    std::vector<std::string> out;
+    for (const auto& s : attach_specs()) {
+        if (!s.tracepoint) continue;
+        std::string_view t = s.target;
+        std::string group(t.substr(0, t.find(':')));
+        if (std::find(out.begin(), out.end(), group) == out.end()) out.push_back(group);
+        out.push_back(s.target);
     }
+    return out;
+}
+
+std::vector<PlannedAttach> plan_attach(const KernelFacts& facts)
+{
+    std::vector<PlannedAttach> plan;
+    for (const auto& spec : attach_specs())
+        plan.push_back(spec.tracepoint ? plan_tracepoint(spec, facts) : plan_function(spec, facts));
     return plan;
 }
 
-std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<PlannedAttach>& plan,
-                                        std::vector<LinkPtr>& links)
+std::vector<ProgramRef> planned_programs(const PlannedAttach& p)
+{
+    switch (p.kind) {
+    case AttachKind::Tracepoint:
+        return {p.spec->tracepoint};
+    case AttachKind::Trampoline:
+    case AttachKind::Kprobe: {
+        std::vector<ProgramRef> out;
+        if (p.variant->entry) out.push_back(p.variant->entry);
+        if (p.variant->exit) out.push_back(p.variant->exit);
+        return out;
+    }
+    default:
+        return {};
+    }
+}
+
+void enable_planned(pintrace_bpf* skel, const std::vector<PlannedAttach>& plan)
+{
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+    for (const auto& p : plan)
+        for (ProgramRef ref : planned_programs(p)) bpf_program__set_autoload(skel->progs.*ref, true);
+}
+
+bool refuse_program(std::vector<PlannedAttach>& plan, const pintrace_bpf* skel, const bpf_program* prog,
+                    const std::string& why, const KernelFacts& facts)
+{
+    for (auto& p : plan) {
+        auto refs = planned_programs(p);
+        if (std::none_of(refs.begin(), refs.end(), [&](ProgramRef r) { return skel->progs.*r == prog; })) continue;
+        std::string refusal = std::string("the kernel refused to load ") + bpf_program__name(prog) + ": " + why;
+        if (p.kind == AttachKind::Trampoline && facts.kprobes_refusal().empty()) {
+            if (const Variant* k = matching(p.spec->kprobes, facts.signature(p.spec->target))) {
+                p = {p.spec, AttachKind::Kprobe, k, "trampoline program: " + refusal};
+                return true;
+            }
+        }
+        p = {p.spec, AttachKind::Refused, nullptr, refusal};
+        return true;
+    }
+    return false;
+}
+
+std::vector<AttachPoint> planned_table(const std::vector<PlannedAttach>& plan)
+{
+    std::vector<AttachPoint> table;
+    for (const auto& p : plan) table.push_back(planned_point(p));
+    finish_table(plan, table);
+    return table;
+}
+
+std::vector<AttachPoint> attach_planned(pintrace_bpf* skel, const std::vector<PlannedAttach>& plan,
+                                        const KernelFacts& facts, std::vector<LinkPtr>& links)
 {
     std::vector<AttachPoint> table;
     for (const auto& p : plan) {
-        const AttachSpec& s = *p.spec;
-        AttachPoint point{s.target, s.hook, "missing", "", s.hides};
+        AttachPoint point = planned_point(p);
         std::string error;
-        switch (p.kind) {
-        case AttachKind::Absent:
-            point.mode = "absent";
-            point.detail = p.feature_absent ? s.feature_absent : "not in this kernel; the work happens elsewhere";
-            break;
-        case AttachKind::Tracepoint:
-            if (auto l = attach_program(obj, s.tracepoint_prog, error)) {
-                links.push_back(std::move(l));
-                point.mode = "tracepoint";
-            }
-            break;
-        case AttachKind::Trampoline:
-        case AttachKind::Kprobe:
-            if (!p.variant)
-                error = "no program variant for this kernel's signature";
-            else if (attach_pair(obj, *p.variant, links, error))
-                point.mode = mode_name(p.kind, *p.variant);
-            if (p.kind == AttachKind::Kprobe && !point.attached())
-                error = p.variant ? "trampoline " + p.trampoline_refusal + "; kprobe " + error : p.trampoline_refusal;
-            break;
+        bool attached = true;
+        if (p.kind == AttachKind::Tracepoint) {
+            LinkPtr l = attach_program(skel->progs.*p.spec->tracepoint, facts, error);
+            attached = l != nullptr;
+            if (l) links.push_back(std::move(l));
+        } else if (p.kind == AttachKind::Trampoline || p.kind == AttachKind::Kprobe) {
+            attached = attach_pair(skel, *p.variant, facts, links, error);
+            if (!attached && p.kind == AttachKind::Kprobe) error = p.why + "; kprobe " + error;
         }
-        if (!point.attached()) point.detail = error;
-        else if (point.mode != "absent") point.hides.clear();
+        if (!attached) {
+            point.mode = "missing";
+            point.detail = error;
+            point.hides = p.spec->hides;
+        }
         table.push_back(std::move(point));
     }
-    mark_uncovered_capabilities(plan, table);
-    for (auto& point : table)
-        if (point.attached()) point.hides.clear();
+    finish_table(plan, table);
     return table;
 }
 

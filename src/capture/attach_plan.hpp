@@ -3,48 +3,48 @@
 // Per attach point, in order of preference: fentry/fexit (a BPF trampoline:
 // cheapest, typed), then kprobe/kretprobe, then nothing. Where the target's
 // signature changed across kernels there is one variant per signature, and
-// the kernel's BTF picks (argument count, kind of return value).
-// Trampolines are probed with a two-instruction program before the real
-// object is loaded, because one refused fentry program would fail the whole
-// load (this host refuses them all with EPERM; before 6.3 x86 refuses
-// functions with more than six arguments with ENOTSUPP).
+// the kernel's facts pick (argument count, kind of return value). The plan
+// is computed from a KernelFacts, so it is the same function of the same
+// facts on a live kernel and in a unit test with a recorded one.
+//
+// Planning, loading and attaching are three steps, and each can take one
+// attach point down without the others: the plan (no such function, no
+// trampoline, no kprobes), the load (the kernel refuses a program:
+// capture/load.hpp), the attach (the kernel refuses the link).
 #pragma once
 
 #include <bpf/libbpf.h>
 
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "capture/kernel_facts.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "pintrace.skel.h"
 #include "trace/trace_info.hpp"
 
 namespace pintrace {
 
-enum class RetKind { Any, Pointer, Int, Bool };
-
-// The shape of a kernel function, as BTF tells it.
-struct Signature {
-    int nargs = -1;  // -1: any
-    RetKind ret = RetKind::Any;
-};
+// A program of the capture object, by its skeleton handle: a name that
+// does not exist does not compile.
+using CapturePrograms = decltype(pintrace_bpf::progs);
+using ProgramRef = bpf_program* CapturePrograms::*;
 
 // A pair of programs that together serve one attach point: entry and exit
 // (fentry+fexit or kprobe+kretprobe); either may be absent.
 struct Variant {
-    const char* entry;
-    const char* exit;
+    ProgramRef entry = nullptr;
+    ProgramRef exit = nullptr;
     Signature sig;
 };
 
 struct AttachSpec {
-    uint16_t hook;
-    const char* target;               // kernel function, or "group:event" for a tracepoint
-    std::vector<Variant> trampolines; // first whose signature matches wins
+    uint16_t hook = 0;
+    const char* target = nullptr;       // kernel function, or "group:event" for a tracepoint
+    std::vector<Variant> trampolines;   // first whose signature matches wins
     std::vector<Variant> kprobes;
-    const char* tracepoint_prog;      // nullptr unless a tracepoint
-    const char* hides;                // what the report loses without it
+    ProgramRef tracepoint = nullptr;    // set for a tracepoint
+    const char* hides = nullptr;        // what the report loses without it
     // Kernels without this function have nothing to watch there (the work
     // happens in another function, with its own spec).
     bool absent_is_fine = false;
@@ -59,27 +59,52 @@ struct AttachSpec {
 
 const std::vector<AttachSpec>& attach_specs();
 
-enum class AttachKind { Trampoline, Kprobe, Tracepoint, Absent };
+// What a kernel's facts file must answer for attach_specs(): every
+// function target, every tracepoint and its group.
+std::vector<std::string> spec_functions();
+std::vector<std::string> spec_tracepoints();
+
+enum class AttachKind {
+    Trampoline,  // variant's fentry/fexit
+    Kprobe,      // variant's kprobe/kretprobe
+    Tracepoint,
+    Absent,      // nothing to watch on this kernel
+    Missing,     // something to watch, and no way to (why says)
+    Refused,     // the kernel refused to load its program (why: its verifier's or libbpf's line)
+};
 
 struct PlannedAttach {
     const AttachSpec* spec;
     AttachKind kind;
-    const Variant* variant;          // nullptr for tracepoints, absent functions, or no match
-    std::string trampoline_refusal;  // why the trampoline was not used
-    bool feature_absent = false;     // the kernel lacks the feature (spec.feature_absent)
+    const Variant* variant = nullptr;  // Trampoline and Kprobe
+    // Missing, Refused: why. Kprobe: why the trampoline was not used.
+    // Absent: what the kernel lacks.
+    std::string why;
 };
 
-// Probes trampolines and turns off (set_autoload false) every program the
-// plan does not use. Call between open and load.
-std::vector<PlannedAttach> plan_attach(bpf_object* obj, const btf* vmlinux);
+std::vector<PlannedAttach> plan_attach(const KernelFacts& facts);
+
+// The programs one planned attach point loads.
+std::vector<ProgramRef> planned_programs(const PlannedAttach& p);
+
+// Turns on (set_autoload) exactly the programs the plan uses. Call between
+// open and load: a program no plan entry uses, or a variant for another
+// kernel, could otherwise fail the whole load.
+void enable_planned(pintrace_bpf* skel, const std::vector<PlannedAttach>& plan);
+
+// The kernel refused to load `prog`: its attach point falls back to its
+// kprobe variant if it was a trampoline and one fits, or else is Refused.
+// False when no planned attach point uses prog.
+bool refuse_program(std::vector<PlannedAttach>& plan, const pintrace_bpf* skel, const bpf_program* prog,
+                    const std::string& why, const KernelFacts& facts);
+
+// The attach table as planned, as if every attach succeeds: the modes, and
+// for what the plan already lost, why and what it hides.
+std::vector<AttachPoint> planned_table(const std::vector<PlannedAttach>& plan);
 
 // Attaches what the plan chose; links go to `links`. The result is the
 // attach table stored in the trace header and shown by report.
-std::vector<AttachPoint> attach_planned(bpf_object* obj, const std::vector<PlannedAttach>& plan,
-                                        std::vector<LinkPtr>& links);
-
-// The signature of a kernel function, if BTF has it.
-std::optional<Signature> function_signature(const btf* vmlinux, const char* func);
-bool signature_matches(const Signature& want, const Signature& have);
+std::vector<AttachPoint> attach_planned(pintrace_bpf* skel, const std::vector<PlannedAttach>& plan,
+                                        const KernelFacts& facts, std::vector<LinkPtr>& links);
 
 }  // namespace pintrace

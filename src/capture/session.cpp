@@ -8,15 +8,14 @@
 #include <string>
 
 #include "pintrace.h"
-#include "pintrace.skel.h"
 #include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
+#include "capture/kernel_facts.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "capture/load.hpp"
 
 namespace pintrace {
-
-using CaptureSkel = std::unique_ptr<pintrace_bpf, SkelDeleter<pintrace_bpf, pintrace_bpf__destroy>>;
 
 struct CaptureSession::State {
     CaptureSkel skel;
@@ -44,6 +43,12 @@ std::string hex(uint64_t v)
 
 }  // namespace
 
+std::string test_refusal_from_environment()
+{
+    const char* name = getenv("PINTRACE_TEST_REFUSE_PROGRAM");
+    return name ? name : "";
+}
+
 CaptureSession::CaptureSession(std::unique_ptr<State> state) : state_(std::move(state)) {}
 CaptureSession::~CaptureSession() = default;
 
@@ -64,29 +69,30 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     auto mapping = calibrate_page_mapping();
     if (!mapping) return mapping.error();
 
+    LiveKernelFacts facts(btf.value().get());
+    auto plan = plan_attach(facts);
+    LoadOptions load;
+    load.refuse_for_test = options.refuse_program_for_test;
+    load.configure = [&](pintrace_bpf* skel) {
+        skel->rodata->vmemmap_base = mapping->vmemmap_base;
+        skel->rodata->foll_get = k.flags.get;
+        skel->rodata->foll_pin = k.flags.pin;
+        skel->rodata->foll_longterm = k.flags.longterm;
+        skel->rodata->stack_sample_ns = options.stack_sample_ns;
+        skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+        skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
+        bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
+    };
+    auto loaded = load_capture(plan, facts, load);
+    if (!loaded) return loaded.error();
     auto state = std::make_unique<State>();
-    state->skel.reset(pintrace_bpf__open());
-    if (!state->skel) return make_error(std::string("cannot open the capture programs: ") + std::strerror(errno));
+    state->skel = std::move(loaded.value());
     pintrace_bpf* skel = state->skel.get();
-
-    skel->rodata->vmemmap_base = mapping->vmemmap_base;
-    skel->rodata->foll_get = k.flags.get;
-    skel->rodata->foll_pin = k.flags.pin;
-    skel->rodata->foll_longterm = k.flags.longterm;
-    skel->rodata->stack_sample_ns = options.stack_sample_ns;
-    skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
-    skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
-    bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
-
-    auto plan = plan_attach(skel->obj, btf.value().get());
-    if (int err = pintrace_bpf__load(skel); err != 0)
-        return make_error(std::string("the kernel refused the capture programs: ") + std::strerror(-err) +
-                          " (PINTRACE_DEBUG_LIBBPF=1 shows the verifier log)");
 
     auto session = std::unique_ptr<CaptureSession>(new CaptureSession(std::move(state)));
     State& st = *session->state_;
     TraceInfo& info = session->info_;
-    info.attach = attach_planned(skel->obj, plan, st.links);
+    info.attach = attach_planned(skel, plan, facts, st.links);
     info.flags = k.flags;
     info.migrate_reasons = k.migrate_reasons;
     info.page_flags = k.page_flags;

@@ -14,11 +14,17 @@
 
 namespace pintrace {
 
+// PINTRACE_TEST_REFUSE_PROGRAM, or empty.
+std::string test_refusal_from_environment();
+
 struct CaptureOptions {
     uint32_t ring_buffer_bytes = 16u << 20;
     // Short-term grabs reuse their thread's stack for this long; 0 takes a
     // stack on every grab (exact, and costly at high pin rates).
     uint64_t stack_sample_ns = 1000000000ull;
+    // Test hook: the kernel is made to refuse this capture program, to show
+    // that the others still load and capture (PINTRACE_TEST_REFUSE_PROGRAM).
+    std::string refuse_program_for_test = test_refusal_from_environment();
 };
 
 // What the kernel measured of one BPF program (kernel.bpf_stats_enabled=1).

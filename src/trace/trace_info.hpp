@@ -15,11 +15,14 @@ namespace pintrace {
 struct AttachPoint {
     std::string target;  // kernel function or tracepoint
     uint16_t hook = 0;   // enum pt_hook
-    std::string mode;    // fentry, fexit, kprobe, kretprobe, tracepoint, missing
-    std::string detail;  // why it is missing
+    // fentry, fexit, fentry+fexit, kprobe, kretprobe, kprobe+kretprobe,
+    // tracepoint, absent (nothing to watch on this kernel), missing (no way
+    // to attach), refused (the kernel refused to load its program)
+    std::string mode;
+    std::string detail;  // why it is absent, missing or refused
     std::string hides;   // what the report cannot see without it
 
-    bool attached() const { return mode != "missing"; }
+    bool attached() const { return mode != "missing" && mode != "refused"; }
 };
 
 // Attach points that could not attach (absent functions do not count).

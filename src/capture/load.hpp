@@ -1,0 +1,49 @@
+// Loading the capture object so that a program the kernel refuses takes
+// down its own attach point only, never the whole capture.
+//
+// libbpf loads an object's programs in one go and stops at the first the
+// kernel refuses (a CO-RE relocation that does not resolve on this kernel,
+// a verifier rejection, a missing attach target). So: load; if it fails,
+// learn which program was refused and why (its own verifier log, or
+// libbpf's line about it), turn that program's attach point off in the
+// plan (or over to its kprobe variant), open a fresh object and load again.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capture/attach_plan.hpp"
+#include "capture/libbpf_owners.hpp"
+#include "util/result.hpp"
+
+namespace pintrace {
+
+// Defined out of line: the skeleton's own __destroy is static inline, and a
+// type built on it could not cross translation units.
+struct CaptureSkelDeleter {
+    void operator()(pintrace_bpf* skel) const;
+};
+using CaptureSkel = std::unique_ptr<pintrace_bpf, CaptureSkelDeleter>;
+
+struct LoadOptions {
+    // Sets rodata and map sizes on each freshly opened object.
+    std::function<void(pintrace_bpf*)> configure;
+    // For tests: the kernel is made to refuse this program (its verifier
+    // log gets no room), to show that the others still capture.
+    std::string refuse_for_test;
+};
+
+// Entries of `plan` whose program the kernel refused become Refused (or
+// Kprobe, from a refused trampoline), with the kernel's reason.
+Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelFacts& facts,
+                                 const LoadOptions& options);
+
+// The one line of a verifier log that says why the program was refused:
+// libbpf's diagnosis of a CO-RE relocation if there is one, else the
+// verifier's last complaint before its statistics.
+std::string refusal_line(std::string_view verifier_log);
+
+}  // namespace pintrace
