@@ -1,0 +1,320 @@
+// The attach plan without a kernel: recorded facts of the kernels the VM
+// bench runs (tests/unit/kernels/*.facts, written there by `pintrace doctor
+// --kernel-facts`) give the program each kernel gets and what it loses; a
+// refused program takes down its own attach point only.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "capture/attach_plan.hpp"
+#include "capture/kernel_facts.hpp"
+#include "capture/load.hpp"
+
+namespace pintrace {
+namespace {
+
+std::string read_fixture(const std::string& kernel)
+{
+    std::ifstream in(std::string(PINTRACE_TEST_DATA) + "/kernels/" + kernel + ".facts");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+RecordedKernelFacts facts_of(const std::string& kernel)
+{
+    std::string text = read_fixture(kernel);
+    EXPECT_FALSE(text.empty()) << "no fixture for " << kernel;
+    auto facts = RecordedKernelFacts::parse(text);
+    EXPECT_TRUE(facts.ok()) << (facts.ok() ? "" : facts.error().message);
+    return facts.ok() ? std::move(facts.value()) : RecordedKernelFacts::parse("release none\n").value();
+}
+
+std::map<std::string, std::string> modes(const std::vector<AttachPoint>& table)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& a : table) out[a.target] = a.mode;
+    return out;
+}
+
+struct Skeleton {
+    Skeleton() : skel(pintrace_bpf__open()) {}
+    CaptureSkel skel;
+};
+
+// The program a planned attach point loads, by name: what a reader of the
+// plan for a kernel wants to know.
+std::vector<std::string> program_names(const pintrace_bpf* skel, const PlannedAttach& p)
+{
+    std::vector<std::string> out;
+    for (ProgramRef ref : planned_programs(p)) out.push_back(bpf_program__name(skel->progs.*ref));
+    return out;
+}
+
+const PlannedAttach& planned(const std::vector<PlannedAttach>& plan, std::string_view target)
+{
+    for (const auto& p : plan)
+        if (p.spec->target == target) return p;
+    ADD_FAILURE() << "no plan entry for " << target;
+    return plan.front();
+}
+
+// ---- every kernel of the bench ----
+
+struct KernelCase {
+    const char* kernel;
+    std::map<std::string, std::string> modes;  // every attach point, as the plan leaves it
+};
+
+// Function targets per kernel, from their BTF: try_grab_page(page, flags)
+// up to 6.9; try_grab_compound_head (5.x) then try_grab_folio(page, refs,
+// flags) -> folio (6.0-6.9), then try_grab_folio(folio, refs, flags) -> int
+// and try_grab_folio_fast (6.10+); put_compound_head (5.x) then
+// gup_put_folio; follow_page gone in 6.12; migrate_pages with 7 arguments
+// from 6.1, which x86 trampolines refuse before 6.3 (ENOTSUPP). CMA
+// tracepoints only where the kernel has CMA (7.x of Debian's amd64
+// kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
+const KernelCase kCases[] = {
+    {"5.10",
+     {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "absent"},
+      {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "fexit"}, {"gup_put_folio", "absent"},
+      {"put_compound_head", "fentry"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"}, {"migrate_pages", "fexit"}}},
+    {"6.1",
+     {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"}, {"migrate_pages", "kprobe+kretprobe"}}},
+    {"6.12",
+     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"}, {"migrate_pages", "fexit"}}},
+    // The development host: fentry and fexit refused (EPERM), no kprobes.
+    {"6.18-host",
+     {{"follow_page", "absent"}, {"try_grab_page", "missing"}, {"try_grab_folio", "missing"},
+      {"try_grab_folio_fast", "missing"}, {"try_grab_compound_head", "missing"}, {"gup_put_folio", "missing"},
+      {"put_compound_head", "missing"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"}, {"migrate_pages", "missing"}}},
+    {"7.3",
+     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
+      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"migrate_pages", "fexit"}}},
+    {"7.2",
+     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
+      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"migrate_pages", "fexit"}}},
+};
+
+class PlanPerKernel : public ::testing::TestWithParam<KernelCase> {};
+
+TEST_P(PlanPerKernel, EachAttachPointGetsTheModeItsKernelAllows)
+{
+    const KernelCase& c = GetParam();
+    RecordedKernelFacts facts = facts_of(c.kernel);
+    auto plan = plan_attach(facts);
+    EXPECT_EQ(modes(planned_table(plan)), c.modes);
+    EXPECT_TRUE(facts.unanswered().empty()) << "the fixture lacks " << *facts.unanswered().begin();
+}
+
+TEST_P(PlanPerKernel, TheFixtureIsWhatDoctorWouldWriteAgain)
+{
+    std::string text = read_fixture(GetParam().kernel);
+    auto facts = RecordedKernelFacts::parse(text);
+    ASSERT_TRUE(facts.ok()) << facts.error().message;
+    EXPECT_EQ(write_kernel_facts(facts.value(), spec_functions(), spec_tracepoints()), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, PlanPerKernel, ::testing::ValuesIn(kCases),
+                         [](const auto& info) {
+                             std::string name = info.param.kernel;
+                             for (auto& ch : name)
+                                 if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             return name;
+                         });
+
+TEST(AttachPlan, SixOneGetsTheSevenArgumentMigratePagesThroughKprobesAndSaysWhy)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    auto plan = plan_attach(facts_of("6.1"));
+    const PlannedAttach& p = planned(plan, "migrate_pages");
+    EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
+    EXPECT_NE(p.why.find("ENOTSUPP"), std::string::npos) << p.why;
+}
+
+TEST(AttachPlan, TheSignatureChoosesTheVariant)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    // try_grab_folio returned the folio up to 6.9, 0/-errno from 6.10.
+    EXPECT_EQ(program_names(s.skel.get(), planned(plan_attach(facts_of("6.1")), "try_grab_folio")),
+              std::vector<std::string>{"fexit_try_grab_folio"});
+    EXPECT_EQ(program_names(s.skel.get(), planned(plan_attach(facts_of("6.12")), "try_grab_folio")),
+              std::vector<std::string>{"fexit_try_grab_folio_int"});
+    EXPECT_EQ(program_names(s.skel.get(), planned(plan_attach(facts_of("7.3")), "migrate_pages")),
+              std::vector<std::string>{"fexit_migrate_pages_7args"});
+}
+
+TEST(AttachPlan, AHostWithoutTrampolinesOrKprobesSaysBothReasons)
+{
+    auto table = planned_table(plan_attach(facts_of("6.18-host")));
+    for (const auto& a : table) {
+        if (a.target != "migrate_pages") continue;
+        EXPECT_EQ(a.mode, "missing");
+        EXPECT_NE(a.detail.find("EPERM"), std::string::npos) << a.detail;
+        EXPECT_NE(a.detail.find("CONFIG_KPROBES off"), std::string::npos) << a.detail;
+        EXPECT_FALSE(a.hides.empty());
+    }
+}
+
+TEST(AttachPlan, WithoutCmaTheCmaTracepointsAreAbsentAndSaySo)
+{
+    for (const auto& a : planned_table(plan_attach(facts_of("6.1"))))
+        if (a.target.starts_with("cma:")) EXPECT_NE(a.detail.find("CONFIG_CMA off"), std::string::npos) << a.target;
+}
+
+// ---- the skeleton and the specs ----
+
+TEST(AttachSpecs, EveryCaptureProgramIsNamedByExactlyOneSpec)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    std::map<const bpf_program*, int> named;
+    for (const auto& spec : attach_specs()) {
+        std::vector<ProgramRef> refs;
+        if (spec.tracepoint) refs.push_back(spec.tracepoint);
+        for (const auto* variants : {&spec.trampolines, &spec.kprobes})
+            for (const auto& v : *variants)
+                for (ProgramRef r : {v.entry, v.exit})
+                    if (r) refs.push_back(r);
+        for (ProgramRef r : refs) ++named[s.skel->progs.*r];
+    }
+    bpf_program* prog;
+    int programs = 0;
+    bpf_object__for_each_program(prog, s.skel->obj)
+    {
+        ++programs;
+        EXPECT_EQ(named[prog], 1) << bpf_program__name(prog) << " is named by " << named[prog] << " specs";
+    }
+    EXPECT_EQ(named.size(), static_cast<size_t>(programs));
+}
+
+// ---- a refused program ----
+
+TEST(Refusal, ARefusedTracepointProgramTakesDownItsAttachPointAlone)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    RecordedKernelFacts facts = facts_of("7.3");
+    auto plan = plan_attach(facts);
+    auto before = modes(planned_table(plan));
+    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.tp_cma_alloc_start,
+                               "failed to resolve CO-RE relocation <byte_off> struct trace_event_raw_cma_alloc_start.count",
+                               facts));
+    auto table = planned_table(plan);
+    auto after = modes(table);
+    EXPECT_EQ(after["cma:cma_alloc_start"], "refused");
+    after.erase("cma:cma_alloc_start");
+    before.erase("cma:cma_alloc_start");
+    EXPECT_EQ(after, before);
+    for (const auto& a : table) {
+        if (a.target != "cma:cma_alloc_start") continue;
+        EXPECT_FALSE(a.attached());
+        EXPECT_NE(a.detail.find("tp_cma_alloc_start"), std::string::npos) << a.detail;
+        EXPECT_NE(a.detail.find("trace_event_raw_cma_alloc_start.count"), std::string::npos) << a.detail;
+        EXPECT_FALSE(a.hides.empty());
+    }
+    EXPECT_EQ(missing_attach_points(table), 1u);
+}
+
+TEST(Refusal, ARefusedTrampolineFallsBackToItsKprobes)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    RecordedKernelFacts facts = facts_of("6.12");
+    auto plan = plan_attach(facts);
+    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.fexit_migrate_pages_7args, "R1 invalid mem access",
+                               facts));
+    const PlannedAttach& p = planned(plan, "migrate_pages");
+    EXPECT_EQ(p.kind, AttachKind::Kprobe);
+    EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
+    EXPECT_NE(p.why.find("R1 invalid mem access"), std::string::npos);
+    // Refused again, as a kprobe: nothing left to fall back to.
+    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.kretprobe_migrate_pages, "again", facts));
+    EXPECT_EQ(planned(plan, "migrate_pages").kind, AttachKind::Refused);
+}
+
+TEST(Refusal, AProgramThePlanDoesNotLoadIsNotTaken)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    RecordedKernelFacts facts = facts_of("6.12");
+    auto plan = plan_attach(facts);
+    EXPECT_FALSE(refuse_program(plan, s.skel.get(), s.skel->progs.fexit_try_grab_page, "x", facts));
+}
+
+TEST(Refusal, TheVerifierLogLineThatSaysWhy)
+{
+    // libbpf rewrites the poisoned instruction's complaint into a diagnosis.
+    EXPECT_EQ(refusal_line("0: R1=ctx() R10=fp0\n; int tp(void *ctx)\n1: (85) call unknown#195896080\n"
+                           "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
+                           "(0:2 @ offset 16)\nprocessed 12 insns (limit 1000000) max_states_per_insn 0\n"),
+              "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
+              "(0:2 @ offset 16)");
+    EXPECT_EQ(refusal_line("0: R1=ctx() R10=fp0\n0: (bf) r0 = r2\nR2 !read_ok\nprocessed 1 insns (limit 1000000)\n"
+                           "verification time 12 usec\nstack depth 0\n"),
+              "R2 !read_ok");
+    EXPECT_EQ(refusal_line(""), "no reason in the verifier log");
+}
+
+// ---- the facts file ----
+
+TEST(KernelFactsFile, BadLinesAreNamed)
+{
+    auto bad = [](const char* text) {
+        auto f = RecordedKernelFacts::parse(text);
+        return f.ok() ? std::string() : f.error().message;
+    };
+    EXPECT_NE(bad("release 6.1\nfunction f three int\n").find("line 2"), std::string::npos);
+    EXPECT_NE(bad("release 6.1\nfunction f 3 float\n").find("line 2"), std::string::npos);
+    EXPECT_NE(bad("release 6.1\nwhatever x\n").find("unknown fact"), std::string::npos);
+    EXPECT_NE(bad("release 6.1\ntracepoint a:b maybe\n").find("line 2"), std::string::npos);
+    EXPECT_NE(bad("release 6.1\ntrampoline fentry f refused\n").find("line 2"), std::string::npos);
+    EXPECT_NE(bad("function f 3 int\n").find("no 'release' line"), std::string::npos);
+    EXPECT_EQ(bad("release 6.1\nkprobes ok\nfunction f 3 int\ntrampoline fexit f ok\n"), "");
+}
+
+TEST(KernelFactsFile, AQuestionTheFixtureNeverAnsweredIsRemembered)
+{
+    auto f = RecordedKernelFacts::parse("release 6.1\n");
+    ASSERT_TRUE(f.ok());
+    EXPECT_FALSE(f->signature("try_grab_page"));
+    EXPECT_FALSE(f->tracepoint_exists("cma:cma_alloc"));
+    EXPECT_EQ(f->unanswered(), (std::set<std::string>{"function try_grab_page", "tracepoint cma:cma_alloc"}));
+}
+
+}  // namespace
+}  // namespace pintrace
