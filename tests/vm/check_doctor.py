@@ -17,7 +17,7 @@ rc = (out / "doctor.rc").read_text().strip()
 if rc != "0":
     problems.append(f"exit status {rc}, expected 0 (full coverage)")
 problems += [f"check {c['name']} failed: {c['detail']}" for c in d["checks"] if not c["ok"]]
-problems += [f"{a['target']} missing: {a.get('detail')}" for a in d["attach"] if a["mode"] == "missing"]
+problems += [f"{a['target']} {a['mode']}: {a.get('detail')}" for a in d["attach"] if a["mode"] in ("missing", "refused")]
 modes = {a["target"]: a["mode"] for a in d["attach"]}
 if problems:
     print("FAIL doctor: " + "; ".join(problems))

@@ -23,6 +23,20 @@ for s in $SCENARIOS; do
     pintrace report $d/trace.pt > $d/report.txt 2>&1
 done
 
+# One capture program refused by the kernel (made to refuse it: no room for
+# its verifier log): the rest must load and explain the failure as before.
+d=/out/refused_program
+mkdir -p $d /sys/fs/cgroup/iouring_pin
+echo $$ > /sys/fs/cgroup/iouring_pin/cgroup.procs
+PINTRACE_TEST_REFUSE_PROGRAM=tp_mm_page_free pintrace record -o $d/trace.pt -- scenario_iouring_pin \
+    > $d/truth.json 2> $d/record.err
+echo $? > $d/record.rc
+pintrace report --format json $d/trace.pt > $d/report.json 2> $d/report.err
+echo $? > $d/report.rc
+
+# The facts the attach plan read of this kernel (tests/unit/kernels/).
+pintrace doctor --kernel-facts > /out/doctor/kernel.facts 2> /out/doctor/kernel.facts.err
+
 # pintrace top, live and in batch mode, watching an io_uring process that
 # keeps its long-term pins for 4 s.
 d=/out/top_live
