@@ -500,6 +500,117 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 	return 0;
 }
 
+/* ---- isolation refused: a range with a page the kernel will not move ----
+ *
+ * Contiguous allocations (alloc_contig_range: CMA, gigantic pages) and
+ * memory offline first mark the range's pageblocks isolated; a pageblock
+ * holding a page has_unmovable_pages() calls unmovable (kernel memory,
+ * reserved, not on an LRU list) makes start_isolate_page_range() return
+ * -EBUSY with no tracepoint. Its arguments begin (start_pfn, end_pfn) on
+ * every kernel; their number varies (4 on 5.10, 5 on 6.1-6.12, 3 where a
+ * single isolation mode replaced migratetype and flags), and the
+ * return value follows them: one fexit variant per count. Only 5.10 keeps
+ * has_unmovable_pages() a function of its own (later kernels inline it):
+ * there the refusing page is known, stashed per thread until the range's
+ * exit. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tid */
+	__type(value, __u64); /* pfn */
+} unmovable_seen SEC(".maps");
+
+static __always_inline void emit_isolation_refused(__u64 start_pfn, __u64 end_pfn, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *seen = bpf_map_lookup_elem(&unmovable_seen, &tid);
+	__u64 unmovable = seen ? *seen : PT_NO_PFN;
+	struct pt_isolation_refused *r;
+
+	if (seen)
+		bpf_map_delete_elem(&unmovable_seen, &tid);
+	if ((int)ret == 0)
+		return;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return;
+	fill_header(&r->h, PT_REC_ISOLATION_REFUSED, sizeof(*r), PT_HOOK_ISOLATE_RANGE);
+	r->start_pfn = start_pfn;
+	r->end_pfn = end_pfn;
+	r->unmovable_pfn = unmovable;
+	r->error = (int)ret;
+	r->pad = 0;
+	submit(r);
+}
+
+SEC("fexit/start_isolate_page_range")
+int BPF_PROG(fexit_start_isolate_page_range_3args, unsigned long start_pfn, unsigned long end_pfn, int a2, int ret)
+{
+	emit_isolation_refused(start_pfn, end_pfn, ret);
+	return 0;
+}
+
+SEC("fexit/start_isolate_page_range")
+int BPF_PROG(fexit_start_isolate_page_range_4args, unsigned long start_pfn, unsigned long end_pfn, int a2, int a3,
+	     int ret)
+{
+	emit_isolation_refused(start_pfn, end_pfn, ret);
+	return 0;
+}
+
+SEC("fexit/start_isolate_page_range")
+int BPF_PROG(fexit_start_isolate_page_range_5args, unsigned long start_pfn, unsigned long end_pfn, int a2, int a3,
+	     unsigned int a4, int ret)
+{
+	emit_isolation_refused(start_pfn, end_pfn, ret);
+	return 0;
+}
+
+SEC("kprobe/start_isolate_page_range")
+int BPF_KPROBE(kprobe_start_isolate_page_range, unsigned long start_pfn, unsigned long end_pfn)
+{
+	stash_entry(PT_HOOK_ISOLATE_RANGE, start_pfn, end_pfn);
+	return 0;
+}
+
+SEC("kretprobe/start_isolate_page_range")
+int BPF_KRETPROBE(kretprobe_start_isolate_page_range, long ret)
+{
+	struct entry_args a;
+
+	if (take_entry(PT_HOOK_ISOLATE_RANGE, &a))
+		emit_isolation_refused(a.arg[0], a.arg[1], ret);
+	return 0;
+}
+
+static __always_inline void note_unmovable(const void *page)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pfn;
+
+	if (!page)
+		return;
+	pfn = page_to_pfn(page);
+	bpf_map_update_elem(&unmovable_seen, &tid, &pfn, BPF_ANY);
+}
+
+/* 5.10: struct page *has_unmovable_pages(zone, page, migratetype, flags). */
+SEC("fexit/has_unmovable_pages")
+int BPF_PROG(fexit_has_unmovable_pages, void *zone, struct page *page, int migratetype, int flags,
+	     struct page *unmovable)
+{
+	note_unmovable(unmovable);
+	return 0;
+}
+
+SEC("kretprobe/has_unmovable_pages")
+int BPF_KRETPROBE(kretprobe_has_unmovable_pages, struct page *unmovable)
+{
+	note_unmovable(unmovable);
+	return 0;
+}
+
 /* ---- CMA: which ranges an allocation found busy, and how it ended ----
  *
  * Integer fields are read by their size in the running kernel (count

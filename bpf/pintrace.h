@@ -30,6 +30,7 @@ enum pt_record_type {
 	PT_REC_PAGE_FREED = 8,    /* a page some grab took went back to the allocator */
 	PT_REC_CMA = 9,           /* cma:* tracepoints: a CMA allocation's start, busy retries, end */
 	PT_REC_PROCESS_EXIT = 10, /* the last thread of a process that grabbed pages exited */
+	PT_REC_ISOLATION_REFUSED = 11, /* start_isolate_page_range() refused a range (an unmovable page) */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -52,6 +53,8 @@ enum pt_hook {
 	PT_HOOK_CMA_ALLOC_FINISH_TP = 17,
 	PT_HOOK_CMA_ALLOC_TP = 18,  /* cma:cma_alloc, the single event before 5.11 */
 	PT_HOOK_EXIT_TP = 19,
+	PT_HOOK_ISOLATE_RANGE = 20,    /* start_isolate_page_range() returned an error */
+	PT_HOOK_UNMOVABLE_PAGE = 21,   /* has_unmovable_pages() named the page (where not inlined) */
 };
 
 struct pt_header {
@@ -140,6 +143,18 @@ struct pt_isolation_failed {
 	__u64 start_pfn;
 	__u64 end_pfn;
 	__u64 busy_pfn;   /* the first page of [start, end) that is not free and isolated */
+};
+
+/* No pfn: the kernel did not say which page. */
+#define PT_NO_PFN (~0ULL)
+
+struct pt_isolation_refused {
+	struct pt_header h;
+	__u64 start_pfn;
+	__u64 end_pfn;
+	__u64 unmovable_pfn; /* the page has_unmovable_pages() returned, or PT_NO_PFN */
+	__s32 error;         /* start_isolate_page_range()'s return: -EBUSY */
+	__u32 pad;
 };
 
 struct pt_page_freed {

@@ -37,6 +37,11 @@ constexpr const char* kHidesCmaStart =
 constexpr const char* kHidesCmaRetry =
     "the ranges a CMA allocation found busy are unknown: its failure is reported without culprits";
 constexpr const char* kHidesCmaEnd = "failed CMA allocations are invisible (only their isolation failures show)";
+constexpr const char* kHidesIsolationRefused =
+    "contiguous allocations (CMA, gigantic pages) and memory offlining refused at isolation (a range holding a "
+    "page the kernel will not move) are invisible";
+constexpr const char* kHidesUnmovablePage =
+    "a range refused at isolation is named without the page that made the kernel refuse it";
 constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -256,6 +261,18 @@ const std::vector<AttachSpec>& attach_specs()
          .capability = cma_outcome, .feature_absent = kNoCma},
         {.hook = PT_HOOK_CMA_ALLOC_TP, .target = "cma:cma_alloc", .tracepoint = &P::tp_cma_alloc,
          .hides = kHidesCmaEnd, .absent_is_fine = true, .capability = cma_outcome, .feature_absent = kNoCma},
+        // Refusals at isolation: the range always; the page only where
+        // has_unmovable_pages() is a function of its own (5.x; inlined later).
+        {.hook = PT_HOOK_ISOLATE_RANGE, .target = "start_isolate_page_range",
+         .trampolines = {tramp(nullptr, &P::fexit_start_isolate_page_range_3args, {3, RetKind::Int}),
+                         tramp(nullptr, &P::fexit_start_isolate_page_range_4args, {4, RetKind::Int}),
+                         tramp(nullptr, &P::fexit_start_isolate_page_range_5args, {5, RetKind::Int})},
+         .kprobes = {tramp(&P::kprobe_start_isolate_page_range, &P::kretprobe_start_isolate_page_range)},
+         .hides = kHidesIsolationRefused},
+        {.hook = PT_HOOK_UNMOVABLE_PAGE, .target = "has_unmovable_pages",
+         .trampolines = {tramp(nullptr, &P::fexit_has_unmovable_pages, {4, RetKind::Pointer})},
+         .kprobes = {tramp(nullptr, &P::kretprobe_has_unmovable_pages, {4, RetKind::Pointer})},
+         .hides = kHidesUnmovablePage, .absent_is_fine = true},
         {.hook = PT_HOOK_MIGRATE_PAGES_EXIT, .target = "migrate_pages",
          .trampolines = {tramp(nullptr, &P::fexit_migrate_pages_6args, {6, RetKind::Any}),
                          tramp(nullptr, &P::fexit_migrate_pages_7args, {7, RetKind::Any})},

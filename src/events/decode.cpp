@@ -91,6 +91,15 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         out = e;
         return true;
     }
+    case PT_REC_ISOLATION_REFUSED: {
+        pt_isolation_refused r;
+        if (!read_raw(bytes, r)) return too_short("isolation-refused", bytes.size(), sizeof(r));
+        IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt,
+                               IsolationFailedEvent::Stage::Start, r.error};
+        if (r.unmovable_pfn != PT_NO_PFN) e.busy_pfn = r.unmovable_pfn;
+        out = e;
+        return true;
+    }
     case PT_REC_CMA: {
         pt_cma r;
         if (!read_raw(bytes, r)) return too_short("cma", bytes.size(), sizeof(r));
@@ -147,6 +156,8 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_CMA_ALLOC_TP: return "cma:cma_alloc";
     case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
+    case PT_HOOK_ISOLATE_RANGE: return "start_isolate_page_range";
+    case PT_HOOK_UNMOVABLE_PAGE: return "has_unmovable_pages";
     default: return "unknown";
     }
 }

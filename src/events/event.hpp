@@ -98,11 +98,19 @@ struct MigrateEndEvent {
     bool truncated = false;
 };
 
+// A range that could not be isolated. Either test_pages_isolated() found
+// busy_pfn not free after migration (Stage::Test), or
+// start_isolate_page_range() refused the range at once because a pageblock
+// holds a page the kernel will not move (Stage::Start): busy_pfn is that
+// page where the kernel names it (5.x), else absent.
 struct IsolationFailedEvent {
+    enum class Stage { Test, Start };
     EventHead head;
     uint64_t start_pfn = 0;
     uint64_t end_pfn = 0;
-    uint64_t busy_pfn = 0;
+    std::optional<uint64_t> busy_pfn;
+    Stage stage = Stage::Test;
+    int32_t error = 0;  // Stage::Start: the kernel's return (-EBUSY)
 };
 
 // One cma:* tracepoint: a CMA allocation began, found a range busy and

@@ -241,38 +241,51 @@ void Explainer::on(const MigrateEndEvent& e)
 }
 
 // The kernel gives only the first busy pfn and no counts: the ledger's
-// holders of that page are the explanation, when there are any.
+// holders of that page are the explanation, when there are any. A range
+// refused at the start of isolation names, at most, the page the kernel
+// called unmovable: that is the kernel's reason, not a holder's.
 void Explainer::on(const IsolationFailedEvent& e)
 {
     note_time(e.head.ts_ns);
+    bool refused = e.stage == IsolationFailedEvent::Stage::Start;
     Failure f;
     f.kind = Failure::Kind::Isolation;
     f.head = e.head;
     f.reason = "isolation";
+    f.refused_at_isolation = refused;
+    f.ret = e.error;
     f.range_start = e.start_pfn;
     f.range_end = e.end_pfn;
     f.ranges = {{e.start_pfn, e.end_pfn}};
-    f.pfns_observed = true;
-    StuckPage page{e.busy_pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
-    auto hs = ledger_.holders(e.busy_pfn);
-    page.holders.assign(hs.begin(), hs.end());
-    page.cause = page.holders.empty() ? Cause::NoHolderSeen : classify(page);
-    // Isolation gives no counts: only the snapshot can tell a pin then.
-    if (page.holders.empty()) infer_holders(page);
-    if (in_history(e.busy_pfn, 1))
-        add_history({HistoryEntry::What::IsolationBusy, e.head.ts_ns, e.busy_pfn, e.head.task, 0, 0, 1, -1, -1, false,
-                     "range " + std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
+    f.pfns_observed = e.busy_pfn.has_value();
+    std::optional<StuckPage> page;
+    if (e.busy_pfn) {
+        uint64_t pfn = *e.busy_pfn;
+        page = StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
+        auto hs = ledger_.holders(pfn);
+        page->holders.assign(hs.begin(), hs.end());
+        if (!page->holders.empty()) page->cause = classify(*page);
+        else if (refused) page->cause = Cause::Unmovable;
+        // Isolation gives no counts: only the snapshot can tell a pin then.
+        else infer_holders(*page);
+        if (in_history(pfn, 1))
+            add_history({HistoryEntry::What::IsolationBusy, e.head.ts_ns, pfn, e.head.task, 0, 0, 1, -1, -1, false,
+                         (refused ? "refused at isolation (unmovable), range " : "range ") +
+                             std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
+    }
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
         Failure& req = cma->second;
         if (std::find(req.ranges.begin(), req.ranges.end(), f.ranges[0]) == req.ranges.end())
             req.ranges.push_back(f.ranges[0]);
-        if (std::none_of(req.pages.begin(), req.pages.end(), [&](const StuckPage& p) { return p.pfn == page.pfn; }))
-            req.pages.push_back(std::move(page));
+        if (page && std::none_of(req.pages.begin(), req.pages.end(), [&](const StuckPage& p) { return p.pfn == page->pfn; }))
+            req.pages.push_back(std::move(*page));
         return;
     }
-    f.pages.push_back(std::move(page));
-    collect_held_in_range(f);
+    if (page) f.pages.push_back(std::move(*page));
+    // A refusal stops before any page is tried: the range's held pages are
+    // not why it failed.
+    if (!refused) collect_held_in_range(f);
     close_attempt(std::move(f));
 }
 
@@ -615,6 +628,7 @@ std::string_view cause_name(Cause c)
     case Cause::ExtraRefUnknown: return "reference_of_unknown_origin";
     case Cause::NoHolderSeen: return "no_holder_seen";
     case Cause::NotAttempted: return "not_attempted";
+    case Cause::Unmovable: return "unmovable_at_isolation";
     }
     return "unknown";
 }

@@ -24,6 +24,7 @@ enum class Cause {
     ExtraRefUnknown,  // more references than mappings, origin not seen
     NoHolderSeen,   // nothing explains it in the trace
     NotAttempted,   // left on the list of a migration that gave up (ret < 0) before trying it
+    Unmovable,      // the kernel refused to isolate its range because of it (kernel memory, not on an LRU)
 };
 
 struct StuckPage {
@@ -63,6 +64,10 @@ struct Failure {
     // failures named, ranges the ranges it found busy, reason is "cma".
     enum class Kind { Migration, Isolation, Cma } kind = Kind::Migration;
     uint64_t range_start = 0, range_end = 0;  // Isolation only
+    // Isolation only: refused when isolation began (start_isolate_page_range,
+    // an unmovable page; ret holds the kernel's error), not found busy after
+    // migration (test_pages_isolated).
+    bool refused_at_isolation = false;
     std::vector<PfnRange> ranges;              // Isolation and Cma: where held pages block
 
     // Cma only.

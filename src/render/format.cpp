@@ -78,9 +78,15 @@ std::string_view cause_heading(Cause cause)
     case Cause::ExtraRefUnknown: return "references of unknown origin";
     case Cause::NoHolderSeen: return "not movable, no pin or reference seen";
     case Cause::NotAttempted: return "never tried (the migration gave up)";
+    case Cause::Unmovable: return "refused at isolation (a page the kernel will not move)";
     }
     return "unknown";
 }
+
+constexpr const char* kRefusedAtIsolationStep =
+    "the kernel refused to isolate the range: it holds a page it will not move (slab, page tables, reserved or "
+    "other kernel memory, or a page still in a per-CPU LRU batch, which a retry can fix); retry, or use another "
+    "range (another memory block, a zone made movable with movablecore=, or a CMA area)";
 
 std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exited)
 {
@@ -137,6 +143,8 @@ std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exit
     case Cause::NoHolderSeen:
         return "no pin or reference explains it: the page may be unmovable for another reason (locked, under "
                "writeback, or a transient race); retry";
+    case Cause::Unmovable:
+        return kRefusedAtIsolationStep;
     }
     return "";
 }
@@ -365,6 +373,19 @@ std::string inferred_clause(const Report& r, std::span<const StuckPage> pages)
 std::string failure_sentence(const Report& r, const Failure& f)
 {
     if (f.kind == Failure::Kind::Cma) return cma_sentence(r, f);
+    if (f.kind == Failure::Kind::Isolation && f.refused_at_isolation) {
+        std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
+                        " refused at isolation (" + errno_name(f.ret) + ", contiguous allocation or memory offline, "
+                        "by pid " + std::to_string(f.head.task.tgid) + " (" +
+                        std::string(comm_view(f.head.task.comm)) + ")): the range holds a page the kernel will not move";
+        if (f.pages.empty()) return s + "; the kernel does not say which page on this kernel";
+        s += ", pfn " + format_pfn(f.pages.front().pfn);
+        auto groups = group_culprits(r, f);
+        if (!groups.empty())
+            s += ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
+                 std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
+        return s;
+    }
     if (f.kind == Failure::Kind::Isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
                         " could not be isolated (contiguous allocation or memory offline, by pid " +
@@ -478,14 +499,19 @@ std::string report_summary(const Report& r)
     auto isolations = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
         return f.kind == Failure::Kind::Isolation;
     }));
+    auto refused = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
+        return f.kind == Failure::Kind::Isolation && f.refused_at_isolation;
+    }));
     auto cma = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
         return f.kind == Failure::Kind::Cma;
     }));
     std::string s;
     if (r.failures.size() > isolations + cma)
         s = std::to_string(r.failures.size() - isolations - cma) + " migration(s) failed";
-    if (isolations)
-        s += (s.empty() ? "" : ", ") + std::to_string(isolations) + " range(s) could not be isolated";
+    if (isolations > refused)
+        s += (s.empty() ? "" : ", ") + std::to_string(isolations - refused) + " range(s) could not be isolated";
+    if (refused)
+        s += (s.empty() ? "" : ", ") + std::to_string(refused) + " range(s) refused at isolation (unmovable pages)";
     if (cma) s += (s.empty() ? "" : ", ") + std::to_string(cma) + " CMA allocation(s) failed";
     if (pages) s += ", " + std::to_string(pages) + " page(s) stuck";
     if (by_pid.empty()) return s + "; no holder was seen in the trace" + inferred_summary(r) + ".";

@@ -323,7 +323,11 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         .field("tid", f.head.task.tid)
         .field("comm", comm_view(f.head.task.comm));
     if (f.outcome) j.field("succeeded", f.outcome->succeeded).field("failed", f.outcome->failed);
-    if (f.kind == Failure::Kind::Isolation) j.field("range_start_pfn", f.range_start).field("range_end_pfn", f.range_end);
+    if (f.kind == Failure::Kind::Isolation) {
+        j.field("range_start_pfn", f.range_start).field("range_end_pfn", f.range_end);
+        j.field("refused_at_isolation", f.refused_at_isolation);
+        if (f.refused_at_isolation) j.field("errno", errno_name(f.ret));
+    }
     if (f.kind == Failure::Kind::Cma) {
         j.field("cma_area", f.cma_area).field("requested_pages", f.requested_pages).field("outcome_seen", f.outcome_seen);
         if (f.cma_error) j.field("errno", errno_name(*f.cma_error));

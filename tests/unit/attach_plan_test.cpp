@@ -128,6 +128,8 @@ const KernelCase kCases[] = {
       {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"migrate_pages", "fexit"}}},
 };
 
+void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.kernel; }
+
 class PlanPerKernel : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(PlanPerKernel, EachAttachPointGetsTheModeItsKernelAllows)

@@ -57,6 +57,21 @@ inline IsolationFailedEvent isolation(uint64_t ts, uint64_t start, uint64_t end,
     return e;
 }
 
+// start_isolate_page_range() refused [start, end): unmovable names the page
+// where the kernel says which (5.x's has_unmovable_pages).
+inline IsolationFailedEvent isolation_refused(uint64_t ts, uint64_t start, uint64_t end,
+                                              std::optional<uint64_t> unmovable, std::string_view comm = "cma-user")
+{
+    IsolationFailedEvent e;
+    e.head = head(ts, 1, comm);
+    e.start_pfn = start;
+    e.end_pfn = end;
+    e.busy_pfn = unmovable;
+    e.stage = IsolationFailedEvent::Stage::Start;
+    e.error = -16;  // EBUSY
+    return e;
+}
+
 // One migrate_pages() call by pid mover that left pfns behind, each with its
 // refcount: the tracepoint, the failed-list walk, and the return.
 struct FailedPage {

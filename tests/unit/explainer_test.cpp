@@ -286,6 +286,73 @@ TEST(Explainer, AnIsolationFailureIsExplainedByTheBusyPagesHolder)
     EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
 }
 
+// A range refused when isolation began (start_isolate_page_range: a page
+// the kernel will not move) is named, with the page where the kernel says
+// which; held pages of the range are not its reason, and nothing is blamed.
+TEST(Explainer, ARangeRefusedAtIsolationNamesTheUnmovablePageNotItsHolders)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 4242, 0x8200, test::kLongPin, 1, "rdma-app"));
+    ex.consume(test::isolation_refused(50, 0x8000, 0x8400, 0x8123));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    const Failure& f = r.failures[0];
+    EXPECT_TRUE(f.refused_at_isolation);
+    ASSERT_EQ(f.pages.size(), 1u);
+    EXPECT_EQ(f.pages[0].pfn, 0x8123u);
+    EXPECT_EQ(f.pages[0].cause, Cause::Unmovable);
+    EXPECT_TRUE(f.pages[0].holders.empty());
+    EXPECT_TRUE(f.held_in_range.empty());
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("refused at isolation (EBUSY"), std::string::npos) << text;
+    EXPECT_NE(text.find("pfn 0x8123"), std::string::npos) << text;
+    EXPECT_EQ(failure_sentence(r, f).find("rdma-app"), std::string::npos) << failure_sentence(r, f);
+    std::string json = render_report_json(r);
+    EXPECT_NE(json.find("\"refused_at_isolation\":true"), std::string::npos);
+    EXPECT_NE(json.find("\"cause\":\"unmovable_at_isolation\""), std::string::npos);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+}
+
+// Where the kernel inlines has_unmovable_pages() (6.x), the refusal names
+// the range only, and says that it cannot name the page.
+TEST(Explainer, ARangeRefusedAtIsolationWithoutItsPageSaysSo)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::isolation_refused(50, 0x40000, 0x80000, std::nullopt));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_TRUE(r.failures[0].pages.empty());
+    EXPECT_FALSE(r.failures[0].pfns_observed);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("pfns 0x40000-0x80000 refused at isolation"), std::string::npos) << text;
+    EXPECT_NE(text.find("does not say which page"), std::string::npos) << text;
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+}
+
+// A CMA allocation moves on to its next range after a refusal: the range is
+// one of the allocation's, not a failure of its own.
+TEST(Explainer, ARefusalInsideACmaAllocationJoinsIt)
+{
+    Explainer ex(test::sample_info());
+    CmaEvent start;
+    start.head = test::head(40, 1, "cma-user");
+    start.op = CmaEvent::Op::AllocStart;
+    start.area = "hugetlb1";
+    start.count = 512;
+    ex.consume(start);
+    ex.consume(test::isolation_refused(50, 0x8000, 0x8200, std::nullopt));
+    CmaEvent end = start;
+    end.head.ts_ns = 60;
+    end.op = CmaEvent::Op::AllocEnd;
+    end.error = -16;
+    ex.consume(end);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_EQ(r.failures[0].kind, Failure::Kind::Cma);
+    ASSERT_EQ(r.failures[0].ranges.size(), 1u);
+    EXPECT_EQ(r.failures[0].ranges[0].start, 0x8000u);
+}
+
 // The kernel names only the first busy pfn; unpinning it alone would let the
 // next attempt stop at the next pinned page. The report lists those too.
 TEST(Explainer, AnIsolationFailureListsTheOtherHeldPagesOfItsRange)
