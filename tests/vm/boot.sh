@@ -45,6 +45,13 @@ die() { echo "boot.sh: $*" >&2; exit 2; }
 kdir=$(python3 "$here/kernel.py" "$kernel") || die "no kernel for '$kernel'"
 vmlinuz=$kdir/vmlinuz
 
+# Which kernel ran (uname -r added once the guest said it), and its facts
+# (cma=y|n: CONFIG_CMA in its config) for choosing scenarios.
+mkdir -p "$outdir"
+{ grep -E '^(package|version|suite) ' "$kdir/kernel"
+  [ -z "$append" ] || echo "append $append"; } >"$outdir/kernel"
+cp "$kdir/facts" "$outdir/facts"
+
 build_initramfs() {
     local root=$1 img=$2
     mkdir -p "$root"/{bin,dev,proc,sys,tmp,out,modules}
@@ -81,12 +88,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build_initramfs "$work/root" "$work/initrd" "$@"
 
-# Which kernel ran (uname -r added once the guest said it), and its facts
-# (cma=y|n: CONFIG_CMA in its config) for choosing scenarios.
-mkdir -p "$outdir"
-{ grep -E '^(package|version|suite) ' "$kdir/kernel"
-  [ -z "$append" ] || echo "append $append"; } >"$outdir/kernel"
-cp "$kdir/facts" "$outdir/facts"
 : >"$outdir/attempts.log"
 for attempt in $(seq 1 "$max_boots"); do
     rm -f "$work/data" "$work/console"
