@@ -264,6 +264,10 @@ def unpack(mirror, res, kdir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def kernel_dir(res):
+    return CACHE / "kernels" / f"{res['package']}_{res['version']}"
+
+
 def line_of(kid):
     for line in (HERE / "kernels.list").read_text().splitlines():
         w = line.split()
@@ -284,8 +288,11 @@ def main():
     cached = json.loads(cached_file.read_text()) if cached_file.exists() else None
     if cached and (cached.get("suite"), cached.get("meta")) != (suite, meta):
         cached = None  # the line changed
+    # Fresh: resolved less than a day ago and still unpacked here (a kernel
+    # wiped from the cache is resolved again: the mirror may have dropped it).
     fresh = (cached and time.time() - cached["resolved_at"] < DAY
-             and os.environ.get("PINTRACE_VM_REFRESH") != "1")
+             and os.environ.get("PINTRACE_VM_REFRESH") != "1"
+             and (kernel_dir(cached) / "facts").exists())
     mirror = apt_mirror()
     res = cached
     if not fresh:
@@ -299,12 +306,12 @@ def main():
                 f"{cached['package']} {cached['version']}")
         except LookupError as e:
             die(f"kernels.list line {kid}: {e}")
-    kdir = CACHE / "kernels" / f"{res['package']}_{res['version']}"
+    kdir = kernel_dir(res)
     if not (kdir / "facts").exists():
         try:
             unpack(mirror, res, kdir)
         except Unreachable as e:
-            old = cached and CACHE / "kernels" / f"{cached['package']}_{cached['version']}"
+            old = cached and kernel_dir(cached)
             if not old or res is cached or not (old / "facts").exists():
                 die(f"cannot download {res['package']} {res['version']}: {e}")
             say(f"cannot download {res['package']} {res['version']} ({e}); "
