@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "render/snapshot_views.hpp"
 #include "snapshot/bpf_source.hpp"
+#include "snapshot/cma_area.hpp"
 #include "snapshot/owners.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/snapshot.hpp"
@@ -41,7 +42,26 @@ namespace {
 int run_snapshot(const SnapshotArgs& args)
 {
     using namespace snapshot;
-    auto spans = resolve(args.range);
+    std::string note;
+    std::optional<Result<std::unique_ptr<BpfRefcounts>>> bpf_early;
+    std::optional<CmaArea> cma;
+    Result<std::vector<PfnSpan>> spans = std::vector<PfnSpan>{};
+    if (!args.range.cma.empty()) {
+        // Without CONFIG_CMA_DEBUGFS the area's range is in its pageblocks,
+        // which only BPF reads: open it first.
+        if (auto sysfs = read_cma_sysfs(args.range.cma); !sysfs && cma_area_names().empty())
+            return fail("snapshot", "--cma: this kernel shows no CMA area (/sys/kernel/mm/cma)", kUsage);
+        else if (!sysfs)
+            return fail("snapshot", "--cma: " + sysfs.error().message, kUsage);
+        bpf_early = open_page_source(args.source, note);
+        if (!*bpf_early) return fail("snapshot", bpf_early->error().message, kError);
+        auto area = locate_cma_area(args.range.cma, bpf_early->value().get());
+        if (!area) return fail("snapshot", "--cma: " + area.error().message + (note.empty() ? "" : " (" + note + ")"), kError);
+        cma = std::move(area.value());
+        spans = cma->spans;
+    } else {
+        spans = resolve(args.range);
+    }
     if (!spans) return fail("snapshot", spans.error().message, kUsage);
     uint64_t lo = UINT64_MAX, hi = 0;
     for (const auto& s : spans.value()) {
@@ -53,11 +73,11 @@ int run_snapshot(const SnapshotArgs& args)
     // buffers' pages, not the memory size.
     PinHints hints;
     if (!args.no_owners) hints = registered_pins(find_owners({}, lo, hi));
-    std::string note;
-    auto bpf = open_page_source(args.source, note);
+    auto bpf = bpf_early ? std::move(*bpf_early) : open_page_source(args.source, note);
     if (!bpf) return fail("snapshot", bpf.error().message, kError);
     auto snap = take_snapshot(spans.value(), &hints, bpf.value().get());
     if (!snap) return fail("snapshot", snap.error().message, kError);
+    snap->cma = std::move(cma);
     if (!note.empty()) snap->blind.insert(snap->blind.begin(), note);
     std::optional<OwnerScan> owners;
     if (!args.no_owners) {
@@ -85,7 +105,8 @@ Runner setup_snapshot(CLI::App& sub)
                    "The pages of /sys/devices/system/memory/memoryN (what memory offline works on)")
         ->group(range);
     sub.add_option("--cma", args->range.cma,
-                   "The pages of a CMA area (its range is in /sys/kernel/debug/cma/NAME: debugfs, CONFIG_CMA_DEBUGFS)")
+                   "The pages of a CMA area (/sys/kernel/mm/cma/NAME) and its counters; its range from "
+                   "/sys/kernel/debug/cma/NAME (CONFIG_CMA_DEBUGFS), else from the MIGRATE_CMA pageblocks (BPF)")
         ->group(range);
     sub.add_flag("--all", args->range.all, "Every page of RAM (System RAM in /proc/iomem)")->group(range);
     sub.add_option("--format", args->format, "text or json")

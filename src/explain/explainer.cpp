@@ -186,6 +186,9 @@ void Explainer::on(const MigrateEvent& e)
     f.outcome = e;
     f.reason = report_.info.reason_name(e.reason);
     f.mode = mode_name(e.mode);
+    // A long-term pin moving its pages out of CMA / ZONE_MOVABLE first:
+    // worth saying even when every page moved (the pin then succeeds).
+    if (f.reason == "longterm_pin") report_.pin_migrations.push_back({e.head, e.succeeded, e.failed});
     if (!walk_attached_) {
         // Without the list walk this is all there will ever be.
         if (e.failed > 0) close_attempt(std::move(f));
@@ -262,6 +265,7 @@ void Explainer::on(const IsolationFailedEvent& e)
     if (e.busy_pfn) {
         uint64_t pfn = *e.busy_pfn;
         page = StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
+        page->counts_known = false;
         auto hs = ledger_.holders(pfn);
         page->holders.assign(hs.begin(), hs.end());
         if (!page->holders.empty()) page->cause = classify(*page);
@@ -308,6 +312,7 @@ void Explainer::on(const CmaEvent& e)
     case CmaEvent::Op::AllocStart:
         break;
     case CmaEvent::Op::BusyRetry: {
+        ++req.busy_retries;
         PfnRange busy{e.pfn, e.pfn + e.count};
         if (std::find(req.ranges.begin(), req.ranges.end(), busy) == req.ranges.end()) req.ranges.push_back(busy);
         break;
@@ -348,12 +353,14 @@ void Explainer::collect_held_in_range(Failure& f) const
     ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
         if (!in_ranges(pfn) || busy(pfn)) return;
         auto [it, fresh] = held.try_emplace(pfn, StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1});
+        it->second.counts_known = false;
         it->second.holders.push_back(ledger_.resolve(pfn, h));
     });
     for (const auto& r : f.ranges)
         seeds_.for_each_held(r.start, r.end, [&](const SeedState& s) {
             if (busy(s.page.pfn) || held.count(s.page.pfn)) return;
             StuckPage page{s.page.pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
+            page.counts_known = false;
             infer_holders(page);
             held.emplace(s.page.pfn, std::move(page));
         });

@@ -40,13 +40,18 @@ struct StuckPage {
     // holders it inferred (indices into Report::snapshot->holders).
     std::optional<SeedPage> at_snapshot;
     std::vector<uint32_t> inferred;
+    // False where the kernel gave no counts (an isolation failure's busy
+    // page, the other held pages of its range): refcount and mapcount are
+    // then not the page's, and say nothing either way.
+    bool counts_known = true;
 
     // References beyond isolation's and the mappings': what pins and FOLL_GET
     // references add (a pin adds 1024). Known for small pages only: a large
-    // folio's counts are per folio, its mapcount per page.
+    // folio's counts are per folio, its mapcount per page. Unknown where the
+    // kernel gave no counts.
     std::optional<int32_t> extra_refs() const
     {
-        if (nr_pages != 1) return std::nullopt;
+        if (nr_pages != 1 || !counts_known) return std::nullopt;
         return refcount - mapcount - 1;
     }
 };
@@ -74,6 +79,7 @@ struct Failure {
     std::string cma_area;            // empty where the kernel does not name it (before 5.11)
     uint64_t requested_pages = 0;
     std::optional<int32_t> cma_error;  // the kernel's error (6.3+)
+    uint32_t busy_retries = 0;        // cma_alloc_busy_retry events: ranges tried and found busy
     bool outcome_seen = true;        // false: still retrying when recording stopped
 
     EventHead head;                       // the task that migrated, and when
@@ -152,6 +158,16 @@ struct HeldRange {
     uint64_t newest_ns = 0;
 };
 
+// A long-term pin (FOLL_LONGTERM) that first moved pages out of CMA or
+// ZONE_MOVABLE: migrate_pages() with reason longterm_pin. The pin is taken
+// on the copies; pages that did not move make the pin fail (a failure of
+// its own, reason longterm_pin).
+struct PinMigration {
+    EventHead head;       // the pinning task
+    uint64_t moved = 0;   // pages migrated out (succeeded)
+    uint64_t failed = 0;  // pages that stayed
+};
+
 struct ReportStats {
     uint64_t grabs = 0;
     uint64_t releases = 0;
@@ -175,6 +191,7 @@ struct Report {
     std::vector<HistoryEntry> history;
     std::map<uint64_t, std::vector<Holder>> history_holders;  // the --pfn pages' holders at end_ns
     std::vector<Failure> failures;
+    std::vector<PinMigration> pin_migrations;  // every longterm_pin migration, by time
     std::vector<LostEvent> lost;
     uint64_t lost_total = 0;
     std::optional<FinishEvent> finish;

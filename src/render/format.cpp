@@ -339,6 +339,7 @@ std::string cma_sentence(const Report& r, const Failure& f)
     s += " by pid " + std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) + ")";
     if (!f.outcome_seen) s += " was still retrying when recording stopped";
     else s += " failed" + (f.cma_error ? " (" + errno_name(*f.cma_error) + ")" : std::string());
+    if (f.busy_retries) s += " after " + std::to_string(f.busy_retries) + " busy retr" + (f.busy_retries == 1 ? "y" : "ies");
     if (f.ranges.empty()) return s + "; no range was reported busy (the area may be full or unusable)";
     s += ": " + std::to_string(f.ranges.size()) + " range(s) busy";
     auto groups = group_culprits(r, f);

@@ -31,7 +31,8 @@ std::string references_evidence(std::span<const StuckPage> pages, const CulpritG
             confirmed += *extra > 0;
         }
     }
-    if (!known) return "no page counts were read to confirm them";
+    // An isolation failure carries no counts: unknown, not a contradiction.
+    if (!known) return "whether the page counts still show them is unknown";
     return "the refcount shows an extra reference on " + std::to_string(confirmed) + " of " + std::to_string(known) +
            " page(s)";
 }
@@ -218,6 +219,20 @@ void failures(Document& d, const Report& r, const ReportView& view)
         d.line(0, std::to_string(r.failures.size() - shown) + " failure(s) not shown (filter)");
 }
 
+// Long-term pins that first moved their pages out of CMA / ZONE_MOVABLE.
+void pin_migrations(Document& d, const Report& r)
+{
+    if (r.pin_migrations.empty()) return;
+    d.blank();
+    d.heading("LONG-TERM PINS THAT MOVED PAGES FIRST (out of CMA or ZONE_MOVABLE; migrate reason longterm_pin)");
+    for (const auto& m : r.pin_migrations)
+        d.line(1, format_wall_time(r, m.head.ts_ns) + "  pid " + std::to_string(m.head.task.tgid) + " (" +
+                      std::string(comm_view(m.head.task.comm)) + "): " + std::to_string(m.moved) + " page(s) moved" +
+                      (m.failed ? ", " + std::to_string(m.failed) +
+                                      " could not move, so the pin failed (see the longterm_pin failure)"
+                                : std::string(", then pinned")));
+}
+
 // Pages the snapshot found held and no release or free took back: held
 // since before the trace, by the candidates it inferred.
 void held_since_before(Document& d, const Report& r)
@@ -300,6 +315,7 @@ Document build(const Report& r, const ReportView& view)
     d.blank();
     d.line(0, "SUMMARY: " + report_summary(r), Document::Style::Strong);
     failures(d, r, view);
+    pin_migrations(d, r);
     holders(d, r, view);
     history(d, r, view);
     d.blank();

@@ -332,6 +332,7 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         j.field("cma_area", f.cma_area).field("requested_pages", f.requested_pages).field("outcome_seen", f.outcome_seen);
         if (f.cma_error) j.field("errno", errno_name(*f.cma_error));
         else j.key("errno").null();
+        j.field("busy_retries", f.busy_retries);
         j.key("busy_ranges").begin_array();
         for (const auto& range : f.ranges) j.begin_array().value(range.start).value(range.end).end_array();
         j.end_array();
@@ -368,15 +369,17 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
     j.key("unexplained").begin_array();
     for (const auto& g : group_unexplained(r, f))
         for (const StuckPage* p : g.pages)
-            j.begin_object()
-                .field("pfn", p->pfn)
-                .field("refcount", p->refcount)
-                .field("mapcount", p->mapcount)
-                .field("cause", cause_name(p->cause))
+        {
+            j.begin_object().field("pfn", p->pfn);
+            // An isolation failure's busy page: the kernel gave no counts.
+            if (p->counts_known) j.field("refcount", p->refcount).field("mapcount", p->mapcount);
+            else j.key("refcount").null().key("mapcount").null();
+            j.field("cause", cause_name(p->cause))
                 .field("not_movable_because", g.why)
                 .string_array("page_flags", r.info.page_flag_names(p->page_flags))
                 .field("next_step", g.next)
                 .end_object();
+        }
     j.end_array();
 
     j.key("next_steps").begin_array();
@@ -410,6 +413,18 @@ std::string render_report_json(const Report& r, const ReportView& view)
     j.key("failures").begin_array();
     for (const auto& f : r.failures)
         if (view.failures.matches(r, f)) write_failure(j, r, f);
+    j.end_array();
+    j.key("longterm_pin_migrations").begin_array();
+    for (const auto& m : r.pin_migrations)
+        j.begin_object()
+            .field("time_ns", m.head.ts_ns)
+            .field("wall_time", format_wall_time(r, m.head.ts_ns))
+            .field("pid", m.head.task.tgid)
+            .field("tid", m.head.task.tid)
+            .field("comm", comm_view(m.head.task.comm))
+            .field("moved", m.moved)
+            .field("failed", m.failed)
+            .end_object();
     j.end_array();
     write_pinners(j, r, view);
     write_history(j, r);

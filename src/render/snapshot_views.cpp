@@ -1,8 +1,10 @@
 #include "render/snapshot_views.hpp"
 
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 
+#include "render/format.hpp"
 #include "render/json_writer.hpp"
 #include "render/table.hpp"
 
@@ -67,6 +69,14 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
 {
     std::string out;
     char line[256];
+    if (r.cma) {
+        out += "CMA AREA " + r.cma->name + ":";
+        for (const auto& s : r.cma->spans)
+            out += " pfn " + format_pfn(s.start) + "-" + format_pfn(s.end - 1) + " (" + std::to_string(s.pages()) + " pages)";
+        out += ", range from " + r.cma->range_source + "\n ";
+        for (const auto& [file, value] : r.cma->sysfs) out += " " + file + " " + value;
+        out += "\n";
+    }
     for (const auto& s : r.spans) {
         const Summary& sum = s.summary;
         std::snprintf(line, sizeof line, "SNAPSHOT %s: %" PRIu64 " pages (%s), %" PRIu64 " would block migration\n",
@@ -170,6 +180,21 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
     j.begin_object().field("schema", kSnapshotSchema).field("source", r.source).field("seconds", r.seconds);
     j.field("pages", r.pages()).field("blocking", r.blocking()).field("threads", r.threads);
     if (!r.pincount_field.empty()) j.field("pincount_field", r.pincount_field);
+    if (r.cma) {
+        j.key("cma_area").begin_object().field("name", r.cma->name).field("range_source", r.cma->range_source);
+        j.key("ranges").begin_array();
+        for (const auto& s : r.cma->spans) j.begin_array().value(s.start).value(s.end).end_array();
+        j.end_array();
+        // /sys/kernel/mm/cma/NAME/: numbers as numbers.
+        j.key("sysfs").begin_object();
+        for (const auto& [file, value] : r.cma->sysfs) {
+            uint64_t v = 0;
+            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec == std::errc() && p == value.data() + value.size() && !value.empty()) j.field(file, v);
+            else j.field(file, value);
+        }
+        j.end_object().end_object();
+    }
     j.key("spans").begin_array();
     for (const auto& s : r.spans) {
         j.begin_object().field("label", s.span.label).field("start_pfn", s.span.start).field("end_pfn", s.span.end);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/cma_area.hpp"
 #include "snapshot/page_state.hpp"
 #include "snapshot/range.hpp"
 #include "util/result.hpp"
@@ -41,6 +42,7 @@ struct SnapshotResult {
     bool migratetype_visible = false;
     PageblockLayout pageblocks;
     std::string pincount_field;         // where this kernel keeps folio pin counts ("" unknown / no BPF)
+    std::optional<CmaArea> cma;         // snapshot --cma: the area, its range's source and its counters
     uint64_t pages() const;
     uint64_t blocking() const;
 };

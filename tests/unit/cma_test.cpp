@@ -127,6 +127,29 @@ TEST(Cma, AFailedAllocationBlamesTheHoldersOfItsBusyRanges)
     EXPECT_NE(report_summary(r).find("1 CMA allocation(s) failed"), std::string::npos);
 }
 
+// cma_alloc_busy_retry fires once per range tried and found busy: the
+// report counts them (the kernel does not otherwise say how hard it tried).
+TEST(Cma, TheBusyRetriesAreCountedAndSaid)
+{
+    Report r = explain({
+        raw_grab(100, 4242, 0x10010, kLongPin, "rdma-app"),
+        raw_cma(200, PT_CMA_ALLOC_START, PT_HOOK_CMA_ALLOC_START_TP, 0, 1024, "reserved", 0),
+        raw_isolation(210, 0x10000, 0x10400, 0x10010),
+        raw_cma(211, PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, 0x10000, 1024, "reserved", 0),
+        raw_cma(212, PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, 0x10000, 1024, "reserved", 0),
+        raw_cma(220, PT_CMA_BUSY_RETRY, PT_HOOK_CMA_BUSY_RETRY_TP, 0x20000, 1024, "reserved", 0),
+        raw_cma(230, PT_CMA_ALLOC_END, PT_HOOK_CMA_ALLOC_FINISH_TP, ~0ull, 1024, "reserved", PT_CMA_HAS_ERRNO, -16),
+    });
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_EQ(r.failures[0].busy_retries, 3u);
+    EXPECT_EQ(r.failures[0].ranges.size(), 2u);  // the same range twice is one range
+    auto json = json_of(r);
+    EXPECT_EQ(json.get_child("failures").front().second.get<int>("busy_retries"), 3);
+    EXPECT_EQ(json.get_child("failures").front().second.get<std::string>("errno"), "EBUSY");
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("failed (EBUSY) after 3 busy retries: 2 range(s) busy"), std::string::npos) << text;
+}
+
 // A range that went busy and then an allocation that succeeded elsewhere
 // is no failure; neither is an isolation failure of that allocation.
 TEST(Cma, AnAllocationThatSucceedsAfterRetriesIsNotAFailure)

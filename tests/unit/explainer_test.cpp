@@ -389,6 +389,87 @@ TEST(Explainer, AnIsolationFailureListsTheOtherHeldPagesOfItsRange)
     EXPECT_NE(report_summary(r).find("1 range(s) could not be isolated"), std::string::npos) << report_summary(r);
 }
 
+// FOLL_LONGTERM on pages in CMA / ZONE_MOVABLE: the kernel migrates them
+// out first (reason longterm_pin). All moved: no failure, but the report
+// says the pin moved pages; some stayed: the pin failed, and that failure
+// is blamed on what held them.
+TEST(Explainer, LongtermPinMigrationsAreListedMovedOrNot)
+{
+    TraceInfo info = test::sample_info();
+    info.migrate_reasons[7] = "longterm_pin";
+    Explainer ex(info);
+    MigrateEvent moved;
+    moved.head = test::head(100, 4242, "fio");
+    moved.succeeded = 8;
+    moved.reason = 7;
+    ex.consume(moved);
+    ex.consume(test::grab(150, 4242, 0x9001, kFlagGet, 1, "fio"));
+    for (const auto& e : test::migration_failure(200, {{0x9001, 3}}, 7, 4242, "fio")) ex.consume(e);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.pin_migrations.size(), 2u);
+    EXPECT_EQ(r.pin_migrations[0].moved, 8u);
+    EXPECT_EQ(r.pin_migrations[0].failed, 0u);
+    EXPECT_EQ(r.pin_migrations[1].failed, 1u);
+    ASSERT_EQ(r.failures.size(), 1u);  // only the migration that left a page behind
+    EXPECT_EQ(r.failures[0].reason, "longterm_pin");
+    EXPECT_EQ(r.failures[0].pages[0].holders[0].task.tgid, 4242u);
+
+    std::stringstream in(render_report_json(r));
+    boost::property_tree::ptree json;
+    boost::property_tree::read_json(in, json);
+    const auto& first = json.get_child("longterm_pin_migrations").front().second;
+    EXPECT_EQ(first.get<int>("pid"), 4242);
+    EXPECT_EQ(first.get<int>("moved"), 8);
+    EXPECT_EQ(first.get<int>("failed"), 0);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("LONG-TERM PINS THAT MOVED PAGES FIRST"), std::string::npos) << text;
+    EXPECT_NE(text.find("pid 4242 (fio): 8 page(s) moved, then pinned"), std::string::npos) << text;
+    EXPECT_NE(text.find("1 could not move, so the pin failed"), std::string::npos) << text;
+}
+
+// An isolation failure carries no page counts: a reference held on its
+// busy page (or on another page of its range) is neither confirmed nor
+// contradicted by them. Unknown, never "probably stale".
+TEST(Explainer, AnIsolationFailuresReferencesAreNeitherConfirmedNorContradicted)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 77, 0x8123, kFlagGet, 1, "splicer"));
+    ex.consume(test::grab(11, 77, 0x8200, kFlagGet, 1, "splicer"));
+    ex.consume(test::isolation(50, 0x8000, 0x8400, 0x8123));
+    ex.consume(test::isolation(60, 0x9000, 0x9400, 0x9001));  // nobody holds 0x9001
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 2u);
+    EXPECT_FALSE(r.failures[0].pages[0].extra_refs().has_value());
+
+    auto json = [&] {
+        std::stringstream in(render_report_json(r));
+        boost::property_tree::ptree j;
+        boost::property_tree::read_json(in, j);
+        return j;
+    }();
+    auto it = json.get_child("failures").begin();
+    const auto& held = it->second;
+    const auto& culprit = held.get_child("culprits").front().second;
+    EXPECT_EQ(culprit.get<int>("pid"), 77);
+    EXPECT_FALSE(culprit.get<bool>("release_observable"));
+    EXPECT_EQ(culprit.get<std::string>("refcount_confirms"), "null");
+    const auto& other = held.get_child("held_in_range").front().second;
+    EXPECT_EQ(other.get<int>("pfn"), 0x8200);
+    EXPECT_EQ(other.get<std::string>("refcount_confirms"), "null");
+    const auto& unexplained = (++it)->second.get_child("unexplained").front().second;
+    EXPECT_EQ(unexplained.get<int>("pfn"), 0x9001);
+    EXPECT_EQ(unexplained.get<std::string>("refcount"), "null");
+    EXPECT_EQ(unexplained.get<std::string>("mapcount"), "null");
+    std::string raw = render_report_json(r);
+    EXPECT_NE(raw.find("\"refcount_confirms\":null"), std::string::npos);
+    EXPECT_EQ(raw.find("\"refcount_confirms\":false"), std::string::npos) << raw;
+
+    for (const std::string& doc : {test::flat(render_report_text(r)), test::flat(render_report_markdown(r))}) {
+        EXPECT_EQ(doc.find("extra reference on"), std::string::npos) << doc;
+        EXPECT_NE(doc.find("whether the page counts still show them is unknown"), std::string::npos) << doc;
+    }
+}
+
 }  // namespace
 }  // namespace pintrace
 

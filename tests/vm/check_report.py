@@ -130,6 +130,76 @@ if truth["expect_failure"]:
                     for c in f.get("held_in_range", []) if c["pid"] == pid}
         missing = sorted(set(truth.get("expect_held_in_range", [])) - in_range)
         check(not missing, f"held pages of the range not listed as held by pid {pid}: {missing}")
+    cma = truth.get("cma")
+    if cma and truth["reason"] == "cma":
+        # A CMA allocation (tests/vm/scenarios/cma.h): named as one, with
+        # the area, the pages requested, cma_alloc_finish's errno, its busy
+        # retries and ranges; the busy pfn and the other held pages blamed
+        # on the holder alone; the pages that moved blamed on nobody.
+        fails = [f for f in report["failures"] if f["kind"] == "cma"]
+        check(len(fails) == 1, f"{len(fails)} CMA failures, expected 1 (kinds {[f['kind'] for f in report['failures']]})")
+        for f in fails[:1]:
+            check(f["cma_area"] == cma["area"], f"CMA area {f['cma_area']!r}, expected {cma['area']!r}")
+            check(f["requested_pages"] == cma["requested_pages"],
+                  f"requested {f['requested_pages']} pages, expected {cma['requested_pages']}")
+            check(f["errno"] == "EBUSY", f"errno {f['errno']}, expected EBUSY")
+            check(f["outcome_seen"] is True, "the allocation's end was not seen")
+            check(f["busy_retries"] >= 1, f"busy_retries {f['busy_retries']}")
+            check(f["busy_ranges"] and all(cma["start"] <= a < b <= cma["end"] for a, b in f["busy_ranges"]),
+                  f"busy ranges {f['busy_ranges']} not inside the area [{cma['start']}, {cma['end']})")
+            check(f["failed_pfns"] == [truth["cma_busy_pfn"]],
+                  f"busy pfns {f['failed_pfns']}, expected [{truth['cma_busy_pfn']}]")
+            held = {c["pfn"] for c in f["held_in_range"]}
+            missing = sorted(set(truth.get("expect_held_in_range", [])) - held)
+            check(not missing, f"held pages of the area not listed as held: {missing}")
+            others = sorted({c["pid"] for c in f["culprits"] + f["held_in_range"]} - {pid})
+            check(not others, f"pids other than the holder {pid} blamed: {others}")
+            moved = sorted(set(truth.get("not_blamed", [])) & held)
+            check(not moved, f"pages that moved listed as held: {moved}")
+            for c in f["culprits"] + f["held_in_range"]:
+                if "FOLL_GET" in c["flags"] and "FOLL_PIN" not in c["flags"]:
+                    # The kernel gave no counts: neither confirmed nor doubted.
+                    check(c["refcount_confirms"] is None, f"pfn {c['pfn']}: refcount_confirms {c['refcount_confirms']}")
+        text = " ".join((out / "report.txt").read_text().split())
+        check(f'CMA allocation of {cma["requested_pages"]} page(s) from area "{cma["area"]}"' in text,
+              "the text report does not name the CMA allocation")
+        check("busy retr" in text, "the text report does not give the busy retries")
+        check("extra reference on 0 of" not in text, "the text report calls the held pages' references stale")
+    if "longterm_moved_from" in truth:
+        # FOLL_LONGTERM on CMA pages: the pin moves them out first
+        # (migrate reason longterm_pin), pins the copies; where a page
+        # cannot move, the pin fails, and that migration failure is blamed
+        # on what held the page.
+        moves = [m for m in report["longterm_pin_migrations"] if m["pid"] == pid]
+        check(any(m["moved"] >= len(truth["longterm_moved_from"]) and m["failed"] == 0 for m in moves),
+              f"no longterm_pin migration moving {len(truth['longterm_moved_from'])} pages: {moves}")
+        held_back = len(truth["expect"])
+        check(any(m["failed"] == held_back for m in moves), f"no longterm_pin migration with {held_back} failed: {moves}")
+        lt = [f for f in report["failures"] if f["reason"] == "longterm_pin"]
+        check(len(lt) == 1 and all(f["pid"] == pid for f in lt), f"longterm_pin failures {[(f['pid'], f['failed_pfns']) for f in lt]}")
+        text = (out / "report.txt").read_text()
+        check("LONG-TERM PINS THAT MOVED PAGES FIRST" in text, "the text report does not show the pins' migrations")
+        first = next((m for m in moves if m["failed"] == 0), None)
+        second = next((m for m in moves if m["failed"]), None)
+        if "PINTRACE_BIN" in os.environ and first and second:
+            # The kernel dropped the pins it took on the pages before they
+            # moved (the ledger must have seen it: nothing holds them when
+            # the migration ends); the copies are what the process holds,
+            # long-term, until its ring goes (here: at its exit).
+            src, dst = truth["longterm_moved_from"][0], truth["longterm_moved_to"][0]
+
+            def holders(at_ns):
+                at = (at_ns - report["trace"]["start_monotonic_ns"]) / 1e9
+                run = subprocess.run([os.environ["PINTRACE_BIN"], "report", str(out / "trace.pt"), "--format", "json",
+                                      "--until", f"+{at:.9f}s", "--pfn", f"{src},{dst}"], capture_output=True, text=True)
+                return json.loads(run.stdout)["history"]["holders_at_end"] if run.stdout else []
+
+            at_move = holders(first["time_ns"])
+            check(not [h for h in at_move if h["pfn"] == src],
+                  f"pfn {src}: still held when the long-term pin had moved it out of CMA: {at_move}")
+            later = holders(second["time_ns"])
+            check(any(h["pfn"] == dst and h["pid"] == pid and "FOLL_LONGTERM" in h["flags"] for h in later),
+                  f"pfn {dst} (the pinned copy) not held long-term by pid {pid}: {later}")
 else:
     blamed = sorted({c["pfn"] for cs in culprits.values() for c in cs if c["pid"] == pid})
     check(not blamed, f"pid {pid} blamed for pfns {blamed} after releasing its pins")

@@ -23,6 +23,13 @@ trap 'rm -f "$guest"' EXIT
 { echo "SCENARIOS='${scenarios[*]}'"; cat "$here/guests/all.sh"; } >"$guest"
 binaries=("$build/pintrace")
 for s in "${scenarios[@]}"; do binaries+=("$build/scenario_$s"); done
+# Kernels with CONFIG_CMA also run these, in a second boot (cma.sh).
+cma_scenarios=(cma_vmsplice cma_odirect cma_longterm)
+cma_guest=$(mktemp)
+trap 'rm -f "$guest" "$cma_guest"' EXIT
+{ echo "SCENARIOS='${cma_scenarios[*]}'"; cat "$here/guests/cma.sh"; } >"$cma_guest"
+cma_binaries=("$build/pintrace")
+for s in "${cma_scenarios[@]}"; do cma_binaries+=("$build/scenario_$s"); done
 
 passed=0 failed=0 flakes=0
 for kernel in "${kernels[@]}"; do
@@ -66,6 +73,40 @@ for kernel in "${kernels[@]}"; do
         fi
     fi
     n=$(grep -c "flake" "$out/attempts.log" 2>/dev/null)
+    flakes=$((flakes + ${n:-0}))
+
+    # CMA scenarios: only where the kernel has CONFIG_CMA (its facts), in a
+    # boot of their own with a 1 GiB hugetlb CMA area on node 1, node 1
+    # small enough that movable pages spill into it soon (cma.h).
+    if ! grep -qx 'cma=y' "$out/facts" 2>/dev/null; then
+        echo "vm: CMA scenarios do not apply to kernel $kernel ($(grep -h '^cma=' "$out/facts" 2>/dev/null || echo 'cma unknown'): not run, not counted)"
+        continue
+    fi
+    cout="$results/$kernel-cma"
+    rm -rf "$cout"
+    start=$SECONDS
+    PINTRACE_VM_APPEND="hugetlb_cma=1:1G hugetlb_cma_only=1" PINTRACE_VM_NODE_MB="2048 3072" \
+        "$here/boot.sh" "$kernel" "$cout" "$cma_guest" "${cma_binaries[@]}"
+    brc=$?
+    echo "vm: kernel $kernel with hugetlb_cma=1:1G: boot and run $((SECONDS - start)) s"
+    if [ "$brc" -ne 0 ]; then
+        echo "FAIL CMA scenarios on $kernel: the guest did not complete (see $cout)"
+        failed=$((failed + ${#cma_scenarios[@]} + 1))
+    else
+        for s in "${cma_scenarios[@]}"; do
+            if PINTRACE_BIN="$build/pintrace" python3 "$here/check_report.py" "$cout/$s" | sed "s/\$/ [kernel $kernel]/"; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+            fi
+        done
+        if python3 "$here/check_cma_snapshot.py" "$cout/cma_snapshot" | sed "s/\$/ [kernel $kernel]/"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    fi
+    n=$(grep -c "flake" "$cout/attempts.log" 2>/dev/null)
     flakes=$((flakes + ${n:-0}))
 done
 echo "vm: boots that oopsed before the scenarios ran and were retried: $flakes"
