@@ -4,7 +4,7 @@
 #
 #   tests/vm/boot.sh KERNEL OUTDIR GUEST_SCRIPT [FILE...]
 #
-# KERNEL   6.1 (more in kernels.list)
+# KERNEL   an id of kernels.list (5.10, 6.1, 6.12, 7.3, newest)
 # OUTDIR   receives the guest's /out, console.log and attempts.log
 # FILE...  copied into the guest's /bin (static binaries: pintrace, scenarios)
 #
@@ -22,7 +22,6 @@ outdir=${2:?output directory}
 guest_script=${3:?guest script}
 shift 3
 
-cache=${PINTRACE_VM_CACHE:-/var/cache/pintrace-vm}
 max_boots=${PINTRACE_VM_BOOTS:-4}
 boot_timeout=${PINTRACE_VM_TIMEOUT:-600}
 # Node 1 gets 1 GiB below 4 GiB (ZONE_DMA32) and 3 GiB above (ZONE_NORMAL,
@@ -34,80 +33,29 @@ boot_timeout=${PINTRACE_VM_TIMEOUT:-600}
 # movablecore: it would turn that range into ZONE_MOVABLE, which gigantic
 # pages (GFP_HIGHUSER) cannot use.
 read -r node0_mb node1_mb <<<"${PINTRACE_VM_NODE_MB:-2048 4096}"
+# Extra kernel command-line options, e.g. PINTRACE_VM_APPEND=hugetlb_cma=1:1G
+# on a kernel whose facts say cma=y.
+append=${PINTRACE_VM_APPEND:-}
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
 
-# kernels.list: "id suite package" — the package is fetched through the
-# machine's own apt configuration, never a host name written here.
-read -r _ suite pkg < <(awk -v k="$kernel" '$1 == k' "$here/kernels.list") || die "unknown kernel '$kernel' (see kernels.list)"
+# kernel.py resolves the kernels.list line (suite + meta package) to a
+# concrete kernel from the mirror of the machine's apt configuration, checks
+# and caches it: a directory with vmlinuz, config, modules/, kernel, facts.
+kdir=$(python3 "$here/kernel.py" "$kernel") || die "no kernel for '$kernel'"
+vmlinuz=$kdir/vmlinuz
 
-# The Debian mirror this machine's apt uses (never a host name in the repo).
-apt_mirror() {
-    local uri
-    uri=$( { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
-             grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } |
-           grep -v security | head -1)
-    [ -n "$uri" ] || die "no Debian mirror in the apt configuration"
-    echo "${uri%/}"
-}
-
-# A package from a suite apt is not configured for (bullseye on a bookworm
-# host): InRelease checked with gpgv against Debian's archive keyring, the
-# Packages index against InRelease, the .deb against the index.
-download_from_suite() {
-    local dir=$1 mirror index rel sha want_sha file
-    mirror=$(apt_mirror)
-    curl -fsS "$mirror/dists/$suite/InRelease" -o "$dir/InRelease" || die "cannot fetch $suite InRelease from the apt mirror"
-    gpgv --keyring /usr/share/keyrings/debian-archive-keyring.gpg "$dir/InRelease" 2>/dev/null \
-        || die "InRelease of $suite does not verify against Debian's archive keyring"
-    index=main/binary-amd64/Packages.xz
-    sha=$(awk -v f="$index" '/^SHA256:/ {s=1; next} /^[A-Za-z]/ {s=0} s && $3 == f {print $1}' "$dir/InRelease")
-    curl -fsS "$mirror/dists/$suite/$index" -o "$dir/Packages.xz" || die "cannot fetch the $suite package index"
-    echo "$sha  $dir/Packages.xz" | sha256sum -c --quiet - || die "the $suite package index does not match InRelease"
-    rel=$(xz -dc "$dir/Packages.xz" | awk -v p="$pkg" '$1 == "Package:" {m = ($2 == p)} m && /^(Filename|SHA256):/ {print $2}')
-    file=$(echo "$rel" | sed -n 1p)
-    want_sha=$(echo "$rel" | sed -n 2p)
-    [ -n "$file" ] || die "$pkg is not in $suite"
-    curl -fsS "$mirror/$file" -o "$dir/kernel.deb" || die "cannot download $file"
-    echo "$want_sha  $dir/kernel.deb" | sha256sum -c --quiet - || die "$file does not match its index"
-}
-
-# Modules the scenarios load (busybox insmod takes them uncompressed).
-MODULES=(configfs null_blk)
-
-fetch_kernel() {
-    local dir="$cache/$pkg"
-    if [ ! -f "$dir/vmlinuz" ] || [ ! -d "$dir/modules" ]; then
-        rm -rf "$dir"
-        mkdir -p "$dir/x"
-        if apt-cache show "$pkg" >/dev/null 2>&1; then
-            (cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/download.err") \
-                || die "cannot download $pkg: $(tail -1 "$dir/download.err")"
-        else
-            download_from_suite "$dir"
-        fi
-        dpkg-deb -x "$dir"/*.deb "$dir/x"
-        mkdir -p "$dir/modules"
-        for m in "${MODULES[@]}"; do
-            local f
-            f=$(find "$dir/x/lib/modules" -name "$m.ko*" | head -1)
-            [ -n "$f" ] || continue
-            case "$f" in
-                *.xz) xz -dc "$f" >"$dir/modules/$m.ko" ;;
-                *.zst) zstd -qdc "$f" >"$dir/modules/$m.ko" ;;
-                *) cp "$f" "$dir/modules/$m.ko" ;;
-            esac
-        done
-        cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
-        rm -rf "$dir/x" "$dir"/*.deb "$dir/Packages.xz" "$dir/InRelease"
-    fi
-    echo "$dir/vmlinuz"
-}
+# Which kernel ran (uname -r added once the guest said it), and its facts
+# (cma=y|n: CONFIG_CMA in its config) for choosing scenarios.
+mkdir -p "$outdir"
+{ grep -E '^(package|version|suite) ' "$kdir/kernel"
+  [ -z "$append" ] || echo "append $append"; } >"$outdir/kernel"
+cp "$kdir/facts" "$outdir/facts"
 
 build_initramfs() {
     local root=$1 img=$2
     mkdir -p "$root"/{bin,dev,proc,sys,tmp,out,modules}
-    cp "$(dirname "$vmlinuz")"/modules/*.ko "$root/modules/" 2>/dev/null || true
+    cp "$kdir"/modules/*.ko "$root/modules/" 2>/dev/null || true
     cp /bin/busybox "$root/bin/busybox"
     shift 2
     for f in "$@"; do cp "$f" "$root/bin/"; done
@@ -136,12 +84,10 @@ EOF
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
 }
 
-vmlinuz=$(fetch_kernel)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build_initramfs "$work/root" "$work/initrd" "$@"
 
-mkdir -p "$outdir"
 : >"$outdir/attempts.log"
 for attempt in $(seq 1 "$max_boots"); do
     rm -f "$work/data" "$work/console"
@@ -152,7 +98,7 @@ for attempt in $(seq 1 "$max_boots"); do
         -object memory-backend-ram,id=m1,size=${node1_mb}M \
         -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 \
         -kernel "$vmlinuz" -initrd "$work/initrd" \
-        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off" \
+        -append "console=ttyS0 loglevel=4 panic=-1 oops=panic nokaslr mitigations=off${append:+ $append}" \
         -display none -no-reboot -monitor none \
         -serial "file:$work/console" -serial "file:$work/data" </dev/null
     qrc=$?
@@ -168,6 +114,7 @@ for attempt in $(seq 1 "$max_boots"); do
         die "guest on $kernel did not finish its script; see $outdir/console.log"
     fi
     base64 -d -i "$work/data" | tar -x -C "$outdir" || die "garbled result stream from guest"
+    echo "uname $(cat "$outdir/uname" 2>/dev/null)" >>"$outdir/kernel"
     echo "attempt $attempt: ok" >>"$outdir/attempts.log"
     exit 0
 done

@@ -4,6 +4,10 @@
 # scenario's own ground truth.
 #
 #   tests/vm/run.sh BUILD_DIR [KERNEL...]
+#
+# KERNEL: ids of kernels.list (default: all of them). Each is resolved to a
+# concrete Debian kernel at run time (kernel.py); the one that ran is printed
+# and recorded in RESULTS/KERNEL/kernel, its facts (cma=y|n) in .../facts.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +28,12 @@ passed=0 failed=0 flakes=0
 for kernel in "${kernels[@]}"; do
     out="$results/$kernel"
     rm -rf "$out"
-    if ! "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"; then
+    start=$SECONDS
+    "$here/boot.sh" "$kernel" "$out" "$guest" "${binaries[@]}"
+    brc=$?
+    # Which exact kernel ran (boot.sh wrote it: package, version, uname -r).
+    echo "vm: kernel $kernel: $(awk '$1 == "package" || $1 == "version" {printf "%s ", $2} $1 == "uname" {printf "(uname -r %s) ", $2}' "$out/kernel" 2>/dev/null)$(grep -h '^cma=' "$out/facts" 2>/dev/null | sed 's/=/ /'), boot and run $((SECONDS - start)) s"
+    if [ "$brc" -ne 0 ]; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
         failed=$((failed + ${#scenarios[@]} + 4))
     else
