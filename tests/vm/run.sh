@@ -23,6 +23,9 @@ trap 'rm -f "$guest"' EXIT
 { echo "SCENARIOS='${scenarios[*]}'"; cat "$here/guests/all.sh"; } >"$guest"
 binaries=("$build/pintrace")
 for s in "${scenarios[@]}"; do binaries+=("$build/scenario_$s"); done
+# Run by its own block of guests/all.sh (it needs an ftrace instance beside
+# the recording) and checked by check_frees.py.
+binaries+=("$build/scenario_free_stress")
 
 passed=0 failed=0 flakes=0
 for kernel in "${kernels[@]}"; do
@@ -35,7 +38,7 @@ for kernel in "${kernels[@]}"; do
     echo "vm: kernel $kernel: $(awk '$1 == "package" || $1 == "version" {printf "%s ", $2} $1 == "uname" {printf "(uname -r %s) ", $2}' "$out/kernel" 2>/dev/null)$(grep -h '^cma=' "$out/facts" 2>/dev/null | sed 's/=/ /'), boot and run $((SECONDS - start)) s"
     if [ "$brc" -ne 0 ]; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
-        failed=$((failed + ${#scenarios[@]} + 4))
+        failed=$((failed + ${#scenarios[@]} + 5))
     else
         if python3 "$here/check_doctor.py" "$out/doctor" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
@@ -49,6 +52,11 @@ for kernel in "${kernels[@]}"; do
                 failed=$((failed + 1))
             fi
         done
+        if PINTRACE_BIN="$build/pintrace" python3 "$here/check_frees.py" "$out/free_stress" | sed "s/\$/ [kernel $kernel]/"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
         if python3 "$here/check_top.py" "$out/top_live" | sed "s/\$/ [kernel $kernel]/"; then
             passed=$((passed + 1))
         else
