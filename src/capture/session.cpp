@@ -152,10 +152,18 @@ std::vector<ProgramStats> CaptureSession::program_stats() const
 
 size_t CaptureSession::watch_frees(std::span<const uint64_t> pfns)
 {
+    // The map's layout is bpf/pintrace.bpf.c's: one bit per page, 64 pages
+    // per entry. A grab the BPF side marks at the same moment may lose its
+    // bit to this read-modify-write (its free then goes unreported); this
+    // runs once, before the traced command starts.
     int fd = bpf_map__fd(state_->skel->maps.grabbed_pages);
-    uint8_t one = 1;
     size_t taken = 0;
-    for (uint64_t pfn : pfns) taken += bpf_map_update_elem(fd, &pfn, &one, BPF_ANY) == 0;
+    for (uint64_t pfn : pfns) {
+        uint64_t key = pfn >> 6, bits = 0;
+        if (bpf_map_lookup_elem(fd, &key, &bits) != 0) bits = 0;
+        bits |= uint64_t{1} << (pfn & 63);
+        taken += bpf_map_update_elem(fd, &key, &bits, BPF_ANY) == 0;
+    }
     return taken;
 }
 

@@ -176,6 +176,10 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.processes = size_t(std::unique(procs.begin(), procs.end()) - procs.begin());
         row.all_exited = std::all_of(row.owners.begin(), row.owners.end(),
                                      [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
+        uint32_t held_kinds = 0;
+        for (OwnerId id : row.owners)
+            if (r.owner(id).pages_held) held_kinds |= hold_kind(r.owner(id).flags);
+        row.release_unseen = held_kinds == kFlagGet;
         if (const auto* p = r.process(row.top_owner)) row.exe = p->exe;
         row.cgroup = cgroup_of(r, row.top_owner);
         auto [origin, fresh] = origins.try_emplace(row.kstack, Origin::Unknown);

@@ -60,6 +60,10 @@ struct PinnerRow {
     uint32_t flags = 0;  // union of its owners' FOLL_* bits
     Origin origin = Origin::Unknown;  // of its largest holder
     bool all_exited = false;  // every process of the group had exited: the pins outlive them
+    // What it holds now is FOLL_GET references only: their release (an
+    // inline put_page) is invisible, and only the page's free shows them
+    // gone. "Held" then means "not seen freed", not "seen held".
+    bool release_unseen = false;
     bool uncertain = false;   // events were lost while it held pages
     int32_t kstack = -1;      // its largest holder's stacks
     int32_t ustack = -1;

@@ -43,7 +43,10 @@ Table pinners_table(const Report& r, const std::vector<PinnerRow>& rows, GroupBy
         who += origin_description(row.origin) != "" && row.origin != Origin::Unknown
                    ? std::string(origin_description(row.origin))
                    : flag_string(row.flags, "|");
-        if (row.all_exited) who += "; process exited, pins remain";
+        if (row.all_exited && row.release_unseen)
+            who += "; process exited; released or not, unseen: a reference's release is invisible "
+                   "until its page is freed";
+        else if (row.all_exited) who += "; process exited, pins remain";
         if (row.uncertain) who += "; events lost: may be fewer";
         t.add({row.key, std::to_string(row.pages), std::to_string(row.longterm_pages),
                row.oldest_ns ? format_duration(r.end_ns - std::min(r.end_ns, row.oldest_ns)) : "-", rate, who});

@@ -195,6 +195,7 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
         .string_array("flags", flag_names(row.flags))
         .field("origin", origin_name(row.origin))
         .field("exited", row.all_exited)
+        .field("release_observable", !row.release_unseen)
         .field("certain", !row.uncertain);
     if (r.options.threshold_ns) j.field("pages_over_threshold", row.pages_over_threshold);
     Holder h;

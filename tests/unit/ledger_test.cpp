@@ -132,5 +132,24 @@ TEST(Ledger, AFreedPageHasNoHoldersAndItsPfnStartsClean)
     EXPECT_EQ(ledger.pages_held(), 0u);
 }
 
+// Fast GUP of a pmd-mapped THP names the first page it grabbed, a tail
+// (6.1: try_grab_folio(page + offset, refs)); the THP's free names its head
+// with order 9. The free closes the references on its tail pages, and only
+// those of that folio.
+TEST(Ledger, AFreeOfALargeFolioByItsHeadClosesReferencesOnItsTailPages)
+{
+    PinLedger ledger;
+    const uint64_t head = 0x20000;
+    ledger.grab(test::grab(10, 100, head + 100, kFlagGet, 16));
+    ledger.grab(test::grab(10, 200, head + 512, kFlagGet, 1));  // the next folio
+    EXPECT_EQ(ledger.pages_held(), 17u);
+    EXPECT_EQ(ledger.page_freed(head, 512), 16u);
+    EXPECT_TRUE(ledger.holders(head + 100).empty());
+    EXPECT_TRUE(ledger.holders(head + 115).empty());
+    EXPECT_EQ(ledger.holders(head + 512).size(), 1u);
+    EXPECT_EQ(ledger.owner(0).pins_freed, 16u);
+    EXPECT_EQ(ledger.owner(0).pages_held, 0u);
+}
+
 }  // namespace
 }  // namespace pintrace

@@ -4,6 +4,7 @@
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <map>
 #include <sstream>
 
 #include "event_builders.hpp"
@@ -309,6 +310,61 @@ TEST(Formats, JsonCarriesTheViews)
     const auto& culprit = root.get_child("failures").begin()->second.get_child("culprits").begin()->second;
     EXPECT_EQ(culprit.get<std::string>("cgroup"), "/machine.slice/vm1");
     EXPECT_TRUE(culprit.get<bool>("certain"));
+}
+
+// A FOLL_GET reference's release is an invisible put_page(): once its
+// process exited, the holders table must not claim the reference remains
+// (only the page's free would have shown it gone), while an exited
+// process's pins do remain until something releases them.
+TEST(Pinners, AnExitedProcessesReferencesAreReleasedOrNotUnseenItsPinsRemain)
+{
+    namespace pt = boost::property_tree;
+    Explainer ex(test::sample_info());
+    ex.consume(grab_in(1 * kMs, 300, 0x4000, kFlagGet, 4, "splicer", 33));
+    ex.consume(grab_in(2 * kMs, 400, 0x5000, kFlagPin, 2, "dio", 44));
+    ex.consume(grab_in(3 * kMs, 500, 0x6000, kFlagGet, 1, "mixed", 55));
+    ex.consume(grab_in(3 * kMs, 500, 0x6001, kFlagPin, 1, "mixed", 55));
+    ex.consume(grab_in(4 * kMs, 600, 0x7000, kFlagGet, 1, "freed", 66));
+    ex.consume(grab_in(4 * kMs, 600, 0x7100, kFlagPin, 1, "freed", 66));
+    ex.consume(release(5 * kMs, 600, 0x7100, kFlagPin, 1));
+    for (uint32_t pid : {300u, 400u, 500u, 600u}) {
+        ProcessExitEvent e;
+        e.head = test::head(10 * kMs, pid);
+        ex.consume(e);
+    }
+    ex.consume(PageFreedEvent{test::head(11 * kMs, 0), 0x7000, 1});
+    ex.consume(FinishEvent{20 * kMs, 0, 0, StopReason::Duration, -1});
+    Report r = std::move(ex).finish();
+
+    std::map<std::string, PinnerRow> rows;
+    for (auto& row : pinner_rows(r, {})) rows[row.key] = row;
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_TRUE(rows["300"].release_unseen) << "references only";
+    EXPECT_FALSE(rows["400"].release_unseen) << "pins only";
+    EXPECT_FALSE(rows["500"].release_unseen) << "a pin among what it holds";
+    EXPECT_EQ(rows["600"].pages, 0u) << "its reference closed by the free, its pin by the release";
+    for (auto& [key, row] : rows) EXPECT_TRUE(row.all_exited) << key;
+
+    // The holders table's row of a command (rows are not folded).
+    std::string text = render_report_text(r);
+    auto line_of = [&](std::string_view comm) {
+        size_t at = text.find("  " + std::string(comm) + " ");
+        return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+    };
+    EXPECT_NE(line_of("splicer").find("released or not, unseen"), std::string::npos) << text;
+    EXPECT_EQ(line_of("splicer").find("pins remain"), std::string::npos) << text;
+    EXPECT_NE(line_of("dio").find("pins remain"), std::string::npos) << text;
+    EXPECT_NE(line_of("mixed").find("pins remain"), std::string::npos) << text;
+
+    std::istringstream in(render_report_json(r));
+    pt::ptree root;
+    ASSERT_NO_THROW(pt::read_json(in, root));
+    std::map<std::string, bool> observable;
+    for (const auto& [_, row] : root.get_child("holders.rows"))
+        observable[row.get<std::string>("key")] = row.get<bool>("release_observable");
+    EXPECT_FALSE(observable["300"]);
+    EXPECT_TRUE(observable["400"]);
+    EXPECT_TRUE(observable["500"]);
 }
 
 TEST(TraceTime, OffsetsClockTimesAndDates)

@@ -23,6 +23,28 @@ for s in $SCENARIOS; do
     pintrace report $d/trace.pt > $d/report.txt 2>&1
 done
 
+# free_stress: short-lived processes take FOLL_GET references and exit.
+# Which pages the kernel freed is recorded apart from pintrace: every
+# kmem:mm_page_free, in an ftrace instance of its own on pintrace's clock
+# (mono), reduced to "SECONDS PFN ORDER" lines for check_frees.py. Its
+# O_DIRECT reads need a null_blk device completing at once (configfs).
+d=/out/free_stress
+mkdir -p $d /sys/fs/cgroup/free_stress
+echo $$ > /sys/fs/cgroup/free_stress/cgroup.procs
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+t=/sys/kernel/tracing/instances/pt_frees
+mkdir $t
+echo mono > $t/trace_clock
+echo 32768 > $t/buffer_size_kb
+echo 1 > $t/events/kmem/mm_page_free/enable
+pintrace record -o $d/trace.pt -- scenario_free_stress > $d/truth.json 2> $d/record.err
+echo $? > $d/record.rc
+echo 0 > $t/events/kmem/mm_page_free/enable
+cat $t/per_cpu/cpu*/stats > $d/ftrace_stats.txt
+sed -n 's/^.* \([0-9][0-9]*\.[0-9]*\): mm_page_free: .*pfn=\([0-9a-fx]*\) order=\([0-9]*\).*/\1 \2 \3/p' $t/trace > $d/kernel_frees.txt
+rmdir $t
+pintrace report $d/trace.pt > $d/report.txt 2>&1
+
 # One capture program refused by the kernel (made to refuse it: no room for
 # its verifier log): the rest must load and explain the failure as before.
 d=/out/refused_program
