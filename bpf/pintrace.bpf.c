@@ -687,6 +687,64 @@ int BPF_KRETPROBE(kretprobe_has_unmovable_pages, struct page *unmovable)
 	return 0;
 }
 
+/* ---- contiguous allocations: a gigantic page and the like ----
+ *
+ * alloc_contig_pages() tries each aligned range of the zones it may use,
+ * and skips without a trace every range holding a page in use (5.10) or
+ * one it calls unmovable (7.x): it can fail without one isolation or
+ * migration. Its start and end bracket the ranges it tried; its end with
+ * no page is the failure. 6.10 renamed it *_noprof; 7.x wraps
+ * alloc_contig_frozen_pages_noprof() in it (user space keeps the outer
+ * call of a thread). All take (nr_pages, gfp_mask, nid, nodemask). */
+
+static __always_inline void emit_contig(__u16 hook, __u32 op, __u64 nr_pages, int nid, const void *page)
+{
+	struct pt_contig_alloc *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	fill_header(&r->h, PT_REC_CONTIG_ALLOC, sizeof(*r), hook);
+	r->nr_pages = nr_pages;
+	r->nid = nid;
+	r->op = op;
+	r->pfn = page ? page_to_pfn(page) : PT_NO_PFN;
+	submit(r);
+}
+
+#define CONTIG_ALLOC(fn, hook)                                                                         \
+	SEC("fentry/" #fn)                                                                             \
+	int BPF_PROG(fentry_##fn, unsigned long nr_pages, unsigned int gfp, int nid, void *nodemask)  \
+	{                                                                                              \
+		emit_contig(hook, PT_CONTIG_START, nr_pages, nid, NULL);                               \
+		return 0;                                                                              \
+	}                                                                                              \
+	SEC("fexit/" #fn)                                                                              \
+	int BPF_PROG(fexit_##fn, unsigned long nr_pages, unsigned int gfp, int nid, void *nodemask,   \
+		     struct page *page)                                                                \
+	{                                                                                              \
+		emit_contig(hook, PT_CONTIG_END, nr_pages, nid, page);                                 \
+		return 0;                                                                              \
+	}                                                                                              \
+	SEC("kprobe/" #fn)                                                                             \
+	int BPF_KPROBE(kprobe_##fn, unsigned long nr_pages, unsigned int gfp, int nid)                \
+	{                                                                                              \
+		stash_entry(hook, nr_pages, (__u32)nid);                                               \
+		emit_contig(hook, PT_CONTIG_START, nr_pages, nid, NULL);                               \
+		return 0;                                                                              \
+	}                                                                                              \
+	SEC("kretprobe/" #fn)                                                                          \
+	int BPF_KRETPROBE(kretprobe_##fn, struct page *page)                                          \
+	{                                                                                              \
+		struct entry_args a;                                                                   \
+		if (take_entry(hook, &a))                                                              \
+			emit_contig(hook, PT_CONTIG_END, a.arg[0], (int)a.arg[1], page);               \
+		return 0;                                                                              \
+	}
+
+CONTIG_ALLOC(alloc_contig_pages, PT_HOOK_CONTIG_PAGES)
+CONTIG_ALLOC(alloc_contig_pages_noprof, PT_HOOK_CONTIG_PAGES_NOPROF)
+CONTIG_ALLOC(alloc_contig_frozen_pages_noprof, PT_HOOK_CONTIG_FROZEN_PAGES)
+
 /* ---- CMA: which ranges an allocation found busy, and how it ended ----
  *
  * Integer fields are read by their size in the running kernel (count

@@ -31,6 +31,7 @@ enum pt_record_type {
 	PT_REC_CMA = 9,           /* cma:* tracepoints: a CMA allocation's start, busy retries, end */
 	PT_REC_PROCESS_EXIT = 10, /* the last thread of a process that grabbed pages exited */
 	PT_REC_ISOLATION_REFUSED = 11, /* start_isolate_page_range() refused a range (an unmovable page) */
+	PT_REC_CONTIG_ALLOC = 12,   /* alloc_contig_pages(): a contiguous allocation began or ended */
 };
 
 /* Which attach point produced a record; the trace header names each one. */
@@ -55,6 +56,9 @@ enum pt_hook {
 	PT_HOOK_EXIT_TP = 19,
 	PT_HOOK_ISOLATE_RANGE = 20,    /* start_isolate_page_range() returned an error */
 	PT_HOOK_UNMOVABLE_PAGE = 21,   /* has_unmovable_pages() named the page (where not inlined) */
+	PT_HOOK_CONTIG_PAGES = 22,     /* alloc_contig_pages (5.x-6.9) */
+	PT_HOOK_CONTIG_PAGES_NOPROF = 23, /* alloc_contig_pages_noprof (6.10+) */
+	PT_HOOK_CONTIG_FROZEN_PAGES = 24, /* alloc_contig_frozen_pages_noprof (7.x; the one above wraps it) */
 };
 
 struct pt_header {
@@ -155,6 +159,17 @@ struct pt_isolation_refused {
 	__u64 unmovable_pfn; /* the page has_unmovable_pages() returned, or PT_NO_PFN */
 	__s32 error;         /* start_isolate_page_range()'s return: -EBUSY */
 	__u32 pad;
+};
+
+#define PT_CONTIG_START 1
+#define PT_CONTIG_END 2
+
+struct pt_contig_alloc {
+	struct pt_header h;
+	__u64 nr_pages;
+	__u64 pfn;   /* END: the first page allocated, PT_NO_PFN when it failed */
+	__s32 nid;   /* NUMA_NO_NODE (-1): any */
+	__u32 op;    /* PT_CONTIG_START, PT_CONTIG_END */
 };
 
 struct pt_page_freed {

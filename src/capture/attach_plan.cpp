@@ -42,6 +42,9 @@ constexpr const char* kHidesIsolationRefused =
     "page the kernel will not move) are invisible";
 constexpr const char* kHidesUnmovablePage =
     "a range refused at isolation is named without the page that made the kernel refuse it";
+constexpr const char* kHidesContigAlloc =
+    "contiguous allocations (gigantic pages) that fail without trying a range are invisible, and the ranges "
+    "one tried are not grouped as one allocation";
 constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -208,6 +211,7 @@ const std::vector<AttachSpec>& attach_specs()
     const char* grabs = "GUP grabs";
     const char* releases = "GUP releases";
     const char* cma_outcome = "CMA allocation outcomes";
+    const char* contig = "contiguous allocations";
     static const std::vector<AttachSpec> specs = {
         {.hook = PT_HOOK_FOLLOW_PAGE, .target = "follow_page",
          .trampolines = {tramp(&P::fentry_follow_page, &P::fexit_follow_page)},
@@ -273,6 +277,24 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(nullptr, &P::fexit_has_unmovable_pages, {4, RetKind::Pointer})},
          .kprobes = {tramp(nullptr, &P::kretprobe_has_unmovable_pages, {4, RetKind::Pointer})},
          .hides = kHidesUnmovablePage, .absent_is_fine = true},
+        // Contiguous allocations: alloc_contig_pages up to 6.9, *_noprof from
+        // 6.10, and on 7.x the frozen variant it wraps (one capability).
+        {.hook = PT_HOOK_CONTIG_PAGES, .target = "alloc_contig_pages",
+         .trampolines = {tramp(&P::fentry_alloc_contig_pages, &P::fexit_alloc_contig_pages, {4, RetKind::Pointer})},
+         .kprobes = {tramp(&P::kprobe_alloc_contig_pages, &P::kretprobe_alloc_contig_pages, {4, RetKind::Pointer})},
+         .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
+        {.hook = PT_HOOK_CONTIG_PAGES_NOPROF, .target = "alloc_contig_pages_noprof",
+         .trampolines = {tramp(&P::fentry_alloc_contig_pages_noprof, &P::fexit_alloc_contig_pages_noprof,
+                               {4, RetKind::Pointer})},
+         .kprobes = {tramp(&P::kprobe_alloc_contig_pages_noprof, &P::kretprobe_alloc_contig_pages_noprof,
+                           {4, RetKind::Pointer})},
+         .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
+        {.hook = PT_HOOK_CONTIG_FROZEN_PAGES, .target = "alloc_contig_frozen_pages_noprof",
+         .trampolines = {tramp(&P::fentry_alloc_contig_frozen_pages_noprof, &P::fexit_alloc_contig_frozen_pages_noprof,
+                               {4, RetKind::Pointer})},
+         .kprobes = {tramp(&P::kprobe_alloc_contig_frozen_pages_noprof,
+                           &P::kretprobe_alloc_contig_frozen_pages_noprof, {4, RetKind::Pointer})},
+         .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
         {.hook = PT_HOOK_MIGRATE_PAGES_EXIT, .target = "migrate_pages",
          .trampolines = {tramp(nullptr, &P::fexit_migrate_pages_6args, {6, RetKind::Any}),
                          tramp(nullptr, &P::fexit_migrate_pages_7args, {7, RetKind::Any})},

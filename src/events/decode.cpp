@@ -100,6 +100,16 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         out = e;
         return true;
     }
+    case PT_REC_CONTIG_ALLOC: {
+        pt_contig_alloc r;
+        if (!read_raw(bytes, r)) return too_short("contig-alloc", bytes.size(), sizeof(r));
+        if (r.op != PT_CONTIG_START && r.op != PT_CONTIG_END) return false;  // an operation a newer pintrace records
+        ContigAllocEvent e{decode_head(r.h), r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
+                           r.nr_pages, r.nid, std::nullopt};
+        if (r.pfn != PT_NO_PFN) e.pfn = r.pfn;
+        out = e;
+        return true;
+    }
     case PT_REC_CMA: {
         pt_cma r;
         if (!read_raw(bytes, r)) return too_short("cma", bytes.size(), sizeof(r));
@@ -158,6 +168,9 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     case PT_HOOK_ISOLATE_RANGE: return "start_isolate_page_range";
     case PT_HOOK_UNMOVABLE_PAGE: return "has_unmovable_pages";
+    case PT_HOOK_CONTIG_PAGES: return "alloc_contig_pages";
+    case PT_HOOK_CONTIG_PAGES_NOPROF: return "alloc_contig_pages_noprof";
+    case PT_HOOK_CONTIG_FROZEN_PAGES: return "alloc_contig_frozen_pages_noprof";
     default: return "unknown";
     }
 }

@@ -113,6 +113,17 @@ struct IsolationFailedEvent {
     int32_t error = 0;  // Stage::Start: the kernel's return (-EBUSY)
 };
 
+// alloc_contig_pages() (a gigantic page, say) began or ended; an end
+// without pfn failed, possibly without trying a single range.
+struct ContigAllocEvent {
+    enum class Op { Start, End };
+    EventHead head;
+    Op op = Op::Start;
+    uint64_t nr_pages = 0;
+    int32_t nid = -1;  // NUMA_NO_NODE: any
+    std::optional<uint64_t> pfn;  // End: the first page allocated
+};
+
 // One cma:* tracepoint: a CMA allocation began, found a range busy and
 // moved on, or ended.
 struct CmaEvent {
@@ -235,7 +246,7 @@ struct FinishEvent {
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           IsolationFailedEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent,
+                           IsolationFailedEvent, ContigAllocEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent,
                            StackEvent, LostEvent, FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent,
                            SnapshotEndEvent>;
 

@@ -324,6 +324,42 @@ void Explainer::on(const CmaEvent& e)
     }
 }
 
+void Explainer::on(const ContigAllocEvent& e)
+{
+    note_time(e.head.ts_ns);
+    uint32_t tid = e.head.task.tid;
+    if (e.op == ContigAllocEvent::Op::Start) {
+        auto [it, fresh] = contig_open_.try_emplace(tid);
+        if (fresh) it->second.failures_before = report_.failures.size();
+        ++it->second.depth;
+        return;
+    }
+    auto it = contig_open_.find(tid);
+    bool start_seen = it != contig_open_.end();
+    size_t since = report_.failures.size();
+    if (start_seen) {
+        since = it->second.failures_before;
+        if (--it->second.depth > 0) return;
+        contig_open_.erase(it);
+    }
+    if (e.pfn) return;
+    Failure f;
+    f.kind = Failure::Kind::ContigAlloc;
+    f.head = e.head;
+    f.reason = "contig_alloc";
+    f.requested_pages = e.nr_pages;
+    f.nid = e.nid;
+    // Its start unseen (the trace began inside it): what it tried is unknown.
+    f.start_seen = start_seen;
+    for (size_t i = since; i < report_.failures.size(); ++i) {
+        const Failure& tried = report_.failures[i];
+        if (tried.kind != Failure::Kind::Isolation || tried.head.task.tid != tid) continue;
+        ++f.ranges_tried;
+        f.ranges.push_back({tried.range_start, tried.range_end});
+    }
+    close_attempt(std::move(f));
+}
+
 // A failed CMA allocation: the pages its isolation failures named busy,
 // and everything the ledger shows held in the ranges it found busy.
 void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)

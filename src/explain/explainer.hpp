@@ -47,6 +47,7 @@ private:
     void on(const MigrateEndEvent& e);
     void on(const IsolationFailedEvent& e);
     void on(const CmaEvent& e);
+    void on(const ContigAllocEvent& e);
     void on(const PageFreedEvent& e);
     void on(const ProcessExitEvent& e);
     void on(const ProcessInfoEvent& e);
@@ -78,6 +79,14 @@ private:
     // CMA allocations in progress, by thread: their isolation failures and
     // busy retries fold into one failure when the allocation ends.
     std::unordered_map<uint32_t, Failure> cma_open_;
+    // Contiguous allocations in progress, by thread (7.x nests one hooked
+    // function in another: the outer call counts), and where the report's
+    // failures stood when each began.
+    struct ContigOpen {
+        uint32_t depth = 0;
+        size_t failures_before = 0;
+    };
+    std::unordered_map<uint32_t, ContigOpen> contig_open_;
     SeedTable seeds_;  // record --snapshot
 };
 

@@ -67,7 +67,9 @@ struct Failure {
     // then pages holds the first busy page, and reason is "isolation"; or a
     // CMA allocation that failed: pages holds the busy pages its isolation
     // failures named, ranges the ranges it found busy, reason is "cma".
-    enum class Kind { Migration, Isolation, Cma } kind = Kind::Migration;
+    // ContigAlloc: alloc_contig_pages() returned nothing; the isolation
+    // failures of the ranges it tried are failures of their own.
+    enum class Kind { Migration, Isolation, Cma, ContigAlloc } kind = Kind::Migration;
     uint64_t range_start = 0, range_end = 0;  // Isolation only
     // Isolation only: refused when isolation began (start_isolate_page_range,
     // an unmovable page; ret holds the kernel's error), not found busy after
@@ -79,6 +81,11 @@ struct Failure {
     std::string cma_area;            // empty where the kernel does not name it (before 5.11)
     uint64_t requested_pages = 0;
     std::optional<int32_t> cma_error;  // the kernel's error (6.3+)
+    // ContigAlloc only: the node asked for (-1: any), and how many ranges it
+    // tried (their isolation failures); 0: it skipped every candidate range.
+    int32_t nid = -1;
+    size_t ranges_tried = 0;
+    bool start_seen = true;  // false: the trace began inside it, what it tried before is unknown
     uint32_t busy_retries = 0;        // cma_alloc_busy_retry events: ranges tried and found busy
     bool outcome_seen = true;        // false: still retrying when recording stopped
 

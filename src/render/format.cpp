@@ -57,6 +57,7 @@ std::string_view failure_kind_name(Failure::Kind kind)
     case Failure::Kind::Migration: return "migration";
     case Failure::Kind::Isolation: return "isolation";
     case Failure::Kind::Cma: return "cma";
+    case Failure::Kind::ContigAlloc: return "contig_alloc";
     }
     return "unknown";
 }
@@ -374,6 +375,19 @@ std::string inferred_clause(const Report& r, std::span<const StuckPage> pages)
 std::string failure_sentence(const Report& r, const Failure& f)
 {
     if (f.kind == Failure::Kind::Cma) return cma_sentence(r, f);
+    if (f.kind == Failure::Kind::ContigAlloc) {
+        std::string s = "contiguous allocation of " + std::to_string(f.requested_pages) + " pages (" +
+                        (f.requested_pages >= 256 ? std::to_string(f.requested_pages / 256) + " MiB"
+                                                  : std::to_string(f.requested_pages * 4) + " KiB") + ")" +
+                        (f.nid >= 0 ? " on node " + std::to_string(f.nid) : std::string()) + " by pid " +
+                        std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) + ") failed";
+        if (!f.start_seen) return s + "; it began before the trace, so which ranges it tried is unknown";
+        if (f.ranges_tried)
+            return s + " after trying " + std::to_string(f.ranges_tried) +
+                   " range(s): their isolation failures are listed on their own";
+        return s + " without trying a range: the kernel skipped every candidate range for a page it would not "
+                   "try to move (in use, on 5.x; unmovable or not yet on an LRU list, on 7.x), and does not say which";
+    }
     if (f.kind == Failure::Kind::Isolation && f.refused_at_isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
                         " refused at isolation (" + errno_name(f.ret) + ", contiguous allocation or memory offline, "
@@ -506,9 +520,13 @@ std::string report_summary(const Report& r)
     auto cma = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
         return f.kind == Failure::Kind::Cma;
     }));
+    auto contig = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
+        return f.kind == Failure::Kind::ContigAlloc;
+    }));
     std::string s;
-    if (r.failures.size() > isolations + cma)
-        s = std::to_string(r.failures.size() - isolations - cma) + " migration(s) failed";
+    if (r.failures.size() > isolations + cma + contig)
+        s = std::to_string(r.failures.size() - isolations - cma - contig) + " migration(s) failed";
+    if (contig) s += (s.empty() ? "" : ", ") + std::to_string(contig) + " contiguous allocation(s) failed";
     if (isolations > refused)
         s += (s.empty() ? "" : ", ") + std::to_string(isolations - refused) + " range(s) could not be isolated";
     if (refused)
@@ -536,6 +554,12 @@ int report_exit_code(const Report& r, const FailureFilter* filter)
     for (const auto& f : r.failures) {
         if (filter && !filter->matches(r, f)) continue;
         any = true;
+        // A contiguous allocation that tried ranges is explained by their
+        // failures (each judged on its own); one that tried none, by nothing.
+        if (f.kind == Failure::Kind::ContigAlloc) {
+            if (!f.start_seen || !f.ranges_tried) return kExitFailuresUnexplained;
+            continue;
+        }
         if (!f.pfns_observed) return kExitFailuresUnexplained;
         if (!unexplained_pages(f).empty()) return kExitFailuresUnexplained;
         // A CMA failure with no held page in its busy ranges is explained by nothing pintrace saw.

@@ -329,6 +329,13 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         j.field("refused_at_isolation", f.refused_at_isolation);
         if (f.refused_at_isolation) j.field("errno", errno_name(f.ret));
     }
+    if (f.kind == Failure::Kind::ContigAlloc) {
+        j.field("requested_pages", f.requested_pages).field("nid", f.nid).field("start_seen", f.start_seen);
+        j.field("ranges_tried", f.ranges_tried);
+        j.key("ranges").begin_array();
+        for (const auto& range : f.ranges) j.begin_array().value(range.start).value(range.end).end_array();
+        j.end_array();
+    }
     if (f.kind == Failure::Kind::Cma) {
         j.field("cma_area", f.cma_area).field("requested_pages", f.requested_pages).field("outcome_seen", f.outcome_seen);
         if (f.cma_error) j.field("errno", errno_name(*f.cma_error));

@@ -72,6 +72,19 @@ inline IsolationFailedEvent isolation_refused(uint64_t ts, uint64_t start, uint6
     return e;
 }
 
+// alloc_contig_pages() of nr pages on node nid, by tid 1 of pid 1.
+inline ContigAllocEvent contig(uint64_t ts, ContigAllocEvent::Op op, uint64_t nr = 262144, int32_t nid = 1,
+                               std::optional<uint64_t> pfn = std::nullopt)
+{
+    ContigAllocEvent e;
+    e.head = head(ts, 1, "cma-user");
+    e.op = op;
+    e.nr_pages = nr;
+    e.nid = nid;
+    e.pfn = pfn;
+    return e;
+}
+
 // One migrate_pages() call by pid mover that left pfns behind, each with its
 // refcount: the tracepoint, the failed-list walk, and the return.
 struct FailedPage {

@@ -329,6 +329,54 @@ TEST(Explainer, ARangeRefusedAtIsolationWithoutItsPageSaysSo)
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
 }
 
+// A gigantic page whose allocator skipped every range (5.10: pages in use;
+// 7.x: unmovable ones) fails with no isolation and no migration: the
+// failure is named, and said to be unexplained.
+TEST(Explainer, AContiguousAllocationThatTriedNoRangeIsNamedAndUnexplained)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::contig(40, ContigAllocEvent::Op::Start));
+    ex.consume(test::contig(60, ContigAllocEvent::Op::End));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    const Failure& f = r.failures[0];
+    EXPECT_EQ(f.kind, Failure::Kind::ContigAlloc);
+    EXPECT_EQ(f.ranges_tried, 0u);
+    std::string text = test::flat(render_report_text(r));
+    EXPECT_NE(text.find("contiguous allocation of 262144 pages (1024 MiB) on node 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("without trying a range"), std::string::npos) << text;
+    EXPECT_NE(render_report_json(r).find("\"kind\":\"contig_alloc\""), std::string::npos);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
+}
+
+// The ranges it tried failed isolation on their own: those failures
+// explain it, and the exit status is theirs.
+TEST(Explainer, AContiguousAllocationCountsTheRangesItTried)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 4242, 0x140000, test::kLongPin, 1, "iouring"));
+    ex.consume(test::contig(40, ContigAllocEvent::Op::Start));
+    // 7.x: the wrapper calls the frozen variant, both hooked.
+    ex.consume(test::contig(41, ContigAllocEvent::Op::Start));
+    ex.consume(test::isolation(50, 0x140000, 0x180000, 0x140000));
+    ex.consume(test::contig(59, ContigAllocEvent::Op::End));
+    ex.consume(test::contig(60, ContigAllocEvent::Op::End));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 2u);
+    EXPECT_EQ(r.failures[0].kind, Failure::Kind::Isolation);
+    EXPECT_EQ(r.failures[1].kind, Failure::Kind::ContigAlloc);
+    EXPECT_EQ(r.failures[1].ranges_tried, 1u);
+    EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
+}
+
+TEST(Explainer, AContiguousAllocationThatSucceededIsNotAFailure)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::contig(40, ContigAllocEvent::Op::Start));
+    ex.consume(test::contig(60, ContigAllocEvent::Op::End, 262144, 1, 0x140000));
+    EXPECT_TRUE(std::move(ex).finish().failures.empty());
+}
+
 // A CMA allocation moves on to its next range after a refusal: the range is
 // one of the allocation's, not a failure of its own.
 TEST(Explainer, ARefusalInsideACmaAllocationJoinsIt)

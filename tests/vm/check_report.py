@@ -204,6 +204,19 @@ else:
     blamed = sorted({c["pfn"] for cs in culprits.values() for c in cs if c["pid"] == pid})
     check(not blamed, f"pid {pid} blamed for pfns {blamed} after releasing its pins")
 
+# A gigantic page the kernel refused: the allocation itself is named (node
+# 1, 1 GiB), with the ranges it tried, or none where the kernel skips every
+# range holding a page in use without trying it (5.10).
+if "gigantic_allocated" in truth and truth["gigantic_allocated"] == 0:
+    contig = [f for f in report["failures"] if f["kind"] == "contig_alloc" and f["pid"] == pid]
+    if check(contig, "no contig_alloc failure for the gigantic page"):
+        f = contig[0]
+        check(f["nid"] == 1 and f["requested_pages"] == 262144, f"contig_alloc: node {f['nid']}, {f['requested_pages']} pages")
+        if truth["expect_failure"]:
+            check(f["ranges_tried"] >= 1, "contig_alloc: no range tried, yet an isolation failure was expected")
+        else:
+            check(f["ranges_tried"] == 0, f"contig_alloc: {f['ranges_tried']} range(s) tried on a kernel that skips them")
+
 wrongly = sorted(set(truth.get("not_blamed", [])) & set(culprits))
 check(not wrongly, f"pfns blamed that must not be: {wrongly}")
 
