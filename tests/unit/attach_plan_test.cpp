@@ -76,6 +76,17 @@ struct KernelCase {
 // from 6.1, which x86 trampolines refuse before 6.3 (ENOTSUPP). CMA
 // tracepoints only where the kernel has CMA (7.x of Debian's amd64
 // kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
+// 7.3 (trixie-backports) and 7.2 (sid) give the same plan.
+const std::map<std::string, std::string> k7x =
+{{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
+      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "absent"}, {"alloc_contig_pages_noprof", "fentry+fexit"}, {"alloc_contig_frozen_pages_noprof", "fentry+fexit"},
+      {"migrate_pages", "fexit"}};
+
 const KernelCase kCases[] = {
     {"5.10",
      {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "absent"},
@@ -114,24 +125,8 @@ const KernelCase kCases[] = {
       {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
       {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "missing"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "missing"}, {"alloc_contig_pages_noprof", "missing"}, {"alloc_contig_frozen_pages_noprof", "missing"},
       {"migrate_pages", "missing"}}},
-    {"7.3",
-     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
-      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
-      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "absent"}, {"alloc_contig_pages_noprof", "fentry+fexit"}, {"alloc_contig_frozen_pages_noprof", "fentry+fexit"},
-      {"migrate_pages", "fexit"}}},
-    {"7.2",
-     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
-      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
-      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "absent"}, {"alloc_contig_pages_noprof", "fentry+fexit"}, {"alloc_contig_frozen_pages_noprof", "fentry+fexit"},
-      {"migrate_pages", "fexit"}}},
+    {"7.3", k7x},
+    {"7.2", k7x},
 };
 
 void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.kernel; }

@@ -14,20 +14,6 @@
 #define NPAGES 8
 #define NHELD 4
 
-static int register_buffers(char *base, int npages, int *err)
-{
-	struct io_uring_params_min params;
-	struct iovec iov = { .iov_base = base, .iov_len = npages * page_size() };
-	int ring;
-
-	memset(&params, 0, sizeof(params));
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0)
-		die("io_uring_setup");
-	*err = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1) ? errno : 0;
-	return ring;
-}
-
 int main(void)
 {
 	const char *area_problem, *problems[6] = { 0 };
@@ -46,7 +32,7 @@ int main(void)
 			a_before[i] = pfn_of(a + i * page_size());
 			a_inside += in_area(area, a_before[i]);
 		}
-		register_buffers(a, NPAGES, &a_err);
+		register_fixed_buffers(a, NPAGES, &a_err);
 		for (i = 0; i < NPAGES; i++) {
 			a_after[i] = pfn_of(a + i * page_size());
 			a_outside_after += !in_area(area, a_after[i]);
@@ -64,7 +50,7 @@ int main(void)
 			die("pipe");
 		if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)(NHELD * page_size()))
 			die("vmsplice");
-		register_buffers(b, NPAGES, &b_err);
+		register_fixed_buffers(b, NPAGES, &b_err);
 		for (i = 0; i < NPAGES; i++)
 			b_after[i] = pfn_of(b + i * page_size());
 

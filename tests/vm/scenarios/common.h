@@ -36,7 +36,7 @@ static inline long page_size(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
-static inline void die(const char *what)
+static inline __attribute__((noreturn)) void die(const char *what)
 {
 	fprintf(stderr, "scenario: %s failed: %s\n", what, strerror(errno));
 	exit(1);
@@ -78,8 +78,10 @@ struct io_uring_params_min {
 	uint64_t cq_off[5];
 };
 
-/* io_uring fixed buffers: FOLL_PIN | FOLL_LONGTERM on every page. */
-static __attribute__((noinline, unused)) int pin_as_fixed_buffers(char *base, int npages)
+/* io_uring fixed buffers: FOLL_PIN | FOLL_LONGTERM on every page. The
+ * ring's fd is returned; *err is 0 or the registration's errno (it fails
+ * when a long-term pin cannot move pages out of CMA, say). */
+static __attribute__((noinline, unused)) int register_fixed_buffers(char *base, int npages, int *err)
 {
 	struct io_uring_params_min params;
 	struct iovec iov = { .iov_base = base, .iov_len = npages * page_size() };
@@ -89,8 +91,20 @@ static __attribute__((noinline, unused)) int pin_as_fixed_buffers(char *base, in
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0)
 		die("io_uring_setup");
-	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1))
+	*err = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1) ? errno : 0;
+	return ring;
+}
+
+/* The same, where the registration must succeed. */
+static __attribute__((noinline, unused)) int pin_as_fixed_buffers(char *base, int npages)
+{
+	int err;
+	int ring = register_fixed_buffers(base, npages, &err);
+
+	if (err) {
+		errno = err;
 		die("IORING_REGISTER_BUFFERS");
+	}
 	return ring;
 }
 
