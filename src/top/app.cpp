@@ -70,7 +70,13 @@ std::string snapshot_json(const Report& r, const SourceStatus& src, const TopSta
     j.field("kernel_release", r.info.get("kernel_release")).field("hostname", r.info.get("hostname"));
     j.key("capture").begin_object().field("complete", r.capture_complete()).key("missing").begin_array();
     for (const auto& a : r.info.attach)
-        if (!a.attached()) j.begin_object().field("target", a.target).field("hides", a.hides).end_object();
+        if (!a.attached())
+            j.begin_object()
+                .field("target", a.target)
+                .field("mode", a.mode)
+                .field("detail", a.detail)
+                .field("hides", a.hides)
+                .end_object();
     j.end_array().end_object();
     j.field("events", src.events).field("events_per_second", src.events_per_s).field("lost_events", r.lost_total);
     j.key("bpf");
