@@ -55,6 +55,9 @@ enum pt_hook {
 	PT_HOOK_EXIT_TP = 19,
 	PT_HOOK_ISOLATE_RANGE = 20,    /* start_isolate_page_range() returned an error */
 	PT_HOOK_UNMOVABLE_PAGE = 21,   /* has_unmovable_pages() named the page (where not inlined) */
+	PT_HOOK_UNPIN_USER_PAGE = 22,  /* releases: unpin_user_page(page) (gup_put_folio inlined on 7.x) */
+	PT_HOOK_UNPIN_FOLIO = 23,      /* releases: unpin_folio(folio) */
+	PT_HOOK_UNPIN_USER_FOLIO = 24, /* releases: unpin_user_folio(folio, npages): io_uring, bio completion */
 };
 
 struct pt_header {

@@ -158,6 +158,9 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
     case PT_HOOK_ISOLATE_RANGE: return "start_isolate_page_range";
     case PT_HOOK_UNMOVABLE_PAGE: return "has_unmovable_pages";
+    case PT_HOOK_UNPIN_USER_PAGE: return "unpin_user_page";
+    case PT_HOOK_UNPIN_FOLIO: return "unpin_folio";
+    case PT_HOOK_UNPIN_USER_FOLIO: return "unpin_user_folio";
     default: return "unknown";
     }
 }
