@@ -270,6 +270,12 @@ struct page___hpage_pinned {
 	atomic_t hpage_pinned_refcount;
 };
 
+/* 7.3: compound_head became compound_info (head address | 1, or a mask | 1
+ * to apply to the tail's address: see page_head() in pintrace.bpf.c). */
+struct page___compound_info {
+	unsigned long compound_info;
+};
+
 /* A tail page points at its head: compound_head = head address | 1. */
 struct page___compound_head {
 	unsigned long compound_head;

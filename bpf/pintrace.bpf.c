@@ -539,22 +539,167 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 	return 0;
 }
 
-/* (folio or head page, refs, flags): every unpin_user_page*() and GUP's own
- * undo paths end in gup_put_folio (6.0+) or put_compound_head (5.x). */
+/*
+ * Where releases are seen. Every pin release ends in gup_put_folio (6.0+)
+ * or put_compound_head (5.x), but both are static: the compiler may inline
+ * them into some callers and keep a copy for the others. Debian's 7.2.13
+ * and 7.3.4 builds inline gup_put_folio into the exported unpin_user_page(),
+ * unpin_folio() and unpin_user_folio() (the only callers besides its own
+ * copy that update NR_FOLL_PIN_RELEASED), which is where io_uring's buffer
+ * unregistration (io_release_ubuf) and direct I/O completion
+ * (__bio_release_pages) release their pins there; its copy still serves
+ * unpin_user_pages(), unpin_folios(), the *_dirty_lock() variants and
+ * GUP's own undo paths. 6.12 tail-calls the copy from all three.
+ *
+ * So those three exported functions are hooked as well, on every kernel
+ * that has them, and report their release at entry. While one runs, the
+ * thread's (folio) is marked, and gup_put_folio / put_compound_head skip a
+ * release of the marked folio: it was reported by the caller. An exit
+ * program clears the mark, so these hooks attach as entry+exit pairs. */
+struct unpin_key {
+	__u32 tid;
+	__u32 pad;
+	__u64 folio;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct unpin_key);
+	__type(value, __u32); /* nesting depth */
+} in_unpin SEC(".maps");
+
+static __always_inline struct unpin_key unpin_key_of(const void *folio)
+{
+	struct unpin_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .pad = 0, .folio = ptr_to_u64(folio) };
+
+	return k;
+}
+
+static __always_inline bool reported_by_caller(const void *folio)
+{
+	struct unpin_key k = unpin_key_of(folio);
+
+	return bpf_map_lookup_elem(&in_unpin, &k) != NULL;
+}
+
+static __always_inline void enter_unpin(const void *folio)
+{
+	struct unpin_key k = unpin_key_of(folio);
+	__u32 one = 1;
+	__u32 *depth = bpf_map_lookup_elem(&in_unpin, &k);
+
+	if (depth)
+		__sync_fetch_and_add(depth, 1);
+	else
+		bpf_map_update_elem(&in_unpin, &k, &one, BPF_ANY);
+}
+
+static __always_inline void leave_unpin(const void *folio)
+{
+	struct unpin_key k = unpin_key_of(folio);
+	__u32 *depth = bpf_map_lookup_elem(&in_unpin, &k);
+
+	if (!depth)
+		return;
+	if (*depth <= 1)
+		bpf_map_delete_elem(&in_unpin, &k);
+	else
+		__sync_fetch_and_add(depth, -1);
+}
+
+/* page_folio(): the head of the compound page @page belongs to. A tail's
+ * compound_head is the head's address | 1 (up to 7.2); 7.3's compound_info
+ * is that too, or, with HugeTLB vmemmap optimisation and a power-of-2
+ * struct page, GENMASK(63, shift) | 1 to apply to the tail's address. The
+ * two are told apart by the mask's form: ~info + 2 is a power of two only
+ * for a mask (a head pointer of that form would be the top of the address
+ * space, where no memory map lies). */
+static __always_inline const void *page_head(const void *page)
+{
+	__u64 info, x;
+
+	if (bpf_core_field_exists(struct page___compound_info, compound_info)) {
+		info = BPF_CORE_READ((struct page___compound_info *)page, compound_info);
+		if (!(info & 1))
+			return page;
+		x = ~info + 2;
+		if ((x & (x - 1)) == 0)
+			return (const void *)(ptr_to_u64(page) & info);
+		return (const void *)(info - 1);
+	}
+	if (bpf_core_field_exists(struct page___compound_head, compound_head)) {
+		info = BPF_CORE_READ((struct page___compound_head *)page, compound_head);
+		if (info & 1)
+			return (const void *)(info - 1);
+	}
+	return page;
+}
+
+/* (folio or head page, refs, flags): gup_put_folio (6.0+) or
+ * put_compound_head (5.x), reached from unpin_user_pages*(), unpin_folios()
+ * and GUP's undo paths, and from the three callers above where not inlined. */
 #define RELEASE_REFS(fn, hook)                                                                   \
 	SEC("fentry/" #fn)                                                                       \
 	int BPF_PROG(fentry_##fn, struct folio *folio, int refs, unsigned int flags)            \
 	{                                                                                        \
+		if (reported_by_caller(folio))                                                   \
+			return 0;                                                                \
 		return emit_release(hook, folio, refs, flags);                                   \
 	}                                                                                        \
 	SEC("kprobe/" #fn)                                                                       \
 	int BPF_KPROBE(kprobe_##fn, struct folio *folio, int refs, unsigned int flags)          \
 	{                                                                                        \
+		if (reported_by_caller(folio))                                                   \
+			return 0;                                                                \
 		return emit_release(hook, folio, refs, flags);                                   \
 	}
 
 RELEASE_REFS(gup_put_folio, PT_HOOK_GUP_PUT_FOLIO)
 RELEASE_REFS(put_compound_head, PT_HOOK_PUT_COMPOUND_HEAD)
+
+static __always_inline int unpin_entry(__u16 hook, const void *folio, __u32 refs)
+{
+	if (!folio)
+		return 0;
+	enter_unpin(folio);
+	return emit_release(hook, folio, refs, foll_pin);
+}
+
+/* One folio, @refs pins: (folio) for unpin_folio, (folio, npages) for
+ * unpin_user_folio, (page) for unpin_user_page. The kprobe variants keep
+ * the folio for their kretprobe in `entries`. */
+#define UNPIN_ONE(fn, hook, argtype, FOLIO, REFS, ...)                                           \
+	SEC("fentry/" #fn)                                                                       \
+	int BPF_PROG(fentry_##fn, argtype arg, ##__VA_ARGS__)                                     \
+	{                                                                                        \
+		return unpin_entry(hook, FOLIO, REFS);                                           \
+	}                                                                                        \
+	SEC("fexit/" #fn)                                                                        \
+	int BPF_PROG(fexit_##fn, argtype arg, ##__VA_ARGS__)                                      \
+	{                                                                                        \
+		leave_unpin(FOLIO);                                                              \
+		return 0;                                                                        \
+	}                                                                                        \
+	SEC("kprobe/" #fn)                                                                       \
+	int BPF_KPROBE(kprobe_##fn, argtype arg, ##__VA_ARGS__)                                   \
+	{                                                                                        \
+		const void *folio = FOLIO;                                                       \
+		stash_entry(hook, ptr_to_u64(folio), 0);                                         \
+		return unpin_entry(hook, folio, REFS);                                           \
+	}                                                                                        \
+	SEC("kretprobe/" #fn)                                                                    \
+	int BPF_KRETPROBE(kretprobe_##fn)                                                        \
+	{                                                                                        \
+		struct entry_args a;                                                             \
+		if (take_entry(hook, &a))                                                        \
+			leave_unpin((const void *)a.arg[0]);                                     \
+		return 0;                                                                        \
+	}
+
+UNPIN_ONE(unpin_user_page, PT_HOOK_UNPIN_USER_PAGE, struct page *, page_head(arg), 1)
+UNPIN_ONE(unpin_folio, PT_HOOK_UNPIN_FOLIO, struct folio *, arg, 1)
+UNPIN_ONE(unpin_user_folio, PT_HOOK_UNPIN_USER_FOLIO, struct folio *, arg, (__u32)npages, unsigned long npages)
 
 /* ---- isolation: the page a contiguous allocation or an offline died on ---- */
 

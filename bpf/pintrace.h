@@ -59,6 +59,9 @@ enum pt_hook {
 	PT_HOOK_CONTIG_PAGES = 22,     /* alloc_contig_pages (5.x-6.9) */
 	PT_HOOK_CONTIG_PAGES_NOPROF = 23, /* alloc_contig_pages_noprof (6.10+) */
 	PT_HOOK_CONTIG_FROZEN_PAGES = 24, /* alloc_contig_frozen_pages_noprof (7.x; the one above wraps it) */
+	PT_HOOK_UNPIN_USER_PAGE = 25,  /* releases: unpin_user_page(page) (gup_put_folio inlined on 7.x) */
+	PT_HOOK_UNPIN_FOLIO = 26,      /* releases: unpin_folio(folio) */
+	PT_HOOK_UNPIN_USER_FOLIO = 27, /* releases: unpin_user_folio(folio, npages): io_uring, bio completion */
 };
 
 struct pt_header {

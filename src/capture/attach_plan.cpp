@@ -17,6 +17,9 @@ constexpr const char* kHidesGrabFast =
     "invisible: failures on such pages have no culprit";
 constexpr const char* kHidesRelease =
     "releases are invisible: every pin looks held until the trace ends, so a culprit may have let go already";
+constexpr const char* kHidesUnpinOne =
+    "where the kernel inlines gup_put_folio into this function (7.x), its releases are invisible: io_uring "
+    "fixed buffers unregistered and direct I/O completed look held until the trace ends";
 constexpr const char* kHidesFailedList =
     "which pages failed to migrate is unknown: failures are reported with counts only, without pfns or culprits";
 constexpr const char* kHidesFollowPage =
@@ -244,6 +247,22 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(&P::fentry_put_compound_head, nullptr)},
          .kprobes = {tramp(&P::kprobe_put_compound_head, nullptr)},
          .hides = kHidesRelease, .absent_is_fine = true, .capability = releases},
+        // The exported one-folio unpins: 7.x inlines gup_put_folio into them
+        // (io_uring buffer unregistration, direct I/O completion). Entry
+        // reports, exit ends the mark that keeps gup_put_folio /
+        // put_compound_head from reporting the same release again.
+        {.hook = PT_HOOK_UNPIN_USER_PAGE, .target = "unpin_user_page",
+         .trampolines = {tramp(&P::fentry_unpin_user_page, &P::fexit_unpin_user_page, {1, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_unpin_user_page, &P::kretprobe_unpin_user_page, {1, RetKind::Any})},
+         .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
+        {.hook = PT_HOOK_UNPIN_FOLIO, .target = "unpin_folio",
+         .trampolines = {tramp(&P::fentry_unpin_folio, &P::fexit_unpin_folio, {1, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_unpin_folio, &P::kretprobe_unpin_folio, {1, RetKind::Any})},
+         .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
+        {.hook = PT_HOOK_UNPIN_USER_FOLIO, .target = "unpin_user_folio",
+         .trampolines = {tramp(&P::fentry_unpin_user_folio, &P::fexit_unpin_user_folio, {2, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_unpin_user_folio, &P::kretprobe_unpin_user_folio, {2, RetKind::Any})},
+         .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
         {.hook = PT_HOOK_MIGRATE_TP, .target = "migrate:mm_migrate_pages", .tracepoint = &P::tp_mm_migrate_pages,
          .hides = kHidesMigrateTp},
         {.hook = PT_HOOK_EXEC_TP, .target = "sched:sched_process_exec", .tracepoint = &P::tp_sched_process_exec,

@@ -171,6 +171,9 @@ std::string_view hook_name(uint16_t hook)
     case PT_HOOK_CONTIG_PAGES: return "alloc_contig_pages";
     case PT_HOOK_CONTIG_PAGES_NOPROF: return "alloc_contig_pages_noprof";
     case PT_HOOK_CONTIG_FROZEN_PAGES: return "alloc_contig_frozen_pages_noprof";
+    case PT_HOOK_UNPIN_USER_PAGE: return "unpin_user_page";
+    case PT_HOOK_UNPIN_FOLIO: return "unpin_folio";
+    case PT_HOOK_UNPIN_USER_FOLIO: return "unpin_user_folio";
     default: return "unknown";
     }
 }

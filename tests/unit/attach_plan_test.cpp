@@ -72,7 +72,9 @@ struct KernelCase {
 // up to 6.9; try_grab_compound_head (5.x) then try_grab_folio(page, refs,
 // flags) -> folio (6.0-6.9), then try_grab_folio(folio, refs, flags) -> int
 // and try_grab_folio_fast (6.10+); put_compound_head (5.x) then
-// gup_put_folio; follow_page gone in 6.12; migrate_pages with 7 arguments
+// gup_put_folio; unpin_user_page on all, unpin_folio and unpin_user_folio
+// from 6.11 (6.12's BTF has them; 7.x inlines gup_put_folio into all three,
+// so they are hooked beside it); follow_page gone in 6.12; migrate_pages with 7 arguments
 // from 6.1, which x86 trampolines refuse before 6.3 (ENOTSUPP). CMA
 // tracepoints only where the kernel has CMA (7.x of Debian's amd64
 // kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
@@ -80,7 +82,8 @@ struct KernelCase {
 const std::map<std::string, std::string> k7x =
 {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
       {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "fentry+fexit"},
+      {"unpin_user_folio", "fentry+fexit"}, {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
       {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
       {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
@@ -91,7 +94,8 @@ const KernelCase kCases[] = {
     {"5.10",
      {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "absent"},
       {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "fexit"}, {"gup_put_folio", "absent"},
-      {"put_compound_head", "fentry"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"put_compound_head", "fentry"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "absent"},
+      {"unpin_user_folio", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
       {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
       {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
@@ -100,7 +104,8 @@ const KernelCase kCases[] = {
     {"6.1",
      {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "fexit"},
       {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "absent"},
+      {"unpin_user_folio", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
       {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
       {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
@@ -109,7 +114,8 @@ const KernelCase kCases[] = {
     {"6.12",
      {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
       {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "fentry+fexit"},
+      {"unpin_user_folio", "fentry+fexit"}, {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
       {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
       {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
@@ -119,7 +125,8 @@ const KernelCase kCases[] = {
     {"6.18-host",
      {{"follow_page", "absent"}, {"try_grab_page", "missing"}, {"try_grab_folio", "missing"},
       {"try_grab_folio_fast", "missing"}, {"try_grab_compound_head", "missing"}, {"gup_put_folio", "missing"},
-      {"put_compound_head", "missing"}, {"migrate:mm_migrate_pages", "tracepoint"},
+      {"put_compound_head", "missing"}, {"unpin_user_page", "missing"}, {"unpin_folio", "missing"},
+      {"unpin_user_folio", "missing"}, {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
       {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
       {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
@@ -268,6 +275,41 @@ TEST(Refusal, ARefusedTrampolineFallsBackToItsKprobes)
     // Refused again, as a kprobe: nothing left to fall back to.
     ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.kretprobe_migrate_pages, "again", facts));
     EXPECT_EQ(planned(plan, "migrate_pages").kind, AttachKind::Refused);
+}
+
+// 7.x: io_uring and direct I/O release through unpin_user_folio, where
+// gup_put_folio is inlined. Its refused exit program (the one that ends the
+// mark keeping gup_put_folio from reporting the release twice) moves that
+// point to its kprobes and leaves every other release hook as it was.
+TEST(Refusal, ARefusedUnpinHookTakesOnlyItselfDown)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    RecordedKernelFacts facts = facts_of("7.3");
+    auto plan = plan_attach(facts);
+    auto before = modes(planned_table(plan));
+    EXPECT_EQ(program_names(s.skel.get(), planned(plan, "unpin_user_folio")),
+              (std::vector<std::string>{"fentry_unpin_user_folio", "fexit_unpin_user_folio"}));
+    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.fexit_unpin_user_folio, "R1 invalid mem access", facts));
+    EXPECT_EQ(program_names(s.skel.get(), planned(plan, "unpin_user_folio")),
+              (std::vector<std::string>{"kprobe_unpin_user_folio", "kretprobe_unpin_user_folio"}));
+    auto after = modes(planned_table(plan));
+    EXPECT_EQ(after["unpin_user_folio"], "kprobe+kretprobe");
+    after.erase("unpin_user_folio");
+    before.erase("unpin_user_folio");
+    EXPECT_EQ(after, before);
+    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.kretprobe_unpin_user_folio, "again", facts));
+    auto table = planned_table(plan);
+    for (const auto& a : table) {
+        if (a.target == "unpin_user_folio") {
+            EXPECT_FALSE(a.attached());
+            EXPECT_FALSE(a.hides.empty());
+        }
+        if (a.target == "gup_put_folio") {
+            EXPECT_TRUE(a.attached());
+            EXPECT_EQ(a.mode, "fentry");
+        }
+    }
 }
 
 TEST(Refusal, AProgramThePlanDoesNotLoadIsNotTaken)
