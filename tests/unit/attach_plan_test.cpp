@@ -203,7 +203,9 @@ TEST(AttachPlan, AHostWithoutTrampolinesOrKprobesSaysBothReasons)
 TEST(AttachPlan, WithoutCmaTheCmaTracepointsAreAbsentAndSaySo)
 {
     for (const auto& a : planned_table(plan_attach(facts_of("6.1"))))
-        if (a.target.starts_with("cma:")) EXPECT_NE(a.detail.find("CONFIG_CMA off"), std::string::npos) << a.target;
+        if (a.target.starts_with("cma:")) {
+            EXPECT_NE(a.detail.find("CONFIG_CMA off"), std::string::npos) << a.target;
+        }
 }
 
 // ---- the skeleton and the specs ----
