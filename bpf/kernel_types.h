@@ -187,7 +187,6 @@ struct trace_event_raw_cma_alloc_finish {
  * it, as mm/rmap.c walks it. Flavoured (___rmap) where another program
  * declares the same struct, so each program's view stays its own. */
 struct page___rmap {
-	unsigned long compound_head; /* bit 0 set: a tail page, the rest points to the head */
 	struct address_space *mapping;
 	unsigned long index; /* renamed __folio_index in 6.16: read folio->index there */
 };
@@ -241,6 +240,15 @@ struct vm_area_struct {
 	} shared;
 };
 
+/* 7.3 keeps an anonymous page offset of its own per vma
+ * (vma_start_anon_pgoff(): hi << 32 | lo), which the anon_vma interval tree
+ * and an anonymous folio's index use; vm_pgoff stays the file offset of a
+ * MAP_PRIVATE file mapping. Up to 7.2 both are vm_pgoff. */
+struct vm_area_struct___anon_pgoff {
+	unsigned int __vm_anon_pgoff_lo;
+	unsigned int __vm_anon_pgoff_hi;
+};
+
 struct mm_struct {
 	struct task_struct *owner; /* CONFIG_MEMCG only */
 };
@@ -270,15 +278,21 @@ struct page___hpage_pinned {
 	atomic_t hpage_pinned_refcount;
 };
 
-/* 7.3: compound_head became compound_info (head address | 1, or a mask | 1
- * to apply to the tail's address: see page_head() in pintrace.bpf.c). */
+/* A tail page points at its head: compound_head = head address | 1
+ * (up to 6.x); 7.x renamed the word compound_info, which may hold a mask
+ * instead (compound_head.h). */
+struct page___compound_head {
+	unsigned long compound_head;
+};
+
 struct page___compound_info {
 	unsigned long compound_info;
 };
 
-/* A tail page points at its head: compound_head = head address | 1. */
-struct page___compound_head {
-	unsigned long compound_head;
+/* Declared exactly when CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP (7.2, 7.3
+ * mmzone.h): the witness of compound_info's mask mode. */
+struct zone___hvo {
+	struct page *vmemmap_tails[16];
 };
 
 /* The pageblock bits hang off the sparse memory sections: with

@@ -18,6 +18,7 @@
 #include <bpf/bpf_core_read.h>
 #include "pintrace.h"
 #include "bpf_util.h"
+#include "compound_head.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -608,32 +609,28 @@ static __always_inline void leave_unpin(const void *folio)
 		__sync_fetch_and_add(depth, -1);
 }
 
-/* page_folio(): the head of the compound page @page belongs to. A tail's
- * compound_head is the head's address | 1 (up to 7.2); 7.3's compound_info
- * is that too, or, with HugeTLB vmemmap optimisation and a power-of-2
- * struct page, GENMASK(63, shift) | 1 to apply to the tail's address. The
- * two are told apart by the mask's form: ~info + 2 is a power of two only
- * for a mask (a head pointer of that form would be the top of the address
- * space, where no memory map lies). */
+/* The head word's layout (compound_head.h), in a subprogram of its own so
+ * that the relocation of the field this kernel lacks stays behind its
+ * guard. */
+static __noinline __u32 capture_head_layout(__u64 *off)
+{
+	return head_layout(bpf_core_type_size(struct page), off);
+}
+
+/* page_folio(): the head of the compound page @page belongs to, or @page
+ * itself when it is no tail, or when its head word gives no page (said in
+ * compound_head.h: then the release is reported on @page). */
 static __always_inline const void *page_head(const void *page)
 {
-	__u64 info, x;
+	__u64 size = bpf_core_type_size(struct page), off = 0, info = 0, head;
+	__u32 mode = capture_head_layout(&off);
 
-	if (bpf_core_field_exists(struct page___compound_info, compound_info)) {
-		info = BPF_CORE_READ((struct page___compound_info *)page, compound_info);
-		if (!(info & 1))
-			return page;
-		x = ~info + 2;
-		if ((x & (x - 1)) == 0)
-			return (const void *)(ptr_to_u64(page) & info);
-		return (const void *)(info - 1);
-	}
-	if (bpf_core_field_exists(struct page___compound_head, compound_head)) {
-		info = BPF_CORE_READ((struct page___compound_head *)page, compound_head);
-		if (info & 1)
-			return (const void *)(info - 1);
-	}
-	return page;
+	if (mode == HEAD_UNKNOWN || bpf_probe_read_kernel(&info, sizeof(info), (const char *)page + off))
+		return page;
+	if (!(info & 1))
+		return page;
+	head = head_of_tail(ptr_to_u64(page), info, mode, vmemmap_base, size);
+	return head ? (const void *)head : page;
 }
 
 /* (folio or head page, refs, flags): gup_put_folio (6.0+) or

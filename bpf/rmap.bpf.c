@@ -7,13 +7,15 @@
  * A raw_tp program never attached: user space runs it with
  * BPF_PROG_TEST_RUN, as snapshot.bpf.c, at the calibrated vmemmap base.
  *
- *   struct page -> head page (compound_head) -> folio mapping and index
+ *   struct page -> head page (compound_head, 7.x compound_info: see
+ *     compound_head.h) -> folio mapping and index
  *   mapping & 1 (PAGE_MAPPING_ANON): struct anon_vma, whose rb_root is an
  *     interval tree of anon_vma_chain, each naming a vma;
  *   otherwise an address_space, whose i_mmap is the same kind of tree of
  *     vmas (vma->shared.rb);
  *   vma -> vm_mm -> mm->owner (CONFIG_MEMCG) -> tgid, comm;
- *   vaddr = vm_start + ((index - vm_pgoff) << PAGE_SHIFT).
+ *   vaddr = vm_start + ((index - vm_pgoff) << PAGE_SHIFT), where an
+ *   anonymous page's vm_pgoff is 7.3's anon page offset if the vma has one.
  *
  * The kernel walks these trees under the anon_vma or i_mmap lock; a BPF
  * program cannot take them. Every read here is bpf_probe_read_kernel on
@@ -33,6 +35,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "compound_head.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -56,6 +59,7 @@ enum rmap_kind {
 
 #define RMAP_STACK_FULL 1 /* a subtree was not searched */
 #define RMAP_NO_OWNER 2   /* mm->owner absent (no CONFIG_MEMCG): mappers without a pid */
+#define RMAP_NO_HEAD 4    /* a tail page whose head word made no sense: not walked */
 
 /* Input. */
 __u64 vmemmap_base = 0;
@@ -67,6 +71,12 @@ __u32 rmap_kind = 0;
 __u64 rmap_pgoff = 0;
 __u32 rmap_sp = 0;
 __u64 rmap_stack[RMAP_STACK];
+
+/* The layout, found by each run outside the walk (find_layout). */
+__u32 head_mode = 0;     /* enum head_mode */
+__u64 head_off = 0;
+__u32 anon_pgoff = 0;    /* 7.3: vma->__vm_anon_pgoff_{lo,hi} */
+__u64 anon_lo_off = 0, anon_hi_off = 0;
 
 /* Output of one run. */
 __u32 rmap_flags = 0;
@@ -91,21 +101,41 @@ static __always_inline void push(__u64 node)
 	rmap_sp = sp + 1;
 }
 
+/* Offsets of fields only some kernels have, found outside the walk so that
+ * clang cannot hoist a relocation the kernel lacks out of its guard. */
+static __noinline void find_layout(void)
+{
+	head_mode = head_layout(bpf_core_type_size(struct page), &head_off);
+	anon_pgoff = 0;
+	if (bpf_core_field_exists(struct vm_area_struct___anon_pgoff, __vm_anon_pgoff_lo) &&
+	    bpf_core_field_exists(struct vm_area_struct___anon_pgoff, __vm_anon_pgoff_hi)) {
+		anon_lo_off = bpf_core_field_offset(struct vm_area_struct___anon_pgoff, __vm_anon_pgoff_lo);
+		anon_hi_off = bpf_core_field_offset(struct vm_area_struct___anon_pgoff, __vm_anon_pgoff_hi);
+		anon_pgoff = 1;
+	}
+}
+
 /* Sets rmap_kind and rmap_pgoff, and pushes the tree's root. */
 static __always_inline void resolve(void)
 {
 	__u64 size = bpf_core_type_size(struct page);
 	__u64 page = vmemmap_base + rmap_pfn * size, head = page;
-	__u64 compound_head = 0, mapping = 0, index = 0, root = 0;
-	struct page___rmap *pg = (void *)page;
+	__u64 info = 0, mapping = 0, index = 0, root = 0;
+	struct page___rmap *pg;
 
 	rmap_kind = RMAP_UNREADABLE;
 	rmap_sp = 0;
 	rmap_pgoff = 0;
-	if (bpf_core_read(&compound_head, sizeof(compound_head), &pg->compound_head))
+	if (head_mode == HEAD_UNKNOWN ||
+	    bpf_probe_read_kernel(&info, sizeof(info), (void *)(page + head_off)))
 		return;
-	if (compound_head & 1)
-		head = compound_head - 1;
+	if (info & 1) {
+		head = head_of_tail(page, info, head_mode, vmemmap_base, size);
+		if (!head) {
+			rmap_flags |= RMAP_NO_HEAD;
+			return;
+		}
+	}
 	pg = (void *)head;
 	if (bpf_core_read(&mapping, sizeof(mapping), &pg->mapping))
 		return;
@@ -184,6 +214,7 @@ int rmap_walk(void *ctx)
 
 	rmap_nr = 0;
 	rmap_visited = 0;
+	find_layout();
 	if (!rmap_resume) {
 		rmap_flags = 0;
 		resolve();
@@ -226,7 +257,15 @@ int rmap_walk(void *ctx)
 		v = (void *)vma;
 		bpf_core_read(&start, sizeof(start), &v->vm_start);
 		bpf_core_read(&end, sizeof(end), &v->vm_end);
-		bpf_core_read(&vm_pgoff, sizeof(vm_pgoff), &v->vm_pgoff);
+		if (rmap_kind == RMAP_ANON && anon_pgoff) {
+			__u32 lo = 0, hi = 0;
+
+			bpf_probe_read_kernel(&lo, sizeof(lo), (void *)(vma + anon_lo_off));
+			bpf_probe_read_kernel(&hi, sizeof(hi), (void *)(vma + anon_hi_off));
+			vm_pgoff = ((__u64)hi << 32) | lo;
+		} else {
+			bpf_core_read(&vm_pgoff, sizeof(vm_pgoff), &v->vm_pgoff);
+		}
 		if (vm_pgoff <= rmap_pgoff) {
 			if (rmap_pgoff < vm_pgoff + ((end - start) >> PAGE_SHIFT))
 				emit(v, start, vm_pgoff);

@@ -29,6 +29,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "compound_head.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -39,6 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SNAP_SCRATCH 512 /* three struct pages, rounded up to a power of two for masking */
 #define SNAP_NONE (-2147483647 - 1)
 #define SNAP_NO_BLOCK 0xffff
+#define SNAP_NO_HEAD (~0ULL)
 
 /* What to read for page i (op[i]), from its /proc/kpageflags flags. */
 enum snap_op {
@@ -56,7 +58,7 @@ __s32 mapcount[SNAP_SLOTS][SNAP_CHUNK]; /* this struct page's _mapcount + 1 */
 __s32 pincount[SNAP_SLOTS][SNAP_CHUNK]; /* HEAD, TAIL: the folio's pin count; SNAP_NONE where it keeps none */
 __u8 order[SNAP_SLOTS][SNAP_CHUNK];     /* HEAD, TAIL: the folio's order */
 __u16 block_bits[SNAP_SLOTS][SNAP_BLOCKS]; /* the pageblock flags of each block the run touches */
-__u64 tail_head[SNAP_SLOTS];            /* TAIL: the pfn of the head */
+__u64 tail_head[SNAP_SLOTS];            /* TAIL: the pfn of the head; SNAP_NO_HEAD: not found */
 __u32 done[SNAP_SLOTS];
 __u8 scratch[SNAP_SLOTS][SNAP_SCRATCH];
 
@@ -71,6 +73,8 @@ __u32 section_shift = 15; /* PFN_SECTION_SHIFT: 128 MiB sections on x86-64 */
 __u32 page_size = 0;
 __u32 pincount_where = 0; /* 1 folio._pincount, 2 page[1].compound_pincount, 3 page[2].hpage_pinned_refcount */
 __u32 bad_layout = 0;
+__u32 head_mode = 0; /* enum head_mode (compound_head.h): how a tail page names its head */
+__u32 heads_not_found = 0; /* TAIL ops whose head word made no sense (kept across runs) */
 
 
 static __always_inline __s32 s32_at(const __u8 *buf, __u32 off)
@@ -87,9 +91,11 @@ static __always_inline __s32 s32_at(const __u8 *buf, __u32 off)
  * field this kernel lacks out of its guard, and libbpf's poisoned
  * instruction then ran. */
 __u32 order_off, pin_off, pin_min_order; /* and pincount_where */
+__u64 head_off; /* and head_mode */
 
 static __noinline void find_folio_layout(__u32 size)
 {
+	head_mode = head_layout(size, &head_off);
 	if (bpf_core_field_exists(struct folio___order_field, _folio_order))
 		order_off = bpf_core_field_offset(struct folio___order_field, _folio_order);
 	else if (bpf_core_field_exists(struct folio___memdesc_flags1, _flags_1))
@@ -164,10 +170,18 @@ __noinline int read_page(__u64 slot, __u64 i, __u64 start_pfn)
 	buf = scratch[slot];
 	pg = vmemmap_base + (start_pfn + i) * size;
 	if (what == SNAP_TAIL) {
-		__u64 head = 0;
+		__u64 info = 0;
 
-		bpf_core_read(&head, sizeof(head), &((struct page___compound_head *)pg)->compound_head);
-		pg = head & ~1ULL;
+		bpf_probe_read_kernel(&info, sizeof(info), (void *)(pg + head_off));
+		pg = head_of_tail(pg, info, head_mode, vmemmap_base, size);
+		if (!pg) {
+			/* No head: no order or pin count for this folio. */
+			tail_head[slot] = SNAP_NO_HEAD;
+			order[slot][i] = 0;
+			pincount[slot][i] = SNAP_NONE;
+			__sync_fetch_and_add(&heads_not_found, 1);
+			return 0;
+		}
 		tail_head[slot] = (pg - vmemmap_base) / size;
 	}
 	/* A small page needs one struct page, a head three (reading three

@@ -193,6 +193,21 @@ std::string BpfRefcounts::pincount_field() const
     }
 }
 
+std::string BpfRefcounts::head_field() const
+{
+    switch (impl_->skel->bss->head_mode) {  // bpf/compound_head.h's enum head_mode
+    case 1: return "page.compound_head (head | 1)";
+    case 2: return "page.compound_info (head | 1)";
+    case 3: return "page.compound_info (mask | 1)";
+    default: return "";
+    }
+}
+
+uint64_t BpfRefcounts::heads_not_found() const
+{
+    return __atomic_load_n(&impl_->skel->bss->heads_not_found, __ATOMIC_RELAXED);
+}
+
 Result<void> BpfRefcounts::read(unsigned slot, uint64_t start, std::span<const PageOp> ops, std::span<BpfPage> out,
                                 std::span<uint16_t> blocks, uint64_t* tail_head)
 {

@@ -17,6 +17,7 @@ namespace pintrace::snapshot {
 
 inline constexpr int32_t kNoPage = INT32_MIN;       // no readable struct page
 inline constexpr uint16_t kNoBlock = 0xffff;        // pageblock bits unreadable
+inline constexpr uint64_t kNoHead = ~uint64_t{0};   // a tail page whose head was not found (SNAP_NO_HEAD)
 
 // What to read for one page of a run (bpf/snapshot.bpf.c enum snap_op).
 enum class PageOp : uint8_t {
@@ -65,6 +66,12 @@ public:
     const PageblockLayout& pageblocks() const { return layout_; }
     // Where this kernel keeps large-folio pin counts ("folio._pincount").
     std::string pincount_field() const;
+    // How a tail page names its head here (page.compound_head, or 7.x's
+    // compound_info as a pointer or a mask: bpf/compound_head.h).
+    std::string head_field() const;
+    // Tail pages read since the program was loaded whose head word fit
+    // neither form: their folio's order and pin count are unknown.
+    uint64_t heads_not_found() const;
     const BpfOpenTimes& open_times() const { return times_; }
 
 private:

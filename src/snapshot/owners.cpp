@@ -328,7 +328,7 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
     if (!pfns.empty() && options.rmap) {
         scan.method = OwnerMethod::ReverseMap;
         std::map<uint32_t, Fd> pagemaps;
-        uint64_t not_mapped = 0, ksm = 0, truncated = 0, no_owner = 0;
+        uint64_t not_mapped = 0, ksm = 0, truncated = 0, no_owner = 0, no_head = 0;
         for (uint64_t pfn : pfns) {
             auto pm = options.rmap(pfn);
             if (!pm) {
@@ -343,6 +343,7 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
             if (pm->kind == RmapKind::Ksm) ++ksm;
             else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File) ++not_mapped;
             truncated += pm->truncated;
+            no_head += pm->no_head;
             for (const auto& m : pm->mappers) {
                 if (!m.tgid) {
                     ++no_owner;
@@ -377,6 +378,10 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
                 scan.notes.push_back(std::to_string(truncated) +
                                      " page(s) have more mappers than were searched (widely shared file pages): "
                                      "their list is partial");
+            if (no_head)
+                scan.notes.push_back(std::to_string(no_head) +
+                                     " page(s) are tail pages whose head page could not be found (their head word "
+                                     "fits neither form this kernel uses): their mappers are not walked");
             if (ksm)
                 scan.notes.push_back(std::to_string(ksm) + " page(s) are KSM-merged: their mappers are not walked");
             if (no_owner)

@@ -107,6 +107,7 @@ struct PageMappers {
     uint64_t nodes_visited = 0;
     bool truncated = false;  // more mappers than were searched or kept
     bool no_owner = false;
+    bool no_head = false;  // a tail page whose head the program could not find: not walked
 };
 using RmapLookup = std::function<Result<PageMappers>(uint64_t pfn)>;
 

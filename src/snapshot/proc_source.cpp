@@ -233,8 +233,10 @@ Result<size_t> ProcPageSource::scan_piece(uint64_t start, size_t n, const std::v
                 current = true;
                 break;
             case PageOp::Tail:
-                folio = Folio{tail_heads[i], b.order, b.pincount};
-                current = true;
+                // No head found (bpf/compound_head.h): this folio's order
+                // and pin count stay unknown, not guessed.
+                current = tail_heads[i] != kNoHead;
+                if (current) folio = Folio{tail_heads[i], b.order, b.pincount};
                 break;
             case PageOp::Skip:
                 if (!(p.flags & kpf(kKpfCompoundTail))) current = false;

@@ -28,7 +28,7 @@ namespace {
 
 // bpf/rmap.bpf.c's enum rmap_kind and flags.
 constexpr uint32_t kBpfNone = 0, kBpfAnon = 1, kBpfFile = 2, kBpfKsm = 3, kBpfMovable = 4;
-constexpr uint32_t kStackFull = 1, kNoOwner = 2;
+constexpr uint32_t kStackFull = 1, kNoOwner = 2, kNoHead = 4;
 
 RmapKind kind_of(uint32_t k)
 {
@@ -94,6 +94,7 @@ Result<PageMappers> BpfRmap::walk(uint64_t pfn, size_t max_mappers, unsigned max
     }
     out.truncated = out.truncated || (bss->rmap_flags & kStackFull);
     out.no_owner = bss->rmap_flags & kNoOwner;
+    out.no_head = bss->rmap_flags & kNoHead;
     return out;
 }
 

@@ -99,6 +99,7 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     SnapshotResult r;
     r.source = source_name(bpf != nullptr);
     r.blind = ProcPageSource::blind_spots(bpf);
+    const uint64_t heads_missed_before = bpf ? bpf->heads_not_found() : 0;
     if (bpf) {
         r.migratetype_visible = bpf->migratetype_visible();
         r.pageblocks = bpf->pageblocks();
@@ -144,6 +145,12 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
     work(0);
     for (auto& t : pool) t.join();
+    if (bpf && bpf->heads_not_found() > heads_missed_before)
+        r.blind.push_back(std::to_string(bpf->heads_not_found() - heads_missed_before) +
+                          " run(s) of tail pages whose head page could not be found (" +
+                          (bpf->head_field().empty() ? std::string("no head field in this kernel's BTF")
+                                                     : "its " + bpf->head_field() + " word made no sense") +
+                          "): their folio's order and pin count");
 
     r.spans.reserve(spans.size());
     for (const auto& span : spans) {

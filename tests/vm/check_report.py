@@ -9,7 +9,9 @@ for each, exactly which processes hold it and with which FOLL_* flags; pfns
 that must not be blamed on anyone; or, for expect_failure false, that the
 scenario's process must not be blamed at all. Optional: the first busy pfn
 an isolation failure must name (isolation_busy_pfn) and the other pages of
-its range it must list as held (expect_held_in_range), and what went wrong in
+its range it must list as held (expect_held_in_range), how many failed
+isolations of the range the kernel itself traced (kernel_isolation_failures:
+the report must have exactly that many), and what went wrong in
 the scenario's own set-up (setup_problems: a failed precondition is a
 failed test, never a pass). Each expected holder must carry its process's
 exe and cgroup, as tests/vm/guests/all.sh sets them up, and every scenario
@@ -130,6 +132,15 @@ if truth["expect_failure"]:
                     for c in f.get("held_in_range", []) if c["pid"] == pid}
         missing = sorted(set(truth.get("expect_held_in_range", [])) - in_range)
         check(not missing, f"held pages of the range not listed as held by pid {pid}: {missing}")
+    traced = truth.get("kernel_isolation_failures")
+    if traced is not None:
+        # The kernel's own count (an ftrace instance of the scenario's):
+        # every failed isolation of the range, no more, no fewer.
+        lo, hi = truth["range"]
+        seen = [f for f in report["failures"] if f["kind"] == "isolation"
+                and f.get("range_start_pfn") == lo and f.get("range_end_pfn") == hi]
+        check(len(seen) == traced, f"{len(seen)} isolation failure(s) of pfns {lo:#x}-{hi:#x} reported, "
+              f"the kernel traced {traced} (test_pages_isolated)")
     cma = truth.get("cma")
     if cma and truth["reason"] == "cma":
         # A CMA allocation (tests/vm/scenarios/cma.h): named as one, with
