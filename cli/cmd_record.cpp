@@ -64,6 +64,14 @@ void print_attach_summary(const TraceInfo& info)
 // costs a little itself), so this prints only when someone turned it on.
 void print_bpf_cost(const std::vector<ProgramStats>& stats)
 {
+    // Runs the kernel skipped are events nobody will see: say so even when
+    // run-time statistics are off.
+    for (const auto& s : stats)
+        if (s.recursion_misses)
+            std::fprintf(stderr,
+                         "pintrace record: the kernel skipped %llu run(s) of %s (BPF already running on that CPU): "
+                         "their events are missing\n",
+                         static_cast<unsigned long long>(s.recursion_misses), s.name.c_str());
     uint64_t runs = 0, ns = 0;
     for (const auto& s : stats) {
         runs += s.run_cnt;

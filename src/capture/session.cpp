@@ -145,7 +145,7 @@ std::vector<ProgramStats> CaptureSession::program_stats() const
         bpf_prog_info info{};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
-        out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+        out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns, info.recursion_misses});
     }
     return out;
 }

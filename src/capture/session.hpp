@@ -32,6 +32,9 @@ struct ProgramStats {
     std::string name;
     uint64_t run_cnt = 0;
     uint64_t run_time_ns = 0;
+    // Runs the kernel skipped because BPF was already running on that CPU
+    // (5.12+): their events are missing from the trace.
+    uint64_t recursion_misses = 0;
 };
 
 class CaptureSession {
