@@ -1013,23 +1013,30 @@ int tp_cma_alloc(struct trace_event_raw_cma_alloc *ctx)
 
 /* ---- frees: a grabbed page went back to the allocator ---- */
 
-SEC("tracepoint/kmem/mm_page_free")
-int tp_mm_page_free(struct trace_event_raw_mm_page_free *ctx)
+/* A BTF tracepoint (raw), not a classic one: the kernel skips a classic
+ * tracepoint program whenever any kprobe or classic-tracepoint BPF runs on
+ * the CPU, and while user space reads a map (bpf_prog_active): frees inside
+ * those windows were missed (seen on 7.2: a process's vmspliced pages freed
+ * at its exit, never reported). A raw one is skipped only when this very
+ * program is interrupted by a free on its CPU; record counts those
+ * (recursion_misses) and says so. mm_page_free(struct page *, order). */
+SEC("tp_btf/mm_page_free")
+int BPF_PROG(tp_mm_page_free, struct page *page, unsigned int order)
 {
-	__u64 pfn = ctx->pfn;
+	__u64 pfn = page_to_pfn(page);
 	struct pt_page_freed *r;
 
 	/* Every free of a buddy page passes here (free_pages_prepare()), the
 	 * batched ones of free_unref_page_list() / free_unref_folios() too,
 	 * before their mm_page_free_batched: see docs/ledger.md. */
-	if (!take_grabbed(pfn, ctx->order))
+	if (!take_grabbed(pfn, order))
 		return 0;
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	fill_header(&r->h, PT_REC_PAGE_FREED, sizeof(*r), PT_HOOK_PAGE_FREE_TP);
 	r->pfn = pfn;
-	r->order = ctx->order;
+	r->order = order;
 	r->pad = 0;
 	submit(r);
 	return 0;
