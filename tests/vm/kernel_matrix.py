@@ -40,9 +40,9 @@ def checks(d):
     out = {}
     path = d / "checks.txt"
     for line in path.read_text().splitlines() if path.exists() else []:
-        m = re.match(r"(ok|FAIL) ([\w.-]+)(?::? ?(.*))?", line)
+        m = re.match(r"(ok|PASS|FAIL) ([\w.-]+)(?::? ?(.*))?", line)
         if m:
-            out[m.group(2)] = "ok" if m.group(1) == "ok" else "FAIL"
+            out[m.group(2)] = "FAIL" if m.group(1) == "FAIL" else "ok"
     return out
 
 
@@ -63,7 +63,7 @@ def matrix(results):
     # whose checks run.sh keeps with the kernel's.
     kernels = sorted((d for d in results.iterdir() if d.is_dir() and (d / "checks.txt").exists()),
                      key=lambda d: [int(x) if x.isdigit() else 1 << 30 for x in re.split(r"\D", d.name)])
-    heads, attach, outcomes = [], {}, {}
+    heads, attach, outcomes, retried = [], {}, {}, {}
     for d in kernels:
         k = kernel_line(d)
         heads.append(f"{d.name}: {k.get('uname', k.get('package', '?'))} ({k.get('suite', '?')})")
@@ -74,13 +74,13 @@ def matrix(results):
             f"exit {doc['exit_code']}" if doc else "no doctor output")
         for name, verdict in checks(d).items():
             outcomes.setdefault(name, {})[d.name] = verdict
-        outcomes.setdefault("boots retried (oops before the guest ran)", {})[d.name] = str(
-            retries(d) + retries(d.parent / (d.name + "-cma")))
+        retried[d.name] = str(retries(d) + retries(d.parent / (d.name + "-cma")))
     names = [d.name for d in kernels]
     lines = ["| attach point | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
     for target, per in attach.items():
         lines.append(f"| {target} | " + " | ".join(per.get(n, "—") for n in names) + " |")
     lines += ["", "| check | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    outcomes["boots retried (oops before the guest ran)"] = retried
     for check, per in outcomes.items():
         lines.append(f"| {check} | " + " | ".join(per.get(n, "not run") for n in names) + " |")
     return "\n".join(lines) + "\n"
