@@ -189,6 +189,9 @@ int run_record(const RecordArgs& args)
     if (args.buffer_mib == 0 || (args.buffer_mib & (args.buffer_mib - 1)))
         return fail("record", "--buffer-size must be a power of two (MiB)", 2);
 
+    // Before the slow load: a signal during it stops the recording as soon
+    // as capture is ready, with a closed (empty) file rather than none.
+    install_stop_signals();
     CaptureOptions options;
     options.ring_buffer_bytes = args.buffer_mib << 20;
     auto sample = parse_duration_ns(args.stack_sample);
@@ -215,7 +218,12 @@ int run_record(const RecordArgs& args)
     info.meta["command"] = join(args.command);
     print_attach_summary(info);
 
-    auto writer = TraceWriter::create(args.output, info);
+    auto file = TraceFile::claim(args.output, {.keep_previous = true});
+    if (!file) return fail("record", file.error().message);
+    if (!file->previous().empty())
+        std::fprintf(stderr, "pintrace record: kept the previous %s as %s\n", args.output.c_str(),
+                     file->previous().c_str());
+    auto writer = TraceWriter::create(std::move(file.value()), info);
     if (!writer) return fail("record", writer.error().message);
 
     std::unique_ptr<SeedWriter> seed;
@@ -227,7 +235,6 @@ int run_record(const RecordArgs& args)
         seed = std::make_unique<SeedWriter>(capture, writer.value(), *seed_range, std::move(bpf.value()), note);
     }
     Recorder recorder(capture, seed ? seed->sink() : writer.value());
-    install_stop_signals();
     uint64_t start = monotonic_now_ns();
     pid_t child = -1;
     auto start_command = [&]() -> Result<void> {
@@ -263,7 +270,14 @@ int run_record(const RecordArgs& args)
         std::fprintf(stderr, "pintrace record: recording to %s; Ctrl-C to stop\n", args.output.c_str());
 
     auto finish = recorder.run(ro);
-    if (!finish) return fail("record", finish.error().message);
+    if (!finish) {
+        // Whatever stopped it, the file is closed with what it holds.
+        FinishEvent stopped{monotonic_now_ns(), 0, capture.lost_total(), StopReason::Error, command_status};
+        (void)writer->finish(stopped);
+        return fail("record", finish.error().message + "; " + args.output + " keeps the " +
+                                  std::to_string(writer->bytes_written()) + " bytes written before, " +
+                                  (writer->closed() ? "closed" : "not closed (report --allow-incomplete reads it)"));
+    }
     if (seed && seed->pending()) {
         // Stopped before the snapshot was done (the command never started):
         // the file still gets it, whole.

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "util/fd.hpp"
+
 namespace pintrace {
 
 // For libbpf_set_print: libbpf's own chatter (the probe failures and
@@ -41,34 +43,5 @@ struct SkelDeleter {
     void operator()(Skel* p) const { Destroy(p); }
 };
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
-    Fd& operator=(Fd&& o) noexcept
-    {
-        if (this != &o) {
-            reset();
-            fd_ = o.release();
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    int release()
-    {
-        int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-    void reset()
-    {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_;
-};
 
 }  // namespace pintrace

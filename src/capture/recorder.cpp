@@ -157,6 +157,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
         if (status) status = stacks.flush(writer);
         if (status) status = processes.flush(writer);
+        if (status) status = writer.checkpoint();
         uint64_t now = monotonic_now_ns();
         if (uint64_t lost = session.lost_total(); lost > lost_seen) {
             if (auto r = writer.append(LostEvent{last_drain, now, lost - lost_seen}); !r) return r.error();
@@ -207,6 +208,11 @@ Result<void> HoldingSink::append(const LostEvent& lost)
     if (!holding_) return next_.append(lost);
     held_.emplace_back(lost);
     return {};
+}
+
+Result<void> HoldingSink::checkpoint()
+{
+    return holding_ ? Result<void>{} : next_.checkpoint();
 }
 
 Result<void> HoldingSink::append(const ProcessInfoEvent& process)

@@ -39,6 +39,7 @@ public:
     Result<void> append(const StackEvent& stack) override;
     Result<void> append(const LostEvent& lost) override;
     Result<void> append(const ProcessInfoEvent& process) override;
+    Result<void> checkpoint() override;
     Result<void> release();
     bool holding() const { return holding_; }
     size_t held_bytes() const { return held_bytes_; }

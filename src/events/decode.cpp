@@ -195,6 +195,7 @@ std::string_view stop_reason_name(StopReason reason)
     case StopReason::Signal: return "interrupted by signal";
     case StopReason::CommandExited: return "traced command exited";
     case StopReason::Error: return "capture error";
+    case StopReason::WriteFailed: return "the trace file could not be written";
     default: return "unknown";
     }
 }

@@ -235,7 +235,9 @@ struct LostEvent {
     uint64_t count = 0;
 };
 
-enum class StopReason : uint32_t { Unknown = 0, Duration = 1, Signal = 2, CommandExited = 3, Error = 4 };
+// WriteFailed: the trace file could not be written (disk full, quota,
+// I/O error); FinishEvent::error holds the errno.
+enum class StopReason : uint32_t { Unknown = 0, Duration = 1, Signal = 2, CommandExited = 3, Error = 4, WriteFailed = 5 };
 
 struct FinishEvent {
     uint64_t end_ns = 0;
@@ -243,6 +245,7 @@ struct FinishEvent {
     uint64_t lost = 0;
     StopReason reason = StopReason::Unknown;
     int32_t command_status = -1;  // exit status of the traced command, if any
+    int32_t error = 0;            // errno behind StopReason::WriteFailed
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,

@@ -1,4 +1,4 @@
-// The trace file, version 1.2. See docs/trace-format.md.
+// The trace file, version 1.3. See docs/trace-format.md.
 //
 //   FileHeader (32 bytes)
 //   sections: { u16 id, u16 reserved, u32 length, payload, pad to 8 } ...
@@ -7,17 +7,24 @@
 //             u16 type, u16 size and is a multiple of 8 bytes long
 //   a Finish record, written last: a file without one was not closed.
 //
+// From 1.3 the file is a run of blocks, each written by one write(2) and
+// ended by a Seal record holding the CRC of every byte since the previous
+// seal (the first block is the header): a reader checks a block before it
+// believes any of it, and a recorder killed mid-write leaves at most one
+// torn block.
+//
 // Readers skip section ids and record types they do not know, and refuse a
 // newer major version.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace pintrace::trace {
 
 inline constexpr char kMagic[8] = {'P', 'I', 'N', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 2;  // 1.1: process records; 1.2: snapshot records
+inline constexpr uint16_t kMinor = 3;  // 1.1: process records; 1.2: snapshot records; 1.3: sealed blocks
 
 struct FileHeader {
     char magic[8];
@@ -43,6 +50,7 @@ struct SectionHeader {
 };
 
 inline constexpr uint16_t kFirstUserRecord = 0x100;
+inline constexpr uint32_t kMaxRecord = 0xfff8;
 
 enum UserRecordType : uint16_t {
     kRecStack = 0x101,
@@ -52,6 +60,7 @@ enum UserRecordType : uint16_t {
     kRecSnapshotPages = 0x105,  // 1.2: record --snapshot
     kRecSnapshotHolder = 0x106,
     kRecSnapshotEnd = 0x107,
+    kRecSeal = 0x108,  // 1.3
 };
 
 // Readers of format 1.0 decode any type they do not know as a kernel
@@ -128,14 +137,38 @@ struct SnapshotEndPayload {
     uint32_t notes_len;
 };
 
+// Readers take the prefix they know: 1.3 added error.
 struct FinishPayload {
     uint64_t end_ns;
     uint64_t records;
     uint64_t lost;
     uint32_t reason;
     int32_t command_status;
+    int32_t error;  // 1.3: the errno that stopped the recording (reason write_failed), else 0
 };
 
-inline constexpr uint32_t kMaxRecord = 0xfff8;
+inline constexpr char kSealMagic[8] = {'P', 'T', 'S', 'E', 'A', 'L', '1', '\n'};
+
+// Ends a block. crc is zlib's CRC-32 (ISO-HDLC) of every byte from the
+// block's first up to crc itself, this record's header and fields included.
+struct SealPayload {
+    char magic[8];     // kSealMagic: lets a reader tell a torn tail from corrupt framing
+    uint64_t from;     // offset of the block's first byte: the end of the previous seal, or 0
+    uint64_t records;  // records in the block, this seal not counted
+    uint64_t ts_ns;    // CLOCK_MONOTONIC when the block was written
+    uint32_t reason;   // SealReason
+    uint32_t crc;
+};
+// The bytes of a seal record its own crc covers.
+inline constexpr size_t kSealCovered = sizeof(UserRecordHeader) + offsetof(SealPayload, crc);
+static_assert(sizeof(SealPayload) + sizeof(UserRecordHeader) == 48);
+
+// Why a block was written when it was (kept for the post-mortem of a file).
+enum class SealReason : uint32_t { Header = 0, Interval = 1, Size = 2, LostWindow = 3, Finish = 4, Abandoned = 5 };
+
+// A writer's blocks stay below this, so a longer run of bytes after the last
+// seal cannot be one torn write: it is corruption.
+inline constexpr uint64_t kMaxBlock = (uint64_t{1} << 20) + 2 * kMaxRecord;
+
 
 }  // namespace pintrace::trace

@@ -1,17 +1,21 @@
 #include "trace/reader.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <charconv>
 #include <cstring>
 #include <string_view>
 #include <vector>
 
 #include "events/decode.hpp"
+#include "trace/checksum.hpp"
 #include "trace/format.hpp"
 
 namespace pintrace {
@@ -110,10 +114,12 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         return true;
     }
     case trace::kRecFinish: {
-        trace::FinishPayload p;
-        if (auto r = need(sizeof p); !r) return r.error();
-        std::memcpy(&p, payload.data(), sizeof p);
-        out = FinishEvent{p.end_ns, p.records, p.lost, static_cast<StopReason>(p.reason), p.command_status};
+        // 1.3 added error: an older file's record ends before it.
+        trace::FinishPayload p{};
+        constexpr size_t kBefore13 = offsetof(trace::FinishPayload, error);
+        if (auto r = need(kBefore13); !r) return r.error();
+        std::memcpy(&p, payload.data(), std::min(payload.size(), sizeof p));
+        out = FinishEvent{p.end_ns, p.records, p.lost, static_cast<StopReason>(p.reason), p.command_status, p.error};
         return true;
     }
     case trace::kRecProcess: {
@@ -184,14 +190,19 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
 
 Result<TraceReader> TraceReader::open(const std::string& path)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error(std::strerror(errno));
+    // Special files are refused before anything is read: O_NONBLOCK keeps
+    // the open of a FIFO from waiting for a writer.
     struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return make_error("not a regular file");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return make_error(std::strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         return make_error("not a regular file");
     }
     TraceReader reader;
+    // A recorder holds an exclusive lock for as long as it writes.
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) reader.being_written_ = true;
     size_t size = static_cast<size_t>(st.st_size);
     if (size > 0) {
         void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -220,6 +231,8 @@ Result<TraceReader> TraceReader::from_bytes(std::string bytes)
 Result<void> TraceReader::parse_header()
 {
     trace::FileHeader fh;
+    if (data_.empty())
+        return make_error("empty: the recorder stopped before it wrote the trace header (nothing was recorded)");
     if (data_.size() < sizeof fh)
         return make_error("not a pintrace trace: " + std::to_string(data_.size()) + " bytes is too short for a header");
     std::memcpy(&fh, data_.data(), sizeof fh);
@@ -246,37 +259,86 @@ Result<void> TraceReader::parse_header()
     }
     if (!info_.flags.valid()) return make_error("corrupt header: no FOLL_* flag layout");
     records_offset_ = end;
+    minor_ = fh.major > 1 ? UINT16_MAX : fh.minor;
     return {};
 }
 
+namespace {
+
+struct Framing {
+    uint16_t type = 0;
+    uint16_t size = 0;
+};
+
+// The record header at off, if the file holds one whole record there.
+enum class RecordFit { Whole, Partial, Bad };
+RecordFit frame_at(std::span<const std::byte> data, size_t off, Framing& f)
+{
+    size_t left = data.size() - off;
+    if (left < sizeof f) return RecordFit::Partial;
+    std::memcpy(&f.type, data.data() + off, 2);
+    std::memcpy(&f.size, data.data() + off + 2, 2);
+    if (f.size < 8 || f.size % 8 != 0) return RecordFit::Bad;
+    return f.size > left ? RecordFit::Partial : RecordFit::Whole;
+}
+
+bool all_zero(std::span<const std::byte> bytes)
+{
+    return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+bool is_seal(std::span<const std::byte> data, size_t off, const Framing& f)
+{
+    return f.type == trace::kRecSeal && f.size >= sizeof(trace::UserRecordHeader) + sizeof(trace::SealPayload) &&
+           std::memcmp(data.data() + off + sizeof(trace::UserRecordHeader), trace::kSealMagic,
+                       sizeof trace::kSealMagic) == 0;
+}
+
+std::string incomplete_message(const ReadSummary& s)
+{
+    return "incomplete: the file ends after " + std::to_string(s.records) +
+           " records without its closing record (the recorder was killed, the disk filled, or the file was cut); "
+           "--allow-incomplete reads it anyway";
+}
+
+}  // namespace
+
 Result<ReadSummary> TraceReader::read(const std::function<void(const Event&)>& sink, ReadOptions options) const
 {
-    ReadSummary summary;
+    auto summary = minor_ >= 3 ? read_sealed(sink, options) : read_legacy(sink, options);
+    if (summary) {
+        summary->file_bytes = data_.size();
+        summary->being_written = being_written_;
+    }
+    return summary;
+}
+
+// Decodes and passes on the records in [from, to), whose framing is known
+// good; true once a Finish record was passed on.
+Result<bool> TraceReader::deliver(size_t from, size_t to, const std::function<void(const Event&)>& sink,
+                                  ReadSummary& summary) const
+{
     Event event;
-    size_t off = records_offset_;
-    while (off < data_.size()) {
-        size_t left = data_.size() - off;
-        uint16_t type, size;
-        if (left < 4) return make_error("truncated " + at(off) + ": a partial record header");
-        std::memcpy(&type, data_.data() + off, 2);
-        std::memcpy(&size, data_.data() + off + 2, 2);
-        if (size < 8 || size % 8 != 0)
-            return make_error("corrupt record " + at(off) + ": size " + std::to_string(size));
-        if (size > left)
-            return make_error("truncated " + at(off) + ": record of " + std::to_string(size) + " bytes, " +
-                              std::to_string(left) + " left in the file");
-        auto rec = data_.subspan(off, size);
+    for (size_t off = from; off < to;) {
+        Framing f;
+        frame_at(data_, off, f);
+        auto rec = data_.subspan(off, f.size);
+        if (f.type == trace::kRecSeal) {
+            off += f.size;
+            continue;
+        }
         ++summary.records;
-        if (type >= trace::kFirstUserRecord) {
-            auto known = decode_user_record(type, rec, off, event);
+        if (f.type >= trace::kFirstUserRecord) {
+            auto known = decode_user_record(f.type, rec, off, event);
             if (!known) return known.error();
             if (!known.value()) {
                 ++summary.unknown_records;
             } else {
                 sink(event);
-                if (type == trace::kRecFinish) {
+                if (f.type == trace::kRecFinish) {
                     summary.finished = true;
-                    return summary;
+                    summary.end_offset = off + f.size;
+                    return true;
                 }
             }
         } else {
@@ -285,12 +347,120 @@ Result<ReadSummary> TraceReader::read(const std::function<void(const Event&)>& s
             if (known.value()) sink(event);
             else ++summary.unknown_records;
         }
-        off += size;
+        off += f.size;
+        summary.end_offset = off;
     }
-    if (!options.allow_incomplete)
-        return make_error("incomplete: the file ends after " + std::to_string(summary.records) +
-                          " records without its closing record (the recorder was killed or the file was cut); "
-                          "--allow-incomplete reads it anyway");
+    return false;
+}
+
+// 1.3: block by block, each checked against its seal before any of it is
+// passed on. After the last seal there can only be one torn block.
+Result<ReadSummary> TraceReader::read_sealed(const std::function<void(const Event&)>& sink, ReadOptions options) const
+{
+    ReadSummary summary;
+    summary.sealed = true;
+    size_t block = 0, off = records_offset_;
+    summary.end_offset = off;
+    while (off < data_.size()) {
+        Framing f;
+        RecordFit frame = frame_at(data_, off, f);
+        if (frame == RecordFit::Whole && is_seal(data_, off, f)) {
+            trace::SealPayload seal;
+            std::memcpy(&seal, data_.data() + off + sizeof(trace::UserRecordHeader), sizeof seal);
+            uint32_t crc = trace::block_crc(data_.data() + block, off + trace::kSealCovered - block);
+            if (seal.from != block || crc != seal.crc)
+                return make_error("corrupt: checksum mismatch in bytes " + std::to_string(block) + "-" +
+                                  std::to_string(off) + (block == 0 ? " (the header)" : "") +
+                                  ": the file was damaged after it was written");
+            auto done = deliver(std::max(block, records_offset_), off, sink, summary);
+            if (!done) return done.error();
+            ++summary.blocks;
+            summary.last_block_ns = seal.ts_ns;
+            off += f.size;
+            block = off;
+            summary.end_offset = off;
+            if (done.value()) return summary;
+            continue;
+        }
+        if (frame == RecordFit::Whole) {
+            off += f.size;
+            continue;
+        }
+        // The framing stops here: a torn last block ends in a partial record
+        // or a zero fill; anything else is damage.
+        if (frame == RecordFit::Bad && !all_zero(data_.subspan(off)))
+            return make_error("corrupt record " + at(off) + ": size " + std::to_string(f.size));
+        break;
+    }
+    // After the last seal: one torn block at most, and no seal within it.
+    size_t tail = data_.size() - block;
+    if (tail > trace::kMaxBlock)
+        return make_error("corrupt: " + std::to_string(tail) + " bytes after the last checksum " + at(block) +
+                          ", more than one write: the framing is damaged");
+    for (size_t at8 = block; at8 + 48 <= data_.size(); at8 += 8) {
+        Framing f;
+        if (frame_at(data_, at8, f) == RecordFit::Whole && is_seal(data_, at8, f))
+            return make_error("corrupt: a checksum record " + at(at8) + " is out of step with the records before it");
+    }
+    if (!options.allow_incomplete) return make_error(incomplete_message(summary));
+    uint64_t before = summary.records;
+    auto done = deliver(block, off, sink, summary);
+    if (!done) return done.error();
+    summary.unverified_records = summary.records - before;
+    summary.end_offset = off;
+    summary.torn_bytes = data_.size() - off;
+    return summary;
+}
+
+std::string reseal(std::string bytes)
+{
+    auto data = std::as_bytes(std::span(bytes.data(), bytes.size()));
+    trace::FileHeader fh;
+    if (bytes.size() < sizeof fh) return bytes;
+    std::memcpy(&fh, bytes.data(), sizeof fh);
+    size_t block = 0, off = sizeof fh + size_t{fh.sections_bytes};
+    Framing f;
+    while (off < bytes.size() && frame_at(data, off, f) == RecordFit::Whole) {
+        if (is_seal(data, off, f)) {
+            trace::SealPayload seal;
+            char* at = bytes.data() + off + sizeof(trace::UserRecordHeader);
+            std::memcpy(&seal, at, sizeof seal);
+            seal.from = block;
+            std::memcpy(at, &seal, sizeof seal);
+            seal.crc = trace::block_crc(bytes.data() + block, off + trace::kSealCovered - block);
+            std::memcpy(at, &seal, sizeof seal);
+            block = off + f.size;
+        }
+        off += f.size;
+    }
+    return bytes;
+}
+
+// 1.0-1.2: no checksums; a partial last record is the torn end of a killed
+// recording.
+Result<ReadSummary> TraceReader::read_legacy(const std::function<void(const Event&)>& sink, ReadOptions options) const
+{
+    ReadSummary summary;
+    size_t off = records_offset_;
+    summary.end_offset = off;
+    while (off < data_.size()) {
+        Framing f;
+        RecordFit frame = frame_at(data_, off, f);
+        if (frame == RecordFit::Bad && !all_zero(data_.subspan(off)))
+            return make_error("corrupt record " + at(off) + ": size " + std::to_string(f.size));
+        if (frame != RecordFit::Whole) break;
+        // A seal is 1.3's: a header that says otherwise was damaged.
+        if (is_seal(data_, off, f))
+            return make_error("corrupt header: it says format 1." + std::to_string(minor_) +
+                              " but the records are sealed, as from 1.3 " + at(off));
+        auto done = deliver(off, off + f.size, sink, summary);
+        if (!done) return done.error();
+        off += f.size;
+        if (done.value()) return summary;
+    }
+    if (!options.allow_incomplete) return make_error(incomplete_message(summary));
+    summary.end_offset = off;
+    summary.torn_bytes = data_.size() - off;
     return summary;
 }
 

@@ -1,12 +1,19 @@
 #include "trace/writer.hpp"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 #include <vector>
 
+#include "trace/checksum.hpp"
 #include "trace/format.hpp"
+#include "util/clock.hpp"
 
 namespace pintrace {
 namespace {
@@ -56,12 +63,78 @@ std::string encode_section_text(const TraceInfo& info, uint16_t section)
     return out;
 }
 
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+Error os_error(const std::string& what, const std::string& path, int err)
+{
+    return make_error(what + " " + path + ": " + errno_text(err));
+}
+
+// write(2) until done: a regular file takes it all unless the disk is full
+// or a signal arrives mid-copy.
+int write_all(int fd, const std::byte* data, size_t size)
+{
+    while (size) {
+        ssize_t n = ::write(fd, data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (n == 0) return ENOSPC;
+        data += n;
+        size -= static_cast<size_t>(n);
+    }
+    return 0;
+}
+
+}  // namespace
+
+Result<TraceFile> TraceFile::claim(const std::string& path, TraceFileOptions options)
+{
+    // Special files are refused before they are opened (O_NONBLOCK: the
+    // open of a FIFO for writing would wait for a reader).
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return make_error(path + " is not a regular file");
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600));
+    if (fd.get() < 0) return os_error("cannot create", path, errno);
+    if (fstat(fd.get(), &st) != 0) return os_error("cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return make_error(path + " is not a regular file");
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return make_error(path + " is being written by another pintrace record: choose another -o");
+        return os_error("cannot lock", path, errno);
+    }
+    std::string previous;
+    if (st.st_size > 0 && options.keep_previous) {
+        previous = path + ".old";
+        if (::rename(path.c_str(), previous.c_str()) != 0) return os_error("cannot keep the previous", path, errno);
+        // The lock stays with the old file; the new one must not exist yet,
+        // or another recorder got there first.
+        Fd fresh(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fresh.get() < 0) return os_error("cannot create", path, errno);
+        if (flock(fresh.get(), LOCK_EX | LOCK_NB) != 0) return os_error("cannot lock", path, errno);
+        fd = std::move(fresh);
+    } else if (ftruncate(fd.get(), 0) != 0) {
+        return os_error("cannot truncate", path, errno);
+    }
+    // An existing file keeps its mode on open: this one is private whatever it was.
+    if (fchmod(fd.get(), 0600) != 0) return os_error("cannot chmod", path, errno);
+    int flags = fcntl(fd.get(), F_GETFL);
+    if (flags >= 0) fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+    return TraceFile(std::move(fd), path, std::move(previous));
+}
+
 Result<TraceWriter> TraceWriter::create(const std::string& path, const TraceInfo& info)
 {
-    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
-    if (!file) return make_error("cannot create " + path + ": " + std::strerror(errno));
-    std::setvbuf(file.get(), nullptr, _IOFBF, 1 << 20);
+    auto file = TraceFile::claim(path);
+    if (!file) return file.error();
+    return create(std::move(file.value()), info);
+}
 
+Result<TraceWriter> TraceWriter::create(TraceFile file, const TraceInfo& info, TraceWriterOptions options)
+{
     std::vector<char> sections;
     for (uint16_t id : {trace::kSectionMeta, trace::kSectionFlagLayout, trace::kSectionAttach,
                         trace::kSectionMigrateReasons, trace::kSectionPageFlags}) {
@@ -72,6 +145,7 @@ Result<TraceWriter> TraceWriter::create(const std::string& path, const TraceInfo
         sections.insert(sections.end(), text.begin(), text.end());
         sections.resize((sections.size() + 7) & ~size_t{7}, '\0');
     }
+    if (sections.size() > UINT32_MAX) return make_error("trace header too large");
 
     trace::FileHeader fh{};
     std::memcpy(fh.magic, trace::kMagic, sizeof fh.magic);
@@ -79,35 +153,108 @@ Result<TraceWriter> TraceWriter::create(const std::string& path, const TraceInfo
     fh.minor = trace::kMinor;
     fh.sections_bytes = static_cast<uint32_t>(sections.size());
 
-    TraceWriter writer(std::move(file), path);
-    if (auto r = writer.write(&fh, sizeof fh); !r) return r.error();
-    if (auto r = writer.write(sections.data(), sections.size()); !r) return r.error();
+    // The header is a block of its own, on disk before any record is taken:
+    // a recorder killed in its first second still leaves a readable file.
+    TraceWriter writer(std::move(file), options);
+    writer.put(&fh, sizeof fh);
+    writer.put(sections.data(), sections.size());
+    if (auto r = writer.write_block(trace::SealReason::Header); !r) return r.error();
+    if (fdatasync(writer.file_.fd_.get()) != 0) return os_error("cannot sync", writer.path(), errno);
     return writer;
 }
 
-Result<void> TraceWriter::write(const void* data, size_t size)
+TraceWriter::~TraceWriter()
 {
-    if (std::fwrite(data, 1, size, file_.get()) != size)
-        return make_error("write to " + path_ + " failed: " + std::strerror(errno));
+    // Not finished (an error return, an exception): keep what was taken.
+    if (file_.fd_.get() >= 0 && !finished_ && !write_errno_ && block_records_)
+        (void)write_block(trace::SealReason::Abandoned);
+}
+
+void TraceWriter::put(const void* data, size_t size)
+{
+    auto bytes = static_cast<const std::byte*>(data);
+    block_.insert(block_.end(), bytes, bytes + size);
+}
+
+Error TraceWriter::write_error() const
+{
+    return os_error("cannot write", path(), write_errno_);
+}
+
+Result<void> TraceWriter::end_record()
+{
+    ++records_;
+    if (!block_records_++) block_first_ns_ = monotonic_now_ns();
+    if (block_.size() >= options_.block_bytes) return write_block(trace::SealReason::Size);
+    return {};
+}
+
+// One write(2) per block, its seal last: a reader trusts nothing of a block
+// whose seal it has not checked, so a torn write is at most one block.
+Result<void> TraceWriter::write_block(trace::SealReason reason)
+{
+    if (write_errno_) return write_error();
+    trace::UserRecordHeader h{trace::kRecSeal, sizeof(trace::UserRecordHeader) + sizeof(trace::SealPayload), 0};
+    trace::SealPayload seal{};
+    std::memcpy(seal.magic, trace::kSealMagic, sizeof seal.magic);
+    seal.from = file_end_;
+    seal.records = block_records_;
+    seal.ts_ns = monotonic_now_ns();
+    seal.reason = static_cast<uint32_t>(reason);
+    put(&h, sizeof h);
+    put(&seal, sizeof seal);
+    seal.crc = trace::block_crc(block_.data(), block_.size() - sizeof seal.crc);
+    std::memcpy(block_.data() + block_.size() - sizeof seal.crc, &seal.crc, sizeof seal.crc);
+
+    int fd = file_.fd_.get();
+    // Room for this block and a closing one, or none of it is written: a
+    // full disk then still takes the Finish record (where the file system
+    // can reserve; elsewhere a failed write is cut off below).
+    int err = 0;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(file_end_), static_cast<off_t>(block_.size() + 4096)) != 0 &&
+        (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
+        err = errno;
+    if (!err) err = write_all(fd, block_.data(), block_.size());
+    if (err) {
+        // Cut back to the last whole block, so the file stays readable.
+        (void)!ftruncate(fd, static_cast<off_t>(file_end_));
+        write_errno_ = err;
+        block_.clear();
+        block_records_ = 0;
+        return write_error();
+    }
+    file_end_ += block_.size();
+    block_.clear();
+    block_records_ = 0;
+    return {};
+}
+
+Result<void> TraceWriter::checkpoint()
+{
+    if (write_errno_) return write_error();
+    if (block_records_ && monotonic_now_ns() - block_first_ns_ >= options_.flush_interval_ns)
+        return write_block(trace::SealReason::Interval);
     return {};
 }
 
 Result<void> TraceWriter::append_kernel_record(std::span<const std::byte> record)
 {
-    ++records_;
-    return write(record.data(), record.size());
+    if (write_errno_) return write_error();
+    put(record.data(), record.size());
+    return end_record();
 }
 
 Result<void> TraceWriter::write_user_record(uint16_t type, std::span<const std::byte> payload, size_t min_size)
 {
+    if (write_errno_) return write_error();
     size_t size = (std::max(sizeof(trace::UserRecordHeader) + payload.size(), min_size) + 7) & ~size_t{7};
     if (size > trace::kMaxRecord) return make_error("record too large for the trace format");
     trace::UserRecordHeader h{type, static_cast<uint16_t>(size), 0};
     static const std::byte zeros[trace::kMinAddedRecord] = {};
-    ++records_;
-    if (auto r = write(&h, sizeof h); !r) return r;
-    if (auto r = write(payload.data(), payload.size()); !r) return r;
-    return write(zeros, size - sizeof h - payload.size());
+    put(&h, sizeof h);
+    put(payload.data(), payload.size());
+    put(zeros, size - sizeof h - payload.size());
+    return end_record();
 }
 
 Result<void> TraceWriter::append(const StackEvent& stack)
@@ -132,10 +279,13 @@ Result<void> TraceWriter::append(const StackEvent& stack)
     return write_user_record(trace::kRecStack, payload);
 }
 
+// A lost-event window ends a block: what came before it is on disk before
+// whatever made the kernel drop records gets any worse.
 Result<void> TraceWriter::append(const LostEvent& lost)
 {
     trace::LostPayload p{lost.from_ns, lost.to_ns, lost.count};
-    return write_user_record(trace::kRecLost, std::as_bytes(std::span(&p, 1)));
+    if (auto r = write_user_record(trace::kRecLost, std::as_bytes(std::span(&p, 1))); !r) return r;
+    return write_block(trace::SealReason::LostWindow);
 }
 
 // Paths are stored as they are, length-prefixed: unlike header text they
@@ -250,13 +400,31 @@ Result<void> TraceWriter::append(const SnapshotEndEvent& end)
                              trace::kMinAddedRecord);
 }
 
+// After a failed write the file ends at its last whole block; the Finish
+// record is still tried there (the failed block's space, or the reserve,
+// usually takes it), so the reader learns why the recording stopped.
 Result<void> TraceWriter::finish(const FinishEvent& finish)
 {
+    if (finished_) return make_error("trace already finished");
+    finished_ = true;
+    int failed = write_errno_;
+    write_errno_ = 0;
     trace::FinishPayload p{finish.end_ns, records_ + 1, finish.lost, static_cast<uint32_t>(finish.reason),
-                           finish.command_status};
-    if (auto r = write_user_record(trace::kRecFinish, std::as_bytes(std::span(&p, 1))); !r) return r;
-    if (std::fflush(file_.get()) != 0 || fsync(fileno(file_.get())) != 0)
-        return make_error("cannot flush " + path_ + ": " + std::strerror(errno));
+                           finish.command_status, finish.error};
+    if (failed) {
+        p.reason = static_cast<uint32_t>(StopReason::WriteFailed);
+        p.error = failed;
+    }
+    auto written = write_user_record(trace::kRecFinish, std::as_bytes(std::span(&p, 1)));
+    if (written) written = write_block(trace::SealReason::Finish);
+    if (!written) return make_error(written.error().message + " (the file ends at byte " +
+                                    std::to_string(file_end_) + ", unclosed)");
+    closed_ = true;
+    if (fsync(file_.fd_.get()) != 0) return os_error("cannot sync", path(), errno);
+    if (failed) {
+        write_errno_ = failed;
+        return write_error();
+    }
     return {};
 }
 

@@ -76,12 +76,17 @@ std::string slurp(const std::string& path)
     return ss.str();
 }
 
-// Where the first record starts: after the file header and its sections.
+// Where the first record starts: after the file header, its sections and
+// the seal that ends the header's block.
 size_t first_record(const std::string& file)
 {
     trace::FileHeader fh;
     std::memcpy(&fh, file.data(), sizeof fh);
-    return sizeof fh + fh.sections_bytes;
+    size_t at = sizeof fh + fh.sections_bytes;
+    uint16_t type, size;
+    std::memcpy(&type, file.data() + at, 2);
+    std::memcpy(&size, file.data() + at + 2, 2);
+    return type == trace::kRecSeal ? at + size : at;
 }
 
 const ProcessInfoEvent kQemu{1500, 4242, "/usr/bin/qemu-system-x86_64", "/machine.slice/machine-qemu\\x2d1.scope"};
@@ -140,15 +145,24 @@ TEST(ProcessRecords, RoundTripThroughWriterAndReader)
     EXPECT_EQ(std::get<FinishEvent>(events.value()[5]).reason, StopReason::CommandExited);
 }
 
-TEST(ProcessRecords, ACutProcessRecordIsAnErrorNamingItsOffset)
+// A file cut inside a record is the torn end of a killed recording: refused
+// as incomplete, or read up to the record before with --allow-incomplete.
+TEST(ProcessRecords, ACutProcessRecordIsATornTail)
 {
     std::string full = slurp(write_trace({kQemu}));
     size_t at = first_record(full);
     for (size_t cut : {at + 4, at + 20, at + 40}) {
         auto events = read_bytes(full.substr(0, cut));
         ASSERT_FALSE(events.ok()) << "cut at " << cut;
-        EXPECT_NE(events.error().message.find("truncated at byte " + std::to_string(at)), std::string::npos)
-            << events.error().message;
+        EXPECT_NE(events.error().message.find("incomplete"), std::string::npos) << events.error().message;
+        auto reader = TraceReader::from_bytes(full.substr(0, cut));
+        ASSERT_TRUE(reader.ok());
+        size_t seen = 0;
+        auto s = reader->read([&](const Event&) { ++seen; }, {.allow_incomplete = true});
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        EXPECT_EQ(seen, 0u);
+        EXPECT_EQ(s->end_offset, at);
+        EXPECT_EQ(s->torn_bytes, cut - at);
     }
 }
 
@@ -162,7 +176,7 @@ TEST(ProcessRecords, PathLengthsPastTheRecordAreAnErrorNamingItsOffset)
         std::string bad = full;
         uint16_t len = size;  // more than the record holds, whatever the other length
         std::memcpy(bad.data() + at + sizeof(trace::UserRecordHeader) + field, &len, 2);
-        auto events = read_bytes(bad);
+        auto events = read_bytes(reseal(bad));
         ASSERT_FALSE(events.ok());
         EXPECT_NE(events.error().message.find("corrupt record at byte " + std::to_string(at)), std::string::npos)
             << events.error().message;
@@ -171,10 +185,14 @@ TEST(ProcessRecords, PathLengthsPastTheRecordAreAnErrorNamingItsOffset)
     std::string shrunk = full;
     uint16_t tiny = 16;
     std::memcpy(shrunk.data() + at + 2, &tiny, 2);
-    auto events = read_bytes(shrunk);
+    // The framing then breaks inside the record: the error names where.
+    auto events = read_bytes(reseal(shrunk));
     ASSERT_FALSE(events.ok());
-    EXPECT_NE(events.error().message.find("corrupt record at byte " + std::to_string(at)), std::string::npos)
-        << events.error().message;
+    const std::string prefix = "corrupt record at byte ";
+    ASSERT_EQ(events.error().message.rfind(prefix, 0), 0u) << events.error().message;
+    size_t named = std::stoul(events.error().message.substr(prefix.size()));
+    EXPECT_GE(named, at);
+    EXPECT_LT(named, at + size) << events.error().message;
 }
 
 // A 1.0 reader decodes a type it does not know as a kernel record: even the
