@@ -82,6 +82,7 @@ int run_report(const ReportArgs& args)
     auto read = reader->read([&](const Event& e) { explainer.consume(e); }, {args.allow_incomplete});
     if (!read) return fail("report", args.file + ": " + read.error().message);
     Report report = std::move(explainer).finish();
+    report.file = read.value();
 
     std::string out = args.format == "json"       ? render_report_json(report, view)
                       : args.format == "markdown" ? render_report_markdown(report, view)

@@ -10,6 +10,7 @@
 #include "events/event.hpp"
 #include "explain/seeds.hpp"
 #include "ledger/ledger.hpp"
+#include "trace/reader.hpp"
 #include "trace/trace_info.hpp"
 
 namespace pintrace {
@@ -202,6 +203,7 @@ struct Report {
     std::vector<LostEvent> lost;
     uint64_t lost_total = 0;
     std::optional<FinishEvent> finish;
+    std::optional<ReadSummary> file;  // how the file ended and how much of it was checked, when read from one
     std::map<int32_t, StackEvent> kernel_stacks;
     std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
     std::map<std::pair<uint32_t, uint32_t>, ProcessInfoEvent> processes;  // (tgid, incarnation)

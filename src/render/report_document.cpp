@@ -1,6 +1,7 @@
 // The text and markdown report: one Document, built from the explainer's
 // Report and the views the user asked for.
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "render/attach_table.hpp"
@@ -141,6 +142,39 @@ void snapshot_header(Document& d, const Report& r)
     for (const auto& note : e.notes) d.line(1, "snapshot could not see: " + note);
 }
 
+// Where and why the recording stopped, and what of the file could not be
+// checked: a report read from a killed recorder's file must say so.
+std::vector<std::string> recording_end_lines(const Report& r)
+{
+    std::vector<std::string> lines;
+    const auto& f = r.file;
+    if (f && f->being_written)
+        lines.push_back("WARNING: the trace is still being recorded: this is what its recorder had written when read");
+    if (r.finish) {
+        std::string stopped = "stopped: " + std::string(stop_reason_name(r.finish->reason));
+        if (r.finish->error) stopped += " (" + std::string(std::strerror(r.finish->error)) + ")";
+        if (r.finish->reason == StopReason::WriteFailed)
+            stopped += ": events after " + format_wall_time(r, r.finish->end_ns) + " are missing";
+        lines.push_back(stopped);
+    } else if (f && f->sealed && f->blocks) {
+        lines.push_back("WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
+                        "stopped): it ends with a block written at " + format_wall_time(r, f->last_block_ns) +
+                        "; events after that are missing");
+    } else {
+        lines.push_back("WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
+                        "stopped): events near its end are missing");
+    }
+    if (f && f->unverified_records)
+        lines.push_back("WARNING: the last " + std::to_string(f->unverified_records) +
+                        " records were written without their checksum (cut mid-write): read unchecked");
+    if (f && f->torn_bytes)
+        lines.push_back("WARNING: a torn end of " + std::to_string(f->torn_bytes) + " bytes at byte " +
+                        std::to_string(f->end_offset) + " was skipped");
+    if (f && !f->sealed)
+        lines.push_back("note: a trace format before 1.3 has no checksums: damage to it cannot be detected");
+    return lines;
+}
+
 void header(Document& d, const Report& r)
 {
     std::string h = "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
@@ -149,8 +183,7 @@ void header(Document& d, const Report& r)
         if (r.finish && r.finish->end_ns > *start) h += ", " + format_duration(r.finish->end_ns - *start);
     }
     d.heading(h);
-    if (!r.finish) d.line(0, "WARNING: the trace was not closed (recorder killed?): events near its end are missing");
-    else d.line(0, "stopped: " + std::string(stop_reason_name(r.finish->reason)));
+    for (const auto& line : recording_end_lines(r)) d.line(0, line);
     if (r.capture_complete()) {
         d.line(0, "capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)");
     } else {

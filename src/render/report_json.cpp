@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include "render/format.hpp"
 #include "render/json_writer.hpp"
 #include "render/ledger_views.hpp"
@@ -18,6 +20,16 @@ void write_trace(JsonWriter& j, const Report& r)
         j.field("end_monotonic_ns", r.finish->end_ns);
         j.field("stop_reason", stop_reason_name(r.finish->reason));
         if (r.finish->command_status >= 0) j.field("command_exit_status", r.finish->command_status);
+        if (r.finish->error) j.field("stop_error", std::strerror(r.finish->error));
+    }
+    if (const auto& f = r.file) {
+        j.key("file").begin_object();
+        j.field("bytes", f->file_bytes).field("checksummed", f->sealed).field("blocks_verified", f->blocks);
+        if (f->blocks) j.field("last_block_monotonic_ns", f->last_block_ns);
+        j.field("records", f->records).field("unverified_records", f->unverified_records);
+        j.field("end_offset", f->end_offset).field("torn_bytes", f->torn_bytes);
+        j.field("being_written", f->being_written);
+        j.end_object();
     }
     j.end_object();
 
