@@ -576,7 +576,7 @@ int report_exit_code(const Report& r, const FailureFilter* filter)
                 inferred = true;
             }
     }
-    if (!any) return kExitNoFailure;
+    if (!any) return kExitOk;
     return inferred ? kExitFailuresInferred : kExitFailuresExplained;
 }
 

@@ -10,6 +10,7 @@
 #include "explain/origin.hpp"
 #include "explain/pinners.hpp"
 #include "explain/report.hpp"
+#include "util/exit_codes.hpp"
 
 namespace pintrace {
 
@@ -93,17 +94,7 @@ std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& 
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);
 
-// Exit codes of `report`, documented in docs/report-json.md.
-enum ReportExit : int {
-    kExitNoFailure = 0,
-    kExitError = 1,
-    kExitUsage = 2,
-    kExitFailuresExplained = 3,
-    kExitFailuresUnexplained = 4,
-    // Every stuck page has a holder, but some only as the snapshot at the
-    // start inferred it (pinned before the trace): not certain.
-    kExitFailuresInferred = 5,
-};
+// Exit codes of `report`: rows of the table in util/exit_codes.hpp.
 // Over the failures filter selects (all of them without one).
 int report_exit_code(const Report& r, const FailureFilter* filter = nullptr);
 

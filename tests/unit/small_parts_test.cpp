@@ -25,12 +25,37 @@ TEST(Duration, ParsesUnitsAndRejectsGarbage)
 {
     EXPECT_EQ(parse_duration_ns("250ms"), 250000000u);
     EXPECT_EQ(parse_duration_ns("10s"), 10000000000u);
-    EXPECT_EQ(parse_duration_ns("3"), 3000000000u);
     EXPECT_EQ(parse_duration_ns("1.5m"), 90000000000u);
     EXPECT_FALSE(parse_duration_ns("ten"));
     EXPECT_FALSE(parse_duration_ns("5 parsecs"));
     EXPECT_FALSE(parse_duration_ns("-1s"));
     EXPECT_FALSE(parse_duration_ns(""));
+}
+
+// Decimal with a unit, exactly, within INT64_MAX ns; "0" alone is zero.
+TEST(Duration, DecimalOnlyWithAUnitAndNoOverflow)
+{
+    EXPECT_FALSE(parse_duration_ns("0x10")) << "was read as hex: 16 s";
+    EXPECT_FALSE(parse_duration_ns("0x10s"));
+    EXPECT_FALSE(parse_duration_ns("3")) << "a unit is required";
+    EXPECT_FALSE(parse_duration_ns("1e3s"));
+    EXPECT_FALSE(parse_duration_ns("infs"));
+    EXPECT_FALSE(parse_duration_ns("nan"));
+    EXPECT_FALSE(parse_duration_ns(" 1s"));
+    EXPECT_FALSE(parse_duration_ns("+1s"));
+    EXPECT_FALSE(parse_duration_ns("1.s"));
+    EXPECT_FALSE(parse_duration_ns(".5s"));
+    EXPECT_FALSE(parse_duration_ns("18446744073709551616ns")) << "past UINT64_MAX";
+    EXPECT_FALSE(parse_duration_ns("9223372036854775808ns")) << "past INT64_MAX";
+    EXPECT_FALSE(parse_duration_ns("99999999999h"));
+    EXPECT_EQ(parse_duration_ns("9223372036854775807ns"), kMaxDurationNs);
+    EXPECT_EQ(parse_duration_ns("0"), 0u);
+    EXPECT_EQ(parse_duration_ns("0s"), 0u);
+    EXPECT_EQ(parse_duration_ns("1ns"), 1u);
+    EXPECT_EQ(parse_duration_ns("1.5us"), 1500u);
+    EXPECT_EQ(parse_duration_ns("2min"), 120000000000u);
+    EXPECT_EQ(parse_duration_ns("2h"), 7200000000000u);
+    EXPECT_EQ(parse_duration_ns("0.1s"), 100000000u) << "exact, not 99999999 from a double";
 }
 
 TEST(Calibration, NeedsAClearMajorityInOneDirection)
