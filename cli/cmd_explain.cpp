@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "explain/explainer.hpp"
 #include "render/report_views.hpp"
+#include "render/safe_text.hpp"
 #include "render/snapshot_views.hpp"
 #include "snapshot/owners.hpp"
 #include "snapshot/proc_source.hpp"
@@ -100,6 +101,7 @@ int run_explain(const ExplainArgs& args)
     out += "\nNOT VISIBLE from " + source_name(bpf.value() != nullptr) + ":\n";
     if (!note.empty()) out += "  - " + note + "\n";
     for (const auto& b : ProcPageSource::blind_spots(bpf.value() != nullptr)) out += "  - " + b + "\n";
+    out = printable(out, true);  // candidates' comm: any bytes their processes chose
     std::fwrite(out.data(), 1, out.size(), stdout);
     return blocks ? kExitBlocked : kExitOk;
 }

@@ -602,3 +602,82 @@ TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
 
 }  // namespace
 }  // namespace pintrace
+
+// Issue 13: strings from a trace are whatever a process chose.
+namespace pintrace {
+namespace {
+
+// Strict UTF-8, written from RFC 3629 independently of render/safe_text.
+bool strict_utf8(const std::string& s, std::string* why)
+{
+    for (size_t i = 0; i < s.size();) {
+        unsigned char b = s[i];
+        size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+        if (!n || i + n > s.size()) return *why = "bad lead byte at " + std::to_string(i), false;
+        uint32_t cp = n == 1 ? b : n == 2 ? b & 0x1F : n == 3 ? b & 0x0F : b & 0x07;
+        for (size_t k = 1; k < n; ++k) {
+            unsigned char c = s[i + k];
+            if ((c >> 6) != 2) return *why = "bad continuation at " + std::to_string(i + k), false;
+            cp = cp << 6 | (c & 0x3F);
+        }
+        static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return *why = "overlong, surrogate or too large at " + std::to_string(i), false;
+        i += n;
+    }
+    return true;
+}
+
+std::string hostile_trace()
+{
+    std::string path = temp("hostile.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    uint32_t pin = test::k61Pin | test::k61Longterm | test::k61Write;
+    // prctl(PR_SET_NAME, "\xff\xfe") and a terminal escape (red, clear screen).
+    const std::string comm = "\xff\xfe\x1b[31m\x1b[2J\x07";
+    for (uint64_t pfn = 0x100; pfn < 0x104; ++pfn)
+        (void)w->append_kernel_record(test::raw_grab(2000 + pfn, 4242, pfn, pin, comm));
+    (void)w->append(StackEvent{1, StackKind::Kernel, 0,
+                               {{0xffffffff81000010, "try_grab_page\xc0\xaf"},  // overlong '/'
+                                {0xffffffff81000200, "io_sqe_buffer_register\xed\xa0\x80\x1b]0;owned\x07"}}});
+    (void)w->append_kernel_record(test::raw_migrate(5000, 77, 5, 3));
+    uint32_t i = 0;
+    for (uint64_t pfn : {0x100, 0x101, 0x103}) (void)w->append_kernel_record(test::raw_failed(5001, 77, pfn, 1026, i++));
+    (void)w->append_kernel_record(test::raw_end(5002, 77, 3, 3));
+    (void)w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1});
+    return path;
+}
+
+TEST(HostileStrings, JsonIsValidUtf8WithControlsEscaped)
+{
+    std::string trace = hostile_trace();
+    auto r = run_command(std::string(PINTRACE_BIN) + " report --format json " + trace + " 2>/dev/null");
+    EXPECT_EQ(r.status, 3) << r.out;
+    std::string why;
+    EXPECT_TRUE(strict_utf8(r.out, &why)) << why;
+    for (unsigned char c : r.out) EXPECT_FALSE(c < 0x20 && c != '\n') << "raw control byte " << int(c);
+    EXPECT_NE(r.out.find("\"comm\":\"\xEF\xBF\xBD\xEF\xBF\xBD\\u001b[31m\\u001b[2J\\u0007\""), std::string::npos)
+        << "each bad byte one U+FFFD, controls as \\u00XX: " << r.out;
+    EXPECT_NE(r.out.find("try_grab_page\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << r.out;
+    // top's JSON lines too.
+    auto top = run_command(std::string(PINTRACE_BIN) + " top --replay " + trace + " --speed 0 --format json 2>/dev/null");
+    EXPECT_TRUE(strict_utf8(top.out, &why)) << why;
+    EXPECT_EQ(top.out.find('\x1b'), std::string::npos) << top.out;
+}
+
+TEST(HostileStrings, TextAndMarkdownCarryNoControlCharacters)
+{
+    std::string trace = hostile_trace();
+    for (const char* format : {"text", "markdown"}) {
+        auto r = run_command(std::string(PINTRACE_BIN) + " report --format " + format + " " + trace + " 2>/dev/null");
+        EXPECT_EQ(r.status, 3) << r.out;
+        std::string why;
+        EXPECT_TRUE(strict_utf8(r.out, &why)) << format << ": " << why;
+        for (unsigned char c : r.out) EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F) << format << ": byte " << int(c);
+        EXPECT_NE(r.out.find("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07"), std::string::npos) << format << ": "
+                                                                                                 << r.out;
+    }
+}
+
+}  // namespace
+}  // namespace pintrace
