@@ -58,7 +58,12 @@ Result<uint64_t> parse_trace_time(std::string_view text, const TraceInfo& info)
         day.tm_year = int(y) - 1900;
         day.tm_mon = int(mo) - 1;
         day.tm_mday = int(d);
-        wall_ns = static_cast<__int128>(timegm(&day)) * 1000000000 + *clock2;
+        time_t secs = timegm(&day);
+        // timegm normalises 2026-02-31 into March 3rd: a day the month does not have is a typo.
+        tm back{};
+        if (!gmtime_r(&secs, &back) || back.tm_mday != int(d) || back.tm_mon != int(mo) - 1)
+            return make_error("cannot read the time '" + std::string(text) + "': no such day");
+        wall_ns = static_cast<__int128>(secs) * 1000000000 + *clock2;
     }
     __int128 mono = static_cast<__int128>(*start_mono) + (wall_ns - static_cast<__int128>(*start_real));
     if (mono < 0) return make_error("the time '" + std::string(text) + "' is before the machine booted");

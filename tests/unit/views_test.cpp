@@ -393,6 +393,8 @@ TEST(TraceTime, FarTimesDoNotOverflow)
     EXPECT_FALSE(parse_trace_time("+0x10s", info).ok());
     EXPECT_FALSE(parse_trace_time("11:06:nan", info).ok());
     EXPECT_FALSE(parse_trace_time("11:06:inf", info).ok());
+    EXPECT_FALSE(parse_trace_time("2026-02-31T00:00:00", info).ok()) << "was March 3rd";
+    EXPECT_TRUE(parse_trace_time("2028-02-29T00:00:00", info).ok());
     EXPECT_EQ(parse_trace_time("+9223372036854775807ns", info).value(), 1000 + kMaxDurationNs);
     info.meta["start_monotonic_ns"] = "18446744073709551615";
     EXPECT_FALSE(parse_trace_time("+1s", info).ok()) << "past UINT64_MAX";
