@@ -60,8 +60,9 @@ int main(int argc, char** argv)
     app.require_subcommand(1);
     std::string common;
     for (const auto& row : kExitCodes)
-        if (row.commands == "all") common += std::to_string(int(row.code)) + " " + std::string(row.name) + ", ";
-    app.footer("Exit status: " + common + "for every command; the others in each command's --help, and all of "
+        if (row.commands == "all")
+            common += (common.empty() ? "" : ", ") + std::to_string(int(row.code)) + " " + std::string(row.name);
+    app.footer("Exit status: " + common + " for every command; the others in each command's --help, and all of "
                "them in `pintrace exit-codes`.");
     std::vector<std::pair<CLI::App*, Runner>> runners;
     for (const auto& c : kCommands) {

@@ -38,13 +38,13 @@ struct ExitCodeRow {
 
 inline constexpr std::array kExitCodes{
     ExitCodeRow{kExitOk, "ok", "all",
-                "success, nothing to flag: report: no (selected) migration failed; snapshot, explain: nothing seen "
+                "nothing to flag: report: no (selected) migration failed; snapshot, explain: nothing seen "
                 "would block migration; doctor: full coverage; record: recorded (and COMMAND, if any, exited 0)"},
     ExitCodeRow{kExitError, "error", "all",
-                "error: an unreadable, truncated or unclosed trace, the kernel refused the capture, an I/O error; "
+                "an unreadable, truncated or unclosed trace, the kernel refused the capture, an I/O error; "
                 "doctor: pintrace cannot capture here"},
     ExitCodeRow{kExitUsage, "usage", "all",
-                "usage: an unknown option or value (the message names the valid ones), a number out of range, a "
+                "an unknown option or value (the message names the valid ones), a number out of range, a "
                 "range that does not exist"},
     ExitCodeRow{kExitFailuresExplained, "failures_explained", "report",
                 "failures, and every stuck page has a culprit"},
@@ -57,7 +57,7 @@ inline constexpr std::array kExitCodes{
                 "(likely, not certain)"},
     ExitCodeRow{kExitDegraded, "degraded", "doctor", "capture works, but some attach points are missing"},
     ExitCodeRow{kExitNoPrivileges, "no_privileges", "record,top,snapshot,explain,doctor",
-                "missing privileges: capture needs root or CAP_BPF and CAP_PERFMON, page state needs root "
+                "capture needs root or CAP_BPF and CAP_PERFMON, page state needs root "
                 "(/proc/kpageflags); top --replay and report need none"},
     ExitCodeRow{kExitCommandNotStarted, "command_not_started", "record",
                 "COMMAND could not be started (not found, not executable); the trace is still complete"},
