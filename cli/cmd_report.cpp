@@ -137,7 +137,7 @@ Runner setup_report(CLI::App& sub)
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)")->group(views);
     sub.add_option("--reason", args->reason,
                    "Only failures of this kind: compaction, syscall_or_cpuset, memory_hotplug, contig_range, "
-                   "longterm_pin, isolation, cma, ...")
+                   "longterm_pin, isolation, cma, ... (the trace's kernel names them; an unknown one is a usage error listing them)")
         ->group(views);
     sub.add_option("--since", args->since, "Only failures from TIME on: +30s, 14:05:30 (UTC) or 2026-11-22T14:05:30")
         ->group(views);
