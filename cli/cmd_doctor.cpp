@@ -16,9 +16,6 @@
 namespace pintrace::cli {
 namespace {
 
-// Exit status, documented in README.md and the --help footer.
-enum DoctorExit { kFullCoverage = 0, kCannotCapture = 1, kDegraded = 5 };
-
 struct Check {
     std::string name;
     bool ok;
@@ -36,20 +33,20 @@ int print_kernel_facts()
 {
     if (std::string why = missing_privileges(); !why.empty()) {
         std::fprintf(stderr, "pintrace doctor: %s\n", why.c_str());
-        return kCannotCapture;
+        return kExitNoPrivileges;
     }
     auto btf = load_kernel_btf();
     if (!btf) {
         std::fprintf(stderr, "pintrace doctor: %s\n", btf.error().message.c_str());
-        return kCannotCapture;
+        return kExitError;
     }
     if (auto tracefs = ensure_tracefs(); !tracefs) {
         std::fprintf(stderr, "pintrace doctor: %s\n", tracefs.error().message.c_str());
-        return kCannotCapture;
+        return kExitError;
     }
     LiveKernelFacts facts(btf.value().get());
     std::fputs(write_kernel_facts(facts, spec_functions(), spec_tracepoints()).c_str(), stdout);
-    return 0;
+    return kExitOk;
 }
 
 int run_doctor(const DoctorArgs& args)
@@ -89,7 +86,10 @@ int run_doctor(const DoctorArgs& args)
 
     bool all_ok = std::all_of(checks.begin(), checks.end(), [](const Check& c) { return c.ok; });
     size_t missing = missing_attach_points(attach);
-    int code = !all_ok || attach.empty() ? kCannotCapture : missing ? kDegraded : kFullCoverage;
+    int code = !priv.empty()                 ? kExitNoPrivileges
+               : !all_ok || attach.empty() ? kExitError
+               : missing                   ? kExitDegraded
+                                           : kExitOk;
 
     if (args.format == "json") {
         JsonWriter j;
@@ -111,9 +111,9 @@ int run_doctor(const DoctorArgs& args)
     std::printf("pintrace doctor — kernel %s\n\n", release.c_str());
     for (const auto& c : checks) std::printf("  %-16s %-4s %s\n", c.name.c_str(), c.ok ? "ok" : "FAIL", c.detail.c_str());
     if (!attach.empty()) std::printf("\nattach points:\n%s", render_attach_table(attach).c_str());
-    if (code == kFullCoverage)
+    if (code == kExitOk)
         std::printf("\nverdict: full coverage; reports can name every culprit pintrace knows how to see.\n");
-    else if (code == kDegraded)
+    else if (code == kExitDegraded)
         std::printf("\nverdict: DEGRADED, %zu attach point(s) missing; reports say what they cannot see.\n", missing);
     else
         std::printf("\nverdict: pintrace cannot capture here; see the failed checks.\n");
@@ -129,8 +129,7 @@ Runner setup_doctor(CLI::App& sub)
     sub.add_flag("--kernel-facts", args->kernel_facts,
                  "print what the attach plan reads of this kernel (signatures, trampolines, tracepoints), "
                  "as a fixture for the attach-plan tests");
-    sub.footer("Exit status: 0 full coverage; 5 capture works but some attach points are missing; 1 pintrace "
-               "cannot capture here (privileges, BTF, load); 2 usage.");
+    sub.footer(exit_codes_footer("doctor"));
     return [args] { return run_doctor(*args); };
 }
 

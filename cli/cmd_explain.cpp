@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "explain/explainer.hpp"
 #include "render/report_views.hpp"
+#include "render/safe_text.hpp"
 #include "render/snapshot_views.hpp"
 #include "snapshot/owners.hpp"
 #include "snapshot/proc_source.hpp"
@@ -30,18 +31,19 @@ int run_explain(const ExplainArgs& args)
 {
     using namespace snapshot;
     auto list = parse_pfn_list(args.pfns);
-    if (!list) return fail("explain", "--pfn: " + list.error().message, 2);
+    if (!list) return fail("explain", "--pfn: " + list.error().message, kExitUsage);
+    if (std::string why = page_state_denied(); !why.empty()) return fail("explain", why, kExitNoPrivileges);
     std::string out;
     bool blocks = false;
     std::set<uint64_t> pfns(list->begin(), list->end());
     std::string note;
     auto bpf = open_page_source(args.source, note);
-    if (!bpf) return fail("explain", bpf.error().message, 1);
+    if (!bpf) return fail("explain", bpf.error().message);
     auto owners = find_owners_as(pfns, 0, 0, bpf.value().get(), note);
     PinHints hints = registered_pins(owners);
     for (uint64_t pfn : pfns) {
         auto now = page_now(pfn, &hints, bpf.value().get());
-        if (!now) return fail("explain", now.error().message, 1);
+        if (!now) return fail("explain", now.error().message);
         char head[64];
         std::snprintf(head, sizeof head, "PFN 0x%" PRIx64 " NOW: ", pfn);
         out += head + std::string(class_name(now->verdict.cls)) + " (" + now->verdict.why + "); flags " +
@@ -83,7 +85,15 @@ int run_explain(const ExplainArgs& args)
         Report report = std::move(explainer).finish();
         ReportView view;
         view.show_stacks = !args.no_stacks;
-        out += "\nRECORDED in " + args.trace + " (certain: seen as it happened)";
+        // An unclosed trace (recorder killed) is read anyway, as report
+        // --allow-incomplete reads it, but said to be: what happened after
+        // its last record is unknown, so its history is not certain.
+        if (read->finished)
+            out += "\nRECORDED in " + args.trace + " (certain: seen as it happened)";
+        else
+            out += "\nRECORDED in " + args.trace +
+                   " (INCOMPLETE: the trace was not closed (recorder killed?); events near its end are missing, "
+                   "so this history is not certain)";
         out += render_history_text(report, view);
     } else {
         out += "\n(no trace given: pass one recorded by `pintrace record` for this page's pin history)\n";
@@ -91,8 +101,9 @@ int run_explain(const ExplainArgs& args)
     out += "\nNOT VISIBLE from " + source_name(bpf.value() != nullptr) + ":\n";
     if (!note.empty()) out += "  - " + note + "\n";
     for (const auto& b : ProcPageSource::blind_spots(bpf.value() != nullptr)) out += "  - " + b + "\n";
+    out = printable(out, true);  // candidates' comm: any bytes their processes chose
     std::fwrite(out.data(), 1, out.size(), stdout);
-    return blocks ? 3 : 0;
+    return blocks ? kExitBlocked : kExitOk;
 }
 
 }  // namespace
@@ -106,8 +117,7 @@ Runner setup_explain(CLI::App& sub)
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
     sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the history");
-    sub.footer("Exit status: 0 nothing seen would block migrating the pages; 3 something would (or a process "
-               "likely pins them); 1 error (e.g. not root); 2 usage.");
+    sub.footer(exit_codes_footer("explain"));
     return [args] { return run_explain(*args); };
 }
 

@@ -1,5 +1,6 @@
 // pintrace record: capture system-wide until a duration, a signal, or the
 // end of a traced command; the file is complete in every case.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include <future>
 #include <memory>
 
+#include "capture/kernel_info.hpp"
 #include "capture/recorder.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
@@ -34,30 +36,63 @@ std::string join(const std::vector<std::string>& args)
     return s;
 }
 
-// Starts the command only after capture is attached, so its first pin is seen.
-pid_t spawn(const std::vector<std::string>& argv)
+// Starts the command only after capture is attached, so its first pin is
+// seen. An exec that fails is told through a close-on-exec pipe, not by
+// exit status 127, which the command itself may return.
+Result<pid_t> spawn(const std::vector<std::string>& argv)
 {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
     pid_t pid = fork();
-    if (pid != 0) return pid;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "pintrace record: cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
+    if (pid < 0) {
+        int err = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return make_error(std::string("fork: ") + std::strerror(err));
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        int err = errno;
+        ssize_t unused = write(pipefd[1], &err, sizeof err);
+        (void)unused;
+        _exit(127);
+    }
+    close(pipefd[1]);
+    int err = 0;
+    ssize_t n;
+    do n = read(pipefd[0], &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (n == sizeof err) {
+        waitpid(pid, nullptr, 0);
+        return make_error("cannot run " + argv[0] + ": " + std::strerror(err));
+    }
+    return pid;
 }
 
+// The table is for people; the key=value line after it is for runbooks
+// (documented in README.md). A degraded capture still exits 0: the trace
+// is good for what it saw, and the exit status is the command's outcome.
 void print_attach_summary(const TraceInfo& info)
 {
     size_t missing = missing_attach_points(info.attach);
-    if (!missing) {
+    if (!missing)
         std::fprintf(stderr, "pintrace record: capture complete (%zu attach points)\n", info.attach.size());
-        return;
-    }
-    std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n%s", missing,
-                 info.attach.size(), render_attach_table(info.attach).c_str());
+    else
+        std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n%s", missing,
+                     info.attach.size(), render_attach_table(info.attach).c_str());
+    std::string targets;
+    for (const auto& a : info.attach)
+        if (!a.attached()) targets += (targets.empty() ? "" : ",") + a.target;
+    std::fprintf(stderr, "pintrace record: capture=%s attach_points=%zu missing=%zu%s%s\n",
+                 missing ? "degraded" : "complete", info.attach.size(), missing,
+                 targets.empty() ? "" : " missing_targets=", targets.c_str());
 }
 
 // The kernel times BPF programs only with kernel.bpf_stats_enabled=1 (it
@@ -179,34 +214,49 @@ private:
     uint64_t start_ns_ = 0;
 };
 
+// The events ring buffer's size is a BPF map's max_entries: a u32 and a
+// power of two, so 2 GiB at most. Larger values wrapped ("<< 20" in 32
+// bits) and read as the kernel refusing the capture programs.
+constexpr unsigned kMaxBufferMib = 2048;
+
 int run_record(const RecordArgs& args)
 {
+    // Every option is checked before privileges and before the file exists.
     std::optional<uint64_t> duration_ns;
     if (!args.duration.empty()) {
         duration_ns = parse_duration_ns(args.duration);
-        if (!duration_ns) return fail("record", "bad --duration '" + args.duration + "' (e.g. 500ms, 10s, 5m)", 2);
+        if (!duration_ns || !*duration_ns)
+            return fail("record", "bad --duration '" + args.duration + "' (more than 0, with a unit: 500ms, 10s, 5m)",
+                        kExitUsage);
     }
-    if (args.buffer_mib == 0 || (args.buffer_mib & (args.buffer_mib - 1)))
-        return fail("record", "--buffer-size must be a power of two (MiB)", 2);
+    if (args.buffer_mib == 0 || (args.buffer_mib & (args.buffer_mib - 1)) || args.buffer_mib > kMaxBufferMib)
+        return fail("record",
+                    "--buffer-size must be a power of two from 1 to " + std::to_string(kMaxBufferMib) +
+                        " (MiB; the kernel's ring buffer limit)",
+                    kExitUsage);
+    auto sample = parse_duration_ns(args.stack_sample);
+    if (!sample)
+        return fail("record", "bad --stack-sample '" + args.stack_sample + "' (0, or with a unit: 100ms, 1s)",
+                    kExitUsage);
+
+    if (std::string why = missing_privileges(); !why.empty()) return fail("record", why, kExitNoPrivileges);
 
     // Before the slow load: a signal during it stops the recording as soon
     // as capture is ready, with a closed (empty) file rather than none.
     install_stop_signals();
     CaptureOptions options;
-    options.ring_buffer_bytes = args.buffer_mib << 20;
-    auto sample = parse_duration_ns(args.stack_sample);
-    if (!sample) return fail("record", "bad --stack-sample '" + args.stack_sample + "' (e.g. 0, 100ms, 1s)", 2);
+    options.ring_buffer_bytes = uint32_t{args.buffer_mib} << 20;
     options.stack_sample_ns = *sample;
     auto session = CaptureSession::open(options);
     if (!session) return fail("record", session.error().message);
     std::optional<snapshot::RangeRequest> seed_range;
     if (args.snapshot || !args.snapshot_range.empty()) {
         auto range = snapshot::parse_range_spec(args.snapshot_range.empty() ? "all" : args.snapshot_range);
-        if (!range) return fail("record", "--snapshot-range: " + range.error().message, 2);
+        if (!range) return fail("record", "--snapshot-range: " + range.error().message, kExitUsage);
         // Checked once capture is allowed (privileges first), before the
         // file exists: a range that does not exist is a usage error.
         if (auto spans = snapshot::resolve(range.value()); !spans)
-            return fail("record", "--snapshot-range: " + spans.error().message, 2);
+            return fail("record", "--snapshot-range: " + spans.error().message, kExitUsage);
         seed_range = range.value();
     }
 
@@ -237,10 +287,14 @@ int run_record(const RecordArgs& args)
     Recorder recorder(capture, seed ? seed->sink() : writer.value());
     uint64_t start = monotonic_now_ns();
     pid_t child = -1;
+    // A command that cannot start ends the recording like one that exits
+    // at once: the file is finished, and the exit status says which.
+    std::optional<std::string> not_started;
     auto start_command = [&]() -> Result<void> {
         if (args.command.empty()) return {};
-        child = spawn(args.command);
-        if (child < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+        auto pid = spawn(args.command);
+        if (pid) child = pid.value();
+        else not_started = pid.error().message;
         return {};
     };
     if (!seed)
@@ -255,6 +309,7 @@ int run_record(const RecordArgs& args)
     };
     ro.stop = [&]() -> std::optional<StopReason> {
         if (g_stop_signal.load()) return StopReason::Signal;
+        if (not_started) return StopReason::CommandExited;
         if (child > 0) {
             int status;
             if (waitpid(child, &status, WNOHANG) == child) {
@@ -284,7 +339,8 @@ int run_record(const RecordArgs& args)
         std::fprintf(stderr, "pintrace record: waiting for the snapshot to finish\n");
         if (auto r = seed->write(); !r) return fail("record", r.error().message);
     }
-    finish->command_status = command_status;
+    // 127, as a shell says of a command it cannot run.
+    finish->command_status = not_started ? 127 : command_status;
     if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);
 
     std::fprintf(stderr, "pintrace record: %llu records in %s (%s; %llu lost)\n",
@@ -296,7 +352,18 @@ int run_record(const RecordArgs& args)
         // Interrupted while the command still runs: leave it be, like perf.
         std::fprintf(stderr, "pintrace record: traced command (pid %d) is still running\n", child);
     }
-    return finish->reason == StopReason::Error ? 1 : 0;
+    if (finish->reason == StopReason::Error) return kExitError;
+    // The traced command's outcome, machine-readable, then as the exit
+    // status (perf passes it on nowhere; a runbook needs it).
+    if (not_started) {
+        std::fprintf(stderr, "pintrace record: %s\npintrace record: command=not_started\n", not_started->c_str());
+        return kExitCommandNotStarted;
+    }
+    if (command_status >= 0) {
+        std::fprintf(stderr, "pintrace record: command_status=%d\n", command_status);
+        if (command_status != 0) return kExitCommandFailed;
+    }
+    return kExitOk;
 }
 
 }  // namespace
@@ -306,7 +373,9 @@ Runner setup_record(CLI::App& sub)
     auto args = std::make_shared<RecordArgs>();
     sub.add_option("-o,--output", args->output, "Trace file to write")->capture_default_str();
     sub.add_option("-d,--duration", args->duration, "Stop after this long (500ms, 10s, 5m)");
-    sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two)")->capture_default_str();
+    sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two, at most 2048)")
+        ->check(decimal_in(1, kMaxBufferMib))
+        ->capture_default_str();
     sub.add_option("--stack-sample", args->stack_sample,
                    "Short-term grabs reuse their thread's stack for this long; 0 = a stack per grab (costly)")
         ->capture_default_str();
@@ -320,7 +389,8 @@ Runner setup_record(CLI::App& sub)
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
     sub.add_option("command", args->command, "Command to run while recording (after --); stops when it exits");
-    sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).");
+    sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).\n" +
+               exit_codes_footer("record"));
     return [args] { return run_record(*args); };
 }
 

@@ -1,5 +1,6 @@
 // pintrace report: explain the migration failures in a trace, and show who
 // held pages, for how long, and one page's history.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -26,6 +27,25 @@ struct ReportArgs {
     std::optional<uint32_t> pid;
 };
 
+// --reason: the names this trace's kernel gives its migrate reasons (from
+// its BTF, stored in the header), the kinds of failure that are not
+// migrations, and "reason_N" for a number the kernel did not name. A typo
+// must not read as "no migration failed".
+Result<void> check_reason(const std::string& reason, const TraceInfo& info)
+{
+    std::vector<std::string> valid;
+    for (const auto& [value, name] : info.migrate_reasons) valid.push_back(name);
+    for (auto kind : {Failure::Kind::Isolation, Failure::Kind::Cma, Failure::Kind::ContigAlloc})
+        valid.emplace_back(failure_kind_name(kind));
+    if (std::find(valid.begin(), valid.end(), reason) != valid.end()) return {};
+    if (reason.starts_with("reason_") && reason.size() > 7 &&
+        reason.find_first_not_of("0123456789", 7) == std::string::npos)
+        return {};
+    std::string list;
+    for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+    return make_error("--reason: unknown reason '" + reason + "' (this trace's are: " + list + ")");
+}
+
 // Everything the options ask for that needs the trace's header (its clocks).
 Result<std::pair<ExplainOptions, ReportView>> views_from(const ReportArgs& a, const TraceInfo& info)
 {
@@ -36,6 +56,8 @@ Result<std::pair<ExplainOptions, ReportView>> views_from(const ReportArgs& a, co
     HolderFilter holders{a.pid, a.comm, a.cgroup};
     view.failures.holders = holders;
     view.pinners.filter = holders;
+    if (!a.reason.empty())
+        if (auto r = check_reason(a.reason, info); !r) return r.error();
     view.failures.reason = a.reason;
     if (!a.threshold.empty()) {
         auto t = parse_duration_ns(a.threshold);
@@ -105,17 +127,18 @@ Runner setup_report(CLI::App& sub)
     sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the text report");
     auto views = "Views";
     sub.add_option("--top", args->top, "Rows per table in text and markdown; 0 shows all")
+        ->check(decimal_in(0, UINT32_MAX))
         ->capture_default_str()
         ->group(views);
     sub.add_option("--threshold", args->threshold,
                    "List pins held longer than DURATION (e.g. 300ms, the default of Android's page_pinner)")
         ->group(views);
-    sub.add_option("--pid", args->pid, "Only holders in this process")->group(views);
+    sub.add_option("--pid", args->pid, "Only holders in this process")->check(decimal_in(0, INT32_MAX))->group(views);
     sub.add_option("--comm", args->comm, "Only holders with this command name")->group(views);
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)")->group(views);
     sub.add_option("--reason", args->reason,
                    "Only failures of this kind: compaction, syscall_or_cpuset, memory_hotplug, contig_range, "
-                   "longterm_pin, isolation, cma, ...")
+                   "longterm_pin, isolation, cma, ... (the trace's kernel names them; an unknown one is a usage error listing them)")
         ->group(views);
     sub.add_option("--since", args->since, "Only failures from TIME on: +30s, 14:05:30 (UTC) or 2026-11-22T14:05:30")
         ->group(views);
@@ -129,9 +152,7 @@ Runner setup_report(CLI::App& sub)
     sub.add_option("--group-by", args->group_by, "Holders table rows: pid, comm, cgroup or stack")
         ->capture_default_str()
         ->group(views);
-    sub.footer(
-        "Exit status: 0 no (selected) migration failed; 3 failures, every stuck page has a culprit; 4 failures with "
-        "pages no holder explains (or pages not observable); 1 error; 2 usage.");
+    sub.footer(exit_codes_footer("report"));
     return [args] { return run_report(*args); };
 }
 

@@ -1,5 +1,9 @@
 // pintrace snapshot: the live state of a pfn range, what in it would make a
 // migration fail, and who may hold those pages (candidates with evidence).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -14,8 +18,6 @@
 
 namespace pintrace::cli {
 namespace {
-
-enum SnapshotExit { kNothingBlocks = 0, kError = 1, kUsage = 2, kSomethingBlocks = 3 };
 
 struct SnapshotArgs {
     snapshot::RangeRequest range;
@@ -37,11 +39,23 @@ Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::stri
     return std::unique_ptr<snapshot::BpfRefcounts>();
 }
 
+std::string page_state_denied()
+{
+    int fd = ::open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        return "";
+    }
+    if (errno != EACCES && errno != EPERM) return "";  // another error: the page source names it
+    return "/proc/kpageflags: permission denied (run as root: the kernel needs CAP_SYS_ADMIN to show page flags)";
+}
+
 namespace {
 
 int run_snapshot(const SnapshotArgs& args)
 {
     using namespace snapshot;
+    if (std::string why = page_state_denied(); !why.empty()) return fail("snapshot", why, kExitNoPrivileges);
     std::string note;
     std::optional<Result<std::unique_ptr<BpfRefcounts>>> bpf_early;
     std::optional<CmaArea> cma;
@@ -50,19 +64,19 @@ int run_snapshot(const SnapshotArgs& args)
         // Without CONFIG_CMA_DEBUGFS the area's range is in its pageblocks,
         // which only BPF reads: open it first.
         if (auto sysfs = read_cma_sysfs(args.range.cma); !sysfs && cma_area_names().empty())
-            return fail("snapshot", "--cma: this kernel shows no CMA area (/sys/kernel/mm/cma)", kUsage);
+            return fail("snapshot", "--cma: this kernel shows no CMA area (/sys/kernel/mm/cma)", kExitUsage);
         else if (!sysfs)
-            return fail("snapshot", "--cma: " + sysfs.error().message, kUsage);
+            return fail("snapshot", "--cma: " + sysfs.error().message, kExitUsage);
         bpf_early = open_page_source(args.source, note);
-        if (!*bpf_early) return fail("snapshot", bpf_early->error().message, kError);
+        if (!*bpf_early) return fail("snapshot", bpf_early->error().message, kExitError);
         auto area = locate_cma_area(args.range.cma, bpf_early->value().get());
-        if (!area) return fail("snapshot", "--cma: " + area.error().message + (note.empty() ? "" : " (" + note + ")"), kError);
+        if (!area) return fail("snapshot", "--cma: " + area.error().message + (note.empty() ? "" : " (" + note + ")"), kExitError);
         cma = std::move(area.value());
         spans = cma->spans;
     } else {
         spans = resolve(args.range);
     }
-    if (!spans) return fail("snapshot", spans.error().message, kUsage);
+    if (!spans) return fail("snapshot", spans.error().message, kExitUsage);
     uint64_t lo = UINT64_MAX, hi = 0;
     for (const auto& s : spans.value()) {
         lo = std::min(lo, s.start);
@@ -74,9 +88,9 @@ int run_snapshot(const SnapshotArgs& args)
     PinHints hints;
     if (!args.no_owners) hints = registered_pins(find_owners({}, lo, hi));
     auto bpf = bpf_early ? std::move(*bpf_early) : open_page_source(args.source, note);
-    if (!bpf) return fail("snapshot", bpf.error().message, kError);
+    if (!bpf) return fail("snapshot", bpf.error().message, kExitError);
     auto snap = take_snapshot(spans.value(), &hints, bpf.value().get());
-    if (!snap) return fail("snapshot", snap.error().message, kError);
+    if (!snap) return fail("snapshot", snap.error().message, kExitError);
     snap->cma = std::move(cma);
     if (!note.empty()) snap->blind.insert(snap->blind.begin(), note);
     std::optional<OwnerScan> owners;
@@ -88,7 +102,7 @@ int run_snapshot(const SnapshotArgs& args)
     const OwnerScan* o = owners ? &*owners : nullptr;
     std::string out = args.format == "json" ? render_snapshot_json(snap.value(), o) : render_snapshot_text(snap.value(), o);
     std::fwrite(out.data(), 1, out.size(), stdout);
-    return snap->blocking() ? kSomethingBlocks : kNothingBlocks;
+    return snap->blocking() ? kExitBlocked : kExitOk;
 }
 
 }  // namespace
@@ -119,8 +133,7 @@ Runner setup_snapshot(CLI::App& sub)
     sub.add_flag("--no-owners", args->no_owners,
                  "Skip owner discovery (the reverse map of the held pages, or without BPF the walk of every "
                  "process's page map)");
-    sub.footer("Exit status: 0 nothing in the range would block migration; 3 something would; 1 error (e.g. not "
-               "root); 2 usage (e.g. a range that does not exist).");
+    sub.footer(exit_codes_footer("snapshot"));
     return [args] { return run_snapshot(*args); };
 }
 

@@ -3,10 +3,12 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 
+#include "capture/kernel_info.hpp"
 #include "commands.hpp"
 #include "stop_signals.hpp"
 #include "top/app.hpp"
@@ -31,12 +33,14 @@ struct TopArgs {
 
 int run_top(const TopArgs& a)
 {
-    if (!(a.interval > 0)) return fail("top", "--interval must be more than 0 seconds", 2);
-    if (!(a.speed >= 0)) return fail("top", "--speed must be 0 (unpaced) or more", 2);
+    // A day between refreshes is already no live view; inf and nan are none.
+    if (!(a.interval > 0 && a.interval <= 86400))
+        return fail("top", "--interval must be more than 0 and at most 86400 seconds", kExitUsage);
+    if (!(a.speed >= 0 && std::isfinite(a.speed))) return fail("top", "--speed must be 0 (unpaced) or more", kExitUsage);
     top::TopState state;
     if (!a.sort.empty()) {
         auto keys = parse_sort_keys(a.sort);
-        if (!keys) return fail("top", keys.error().message, 2);
+        if (!keys) return fail("top", keys.error().message, kExitUsage);
         state.sort = keys.value();
     }
     state.filter = HolderFilter{a.pid, a.comm, a.cgroup};
@@ -50,6 +54,7 @@ int run_top(const TopArgs& a)
         if (!reader) return fail("top", a.replay + ": " + reader.error().message);
         source = top::replay_source(std::move(reader.value()), a.replay, a.speed, a.allow_incomplete);
     } else {
+        if (std::string why = missing_privileges(); !why.empty()) return fail("top", why, kExitNoPrivileges);
         auto live = top::live_source(CaptureOptions{});
         if (!live) return fail("top", live.error().message);
         source = std::move(live.value());
@@ -79,7 +84,7 @@ int run_top(const TopArgs& a)
                      : top::run_interactive(*source, *terminal, state, options);
     terminal.reset();  // the screen is restored before any error is printed
     if (!run) return fail("top", where + run.error().message);
-    return 0;
+    return kExitOk;
 }
 
 }  // namespace
@@ -94,17 +99,19 @@ Runner setup_top(CLI::App& sub)
     sub.add_option("-d,--interval", args->interval, "Seconds between refreshes and batch snapshots")
         ->capture_default_str();
     sub.add_option("-n,--iterations", args->iterations, "Batch: stop after N snapshots (0: at the end or on Ctrl-C)")
+        ->check(decimal_in(0, UINT32_MAX))
         ->capture_default_str();
     sub.add_option("--format", args->format, "Batch output: text, or json (one object per line; implies --batch)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     sub.add_flag("--allow-incomplete", args->allow_incomplete, "Replay a trace whose recorder was killed");
     sub.add_option("--sort", args->sort, "Initial order: pages, longterm, oldest, pins, rate, pid, comm (KEY[,KEY])");
-    sub.add_option("--pid", args->pid, "Only holders in this process");
+    sub.add_option("--pid", args->pid, "Only holders in this process")->check(decimal_in(0, INT32_MAX));
     sub.add_option("--comm", args->comm, "Only holders with this command name");
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)");
     sub.footer("Keys: arrows/j/k move, Enter details, s/F6 sort, / filter, p pause, h/? help, q quit. "
-               "Live capture needs root (or CAP_BPF and CAP_PERFMON), like record.");
+               "Live capture needs root (or CAP_BPF and CAP_PERFMON), like record.\n" +
+               exit_codes_footer("top"));
     return [args] { return run_top(*args); };
 }
 

@@ -1,11 +1,12 @@
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "commands.hpp"
 
 namespace pintrace::cli {
 
-int fail(const std::string& command, const std::string& message, int code)
+int fail(const std::string& command, const std::string& message, ExitCode code)
 {
     std::fprintf(stderr, "pintrace %s: %s\n", command.c_str(), message.c_str());
     return code;
@@ -24,17 +25,45 @@ const Command kCommands[] = {
      setup_snapshot},
     {"explain", "One page's whole story: its state now, who may hold it now, and its recorded history (explain --pfn)",
      setup_explain},
+    {"exit-codes", "List every command's exit codes (--markdown: the table in README.md)", setup_exit_codes},
 };
+
+}  // namespace
+
+Runner setup_exit_codes(CLI::App& sub)
+{
+    auto markdown = std::make_shared<bool>(false);
+    sub.add_flag("--markdown", *markdown, "As README.md's table");
+    return [markdown] {
+        if (*markdown) {
+            std::fputs(exit_codes_markdown().c_str(), stdout);
+            return int(kExitOk);
+        }
+        for (const auto& row : kExitCodes)
+            std::printf("%d %-20s %-34s %s\n", int(row.code), std::string(row.name).c_str(),
+                        std::string(row.commands).c_str(), std::string(row.meaning).c_str());
+        return int(kExitOk);
+    };
+}
+
+namespace {
 
 }  // namespace
 }  // namespace pintrace::cli
 
 int main(int argc, char** argv)
 {
+    using namespace pintrace;
     using namespace pintrace::cli;
     CLI::App app{"pintrace: who holds the pages Linux cannot migrate"};
     app.set_version_flag("--version", PINTRACE_VERSION);
     app.require_subcommand(1);
+    std::string common;
+    for (const auto& row : kExitCodes)
+        if (row.commands == "all")
+            common += (common.empty() ? "" : ", ") + std::to_string(int(row.code)) + " " + std::string(row.name);
+    app.footer("Exit status: " + common + " for every command; the others in each command's --help, and all of "
+               "them in `pintrace exit-codes`.");
     std::vector<std::pair<CLI::App*, Runner>> runners;
     for (const auto& c : kCommands) {
         CLI::App* sub = app.add_subcommand(c.name, c.summary);
@@ -50,9 +79,9 @@ int main(int argc, char** argv)
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         app.exit(e);
-        return 2;
+        return kExitUsage;
     }
     for (auto& [sub, run] : runners)
         if (sub->parsed()) return run();
-    return 2;
+    return kExitUsage;
 }

@@ -1,5 +1,7 @@
 #include "render/document.hpp"
 
+#include "render/safe_text.hpp"
+
 namespace pintrace {
 namespace {
 
@@ -30,10 +32,15 @@ constexpr size_t kWidth = 80;
 
 }  // namespace
 
+// Every block's text passes printable(): comm, exe and cgroup paths are
+// any bytes a process chose, and must not reach a terminal as escapes.
 std::string Document::text() const
 {
     std::string out;
-    for (const auto& b : blocks_) {
+    for (const auto& block : blocks_) {
+        Block b = block;
+        b.text = printable(b.text, true);
+        b.label = printable(b.label, true);
         std::string indent(2 * b.depth, ' ');
         switch (b.kind) {
         case Kind::Heading: out += wrap(b.text, "", "    ", kWidth); break;
@@ -54,7 +61,10 @@ std::string Document::markdown() const
 {
     std::string out;
     bool in_list = false;
-    for (const auto& b : blocks_) {
+    for (const auto& block : blocks_) {
+        Block b = block;
+        b.text = printable(b.text, true);
+        b.label = printable(b.label, true);
         std::string bullet = b.depth > 0 ? std::string(2 * (b.depth - 1), ' ') + "- " : "";
         std::string text = b.style == Style::Strong ? "**" + b.text + "**" : b.text;
         if (b.kind != Kind::Line && b.kind != Kind::Code && in_list) {

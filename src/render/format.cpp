@@ -9,33 +9,45 @@
 #include <tuple>
 
 #include "pintrace.h"
+#include "util/duration.hpp"
 
 namespace pintrace {
 
+// Whole minutes and hours in integers: int(seconds) overflowed past 68
+// years ("596523h14m" for any larger value). A value past INT64_MAX ns (292
+// years) is a negative difference wrapped, or a corrupt file: said so.
 std::string format_duration(uint64_t ns)
 {
+    if (ns > kMaxDurationNs) return "(out of range)";
     char buf[64];
-    double s = ns / 1e9;
+    uint64_t s = ns / 1000000000ull;
     if (ns < 1000000) std::snprintf(buf, sizeof buf, "%.0f us", ns / 1e3);
     else if (ns < 1000000000) std::snprintf(buf, sizeof buf, "%.0f ms", ns / 1e6);
-    else if (s < 120) std::snprintf(buf, sizeof buf, "%.1f s", s);
-    else if (s < 7200) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-    else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) / 60) % 60);
+    else if (s < 120) std::snprintf(buf, sizeof buf, "%.1f s", ns / 1e9);
+    else if (s < 7200) std::snprintf(buf, sizeof buf, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, (s / 60) % 60);
     return buf;
 }
 
+// In 128 bits: the trace's clocks are whatever its header says, and a
+// monotonic time before the recording start is a negative offset. Outside
+// years 1970..9999 there is no wall time to print ("", as when the trace
+// has no clocks): "11:19:24.-85" came from a negative remainder.
 std::string format_wall_time(const Report& r, uint64_t monotonic_ns)
 {
     auto mono = r.info.get_u64("start_monotonic_ns");
     auto real = r.info.get_u64("start_realtime_ns");
     if (!mono || !real) return "";
-    int64_t wall = static_cast<int64_t>(*real) + (static_cast<int64_t>(monotonic_ns) - static_cast<int64_t>(*mono));
-    time_t secs = wall / 1000000000;
+    __int128 wall = static_cast<__int128>(*real) + (static_cast<__int128>(monotonic_ns) - *mono);
+    constexpr __int128 kEndOf9999 = static_cast<__int128>(253402300800ll) * 1000000000;
+    if (wall < 0 || wall >= kEndOf9999) return "";
+    time_t secs = static_cast<time_t>(wall / 1000000000);
+    int ms = static_cast<int>((wall / 1000000) % 1000);
     tm t{};
     gmtime_r(&secs, &t);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d UTC", t.tm_year + 1900, t.tm_mon + 1,
-                  t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, int((wall / 1000000) % 1000));
+                  t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ms);
     return buf;
 }
 
@@ -576,7 +588,7 @@ int report_exit_code(const Report& r, const FailureFilter* filter)
                 inferred = true;
             }
     }
-    if (!any) return kExitNoFailure;
+    if (!any) return kExitOk;
     return inferred ? kExitFailuresInferred : kExitFailuresExplained;
 }
 

@@ -10,11 +10,13 @@
 #include "explain/origin.hpp"
 #include "explain/pinners.hpp"
 #include "explain/report.hpp"
+#include "util/exit_codes.hpp"
 
 namespace pintrace {
 
-std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"
-std::string format_wall_time(const Report& r, uint64_t monotonic_ns);  // "2026-11-22 02:30:01.123 UTC" or ""
+std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"; past INT64_MAX "(out of range)"
+// "2026-11-22 02:30:01.123 UTC"; "" without the trace's clocks or outside years 1970..9999.
+std::string format_wall_time(const Report& r, uint64_t monotonic_ns);
 std::string format_pfn(uint64_t pfn);           // "0x12345"
 std::string_view failure_kind_name(Failure::Kind kind);  // "migration", "isolation", "cma"
 std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
@@ -93,17 +95,7 @@ std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& 
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);
 
-// Exit codes of `report`, documented in docs/report-json.md.
-enum ReportExit : int {
-    kExitNoFailure = 0,
-    kExitError = 1,
-    kExitUsage = 2,
-    kExitFailuresExplained = 3,
-    kExitFailuresUnexplained = 4,
-    // Every stuck page has a holder, but some only as the snapshot at the
-    // start inferred it (pinned before the trace): not certain.
-    kExitFailuresInferred = 5,
-};
+// Exit codes of `report`: rows of the table in util/exit_codes.hpp.
 // Over the failures filter selects (all of them without one).
 int report_exit_code(const Report& r, const FailureFilter* filter = nullptr);
 

@@ -3,30 +3,43 @@
 #include <cmath>
 #include <cstdio>
 
-#include <cstdio>
+#include "render/safe_text.hpp"
 
 namespace pintrace {
 
+// The output is always valid UTF-8 (RFC 8259 requires it; Python's json
+// rejects anything else): an ill-formed byte becomes U+FFFD, one per byte,
+// as docs/report-json.md says. Control characters, DEL and the C1 controls
+// are escaped, so a document piped to a terminal cannot drive it.
 std::string json_escape(std::string_view s)
 {
     std::string out;
     out.reserve(s.size() + 2);
-    for (unsigned char c : s) {
-        switch (c) {
+    for (size_t i = 0; i < s.size();) {
+        size_t n = utf8_sequence_length(s, i);
+        if (!n) {
+            out += kReplacementCharacter;
+            ++i;
+            continue;
+        }
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        unsigned code = n == 1 ? c : n == 2 && c == 0xC2 ? static_cast<unsigned char>(s[i + 1]) : 0x100;
+        switch (code) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
         case '\n': out += "\\n"; break;
         case '\t': out += "\\t"; break;
         case '\r': out += "\\r"; break;
         default:
-            if (c < 0x20) {
+            if (code < 0x20 || (code >= 0x7F && code <= 0x9F)) {
                 char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                std::snprintf(buf, sizeof buf, "\\u%04x", code);
                 out += buf;
             } else {
-                out += static_cast<char>(c);
+                out.append(s.substr(i, n));
             }
         }
+        i += n;
     }
     return out;
 }

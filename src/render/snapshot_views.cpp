@@ -6,6 +6,7 @@
 
 #include "render/format.hpp"
 #include "render/json_writer.hpp"
+#include "render/safe_text.hpp"
 #include "render/table.hpp"
 
 namespace pintrace {
@@ -62,7 +63,8 @@ std::string render_candidates_text(const OwnerScan& owners, const std::string& i
                   : owners.method == OwnerMethod::PagemapWalk ? "every process's pagemap walked"
                                                               : "long-term pin holders only",
                   owners.processes, owners.processes_unreadable, owners.pages_walked, owners.seconds);
-    return out + line;
+    // Candidates' comm and exe are any bytes their processes chose.
+    return printable(out + line, true);
 }
 
 std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owners)
@@ -144,7 +146,7 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
         out += "\nNOT VISIBLE from " + r.source + ":\n";
         for (const auto& b : r.blind) out += "  - " + b + "\n";
     }
-    return out;
+    return printable(out, true);
 }
 
 namespace {

@@ -2,10 +2,19 @@
 
 #include <algorithm>
 
+#include "render/safe_text.hpp"
+
 namespace pintrace {
 
+// Cells hold what processes named themselves: printable() before any width
+// is measured, so no control character reaches the terminal.
 std::string Table::text(const std::string& indent) const
 {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& row : this->rows) {
+        rows.emplace_back();
+        for (const auto& v : row) rows.back().push_back(printable(v));
+    }
     std::vector<size_t> width(columns.size());
     for (size_t c = 0; c < columns.size(); ++c) {
         width[c] = columns[c].title.size();
@@ -31,8 +40,8 @@ std::string Table::text(const std::string& indent) const
 
 std::string Table::markdown() const
 {
-    auto escape = [](const std::string& v) {
-        std::string out;
+    auto escape = [](const std::string& cell) {
+        std::string out, v = printable(cell);
         for (char ch : v) {
             if (ch == '|') out += '\\';
             out += ch;

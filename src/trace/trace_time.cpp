@@ -18,7 +18,7 @@ std::optional<uint64_t> parse_clock(std::string_view text)
     char tail;
     std::string t(text);
     if (std::sscanf(t.c_str(), "%2u:%2u:%lf%c", &h, &m, &s, &tail) != 3) return std::nullopt;
-    if (h > 23 || m > 59 || s < 0 || s >= 61) return std::nullopt;
+    if (h > 23 || m > 59 || !(s >= 0 && s < 61)) return std::nullopt;  // NaN fails both
     return (uint64_t{h} * 3600 + m * 60) * 1000000000ull + static_cast<uint64_t>(s * 1e9);
 }
 
@@ -30,13 +30,19 @@ Result<uint64_t> parse_trace_time(std::string_view text, const TraceInfo& info)
     auto start_real = info.get_u64("start_realtime_ns");
     if (!start_mono) return make_error("the trace does not say when it started");
     std::string_view offset = text.starts_with('+') ? text.substr(1) : text;
-    if (auto d = parse_duration_ns(offset)) return *start_mono + *d;
+    if (auto d = parse_duration_ns(offset)) {
+        uint64_t t;
+        if (__builtin_add_overflow(*start_mono, *d, &t)) return make_error("'" + std::string(text) + "' is past any trace");
+        return t;
+    }
 
     if (!start_real) return make_error("the trace has no wall clock: give '" + std::string(text) + "' as an offset like +30s");
-    int64_t wall_ns;
+    // In 128 bits: a year-9999 time in ns is past INT64_MAX, and overflowed
+    // into "before the machine booted".
+    __int128 wall_ns;
     if (auto clock = parse_clock(text)) {
-        int64_t day = static_cast<int64_t>(*start_real / 86400000000000ull) * 86400000000000ll;
-        wall_ns = day + static_cast<int64_t>(*clock);
+        __int128 day = static_cast<__int128>(*start_real / 86400000000000ull) * 86400000000000ll;
+        wall_ns = day + *clock;
     } else {
         unsigned y, mo, d;
         char sep;
@@ -52,10 +58,18 @@ Result<uint64_t> parse_trace_time(std::string_view text, const TraceInfo& info)
         day.tm_year = int(y) - 1900;
         day.tm_mon = int(mo) - 1;
         day.tm_mday = int(d);
-        wall_ns = static_cast<int64_t>(timegm(&day)) * 1000000000ll + static_cast<int64_t>(*clock2);
+        time_t secs = timegm(&day);
+        // timegm normalises 2026-02-31 into March 3rd: a day the month does not have is a typo.
+        tm back{};
+        if (!gmtime_r(&secs, &back) || back.tm_mday != int(d) || back.tm_mon != int(mo) - 1)
+            return make_error("cannot read the time '" + std::string(text) + "': no such day");
+        wall_ns = static_cast<__int128>(secs) * 1000000000 + *clock2;
     }
-    int64_t mono = static_cast<int64_t>(*start_mono) + (wall_ns - static_cast<int64_t>(*start_real));
+    __int128 mono = static_cast<__int128>(*start_mono) + (wall_ns - static_cast<__int128>(*start_real));
     if (mono < 0) return make_error("the time '" + std::string(text) + "' is before the machine booted");
+    // Later than any monotonic clock can read (292 years of uptime): the
+    // same as the end of the trace for every view.
+    if (mono > static_cast<__int128>(kMaxDurationNs)) return kMaxDurationNs;
     return static_cast<uint64_t>(mono);
 }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "sample_trace.hpp"
+#include "util/exit_codes.hpp"
 
 namespace pintrace {
 namespace {
@@ -135,7 +136,7 @@ TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
     auto [status, out] = run_unprivileged("record -o /tmp/never.trace --duration 1s");
-    EXPECT_EQ(status, 1);
+    EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
     EXPECT_NE(out.find("needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << out;
 }
@@ -190,7 +191,7 @@ TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
     pintrace::Run r = run_unprivileged("top --batch --iterations 1");
-    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_EQ(r.status, 6) << "no_privileges: " << r.out;
     EXPECT_EQ(lines(r.out), 1u) << r.out;
     EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
 }
@@ -211,7 +212,7 @@ TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
     auto [status, out] = run_unprivileged("snapshot --pfn 0x1000+16");
-    EXPECT_EQ(status, 1);
+    EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
     EXPECT_NE(out.find("permission denied (run as root"), std::string::npos) << out;
 }
@@ -413,6 +414,269 @@ TEST(Cli, RecordStoppedBeforeItsSnapshotIsDoneStillWritesItWhole)
     EXPECT_EQ(rep.status, 0) << rep.out;
     EXPECT_NE(rep.out.find("\"snapshot\":{\"complete\":true"), std::string::npos) << rep.out;
     EXPECT_NE(rep.out.find("\"range\":\"all memory (System RAM in /proc/iomem)\""), std::string::npos) << rep.out;
+}
+
+}  // namespace
+}  // namespace pintrace
+
+// Issue 13: exit codes a runbook can trust, from one table.
+namespace pintrace {
+namespace {
+
+std::string read_text(const std::string& path)
+{
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// README.md's exit-code table is the table in util/exit_codes.hpp, row for
+// row; `pintrace exit-codes --markdown` prints that table; each command's
+// --help lists its rows.
+TEST(ExitCodes, ReadmeHelpAndCodeAgree)
+{
+    std::string readme = read_text(std::string(PINTRACE_TEST_DATA) + "/../../README.md");
+    ASSERT_FALSE(readme.empty());
+    std::string table = exit_codes_markdown();
+    EXPECT_NE(readme.find(table), std::string::npos) << "README.md's exit-code table must read:\n" << table;
+    // And no other row in README's table claims a code.
+    size_t at = readme.find("| code | name | commands | meaning |");
+    ASSERT_NE(at, std::string::npos);
+    size_t rows = 0;
+    for (size_t line = readme.find('\n', at) + 1; line < readme.size() && readme[line] == '|';
+         line = readme.find('\n', line) + 1)
+        ++rows;
+    EXPECT_EQ(rows, kExitCodes.size() + 1) << "separator plus one line per row";
+
+    auto listed = run("exit-codes --markdown");
+    EXPECT_EQ(listed.status, 0);
+    EXPECT_EQ(listed.out, table);
+
+    for (const char* command : {"record", "report", "top", "doctor", "snapshot", "explain"}) {
+        auto help = run(std::string(command) + " --help");
+        EXPECT_EQ(help.status, 0) << command;
+        for (const auto& row : kExitCodes) {
+            std::string line = std::to_string(int(row.code)) + " " + std::string(row.name) + ": ";
+            EXPECT_EQ(help.out.find(line) != std::string::npos, exit_code_applies(row, command))
+                << command << " --help and row " << row.name << ":\n"
+                << help.out;
+        }
+    }
+}
+
+TEST(ExitCodes, NoCommandUsesOneCodeForTwoThings)
+{
+    for (const char* command : {"record", "report", "top", "doctor", "snapshot", "explain"})
+        for (size_t i = 0; i < kExitCodes.size(); ++i)
+            for (size_t j = i + 1; j < kExitCodes.size(); ++j)
+                if (exit_code_applies(kExitCodes[i], command) && exit_code_applies(kExitCodes[j], command))
+                    EXPECT_NE(kExitCodes[i].code, kExitCodes[j].code)
+                        << command << ": " << kExitCodes[i].name << " and " << kExitCodes[j].name;
+}
+
+// A typo in a filter must not read as "nothing failed": the valid values
+// are named, from the trace's own migrate reasons and the failure kinds.
+TEST(ExitCodes, UnknownFilterValuesAreUsageErrorsNamingTheValidOnes)
+{
+    std::string trace = sample_file(true);
+    auto typo = run("report " + trace + " --reason nosuch");
+    EXPECT_EQ(typo.status, 2) << typo.out;
+    EXPECT_EQ(lines(typo.out), 1u) << typo.out;
+    for (const char* valid : {"compaction", "syscall_or_cpuset", "contig_range", "isolation", "cma", "contig_alloc"})
+        EXPECT_NE(typo.out.find(valid), std::string::npos) << valid << ": " << typo.out;
+    for (const char* ok : {"--reason isolation", "--reason cma", "--reason reason_9", "--reason compaction"}) {
+        auto r = run("report " + trace + " " + ok);
+        EXPECT_TRUE(r.status == 0 || r.status == 3) << ok << ": " << r.out;
+    }
+    struct Bad {
+        const char* args;
+        const char* names;  // what the message must name
+    };
+    for (const Bad& b : {Bad{"report %s --sort size", "pages, longterm"}, Bad{"report %s --group-by user", "pid, comm"},
+                         Bad{"report %s --format yaml", "text"}, Bad{"top --batch --replay %s --sort size", "pages"},
+                         Bad{"top --batch --replay %s --format yaml", "text"}}) {
+        char cmd[512];
+        std::snprintf(cmd, sizeof cmd, b.args, trace.c_str());
+        auto r = run(cmd);
+        EXPECT_EQ(r.status, 2) << cmd << ": " << r.out;
+        EXPECT_NE(r.out.find(b.names), std::string::npos) << cmd << ": " << r.out;
+    }
+}
+
+// Numbers: decimal, in range, with a unit where they are durations; 0 only
+// where it means something.
+TEST(ExitCodes, NumericOptionsAreDecimalAndInRange)
+{
+    std::string trace = sample_file(true);
+    for (const char* bad : {"report T --top -1", "report T --top 0x10", "report T --top 99999999999999999999",
+                            "report T --pid -1", "report T --pid 0x10", "report T --threshold 0x10",
+                            "report T --threshold 0", "report T --threshold 10", "report T --since +0x10",
+                            "top --batch --replay T --iterations -1", "top --batch --replay T --interval inf",
+                            "top --batch --replay T --interval nan", "top --batch --replay T --speed inf",
+                            "top --batch --replay T --pid -5", "record --duration 0x10", "record --duration 0",
+                            "record --duration 10", "record --duration -1s", "record --stack-sample 1e3",
+                            "record --buffer-size 4096", "record --buffer-size 0x10", "record --buffer-size -1",
+                            "record --buffer-size 3"}) {
+        std::string args = bad;
+        if (auto t = args.find(" T "); t != std::string::npos) args.replace(t, 3, " " + trace + " ");
+        else if (args.ends_with(" T")) args.replace(args.size() - 1, 1, trace);
+        auto r = run(args.starts_with("record") ? args + " -o /tmp/never.trace" : args);
+        EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+    }
+    auto buffer = run("record --buffer-size 4096 -o /tmp/never.trace");
+    EXPECT_NE(buffer.out.find("2048"), std::string::npos) << "names the limit: " << buffer.out;
+    EXPECT_EQ(buffer.out.find("refused"), std::string::npos) << buffer.out;
+    EXPECT_EQ(access("/tmp/never.trace", F_OK), -1) << "no file for a usage error";
+}
+
+// Commands that need root say so with their own code, before anything
+// else can fail for the lack of it (snapshot --all read /proc/iomem as
+// zeros and called it a usage error).
+TEST(ExitCodes, MissingPrivilegesAreSixForEveryCommandThatNeedsThem)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    for (const char* args : {"snapshot --all", "snapshot --node 0", "snapshot --pfn 0x1000+16", "explain --pfn 0x100",
+                             "record -o /tmp/never.trace --duration 1s", "top --batch --iterations 1", "doctor",
+                             "doctor --kernel-facts"}) {
+        auto r = run_unprivileged(args);
+        EXPECT_EQ(r.status, 6) << args << ": " << r.out;
+        EXPECT_TRUE(r.out.find("root") != std::string::npos) << args << ": " << r.out;
+    }
+}
+
+// explain on an unclosed trace: reads it, but says so, and does not call
+// the history certain.
+TEST(ExitCodes, ExplainOnAnUnclosedTraceSaysItIsIncomplete)
+{
+    if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
+    auto r = run("explain --pfn 0x100 " + sample_file(false) + " --no-stacks --source proc");
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.out;
+    EXPECT_NE(r.out.find("INCOMPLETE: the trace was not closed"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("(certain: seen as it happened)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("HISTORY OF PFN 0x100"), std::string::npos) << r.out;
+}
+
+// record -- COMMAND: a command that cannot start is exit 7 (the trace is
+// still complete), one that fails is 8, and the status is printed as a
+// key=value line; the capture's coverage is a key=value line too.
+TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
+{
+    if (geteuid() != 0) GTEST_SKIP() << "recording needs root";
+    std::string trace = temp("cmd.trace");
+    auto missing = run("record -o " + trace + " -- /nonexistent/cmd");
+    EXPECT_EQ(missing.status, 7) << missing.out;
+    EXPECT_NE(missing.out.find("cannot run /nonexistent/cmd: No such file"), std::string::npos) << missing.out;
+    EXPECT_NE(missing.out.find("pintrace record: command=not_started\n"), std::string::npos) << missing.out;
+    auto report = run("report --format json " + trace);
+    EXPECT_EQ(report.status, 0) << report.out;
+    EXPECT_NE(report.out.find("\"command_exit_status\":127"), std::string::npos) << report.out;
+
+    auto failed = run("record -o " + trace + " -- sh -c 'exit 3'");
+    EXPECT_EQ(failed.status, 8) << failed.out;
+    EXPECT_NE(failed.out.find("pintrace record: command_status=3\n"), std::string::npos) << failed.out;
+    auto killed = run("record -o " + trace + " -- sh -c 'kill -9 $$'");
+    EXPECT_EQ(killed.status, 8) << killed.out;
+    EXPECT_NE(killed.out.find("pintrace record: command_status=137\n"), std::string::npos) << killed.out;
+
+    auto ok = run("record -o " + trace + " -- true");
+    EXPECT_EQ(ok.status, 0) << ok.out;
+    EXPECT_NE(ok.out.find("pintrace record: command_status=0\n"), std::string::npos) << ok.out;
+    // capture=complete|degraded attach_points=N missing=M [missing_targets=a,b]
+    size_t at = ok.out.find("pintrace record: capture=");
+    ASSERT_NE(at, std::string::npos) << ok.out;
+    std::string line = ok.out.substr(at, ok.out.find('\n', at) - at);
+    unsigned points = 0, missed = 0;
+    char state[16] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "pintrace record: capture=%15s attach_points=%u missing=%u", state, &points,
+                          &missed),
+              3)
+        << line;
+    EXPECT_GT(points, 0u);
+    EXPECT_EQ(std::string(state), missed ? "degraded" : "complete") << line;
+    EXPECT_EQ(line.find("missing_targets=") != std::string::npos, missed > 0) << line;
+    if (missed)
+        EXPECT_NE(ok.out.find("DEGRADED capture, " + std::to_string(missed) + " of " + std::to_string(points)),
+                  std::string::npos)
+            << ok.out;
+    unlink(trace.c_str());
+}
+
+}  // namespace
+}  // namespace pintrace
+
+// Issue 13: strings from a trace are whatever a process chose.
+namespace pintrace {
+namespace {
+
+// Strict UTF-8, written from RFC 3629 independently of render/safe_text.
+bool strict_utf8(const std::string& s, std::string* why)
+{
+    for (size_t i = 0; i < s.size();) {
+        unsigned char b = s[i];
+        size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+        if (!n || i + n > s.size()) return *why = "bad lead byte at " + std::to_string(i), false;
+        uint32_t cp = n == 1 ? b : n == 2 ? b & 0x1F : n == 3 ? b & 0x0F : b & 0x07;
+        for (size_t k = 1; k < n; ++k) {
+            unsigned char c = s[i + k];
+            if ((c >> 6) != 2) return *why = "bad continuation at " + std::to_string(i + k), false;
+            cp = cp << 6 | (c & 0x3F);
+        }
+        static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return *why = "overlong, surrogate or too large at " + std::to_string(i), false;
+        i += n;
+    }
+    return true;
+}
+
+std::string hostile_trace()
+{
+    std::string path = temp("hostile.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    uint32_t pin = test::k61Pin | test::k61Longterm | test::k61Write;
+    // prctl(PR_SET_NAME, "\xff\xfe") and a terminal escape (red, clear screen).
+    const std::string comm = "\xff\xfe\x1b[31m\x1b[2J\x07";
+    for (uint64_t pfn = 0x100; pfn < 0x104; ++pfn)
+        (void)w->append_kernel_record(test::raw_grab(2000 + pfn, 4242, pfn, pin, comm));
+    (void)w->append(StackEvent{1, StackKind::Kernel, 0,
+                               {{0xffffffff81000010, "try_grab_page\xc0\xaf"},  // overlong '/'
+                                {0xffffffff81000200, "io_sqe_buffer_register\xed\xa0\x80\x1b]0;owned\x07"}}});
+    (void)w->append_kernel_record(test::raw_migrate(5000, 77, 5, 3));
+    uint32_t i = 0;
+    for (uint64_t pfn : {0x100, 0x101, 0x103}) (void)w->append_kernel_record(test::raw_failed(5001, 77, pfn, 1026, i++));
+    (void)w->append_kernel_record(test::raw_end(5002, 77, 3, 3));
+    (void)w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1});
+    return path;
+}
+
+TEST(HostileStrings, JsonIsValidUtf8WithControlsEscaped)
+{
+    std::string trace = hostile_trace();
+    auto r = run_command(std::string(PINTRACE_BIN) + " report --format json " + trace + " 2>/dev/null");
+    EXPECT_EQ(r.status, 3) << r.out;
+    std::string why;
+    EXPECT_TRUE(strict_utf8(r.out, &why)) << why;
+    for (unsigned char c : r.out) EXPECT_FALSE(c < 0x20 && c != '\n') << "raw control byte " << int(c);
+    EXPECT_NE(r.out.find("\"comm\":\"\xEF\xBF\xBD\xEF\xBF\xBD\\u001b[31m\\u001b[2J\\u0007\""), std::string::npos)
+        << "each bad byte one U+FFFD, controls as \\u00XX: " << r.out;
+    EXPECT_NE(r.out.find("try_grab_page\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << r.out;
+    // top's JSON lines too.
+    auto top = run_command(std::string(PINTRACE_BIN) + " top --replay " + trace + " --speed 0 --format json 2>/dev/null");
+    EXPECT_TRUE(strict_utf8(top.out, &why)) << why;
+    EXPECT_EQ(top.out.find('\x1b'), std::string::npos) << top.out;
+}
+
+TEST(HostileStrings, TextAndMarkdownCarryNoControlCharacters)
+{
+    std::string trace = hostile_trace();
+    for (const char* format : {"text", "markdown"}) {
+        auto r = run_command(std::string(PINTRACE_BIN) + " report --format " + format + " " + trace + " 2>/dev/null");
+        EXPECT_EQ(r.status, 3) << r.out;
+        std::string why;
+        EXPECT_TRUE(strict_utf8(r.out, &why)) << format << ": " << why;
+        for (unsigned char c : r.out) EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F) << format << ": byte " << int(c);
+        EXPECT_NE(r.out.find("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07"), std::string::npos) << format << ": "
+                                                                                                 << r.out;
+    }
 }
 
 }  // namespace

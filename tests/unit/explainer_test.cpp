@@ -116,7 +116,7 @@ TEST(Explainer, AMigrationThatSucceededIsNotAFailure)
     ex.consume(end);
     Report r = std::move(ex).finish();
     EXPECT_TRUE(r.failures.empty());
-    EXPECT_EQ(report_exit_code(r), kExitNoFailure);
+    EXPECT_EQ(report_exit_code(r), kExitOk);
 }
 
 TEST(Explainer, LostEventsBeforeAFailureAreFlagged)

@@ -86,7 +86,8 @@ TEST_F(RecordHere, StopsWhenTheTracedCommandExits)
     std::string trace = temp("cmd.trace");
     int status;
     std::string out = capture(std::string(PINTRACE_BIN) + " record -o " + trace + " -- sh -c 'exit 7'", &status);
-    ASSERT_EQ(status, 0) << out;
+    ASSERT_EQ(status, 8) << "command_failed: " << out;
+    EXPECT_NE(out.find("pintrace record: command_status=7\n"), std::string::npos) << out;
     auto root = report_json(trace);
     EXPECT_EQ(root.get<std::string>("trace.stop_reason"), "traced command exited");
     EXPECT_EQ(root.get<int>("trace.command_exit_status"), 7);
@@ -138,14 +139,14 @@ TEST_F(RecordHere, DoctorExplainsThisHostAndExitsByCoverage)
     EXPECT_EQ(root.get<int>("exit_code"), status);
 }
 
-TEST_F(RecordHere, DoctorWithoutPrivilegesSaysWhichAndExitsOne)
+TEST_F(RecordHere, DoctorWithoutPrivilegesSaysWhichAndExitsSix)
 {
     if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv to drop privileges";
     int status;
     std::string out = capture("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
                                   std::string(PINTRACE_BIN) + " doctor",
                               &status);
-    EXPECT_EQ(status, 1) << out;
+    EXPECT_EQ(status, 6) << "no_privileges: " << out;
     EXPECT_NE(out.find("privileges       FAIL pintrace needs root"), std::string::npos) << out;
     EXPECT_NE(out.find("cannot capture here"), std::string::npos) << out;
 }

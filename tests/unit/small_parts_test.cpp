@@ -6,6 +6,7 @@
 #include "capture/symbolize.hpp"
 #include "events/gup_flags.hpp"
 #include "render/json_writer.hpp"
+#include "render/safe_text.hpp"
 #include "util/duration.hpp"
 
 namespace pintrace {
@@ -25,12 +26,37 @@ TEST(Duration, ParsesUnitsAndRejectsGarbage)
 {
     EXPECT_EQ(parse_duration_ns("250ms"), 250000000u);
     EXPECT_EQ(parse_duration_ns("10s"), 10000000000u);
-    EXPECT_EQ(parse_duration_ns("3"), 3000000000u);
     EXPECT_EQ(parse_duration_ns("1.5m"), 90000000000u);
     EXPECT_FALSE(parse_duration_ns("ten"));
     EXPECT_FALSE(parse_duration_ns("5 parsecs"));
     EXPECT_FALSE(parse_duration_ns("-1s"));
     EXPECT_FALSE(parse_duration_ns(""));
+}
+
+// Decimal with a unit, exactly, within INT64_MAX ns; "0" alone is zero.
+TEST(Duration, DecimalOnlyWithAUnitAndNoOverflow)
+{
+    EXPECT_FALSE(parse_duration_ns("0x10")) << "was read as hex: 16 s";
+    EXPECT_FALSE(parse_duration_ns("0x10s"));
+    EXPECT_FALSE(parse_duration_ns("3")) << "a unit is required";
+    EXPECT_FALSE(parse_duration_ns("1e3s"));
+    EXPECT_FALSE(parse_duration_ns("infs"));
+    EXPECT_FALSE(parse_duration_ns("nan"));
+    EXPECT_FALSE(parse_duration_ns(" 1s"));
+    EXPECT_FALSE(parse_duration_ns("+1s"));
+    EXPECT_FALSE(parse_duration_ns("1.s"));
+    EXPECT_FALSE(parse_duration_ns(".5s"));
+    EXPECT_FALSE(parse_duration_ns("18446744073709551616ns")) << "past UINT64_MAX";
+    EXPECT_FALSE(parse_duration_ns("9223372036854775808ns")) << "past INT64_MAX";
+    EXPECT_FALSE(parse_duration_ns("99999999999h"));
+    EXPECT_EQ(parse_duration_ns("9223372036854775807ns"), kMaxDurationNs);
+    EXPECT_EQ(parse_duration_ns("0"), 0u);
+    EXPECT_EQ(parse_duration_ns("0s"), 0u);
+    EXPECT_EQ(parse_duration_ns("1ns"), 1u);
+    EXPECT_EQ(parse_duration_ns("1.5us"), 1500u);
+    EXPECT_EQ(parse_duration_ns("2min"), 120000000000u);
+    EXPECT_EQ(parse_duration_ns("2h"), 7200000000000u);
+    EXPECT_EQ(parse_duration_ns("0.1s"), 100000000u) << "exact, not 99999999 from a double";
 }
 
 TEST(Calibration, NeedsAClearMajorityInOneDirection)
@@ -140,6 +166,37 @@ TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
                                                  "__do_sys_vmsplice+0x2e1", "do_syscall_64+0x5d"}),
               Origin::Vmsplice);
     EXPECT_EQ(origin_of(std::vector<std::string>{"x+0x1", "y+0x2"}), Origin::Unknown);
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// Any bytes in, valid UTF-8 out: one U+FFFD per ill-formed byte, controls
+// escaped; well-formed text (including 4-byte sequences) untouched.
+TEST(SafeText, JsonEscapeIsValidUtf8)
+{
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(json_escape("\xff\xfe"), fffd + fffd);
+    EXPECT_EQ(json_escape("a\xc3"), "a" + fffd) << "truncated sequence";
+    EXPECT_EQ(json_escape("\xc0\xaf"), fffd + fffd) << "overlong";
+    EXPECT_EQ(json_escape("\xed\xa0\x80"), fffd + fffd + fffd) << "surrogate";
+    EXPECT_EQ(json_escape("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd) << "past U+10FFFF";
+    EXPECT_EQ(json_escape("\x1b[2J\x7f\xc2\x9b"), "\\u001b[2J\\u007f\\u009b");
+    EXPECT_EQ(json_escape("k\xc3\xb6nig \xe2\x82\xac \xf0\x9f\x90\xa7"), "k\xc3\xb6nig \xe2\x82\xac \xf0\x9f\x90\xa7");
+    EXPECT_EQ(json_escape(std::string("a\0b", 3)), "a\\u0000b");
+}
+
+TEST(SafeText, PrintableShowsControlsAndKeepsText)
+{
+    EXPECT_EQ(printable("\x1b[31mred\x07"), "\\x1b[31mred\\x07");
+    EXPECT_EQ(printable("a\nb"), "a\\x0ab");
+    EXPECT_EQ(printable("a\nb", true), "a\nb");
+    EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\x9b2J") << "C1 CSI";
+    EXPECT_EQ(printable("\xff"), "\xEF\xBF\xBD");
+    EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");
 }
 
 }  // namespace

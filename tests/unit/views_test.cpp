@@ -15,6 +15,7 @@
 #include "render/table.hpp"
 #include "sample_trace.hpp"
 #include "trace/trace_time.hpp"
+#include "util/duration.hpp"
 
 namespace pintrace {
 namespace {
@@ -252,7 +253,7 @@ TEST(FailureFilter, SelectsByReasonTimeAndHolderAndTheExitCodeFollows)
     EXPECT_TRUE(by_reason.matches(r, r.failures[0]));
     by_reason.reason = "memory_hotplug";
     EXPECT_FALSE(by_reason.matches(r, r.failures[0]));
-    EXPECT_EQ(report_exit_code(r, &by_reason), kExitNoFailure);
+    EXPECT_EQ(report_exit_code(r, &by_reason), kExitOk);
     FailureFilter late;
     late.since_ns = 600 * kMs;
     EXPECT_FALSE(late.matches(r, r.failures[0]));
@@ -379,6 +380,66 @@ TEST(TraceTime, OffsetsClockTimesAndDates)
     EXPECT_FALSE(parse_trace_time("yesterday", info).ok());
     EXPECT_FALSE(parse_trace_time("25:00:00", info).ok());
     EXPECT_FALSE(parse_trace_time("1970-01-01T00:00:00", info).ok());
+}
+
+// Issue 13: every number printed from a file is range-checked first.
+TEST(TraceTime, FarTimesDoNotOverflow)
+{
+    TraceInfo info = test::sample_info();
+    auto far = parse_trace_time("9999-12-31T00:00:00", info);
+    ASSERT_TRUE(far.ok()) << far.error().message << " (was 'before the machine booted')";
+    EXPECT_GT(far.value(), 1000 + 200ull * 365 * 86400 * 1'000'000'000ull);
+    EXPECT_EQ(parse_trace_time("9999-12-31T23:59:59", info).value(), kMaxDurationNs) << "past any monotonic clock";
+    EXPECT_FALSE(parse_trace_time("+0x10s", info).ok());
+    EXPECT_FALSE(parse_trace_time("11:06:nan", info).ok());
+    EXPECT_FALSE(parse_trace_time("11:06:inf", info).ok());
+    EXPECT_FALSE(parse_trace_time("2026-02-31T00:00:00", info).ok()) << "was March 3rd";
+    EXPECT_TRUE(parse_trace_time("2028-02-29T00:00:00", info).ok());
+    EXPECT_EQ(parse_trace_time("+9223372036854775807ns", info).value(), 1000 + kMaxDurationNs);
+    info.meta["start_monotonic_ns"] = "18446744073709551615";
+    EXPECT_FALSE(parse_trace_time("+1s", info).ok()) << "past UINT64_MAX";
+}
+
+TEST(Format, DurationsOverTheWholeRange)
+{
+    EXPECT_EQ(format_duration(0), "0 us");
+    EXPECT_EQ(format_duration(1), "0 us");
+    EXPECT_EQ(format_duration(412'000'000), "412 ms");
+    EXPECT_EQ(format_duration(3'200'000'000), "3.2 s");
+    EXPECT_EQ(format_duration(125'000'000'000), "2m05s");
+    EXPECT_EQ(format_duration(2 * 3600'000'000'000ull + 14 * 60'000'000'000ull), "2h14m");
+    // 100 days: int(seconds) was fine; 100 years overflowed into "596523h14m".
+    EXPECT_EQ(format_duration(100ull * 365 * 86400 * 1'000'000'000ull), "876000h00m");
+    EXPECT_EQ(format_duration(kMaxDurationNs), "2562047h47m");
+    EXPECT_EQ(format_duration(kMaxDurationNs + 1), "(out of range)") << "a negative difference, wrapped";
+    EXPECT_EQ(format_duration(UINT64_MAX), "(out of range)");
+    EXPECT_EQ(format_duration(uint64_t{0} - 5), "(out of range)");
+}
+
+TEST(Format, WallTimesOverTheWholeRange)
+{
+    Report r;
+    r.info = test::sample_info();  // monotonic 1000 = 2026-11-18 11:06:40 UTC
+    EXPECT_EQ(format_wall_time(r, 1000), "2026-11-18 11:06:40.000 UTC");
+    EXPECT_EQ(format_wall_time(r, 1000 + 1'234'000'000), "2026-11-18 11:06:41.234 UTC");
+    // Before the recording start: a negative offset, correctly (was "11:19:24.-85" style).
+    EXPECT_EQ(format_wall_time(r, 0), "2026-11-18 11:06:39.999 UTC");
+    r.info.meta["start_monotonic_ns"] = "5000000000";
+    EXPECT_EQ(format_wall_time(r, 0), "2026-11-18 11:06:35.000 UTC");
+    EXPECT_EQ(format_wall_time(r, 1), "2026-11-18 11:06:35.000 UTC");
+    EXPECT_EQ(format_wall_time(r, INT64_MAX), "2319-02-28 10:53:51.854 UTC");
+    EXPECT_EQ(format_wall_time(r, UINT64_MAX), "2611-06-09 10:41:08.709 UTC");
+    // A wall clock at the epoch and a time before it.
+    r.info.meta["start_realtime_ns"] = "0";
+    EXPECT_EQ(format_wall_time(r, 5000000000), "1970-01-01 00:00:00.000 UTC");
+    EXPECT_EQ(format_wall_time(r, 4999999999), "") << "before 1970: no negative milliseconds";
+    // A header whose clock is not a u64 (year 9999 in ns), or past INT64_MAX.
+    r.info.meta["start_realtime_ns"] = "253402300799000000000";
+    EXPECT_EQ(format_wall_time(r, 0), "");
+    r.info.meta["start_realtime_ns"] = "18446744073709551615";
+    r.info.meta["start_monotonic_ns"] = "0";
+    EXPECT_EQ(format_wall_time(r, 0), "2554-07-21 23:34:33.709 UTC");
+    EXPECT_EQ(format_wall_time(r, UINT64_MAX), "3139-02-09 23:09:07.419 UTC") << "both u64 at their maximum";
 }
 
 TEST(TraceTime, PfnListsInHexOrDecimal)
