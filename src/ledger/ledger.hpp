@@ -111,6 +111,10 @@ public:
     Holders holders(uint64_t pfn) const;
     Holder resolve(uint64_t pfn, const PageHold& h) const;
     size_t pages_held() const { return pages_.size(); }
+    // Pages looked up or inserted by grabs, releases, frees and holders():
+    // the ledger's work, which the reader bounds per record (at most
+    // kMaxFolioPages, events/bounds.hpp; docs/ledger.md "Cost").
+    uint64_t page_ops() const { return page_ops_; }
     const Owner& owner(OwnerId id) const { return owners_[id]; }
     std::span<const Owner> owners() const { return owners_; }
 
@@ -169,6 +173,7 @@ private:
     std::unordered_map<uint32_t, Process> processes_;
     std::vector<Candidate> candidates_;  // scratch for release(), kept to avoid a malloc per release
     std::function<void(const ClosedPins&)> on_close_;
+    mutable uint64_t page_ops_ = 0;
 };
 
 // Pins and references are released against their own kind only.

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "events/bounds.hpp"
 #include "events/event.hpp"
 #include "trace/trace_info.hpp"
 #include "util/result.hpp"
@@ -42,6 +43,7 @@ private:
     std::span<const std::byte> data_;
     size_t records_offset_ = 0;
     TraceInfo info_;
+    PfnBounds pfns_;  // the header's ram_pfns, else the architecture's limit
 };
 
 
