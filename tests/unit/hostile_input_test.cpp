@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -12,6 +13,8 @@
 #include "events/bounds.hpp"
 #include "ledger/ledger.hpp"
 #include "sample_trace.hpp"
+#include "snapshot/range.hpp"
+#include "snapshot/snapshot.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
 
@@ -287,6 +290,102 @@ TEST(HostileInput, RamPfnsHeaderKey)
     EXPECT_NE(reader.error().message.find("corrupt header: ram_pfns"), std::string::npos) << reader.error().message;
 }
 
+
+// snapshot --pfn, record --snapshot-range pfn:A-B: the parse refuses what
+// would wrap, and the range is clipped to RAM before any work list exists.
+namespace snap = pintrace::snapshot;
+
+const std::vector<snap::PfnSpan> kRam = {{0x1, 0x9f, "System RAM"}, {0x100, 0xbffda, "System RAM"},
+                                         {0x100000, 0x640000, "System RAM"}};
+
+TEST(HostileSnapshotRange, ParseRefusesWhatWouldWrap)
+{
+    // Was {0, 0}: "0 pages", exit 0.
+    auto all = snap::parse_pfn_range("0-0xffffffffffffffff");
+    ASSERT_FALSE(all.ok());
+    EXPECT_NE(all.error().message.find("past the largest"), std::string::npos) << all.error().message;
+    EXPECT_FALSE(snap::parse_pfn_range("0xffffffffffffffff").ok());
+    EXPECT_FALSE(snap::parse_pfn_range("0xfffffffffff0+0x100").ok());
+    EXPECT_FALSE(snap::parse_pfn_range("0x10+0xffffffffffffffff").ok());
+    EXPECT_FALSE(snap::parse_pfn_range("0xffffffffff-0xfffffffffff").ok()) << "ends past 2^40";
+    auto last = snap::parse_pfn_range("0xffffffffff");
+    ASSERT_TRUE(last.ok());
+    EXPECT_EQ(last->pages(), 1u);
+    EXPECT_FALSE(snap::parse_range_spec("pfn:0-0xffffffffffffffff").ok()) << "record --snapshot-range";
+}
+
+TEST(HostileSnapshotRange, ClippedToRamOrRefusedNamingIt)
+{
+    auto span = snap::parse_pfn_range("0x0-0xfffffffff");
+    ASSERT_TRUE(span.ok());
+    auto clipped = snap::clip_to_ram(span.value(), kRam);
+    ASSERT_TRUE(clipped.ok()) << clipped.error().message;
+    ASSERT_EQ(clipped->size(), 3u);
+    uint64_t pages = 0;
+    for (const auto& s : clipped.value()) pages += s.pages();
+    EXPECT_EQ(pages, (0x9fu - 1) + (0xbffdau - 0x100) + (0x640000u - 0x100000));
+    EXPECT_EQ(clipped.value()[0].label, "pfn 0x1-0x9e");
+
+    // Inside one range: kept as given, label and all.
+    auto inside = snap::clip_to_ram(snap::parse_pfn_range("0x100000-0x13ffff").value(), kRam);
+    ASSERT_TRUE(inside.ok());
+    EXPECT_EQ(inside.value(), (std::vector<snap::PfnSpan>{{0x100000, 0x140000, "pfn 0x100000-0x13ffff"}}));
+
+    // None of it RAM: refused, with the RAM ranges named.
+    auto hole = snap::clip_to_ram(snap::parse_pfn_range("0xffffffff-0xfffffffff").value(), kRam);
+    ASSERT_FALSE(hole.ok());
+    EXPECT_EQ(hole.error().message,
+              "pfn 0xffffffff-0xfffffffff is not RAM (System RAM: 0x1-0x9e, 0x100-0xbffd9, 0x100000-0x63ffff)");
+}
+
+// resolve() (snapshot --pfn, record --snapshot-range) reads the RAM and
+// clips: the span the 7 GiB work list was built for comes back empty.
+TEST(HostileSnapshotRange, ResolveClipsToTheMachinesRam)
+{
+    namespace fs = std::filesystem;
+    fs::path root = fs::path(::testing::TempDir()) / ("hostile_root" + std::to_string(getpid()));
+    fs::create_directories(root / "proc");
+    std::ofstream(root / "proc/iomem") << "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+                                          "00100000-bffd9fff : System RAM\n100000000-63fffffff : System RAM\n";
+    snap::RangeRequest req;
+    req.pfn = "0xfffffff000-0xffffffffff";
+    auto r = snap::resolve(req, root);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("is not RAM (System RAM: 0x1-0x9e"), std::string::npos) << r.error().message;
+    req.pfn = "0x0-0xffffffffff";
+    r = snap::resolve(req, root);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->size(), 3u);
+    EXPECT_EQ(r->back().end, 0x640000u);
+
+    // No readable RAM anywhere: refused rather than guessed.
+    std::ofstream(root / "proc/iomem") << "00000000-00000000 : System RAM\n";
+    r = snap::resolve(req, root);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("cannot tell which pfns are RAM"), std::string::npos) << r.error().message;
+
+    // Fallback: the firmware's map.
+    fs::create_directories(root / "sys/firmware/memmap/0");
+    std::ofstream(root / "sys/firmware/memmap/0/start") << "0x100000000\n";
+    std::ofstream(root / "sys/firmware/memmap/0/end") << "0x13fffffff\n";
+    std::ofstream(root / "sys/firmware/memmap/0/type") << "System RAM\n";
+    auto ram = snap::system_ram(root);
+    ASSERT_TRUE(ram.ok()) << ram.error().message;
+    EXPECT_EQ(ram.value(), (std::vector<snap::PfnSpan>{{0x100000, 0x140000, "System RAM"}}));
+    fs::remove_all(root);
+}
+
+// The work list a snapshot builds is bounded by RAM, whatever the span says.
+TEST(HostileSnapshotRange, HugeSpanBuildsNoHugeWorkList)
+{
+    std::vector<snap::PfnSpan> spans{{0, kMaxPhysPfn, "everything"}};
+    auto pieces = snap::plan_pieces(spans, kRam);
+    // 0x640000 pages in pieces of 64 Ki: 100, not 2^24.
+    EXPECT_LE(pieces.size(), 0x640000u / 0x10000 + 1);
+    uint64_t pages = 0;
+    for (const auto& p : pieces) pages += p.n;
+    EXPECT_EQ(pages, 0x640000u);
+}
 
 }  // namespace
 }  // namespace pintrace
