@@ -209,9 +209,21 @@ void Explainer::on(const FailedFolioEvent& e)
     f.pfns_observed = true;
     StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen, e.nr_pages};
     // A large folio fails as a whole; its pins may sit on any of its pages.
+    // One entry per owner (its pins summed, dated by the oldest): a 1 GiB
+    // folio pinned page by page would otherwise keep 262144 holders per
+    // failure, and the report keeps every failure.
+    std::unordered_map<OwnerId, size_t> index;  // owner -> its entry in page.holders
     for (uint32_t i = 0; i < e.nr_pages; ++i) {
-        auto hs = ledger_.holders(e.pfn + i);
-        page.holders.insert(page.holders.end(), hs.begin(), hs.end());
+        for (const Holder& h : ledger_.holders(e.pfn + i)) {
+            auto [it, fresh] = index.try_emplace(h.owner, page.holders.size());
+            if (fresh) {
+                page.holders.push_back(h);
+                continue;
+            }
+            Holder& same = page.holders[it->second];
+            same.count += h.count;
+            same.first_ns = std::min(same.first_ns, h.first_ns);
+        }
     }
     page.cause = classify(page);
     // The counts at the failure still show a pin or reference nobody was

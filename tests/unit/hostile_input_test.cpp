@@ -10,7 +10,9 @@
 #include <functional>
 #include <sstream>
 
+#include "event_builders.hpp"
 #include "events/bounds.hpp"
+#include "explain/explainer.hpp"
 #include "ledger/ledger.hpp"
 #include "sample_trace.hpp"
 #include "snapshot/range.hpp"
@@ -261,6 +263,30 @@ TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
     EXPECT_NE(read.summary.error().message.find("corrupt snapshot page record at byte " + std::to_string(first)),
               std::string::npos)
         << read.summary.error().message;
+}
+
+// A failed folio keeps one holder per owner, not per page: a 1 GiB folio
+// pinned page by page, failing again and again, kept 262144 holders per
+// failure before.
+TEST(HostileInput, FailedFolioKeepsOneHolderPerOwner)
+{
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 100, 0x100000, test::kLongPin, kMaxFolioPages, "qemu"));
+    ex.consume(test::grab(11, 200, 0x100000 + 7, test::kLongPin, 1, "rdma-app"));
+    for (int attempt = 0; attempt < 4; ++attempt)
+        for (const auto& e : test::migration_failure(100 + attempt * 10, {{0x100000, 3, kMaxFolioPages}})) ex.consume(e);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 4u);
+    for (const auto& f : r.failures) {
+        ASSERT_EQ(f.pages.size(), 1u);
+        const auto& holders = f.pages[0].holders;
+        ASSERT_EQ(holders.size(), 2u);
+        EXPECT_EQ(holders[0].task.tgid, 100u);
+        EXPECT_EQ(holders[0].count, kMaxFolioPages) << "the owner's pins on every page, summed";
+        EXPECT_EQ(holders[0].first_ns, 10u);
+        EXPECT_EQ(holders[1].task.tgid, 200u);
+        EXPECT_EQ(holders[1].count, 1u);
+    }
 }
 
 TEST(HostileInput, RamPfnsHeaderKey)
