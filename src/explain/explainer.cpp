@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "events/gup_flags.hpp"
 #include "pintrace.h"
@@ -389,21 +390,46 @@ void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
     close_attempt(std::move(f));
 }
 
+// Costs the smaller of the ranges' pages and a walk of the whole ledger: an
+// isolation failure's range is a pageblock or two, and a retrying
+// allocation can fail thousands of times while millions of pages are held.
 void Explainer::collect_held_in_range(Failure& f) const
 {
+    // The ranges merged and in pfn order: each page is looked at once.
+    std::vector<PfnRange> ranges = f.ranges;
+    std::sort(ranges.begin(), ranges.end(), [](const PfnRange& a, const PfnRange& b) { return a.start < b.start; });
+    std::vector<PfnRange> merged;
+    uint64_t range_pages = 0;
+    for (const auto& r : ranges) {
+        if (r.end <= r.start) continue;
+        if (!merged.empty() && r.start <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
+        else merged.push_back(r);
+    }
+    for (const auto& r : merged) range_pages += r.end - r.start;  // ranges end below 2^40: no overflow
     auto in_ranges = [&](uint64_t pfn) {
-        return std::any_of(f.ranges.begin(), f.ranges.end(), [&](const PfnRange& r) { return pfn >= r.start && pfn < r.end; });
+        auto it = std::upper_bound(merged.begin(), merged.end(), pfn,
+                                   [](uint64_t p, const PfnRange& r) { return p < r.start; });
+        return it != merged.begin() && pfn < std::prev(it)->end;
     };
-    auto busy = [&](uint64_t pfn) {
-        return std::any_of(f.pages.begin(), f.pages.end(), [&](const StuckPage& p) { return p.pfn == pfn; });
-    };
+    std::unordered_set<uint64_t> busy_pfns;
+    for (const auto& p : f.pages) busy_pfns.insert(p.pfn);
+    auto busy = [&](uint64_t pfn) { return busy_pfns.count(pfn) != 0; };
     std::map<uint64_t, StuckPage> held;
-    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
-        if (!in_ranges(pfn) || busy(pfn)) return;
+    auto add = [&](uint64_t pfn, const Holder& h) {
         auto [it, fresh] = held.try_emplace(pfn, StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1});
         it->second.counts_known = false;
-        it->second.holders.push_back(ledger_.resolve(pfn, h));
-    });
+        it->second.holders.push_back(h);
+    };
+    if (range_pages < ledger_.pages_held()) {
+        for (const auto& r : merged)
+            for (uint64_t pfn = r.start; pfn < r.end; ++pfn)
+                if (!busy(pfn))
+                    for (const Holder& h : ledger_.holders(pfn)) add(pfn, h);
+    } else {
+        ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+            if (in_ranges(pfn) && !busy(pfn)) add(pfn, ledger_.resolve(pfn, h));
+        });
+    }
     for (const auto& r : f.ranges)
         seeds_.for_each_held(r.start, r.end, [&](const SeedState& s) {
             if (busy(s.page.pfn) || held.count(s.page.pfn)) return;
@@ -525,6 +551,7 @@ Report Explainer::finish() &&
     add_snapshot_history();
     if (report_.snapshot) seeds_.summarize(*report_.snapshot);
     report_.stats.pages_held_at_end = ledger_.pages_held();
+    report_.stats.ledger_page_ops = ledger_.page_ops();
     collect_owner_states(report_, ledger_);
     return std::move(report_);
 }

@@ -111,7 +111,8 @@ public:
     Holders holders(uint64_t pfn) const;
     Holder resolve(uint64_t pfn, const PageHold& h) const;
     size_t pages_held() const { return pages_.size(); }
-    // Pages looked up or inserted by grabs, releases, frees and holders():
+    // Pages looked up or inserted by grabs, releases, frees, holders() and
+    // for_each_hold() (every page held):
     // the ledger's work, which the reader bounds per record (at most
     // kMaxFolioPages, events/bounds.hpp; docs/ledger.md "Cost").
     uint64_t page_ops() const { return page_ops_; }
@@ -122,6 +123,7 @@ public:
     template <class F>
     void for_each_hold(F&& f) const
     {
+        page_ops_ += pages_.size();
         pages_.for_each([&](uint64_t pfn, const PageHold& slot) {
             for (const PageHold& h : holds_of(slot)) f(pfn, h);
         });

@@ -289,6 +289,24 @@ TEST(HostileInput, FailedFolioKeepsOneHolderPerOwner)
     }
 }
 
+// An isolation failure collects the pages held in its range: it looks at
+// the range's pages, not at every page the ledger holds (it walked the
+// whole ledger per failure: O(records x pages held)).
+TEST(HostileInput, IsolationFailuresDoNotWalkTheWholeLedger)
+{
+    constexpr int kFailures = 1000;
+    Explainer ex(test::sample_info());
+    ex.consume(test::grab(10, 100, 0x100000, test::kLongPin, kMaxFolioPages, "qemu"));
+    ex.consume(test::grab(11, 200, 0x200000 + 5, test::kLongPin, 1, "rdma-app"));
+    for (int i = 0; i < kFailures; ++i) ex.consume(test::isolation(100 + i, 0x200000, 0x200200, 0x200000 + 9));
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), size_t(kFailures));
+    ASSERT_EQ(r.failures.back().held_in_range.size(), 1u);
+    EXPECT_EQ(r.failures.back().held_in_range[0].pfn, 0x200005u);
+    // The grabs, then per failure its busy page and its 512-page range.
+    EXPECT_LE(r.stats.ledger_page_ops, kMaxFolioPages + 1 + uint64_t{kFailures} * (1 + 512));
+}
+
 TEST(HostileInput, RamPfnsHeaderKey)
 {
     auto b = PfnBounds::parse("0x1000-0x9ffff,0x100000-0x63fffff");
