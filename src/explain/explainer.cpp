@@ -293,10 +293,9 @@ void Explainer::on(const IsolationFailedEvent& e)
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
         Failure& req = cma->second;
-        if (std::find(req.ranges.begin(), req.ranges.end(), f.ranges[0]) == req.ranges.end())
-            req.ranges.push_back(f.ranges[0]);
-        if (page && std::none_of(req.pages.begin(), req.pages.end(), [&](const StuckPage& p) { return p.pfn == page->pfn; }))
-            req.pages.push_back(std::move(*page));
+        CmaSeen& seen = cma_seen_[e.head.task.tid];
+        if (seen.ranges.insert({e.start_pfn, e.end_pfn}).second) req.ranges.push_back(f.ranges[0]);
+        if (page && seen.pages.insert(page->pfn).second) req.pages.push_back(std::move(*page));
         return;
     }
     if (page) f.pages.push_back(std::move(*page));
@@ -314,6 +313,7 @@ void Explainer::on(const CmaEvent& e)
     Failure& req = it->second;
     if (fresh || e.op == CmaEvent::Op::AllocStart) {
         req = Failure{};
+        cma_seen_.erase(tid);
         req.kind = Failure::Kind::Cma;
         req.head = e.head;
         req.reason = "cma";
@@ -326,13 +326,16 @@ void Explainer::on(const CmaEvent& e)
         break;
     case CmaEvent::Op::BusyRetry: {
         ++req.busy_retries;
-        PfnRange busy{e.pfn, e.pfn + e.count};
-        if (std::find(req.ranges.begin(), req.ranges.end(), busy) == req.ranges.end()) req.ranges.push_back(busy);
+        if (cma_seen_[tid].ranges.insert({e.pfn, e.pfn + e.count}).second) req.ranges.push_back({e.pfn, e.pfn + e.count});
         break;
     }
     case CmaEvent::Op::AllocEnd:
-        if (e.succeeded) cma_open_.erase(it);
-        else close_cma_request(tid, &e);
+        if (e.succeeded) {
+            cma_open_.erase(it);
+            cma_seen_.erase(tid);
+        } else {
+            close_cma_request(tid, &e);
+        }
         break;
     }
 }
@@ -381,6 +384,7 @@ void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
     if (it == cma_open_.end()) return;
     Failure f = std::move(it->second);
     cma_open_.erase(it);
+    cma_seen_.erase(tid);
     if (end) {
         f.head.ts_ns = end->head.ts_ns;
         f.cma_error = end->error;
@@ -570,6 +574,7 @@ void Explainer::flush()
         if (!f.ranges.empty() || !f.pages.empty()) retrying.push_back(tid);
     for (uint32_t tid : retrying) close_cma_request(tid, nullptr);
     cma_open_.clear();
+    cma_seen_.clear();
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
 }
