@@ -181,7 +181,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         pt_contig_alloc r;
         if (!read_raw(bytes, r)) return too_short("contig-alloc", bytes.size(), sizeof(r));
         if (r.op != PT_CONTIG_START && r.op != PT_CONTIG_END) return false;  // an operation a newer pintrace records
-        if (auto e = check_range("contig-alloc", 0, r.nr_pages)) return *e;
+        if (r.nr_pages > kMaxPhysPfn)
+            return out_of_bounds("contig-alloc", "nr_pages", r.nr_pages, "is more pages than a machine has");
         if (r.pfn != PT_NO_PFN)
             if (auto e = check_pfn("contig-alloc", r.pfn, 1, bounds)) return *e;
         ContigAllocEvent e{decode_head(r.h), r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
