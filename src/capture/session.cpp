@@ -14,6 +14,8 @@
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
 #include "capture/load.hpp"
+#include "events/bounds.hpp"
+#include "snapshot/range.hpp"
 
 namespace pintrace {
 
@@ -104,6 +106,13 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     if (!tracefs->empty()) info.meta["note_tracefs"] = tracefs.value();
     info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
     info.meta["stack_sample_ns"] = std::to_string(options.stack_sample_ns);
+    // The machine's RAM, against which readers check every pfn a record
+    // names (events/bounds.hpp); without it, only the architecture's limit.
+    if (auto ram = snapshot::system_ram()) {
+        std::vector<std::pair<uint64_t, uint64_t>> ranges;
+        for (const auto& r : ram.value()) ranges.emplace_back(r.start, r.end);
+        info.meta["ram_pfns"] = PfnBounds::format(ranges);
+    }
 
     st.ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &st, nullptr));
     if (!st.ring) return make_error(std::string("cannot open the ring buffer: ") + std::strerror(errno));

@@ -1,7 +1,11 @@
 #include "events/decode.hpp"
 
+#include <bit>
+#include <cstdio>
 #include <cstring>
 #include <string>
+
+#include "events/bounds.hpp"
 
 namespace pintrace {
 namespace {
@@ -36,9 +40,66 @@ Error too_short(const char* what, size_t got, size_t want)
                       std::to_string(want));
 }
 
+// The checks of every count and pfn a kernel record carries against what
+// the kernel can produce (events/bounds.hpp). Each names the record and the
+// field; the reader adds "corrupt" and the byte offset.
+Error out_of_bounds(const char* what, const char* field, const std::string& value, const std::string& limit)
+{
+    return make_error(std::string(what) + " record: " + field + " " + value + " " + limit);
+}
+Error out_of_bounds(const char* what, const char* field, uint64_t value, const std::string& limit)
+{
+    return out_of_bounds(what, field, std::to_string(value), limit);
+}
+
+std::string hex(uint64_t v)
+{
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// A folio's page count: at most the largest folio; where it comes from
+// folio_nr_pages() (releases, failed migrations), a power of two.
+std::optional<Error> check_pages(const char* what, uint32_t pages, bool folio_size)
+{
+    if (pages > kMaxFolioPages)
+        return out_of_bounds(what, "nr_pages", pages,
+                             "is more than the largest folio (" + std::to_string(kMaxFolioPages) + " pages)");
+    if (folio_size && !std::has_single_bit(pages)) return out_of_bounds(what, "nr_pages", pages, "is not a folio size");
+    return std::nullopt;
+}
+
+// Pins or references taken or dropped at once: a folio's _refcount and
+// _pincount are atomic_t, so no call moves them by more than INT_MAX.
+std::optional<Error> check_refs(const char* what, const char* field, uint32_t refs)
+{
+    if (refs > uint32_t{INT32_MAX})
+        return out_of_bounds(what, field, refs, "is more than a page's reference count holds (2^31 - 1)");
+    return std::nullopt;
+}
+
+// Pages the record names: they exist, so they are RAM.
+std::optional<Error> check_pfn(const char* what, uint64_t pfn, uint64_t pages, const PfnBounds& bounds)
+{
+    if (bounds.contains(pfn, pages)) return std::nullopt;
+    return out_of_bounds(what, "pfn", hex(pfn), (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
+                                               bounds.describe());
+}
+
+// A range the kernel scanned (pageblock-aligned: it may start or end in a
+// hole), so only against the architecture's limit.
+std::optional<Error> check_range(const char* what, uint64_t start, uint64_t end)
+{
+    if (start <= end && end <= kMaxPhysPfn) return std::nullopt;
+    return out_of_bounds(what, "range end", hex(end), "does not follow its start " + hex(start) +
+                                                          " below the largest pfn (" + hex(kMaxPhysPfn - 1) + ")");
+}
+
 }  // namespace
 
-Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout, Event& out)
+Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout, Event& out,
+                                  const PfnBounds& bounds)
 {
     pt_header h;
     if (!read_raw(bytes, h)) return too_short("kernel", bytes.size(), sizeof(h));
@@ -47,7 +108,11 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_GRAB: {
         pt_grab r;
         if (!read_raw(bytes, r)) return too_short("grab", bytes.size(), sizeof(r));
-        GrabEvent e{decode_head(r.h), r.pfn, r.nr_pages ? r.nr_pages : 1, r.count ? r.count : 1, r.gup_flags,
+        uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
+        if (auto e = check_pages("grab", nr_pages, false)) return *e;
+        if (auto e = check_refs("grab", "count", r.count)) return *e;
+        if (auto e = check_pfn("grab", r.pfn, nr_pages, bounds)) return *e;
+        GrabEvent e{decode_head(r.h), r.pfn, nr_pages, r.count ? r.count : 1, r.gup_flags,
                     layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id,
                     (r.stack_flags & PT_STACK_SAMPLED) != 0};
         out = e;
@@ -56,8 +121,11 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_RELEASE: {
         pt_release r;
         if (!read_raw(bytes, r)) return too_short("release", bytes.size(), sizeof(r));
-        ReleaseEvent e{decode_head(r.h), r.pfn, r.refs, r.gup_flags, layout.canonical(r.gup_flags),
-                       r.nr_pages ? r.nr_pages : 1};
+        uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
+        if (auto e = check_pages("release", nr_pages, true)) return *e;
+        if (auto e = check_refs("release", "refs", r.refs)) return *e;
+        if (auto e = check_pfn("release", r.pfn, nr_pages, bounds)) return *e;
+        ReleaseEvent e{decode_head(r.h), r.pfn, r.refs, r.gup_flags, layout.canonical(r.gup_flags), nr_pages};
         out = e;
         return true;
     }
@@ -72,8 +140,10 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_FAILED_FOLIO: {
         pt_failed_folio r;
         if (!read_raw(bytes, r)) return too_short("failed-folio", bytes.size(), sizeof(r));
-        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index,
-                           r.nr_pages ? r.nr_pages : 1};
+        uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
+        if (auto e = check_pages("failed-folio", nr_pages, true)) return *e;
+        if (auto e = check_pfn("failed-folio", r.pfn, nr_pages, bounds)) return *e;
+        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index, nr_pages};
         out = e;
         return true;
     }
@@ -87,6 +157,10 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_ISOLATION_FAILED: {
         pt_isolation_failed r;
         if (!read_raw(bytes, r)) return too_short("isolation", bytes.size(), sizeof(r));
+        if (auto e = check_range("isolation", r.start_pfn, r.end_pfn)) return *e;
+        // The busy page may be a firmware-reserved one inside the zone, not
+        // System RAM: only the architecture's limit holds.
+        if (auto e = check_pfn("isolation", r.busy_pfn, 1, PfnBounds())) return *e;
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
         out = e;
         return true;
@@ -94,6 +168,9 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_ISOLATION_REFUSED: {
         pt_isolation_refused r;
         if (!read_raw(bytes, r)) return too_short("isolation-refused", bytes.size(), sizeof(r));
+        if (auto e = check_range("isolation-refused", r.start_pfn, r.end_pfn)) return *e;
+        if (r.unmovable_pfn != PT_NO_PFN)
+            if (auto e = check_pfn("isolation-refused", r.unmovable_pfn, 1, PfnBounds())) return *e;
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt,
                                IsolationFailedEvent::Stage::Start, r.error};
         if (r.unmovable_pfn != PT_NO_PFN) e.busy_pfn = r.unmovable_pfn;
@@ -104,6 +181,10 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         pt_contig_alloc r;
         if (!read_raw(bytes, r)) return too_short("contig-alloc", bytes.size(), sizeof(r));
         if (r.op != PT_CONTIG_START && r.op != PT_CONTIG_END) return false;  // an operation a newer pintrace records
+        if (r.nr_pages > kMaxPhysPfn)
+            return out_of_bounds("contig-alloc", "nr_pages", r.nr_pages, "is more pages than a machine has");
+        if (r.pfn != PT_NO_PFN)
+            if (auto e = check_pfn("contig-alloc", r.pfn, 1, bounds)) return *e;
         ContigAllocEvent e{decode_head(r.h), r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
                            r.nr_pages, r.nid, std::nullopt};
         if (r.pfn != PT_NO_PFN) e.pfn = r.pfn;
@@ -113,6 +194,11 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_CMA: {
         pt_cma r;
         if (!read_raw(bytes, r)) return too_short("cma", bytes.size(), sizeof(r));
+        if (r.count > kMaxPhysPfn) return out_of_bounds("cma", "count", r.count, "is more pages than a machine has");
+        // The busy range [pfn, pfn + count) is kept by the report. An end's
+        // pfn is -1 for a failure on 5.x kernels: not a range to check.
+        if (r.op == PT_CMA_BUSY_RETRY)
+            if (auto e = check_range("cma", r.pfn, r.pfn + r.count)) return *e;
         CmaEvent e;
         e.head = decode_head(r.h);
         e.op = static_cast<CmaEvent::Op>(r.op);
@@ -130,7 +216,11 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_PAGE_FREED: {
         pt_page_freed r;
         if (!read_raw(bytes, r)) return too_short("page-freed", bytes.size(), sizeof(r));
-        PageFreedEvent e{decode_head(r.h), r.pfn, 1u << (r.order & 31)};
+        if (r.order > kMaxFolioOrder)
+            return out_of_bounds("page-freed", "order", r.order,
+                                 "is more than the largest folio's (" + std::to_string(kMaxFolioOrder) + ")");
+        if (auto e = check_pfn("page-freed", r.pfn, uint64_t{1} << r.order, bounds)) return *e;
+        PageFreedEvent e{decode_head(r.h), r.pfn, 1u << r.order};
         out = e;
         return true;
     }

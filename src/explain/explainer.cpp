@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "events/gup_flags.hpp"
 #include "pintrace.h"
@@ -209,9 +210,21 @@ void Explainer::on(const FailedFolioEvent& e)
     f.pfns_observed = true;
     StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen, e.nr_pages};
     // A large folio fails as a whole; its pins may sit on any of its pages.
+    // One entry per owner (its pins summed, dated by the oldest): a 1 GiB
+    // folio pinned page by page would otherwise keep 262144 holders per
+    // failure, and the report keeps every failure.
+    std::unordered_map<OwnerId, size_t> index;  // owner -> its entry in page.holders
     for (uint32_t i = 0; i < e.nr_pages; ++i) {
-        auto hs = ledger_.holders(e.pfn + i);
-        page.holders.insert(page.holders.end(), hs.begin(), hs.end());
+        for (const Holder& h : ledger_.holders(e.pfn + i)) {
+            auto [it, fresh] = index.try_emplace(h.owner, page.holders.size());
+            if (fresh) {
+                page.holders.push_back(h);
+                continue;
+            }
+            Holder& same = page.holders[it->second];
+            same.count += h.count;
+            same.first_ns = std::min(same.first_ns, h.first_ns);
+        }
     }
     page.cause = classify(page);
     // The counts at the failure still show a pin or reference nobody was
@@ -280,10 +293,9 @@ void Explainer::on(const IsolationFailedEvent& e)
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
         Failure& req = cma->second;
-        if (std::find(req.ranges.begin(), req.ranges.end(), f.ranges[0]) == req.ranges.end())
-            req.ranges.push_back(f.ranges[0]);
-        if (page && std::none_of(req.pages.begin(), req.pages.end(), [&](const StuckPage& p) { return p.pfn == page->pfn; }))
-            req.pages.push_back(std::move(*page));
+        CmaSeen& seen = cma_seen_[e.head.task.tid];
+        if (seen.ranges.insert({e.start_pfn, e.end_pfn}).second) req.ranges.push_back(f.ranges[0]);
+        if (page && seen.pages.insert(page->pfn).second) req.pages.push_back(std::move(*page));
         return;
     }
     if (page) f.pages.push_back(std::move(*page));
@@ -301,6 +313,7 @@ void Explainer::on(const CmaEvent& e)
     Failure& req = it->second;
     if (fresh || e.op == CmaEvent::Op::AllocStart) {
         req = Failure{};
+        cma_seen_.erase(tid);
         req.kind = Failure::Kind::Cma;
         req.head = e.head;
         req.reason = "cma";
@@ -313,13 +326,16 @@ void Explainer::on(const CmaEvent& e)
         break;
     case CmaEvent::Op::BusyRetry: {
         ++req.busy_retries;
-        PfnRange busy{e.pfn, e.pfn + e.count};
-        if (std::find(req.ranges.begin(), req.ranges.end(), busy) == req.ranges.end()) req.ranges.push_back(busy);
+        if (cma_seen_[tid].ranges.insert({e.pfn, e.pfn + e.count}).second) req.ranges.push_back({e.pfn, e.pfn + e.count});
         break;
     }
     case CmaEvent::Op::AllocEnd:
-        if (e.succeeded) cma_open_.erase(it);
-        else close_cma_request(tid, &e);
+        if (e.succeeded) {
+            cma_open_.erase(it);
+            cma_seen_.erase(tid);
+        } else {
+            close_cma_request(tid, &e);
+        }
         break;
     }
 }
@@ -368,6 +384,7 @@ void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
     if (it == cma_open_.end()) return;
     Failure f = std::move(it->second);
     cma_open_.erase(it);
+    cma_seen_.erase(tid);
     if (end) {
         f.head.ts_ns = end->head.ts_ns;
         f.cma_error = end->error;
@@ -377,21 +394,46 @@ void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
     close_attempt(std::move(f));
 }
 
+// Costs the smaller of the ranges' pages and a walk of the whole ledger: an
+// isolation failure's range is a pageblock or two, and a retrying
+// allocation can fail thousands of times while millions of pages are held.
 void Explainer::collect_held_in_range(Failure& f) const
 {
+    // The ranges merged and in pfn order: each page is looked at once.
+    std::vector<PfnRange> ranges = f.ranges;
+    std::sort(ranges.begin(), ranges.end(), [](const PfnRange& a, const PfnRange& b) { return a.start < b.start; });
+    std::vector<PfnRange> merged;
+    uint64_t range_pages = 0;
+    for (const auto& r : ranges) {
+        if (r.end <= r.start) continue;
+        if (!merged.empty() && r.start <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
+        else merged.push_back(r);
+    }
+    for (const auto& r : merged) range_pages += r.end - r.start;  // ranges end below 2^40: no overflow
     auto in_ranges = [&](uint64_t pfn) {
-        return std::any_of(f.ranges.begin(), f.ranges.end(), [&](const PfnRange& r) { return pfn >= r.start && pfn < r.end; });
+        auto it = std::upper_bound(merged.begin(), merged.end(), pfn,
+                                   [](uint64_t p, const PfnRange& r) { return p < r.start; });
+        return it != merged.begin() && pfn < std::prev(it)->end;
     };
-    auto busy = [&](uint64_t pfn) {
-        return std::any_of(f.pages.begin(), f.pages.end(), [&](const StuckPage& p) { return p.pfn == pfn; });
-    };
+    std::unordered_set<uint64_t> busy_pfns;
+    for (const auto& p : f.pages) busy_pfns.insert(p.pfn);
+    auto busy = [&](uint64_t pfn) { return busy_pfns.count(pfn) != 0; };
     std::map<uint64_t, StuckPage> held;
-    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
-        if (!in_ranges(pfn) || busy(pfn)) return;
+    auto add = [&](uint64_t pfn, const Holder& h) {
         auto [it, fresh] = held.try_emplace(pfn, StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1});
         it->second.counts_known = false;
-        it->second.holders.push_back(ledger_.resolve(pfn, h));
-    });
+        it->second.holders.push_back(h);
+    };
+    if (range_pages < ledger_.pages_held()) {
+        for (const auto& r : merged)
+            for (uint64_t pfn = r.start; pfn < r.end; ++pfn)
+                if (!busy(pfn))
+                    for (const Holder& h : ledger_.holders(pfn)) add(pfn, h);
+    } else {
+        ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+            if (in_ranges(pfn) && !busy(pfn)) add(pfn, ledger_.resolve(pfn, h));
+        });
+    }
     for (const auto& r : f.ranges)
         seeds_.for_each_held(r.start, r.end, [&](const SeedState& s) {
             if (busy(s.page.pfn) || held.count(s.page.pfn)) return;
@@ -513,6 +555,7 @@ Report Explainer::finish() &&
     add_snapshot_history();
     if (report_.snapshot) seeds_.summarize(*report_.snapshot);
     report_.stats.pages_held_at_end = ledger_.pages_held();
+    report_.stats.ledger_page_ops = ledger_.page_ops();
     collect_owner_states(report_, ledger_);
     return std::move(report_);
 }
@@ -531,6 +574,7 @@ void Explainer::flush()
         if (!f.ranges.empty() || !f.pages.empty()) retrying.push_back(tid);
     for (uint32_t tid : retrying) close_cma_request(tid, nullptr);
     cma_open_.clear();
+    cma_seen_.clear();
     std::sort(report_.failures.begin(), report_.failures.end(),
               [](const Failure& a, const Failure& b) { return a.head.ts_ns < b.head.ts_ns; });
 }

@@ -2,8 +2,10 @@
 // failed migration, the pages that stayed and who held them at that moment.
 #pragma once
 
+#include <set>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "events/event.hpp"
@@ -79,6 +81,14 @@ private:
     // CMA allocations in progress, by thread: their isolation failures and
     // busy retries fold into one failure when the allocation ends.
     std::unordered_map<uint32_t, Failure> cma_open_;
+    // What each open allocation has already listed, so that a retry or an
+    // isolation failure is deduplicated in O(log n), not by a search of
+    // every range and page before it (quadratic in one allocation's retries).
+    struct CmaSeen {
+        std::set<std::pair<uint64_t, uint64_t>> ranges;
+        std::unordered_set<uint64_t> pages;
+    };
+    std::unordered_map<uint32_t, CmaSeen> cma_seen_;
     // Contiguous allocations in progress, by thread (7.x nests one hooked
     // function in another: the outer call counts), and where the report's
     // failures stood when each began.

@@ -186,6 +186,7 @@ struct ReportStats {
     uint64_t pages_held_at_end = 0;
     uint64_t process_exits = 0;          // processes that grabbed pages and exited
     uint64_t reordered = 0;              // records that came before older ones (other CPUs)
+    uint64_t ledger_page_ops = 0;        // the replay's work (PinLedger::page_ops); not rendered
 };
 
 struct Report {

@@ -91,6 +91,7 @@ void PinLedger::grab(const GrabEvent& e)
 {
     if (!hold_kind(e.flags)) return;
     OwnerId id = owner_of(e);
+    page_ops_ += e.nr_pages;
     for (uint32_t i = 0; i < e.nr_pages; ++i) add(e.pfn + i, id, e.count, e.head.ts_ns);
 }
 
@@ -148,6 +149,7 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
 
     // The common case, one page with one owner, needs no candidate list.
     if (e.nr_pages == 1) {
+        ++page_ops_;
         PageHold* slot = pages_.find(e.pfn);
         if (slot && slot->owner != kShared) {
             const Owner& o = owners_[slot->owner];
@@ -164,6 +166,7 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     }
 
     candidates_.clear();
+    page_ops_ += e.nr_pages;
     for (uint32_t i = 0; i < e.nr_pages; ++i) {
         PageHold* slot = pages_.find(e.pfn + i);
         if (!slot) continue;
@@ -191,14 +194,17 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
         if (n && !c.same_process) out.other_owner = true;
     }
     out.unmatched = left;
-    if (out.matched)
+    if (out.matched) {
+        page_ops_ += e.nr_pages;
         for (uint32_t i = 0; i < e.nr_pages; ++i) drop_empty(e.pfn + i);
+    }
     return out;
 }
 
 uint32_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts)
 {
     uint32_t closed = 0;
+    page_ops_ += nr_pages;
     for (uint32_t i = 0; i < nr_pages; ++i) {
         PageHold* slot = pages_.find(pfn + i);
         if (!slot) continue;
@@ -245,6 +251,7 @@ Holder PinLedger::resolve(uint64_t, const PageHold& h) const
 Holders PinLedger::holders(uint64_t pfn) const
 {
     Holders out;
+    ++page_ops_;
     if (const PageHold* slot = pages_.find(pfn))
         for (const PageHold& h : holds_of(*slot)) out.push_back(resolve(pfn, h));
     return out;

@@ -111,6 +111,11 @@ public:
     Holders holders(uint64_t pfn) const;
     Holder resolve(uint64_t pfn, const PageHold& h) const;
     size_t pages_held() const { return pages_.size(); }
+    // Pages looked up or inserted by grabs, releases, frees, holders() and
+    // for_each_hold() (every page held):
+    // the ledger's work, which the reader bounds per record (at most
+    // kMaxFolioPages, events/bounds.hpp; docs/ledger.md "Cost").
+    uint64_t page_ops() const { return page_ops_; }
     const Owner& owner(OwnerId id) const { return owners_[id]; }
     std::span<const Owner> owners() const { return owners_; }
 
@@ -118,6 +123,7 @@ public:
     template <class F>
     void for_each_hold(F&& f) const
     {
+        page_ops_ += pages_.size();
         pages_.for_each([&](uint64_t pfn, const PageHold& slot) {
             for (const PageHold& h : holds_of(slot)) f(pfn, h);
         });
@@ -169,6 +175,7 @@ private:
     std::unordered_map<uint32_t, Process> processes_;
     std::vector<Candidate> candidates_;  // scratch for release(), kept to avoid a malloc per release
     std::function<void(const ClosedPins&)> on_close_;
+    mutable uint64_t page_ops_ = 0;
 };
 
 // Pins and references are released against their own kind only.

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "events/bounds.hpp"
+
 namespace pintrace::snapshot {
 namespace {
 
@@ -112,6 +114,12 @@ Result<PfnSpan> parse_pfn_range(std::string_view text)
     auto bad = [&](const std::string& why) {
         return make_error("'" + std::string(text) + "': " + why + " (expected A-B, A+N or A; e.g. 0x100000-0x13ffff)");
     };
+    // Checked before any end is computed: A-0xffffffffffffffff would wrap
+    // to an empty range.
+    auto too_far = [&](uint64_t last) -> std::optional<Error> {
+        if (last < kMaxPhysPfn) return std::nullopt;
+        return bad("pfn " + hex(last) + " is past the largest an x86-64 machine has (" + hex(kMaxPhysPfn - 1) + ")");
+    };
     size_t dash = text.find('-'), plus = text.find('+');
     std::optional<uint64_t> a, b;
     if (dash != std::string_view::npos) {
@@ -119,6 +127,7 @@ Result<PfnSpan> parse_pfn_range(std::string_view text)
         b = parse_number(text.substr(dash + 1));
         if (!a || !b) return bad("not a pfn range");
         if (*b < *a) return bad("the range ends before it starts");
+        if (auto e = too_far(*b)) return *e;
         return PfnSpan{*a, *b + 1, "pfn " + hex(*a) + "-" + hex(*b)};
     }
     if (plus != std::string_view::npos) {
@@ -126,11 +135,103 @@ Result<PfnSpan> parse_pfn_range(std::string_view text)
         auto n = parse_number(text.substr(plus + 1));
         if (!a || !n) return bad("not a pfn range");
         if (*n == 0) return bad("an empty range");
+        if (auto e = too_far(*a)) return *e;
+        if (auto e = too_far(*n - 1 > kMaxPhysPfn - 1 - *a ? ~uint64_t{0} : *a + *n - 1)) return *e;
         return PfnSpan{*a, *a + *n, "pfn " + hex(*a) + "-" + hex(*a + *n - 1)};
     }
     a = parse_number(text);
     if (!a) return bad("not a pfn");
+    if (auto e = too_far(*a)) return *e;
     return PfnSpan{*a, *a + 1, "pfn " + hex(*a)};
+}
+
+std::string describe_ram(const std::vector<PfnSpan>& ram)
+{
+    std::string out;
+    for (const auto& r : ram) out += (out.empty() ? "" : ", ") + hex(r.start) + "-" + hex(r.end - 1);
+    return out;
+}
+
+Result<std::vector<PfnSpan>> clip_to_ram(const PfnSpan& span, const std::vector<PfnSpan>& ram)
+{
+    std::vector<PfnSpan> out;
+    for (const auto& r : ram) {
+        uint64_t start = std::max(span.start, r.start), end = std::min(span.end, r.end);
+        if (start >= end) continue;
+        if (start == span.start && end == span.end) return std::vector<PfnSpan>{span};
+        out.push_back({start, end, "pfn " + hex(start) + "-" + hex(end - 1)});
+    }
+    std::sort(out.begin(), out.end(), [](const PfnSpan& a, const PfnSpan& b) { return a.start < b.start; });
+    if (out.empty())
+        return make_error(span.label + " is not RAM (System RAM: " + describe_ram(ram) + ")");
+    return out;
+}
+
+namespace {
+
+// /sys/firmware/memmap/N/{start,end,type}: the firmware's map (bytes, end
+// included), as the kernel booted with it.
+std::vector<PfnSpan> firmware_memmap_ram(const std::string& root)
+{
+    std::vector<PfnSpan> out;
+    std::string dir = root + "/sys/firmware/memmap";
+    for (int i = 0;; ++i) {
+        std::string entry = dir + "/" + std::to_string(i);
+        auto type = read_text_file(entry + "/type");
+        if (!type) break;
+        if (type.value().rfind("System RAM", 0) != 0) continue;
+        auto a = read_text_file(entry + "/start"), b = read_text_file(entry + "/end");
+        if (!a || !b) continue;
+        auto start = parse_number(a.value()), end = parse_number(b.value());
+        if (!start || !end || *end <= *start) continue;
+        uint64_t first = (*start + 4095) / 4096, last = (*end + 1) / 4096;
+        if (last > first) out.push_back({first, last, "System RAM"});
+    }
+    return out;
+}
+
+// The online memory blocks: where memory hotplug is built in.
+std::vector<PfnSpan> memory_block_ram(const std::string& root)
+{
+    std::vector<PfnSpan> out;
+    std::string dir = root + "/sys/devices/system/memory";
+    auto bs = read_text_file(dir + "/block_size_bytes");
+    if (!bs) return out;
+    std::vector<uint64_t> blocks;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            std::string_view name = e->d_name;
+            if (!name.starts_with("memory")) continue;
+            auto n = parse_number(name.substr(6), 10);
+            if (!n) continue;
+            auto state = read_text_file(dir + "/" + std::string(name) + "/state");
+            if (state && state.value().rfind("online", 0) == 0) blocks.push_back(*n);
+        }
+        ::closedir(d);
+    }
+    std::sort(blocks.begin(), blocks.end());
+    for (uint64_t b : blocks) {
+        auto span = memory_block_span(b, bs.value());
+        if (!span) return {};
+        if (!out.empty() && out.back().end == span->start) out.back().end = span->end;
+        else out.push_back({span->start, span->end, "System RAM"});
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<PfnSpan>> system_ram(const std::string& root)
+{
+    if (auto iomem = read_text_file(root + "/proc/iomem")) {
+        auto ram = parse_iomem_ram(iomem.value());
+        if (!ram.empty()) return ram;
+    }
+    if (auto ram = firmware_memmap_ram(root); !ram.empty()) return ram;
+    if (auto ram = memory_block_ram(root); !ram.empty()) return ram;
+    // Others than root read every address in /proc/iomem as zero.
+    return make_error("no System RAM in /proc/iomem (needs root), /sys/firmware/memmap or "
+                      "/sys/devices/system/memory");
 }
 
 Result<std::vector<PfnSpan>> node_spans(const std::vector<ZoneSpan>& zones, int node)
@@ -233,11 +334,8 @@ Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string&
                 !req.cma.empty() + req.all;
     if (given != 1) return make_error("give exactly one of --pfn, --node, --zone, --memory-block, --cma, --all");
     if (req.all) {
-        auto iomem = read_text_file(root + "/proc/iomem");
-        if (!iomem) return make_error("all memory: " + iomem.error().message);
-        auto ram = parse_iomem_ram(iomem.value());
-        // Others than root read every address in /proc/iomem as zero.
-        if (ram.empty()) return make_error("all memory: no System RAM in /proc/iomem (needs root)");
+        auto ram = system_ram(root);
+        if (!ram) return make_error("all memory: " + ram.error().message);
         return ram;
     }
     if (!req.cma.empty()) {
@@ -267,8 +365,11 @@ Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string&
     }
     if (!req.pfn.empty()) {
         auto s = parse_pfn_range(req.pfn);
-        if (!s) return s.error();
-        return std::vector<PfnSpan>{s.value()};
+        auto ram = system_ram(root);
+        // What the machine has, so the next try can be right.
+        if (!s) return make_error(s.error().message + (ram ? "; System RAM: " + describe_ram(ram.value()) : ""));
+        if (!ram) return make_error(s->label + ": cannot tell which pfns are RAM: " + ram.error().message);
+        return clip_to_ram(s.value(), ram.value());
     }
     if (req.memory_block) {
         std::string dir = root + "/sys/devices/system/memory";

@@ -36,7 +36,20 @@ const ZoneSpan* zone_of(const std::vector<ZoneSpan>& zones, uint64_t pfn);
 std::vector<PfnSpan> parse_iomem_ram(std::string_view text);
 bool in_spans(const std::vector<PfnSpan>& spans, uint64_t pfn);
 
+// The machine's "System RAM" pfns: /proc/iomem (root), else
+// /sys/firmware/memmap, else the online blocks of /sys/devices/system/memory
+// (root prefixes them, for tests). What a snapshot range is clipped to and
+// what record writes into the trace header (ram_pfns).
+Result<std::vector<PfnSpan>> system_ram(const std::string& root = "");
+// The parts of span that are RAM, each labelled by its own pfns; an error
+// naming the RAM ranges when no page of it is. Clipping comes before any
+// work list is built: a wild range costs what the machine's RAM does.
+Result<std::vector<PfnSpan>> clip_to_ram(const PfnSpan& span, const std::vector<PfnSpan>& ram);
+// "0x1-0x9e, 0x100-0xbffd9" (ends included), for messages.
+std::string describe_ram(const std::vector<PfnSpan>& ram);
+
 // "A-B" (both included), "A+N" (N pages from A) or "A"; hex with 0x or decimal.
+// Every pfn below 2^40 (52-bit physical addresses), so nothing wraps.
 Result<PfnSpan> parse_pfn_range(std::string_view text);
 Result<std::vector<PfnSpan>> node_spans(const std::vector<ZoneSpan>& zones, int node);
 Result<std::vector<PfnSpan>> zone_spans(const std::vector<ZoneSpan>& zones, std::string_view name);
@@ -59,7 +72,8 @@ Result<RangeRequest> parse_range_spec(std::string_view spec);
 // What a request covers, for people: "node 1", "all memory".
 std::string describe(const RangeRequest& req);
 
-// Exactly one of the request's fields must be set. root prefixes /proc and /sys.
+// Exactly one of the request's fields must be set. root prefixes /proc and
+// /sys. A --pfn range is clipped to system_ram() (refused if none of it is).
 Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string& root = "");
 
 Result<std::string> read_text_file(const std::string& path);

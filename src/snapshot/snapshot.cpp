@@ -73,13 +73,28 @@ MemoryLayout read_memory_layout(const std::string& root)
 
 }  // namespace
 
+std::vector<PieceSpan> plan_pieces(const std::vector<PfnSpan>& spans, const std::vector<PfnSpan>& ram)
+{
+    // Past the last RAM page /proc/kpageflags ends: a piece there reads
+    // nothing, so none is made (a span ending there ends with memory).
+    uint64_t ram_end = ram.empty() ? UINT64_MAX : 0;
+    for (const auto& r : ram) ram_end = std::max(ram_end, r.end);
+    std::vector<PieceSpan> pieces;
+    for (size_t si = 0; si < spans.size(); ++si) {
+        uint64_t end = std::min(spans[si].end, ram_end);
+        for (uint64_t pfn = spans[si].start; pfn < end;) {
+            uint64_t next = std::min(end, (pfn / ProcPageSource::kPiece + 1) * ProcPageSource::kPiece);
+            pieces.push_back(PieceSpan{si, pfn, static_cast<size_t>(next - pfn)});
+            pfn = next;
+        }
+    }
+    return pieces;
+}
+
 namespace {
 
 // One piece of a span, read by one thread; merged in pfn order after.
-struct Piece {
-    size_t span = 0;
-    uint64_t start = 0;
-    size_t n = 0;
+struct Piece : PieceSpan {
     size_t got = 0;
     Summary summary;
     std::vector<SuspiciousPage> suspicious;
@@ -107,16 +122,8 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     }
     const PageblockLayout* layout = r.migratetype_visible ? &r.pageblocks : nullptr;
 
-    // Pieces aligned to 64 Ki pfns, so that a piece boundary splits no
-    // folio of up to 256 MiB and no pageblock.
     std::vector<Piece> pieces;
-    for (size_t si = 0; si < spans.size(); ++si) {
-        for (uint64_t pfn = spans[si].start; pfn < spans[si].end;) {
-            uint64_t next = std::min(spans[si].end, (pfn / ProcPageSource::kPiece + 1) * ProcPageSource::kPiece);
-            pieces.push_back(Piece{si, pfn, static_cast<size_t>(next - pfn)});
-            pfn = next;
-        }
-    }
+    for (const PieceSpan& p : plan_pieces(spans, ram)) pieces.push_back(Piece{p});
     if (!threads) threads = std::max(1u, std::thread::hardware_concurrency());
     if (bpf) threads = std::min(threads, BpfRefcounts::slots());
     threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, pieces.size())));

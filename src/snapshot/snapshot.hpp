@@ -57,6 +57,17 @@ using PinHints = std::map<uint64_t, std::string>;
 // A page's verdict with the hints: a hinted page in use is Pinned.
 Classified classify_with(const PageState& p, const PinHints* hints, bool explain = true);
 
+// The work list of a snapshot: pieces of at most 64 Ki pfns, aligned so
+// that no folio of up to 256 MiB and no pageblock is split. Nothing past
+// the end of RAM (ram, when known) gets a piece: the list is bounded by the
+// machine's memory, not by what a span claims.
+struct PieceSpan {
+    size_t span = 0;
+    uint64_t start = 0;
+    size_t n = 0;
+};
+std::vector<PieceSpan> plan_pieces(const std::vector<PfnSpan>& spans, const std::vector<PfnSpan>& ram);
+
 class BpfRefcounts;
 // Reads every span through /proc, adding what BPF reads when given
 // (root prefixes /proc and /sys for tests), in pieces of 64 Ki pages

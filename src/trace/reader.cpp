@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -80,12 +81,26 @@ std::string at(size_t offset) { return "at byte " + std::to_string(offset); }
 
 // Like decode_kernel_record: false for a type from a newer pintrace
 // (skipped, not an error).
-Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, size_t offset, Event& out)
+// Every count a payload carries is checked against the record's own size
+// before anything is allocated (need), and every pfn against the recorded
+// RAM (pfns_ok): a record is at most kMaxRecord bytes, so no payload costs
+// more than its size.
+Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, size_t offset, Event& out,
+                                const PfnBounds& bounds)
 {
     auto payload = rec.subspan(sizeof(trace::UserRecordHeader));
     auto need = [&](size_t n) -> Result<void> {
-        if (payload.size() < n) return make_error("corrupt record " + at(offset) + ": payload too short");
+        if (payload.size() < n)
+            return make_error("corrupt record " + at(offset) + ": its counts need " + std::to_string(n) +
+                              " bytes of payload, it has " + std::to_string(payload.size()));
         return {};
+    };
+    auto pfns_ok = [&](const char* what, uint64_t pfn) -> Result<void> {
+        if (bounds.contains(pfn)) return {};
+        char hex[24];
+        std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(pfn));
+        return make_error("corrupt " + std::string(what) + " record " + at(offset) + ": pfn " + hex + " " +
+                          bounds.describe());
     };
     switch (type) {
     case trace::kRecStack: {
@@ -126,10 +141,7 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         trace::ProcessPayload p;
         if (auto r = need(sizeof p); !r) return r.error();
         std::memcpy(&p, payload.data(), sizeof p);
-        size_t strings = size_t{p.exe_len} + p.cgroup_len;
-        if (payload.size() - sizeof p < strings)
-            return make_error("corrupt record " + at(offset) + ": process paths of " + std::to_string(strings) +
-                              " bytes in a record of " + std::to_string(rec.size()));
+        if (auto r = need(sizeof p + size_t{p.exe_len} + p.cgroup_len); !r) return r.error();
         const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p;
         out = ProcessInfoEvent{p.ts_ns, p.tgid, std::string(text, p.exe_len),
                                std::string(text + p.exe_len, p.cgroup_len)};
@@ -147,6 +159,7 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
             if (entry.held_as > static_cast<uint8_t>(SeedClass::ExtraRefs))
                 return make_error("corrupt record " + at(offset) + ": snapshot page class " +
                                   std::to_string(entry.held_as));
+            if (auto r = pfns_ok("snapshot page", entry.pfn); !r) return r.error();
             e.pages[i] = {entry.pfn, entry.refcount, entry.mapcount, static_cast<SeedClass>(entry.held_as)};
         }
         out = std::move(e);
@@ -161,6 +174,8 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
             return r.error();
         SnapshotHolderEvent e{p.ts_ns, p.pid, p.likely != 0, {}, {}, {}, {}, std::vector<uint64_t>(p.npfns)};
         if (pfn_bytes) std::memcpy(e.pfns.data(), payload.data() + sizeof p, pfn_bytes);
+        for (uint64_t pfn : e.pfns)
+            if (auto r = pfns_ok("snapshot holder", pfn); !r) return r.error();
         const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p + pfn_bytes;
         e.comm.assign(text, p.comm_len);
         e.exe.assign(text + p.comm_len, p.exe_len);
@@ -258,6 +273,11 @@ Result<void> TraceReader::parse_header()
         off = (body + sh.length + 7) & ~size_t{7};
     }
     if (!info_.flags.valid()) return make_error("corrupt header: no FOLL_* flag layout");
+    if (auto ram = info_.meta.find("ram_pfns"); ram != info_.meta.end()) {
+        auto bounds = PfnBounds::parse(ram->second);
+        if (!bounds) return make_error("corrupt header: " + bounds.error().message);
+        pfns_ = std::move(bounds.value());
+    }
     records_offset_ = end;
     minor_ = fh.major > 1 ? UINT16_MAX : fh.minor;
     return {};
@@ -329,7 +349,7 @@ Result<bool> TraceReader::deliver(size_t from, size_t to, const std::function<vo
         }
         ++summary.records;
         if (f.type >= trace::kFirstUserRecord) {
-            auto known = decode_user_record(f.type, rec, off, event);
+            auto known = decode_user_record(f.type, rec, off, event, pfns_);
             if (!known) return known.error();
             if (!known.value()) {
                 ++summary.unknown_records;
@@ -342,7 +362,7 @@ Result<bool> TraceReader::deliver(size_t from, size_t to, const std::function<vo
                 }
             }
         } else {
-            auto known = decode_kernel_record(rec, info_.flags, event);
+            auto known = decode_kernel_record(rec, info_.flags, event, pfns_);
             if (!known) return make_error("corrupt " + known.error().message + " " + at(off));
             if (known.value()) sink(event);
             else ++summary.unknown_records;

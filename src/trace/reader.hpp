@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "events/bounds.hpp"
 #include "events/event.hpp"
 #include "trace/trace_info.hpp"
 #include "util/result.hpp"
@@ -63,6 +64,7 @@ private:
     uint16_t minor_ = 0;
     bool being_written_ = false;
     TraceInfo info_;
+    PfnBounds pfns_;  // the header's ram_pfns, else the architecture's limit
 };
 
 

@@ -30,6 +30,11 @@ int main(int argc, char** argv)
     int runs = argc > 3 ? std::atoi(argv[3]) : 5;
     std::string source = argc > 4 ? argv[4] : "auto";
     unsigned threads = argc > 5 ? static_cast<unsigned>(std::atoi(argv[5])) : 0;
+    // The medians need a run, and pages per second a page.
+    if (runs < 1 || pages == 0 || start + pages < start) {
+        std::fprintf(stderr, "usage: bench_snapshot [START_PFN] [PAGES >= 1] [RUNS >= 1] [proc|auto] [THREADS]\n");
+        return 2;
+    }
 
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<BpfRefcounts> bpf;

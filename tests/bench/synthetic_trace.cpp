@@ -140,6 +140,14 @@ struct InFlight {
 
 Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const SyntheticSpec& spec)
 {
+    // Long-term blocks, the folio blocks and at least one churn block must
+    // fit in kBlocks; every count below divides by one of them.
+    constexpr uint64_t kFolioBlocks = 64;
+    const uint64_t max_live = (kBlocks - kFolioBlocks - 1) * kBlockPages;
+    if (spec.live_pins > max_live)
+        return make_error("--live-pins " + std::to_string(spec.live_pins) + ": at most " + std::to_string(max_live) +
+                          " (the synthetic machine's 32 GiB, less the churn's blocks)");
+    if (spec.processes == 0) return make_error("no long-term pinner processes");
     auto writer = TraceWriter::create(path, synthetic_info());
     if (!writer) return writer.error();
     TraceWriter& w = writer.value();
@@ -166,13 +174,15 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
         for (uint64_t i = 0; i < kBlockPages && pinned < spec.live_pins; ++i, ++pinned)
             out.grab(out.tick(rng), tgid, tgid, block_base(b) + i, 1, lt_flags, 1 + int32_t(b % 4) / 2 * 2, int32_t(b % 7));
     }
-    const uint64_t last_block_pages = spec.live_pins - (longterm_blocks - 1) * kBlockPages;
+    const uint64_t last_block_pages = longterm_blocks ? spec.live_pins - (longterm_blocks - 1) * kBlockPages : 0;
+    // A failure names the first four long-term pages of a full block (the
+    // last one too when it is the only one and has four).
+    const uint64_t failable_blocks = longterm_blocks > 1 ? longterm_blocks - 1 : (last_block_pages >= 4 ? 1 : 0);
 
     // Churn: THP folios in 64 blocks of their own (a release names the
     // folio, not the page: pins of single pages inside a pinned folio would
     // make which one it closes ambiguous), single pages in the rest.
     std::deque<InFlight> inflight;
-    constexpr uint64_t kFolioBlocks = 64;
     const uint64_t churn_blocks = kBlocks - longterm_blocks - kFolioBlocks;
     auto churn_pfn = [&] {
         return block_base(longterm_blocks + kFolioBlocks + rng.below(churn_blocks)) + rng.below(kBlockPages);
@@ -180,6 +190,10 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
     while (out.records() < spec.events && out.status().ok()) {
         uint64_t dice = rng.below(10000);
         uint32_t tgid = 5000 + uint32_t(rng.below(64));
+        // Without long-term pages (--live-pins below 4) their releases and
+        // failures become direct I/O.
+        if (dice >= 7050 && dice < 9998 && !longterm_blocks) dice = 0;
+        if (dice >= 9998 && !failable_blocks) dice = 0;
         if (dice < 4500) {  // direct I/O: a short-term pin
             InFlight f{churn_pfn(), 1, kPin | kWrite, tgid, false};
             out.grab(out.tick(rng), tgid, tgid + 1, f.pfn, 1, f.flags, 2, 7);
@@ -207,7 +221,7 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
             m.failed = 4;
             m.reason = 3;
             out.put(m);
-            uint64_t b = rng.below(longterm_blocks - 1);
+            uint64_t b = rng.below(failable_blocks);
             for (uint32_t i = 0; i < 4; ++i) {
                 pt_failed_folio f{};
                 f.h = out.head(PT_REC_FAILED_FOLIO, sizeof f, PT_HOOK_MIGRATE_PAGES_EXIT, ts + 1 + i, mover, mover);
