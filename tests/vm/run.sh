@@ -63,12 +63,13 @@ for kernel in "${kernels[@]}"; do
     if [ "$brc" -ne 0 ]; then
         echo "FAIL all scenarios on $kernel: the guest did not complete (see $out)"
         echo "FAIL boot: the guest did not complete" >>"$out/checks.txt"
-        failed=$((failed + ${#scenarios[@]} + 6))
+        failed=$((failed + ${#scenarios[@]} + 7))
     else
         run_check "$out" check_doctor.py "$out/doctor"
         for s in "${scenarios[@]}"; do run_check "$out" check_report.py "$out/$s"; done
         run_check "$out" check_frees.py "$out/free_stress"
         run_check "$out" check_refused.py "$out/refused_program"
+        run_check "$out" check_killed.py "$out/killed_recording"
         run_check "$out" check_top.py "$out/top_live"
         run_check "$out" check_snapshot.py "$out/snapshot_live"
         run_check "$out" check_snapshot_record.py "$out/snapshot_record"
