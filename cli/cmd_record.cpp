@@ -291,7 +291,8 @@ int run_record(const RecordArgs& args)
     // at once: the file is finished, and the exit status says which.
     std::optional<std::string> not_started;
     auto start_command = [&]() -> Result<void> {
-        if (args.command.empty()) return {};
+        // Stopped before it started (a signal during start-up): never start it.
+        if (args.command.empty() || g_stop_signal.load()) return {};
         auto pid = spawn(args.command);
         if (pid) child = pid.value();
         else not_started = pid.error().message;
