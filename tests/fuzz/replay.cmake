@@ -2,7 +2,15 @@
 # Runs the fuzz target once over every file in DIR (no mutation); fails
 # when any input crashes, leaks or trips a sanitizer.
 file(GLOB inputs LIST_DIRECTORIES false ${DIR}/*)
-list(FILTER inputs EXCLUDE REGEX "README")
+list(FILTER inputs EXCLUDE REGEX "/(README|OPEN)[^/]*$")
+# regressions/OPEN: inputs whose bug is not fixed yet (first word of a line).
+if(EXISTS ${DIR}/OPEN)
+  file(STRINGS ${DIR}/OPEN open_lines REGEX "^[^# ]")
+  foreach(line IN LISTS open_lines)
+    string(REGEX REPLACE "[ \t].*" "" name "${line}")
+    list(REMOVE_ITEM inputs ${DIR}/${name})
+  endforeach()
+endif()
 list(LENGTH inputs n)
 if(n EQUAL 0)
   message(STATUS "no inputs in ${DIR}")
