@@ -140,6 +140,7 @@ void run_top_screens(const TraceReader& reader)
             ++events;
         },
         {true});
+    if (!read) return;  // top stops with the error
     explainer.flush();
     Report report = explainer.snapshot();
     top::SourceStatus status;
@@ -157,7 +158,6 @@ void run_top_screens(const TraceReader& reader)
     layout.width = 40;
     layout.height = 12;
     (void)build_screen(report, status, state, rows, held, layout);
-    (void)read;
 }
 
 }  // namespace
