@@ -228,7 +228,10 @@ std::vector<InferredGroup> group_inferred(const Report& r, std::span<const Stuck
             if (p == pids.end()) pids.emplace_back(holders[i].pid, holders[i].likely);
             else p->second |= holders[i].likely;
         }
-        for (const auto& [pid, likely] : pids) {
+        for (const auto& pid_likely : pids) {
+            // Not a structured binding: the lambda uses them (clang < 16).
+            uint32_t pid = pid_likely.first;
+            bool likely = pid_likely.second;
             auto g = std::find_if(out.begin(), out.end(),
                                   [&](const InferredGroup& x) { return x.pid == pid && x.likely == likely; });
             if (g == out.end()) {

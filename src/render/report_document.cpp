@@ -274,7 +274,7 @@ void held_since_before(Document& d, const Report& r)
     const SnapshotSeed& s = *r.snapshot;
     std::string who;
     for (const auto& [pid, pages] : s.held_at_end_by_pid) {
-        auto h = std::find_if(s.holders.begin(), s.holders.end(), [&](const auto& x) { return x.pid == pid; });
+        auto h = std::find_if(s.holders.begin(), s.holders.end(), [&, pid = pid](const auto& x) { return x.pid == pid; });
         who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" + h->comm + ") " +
                std::to_string(pages);
     }

@@ -108,7 +108,10 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
                                      const std::string& root, unsigned threads)
 {
     auto t0 = std::chrono::steady_clock::now();
-    auto [zones, ram] = read_memory_layout(root);
+    // Not a structured binding: the workers' lambda uses them (clang < 16).
+    MemoryLayout memory = read_memory_layout(root);
+    auto& zones = memory.zones;
+    auto& ram = memory.ram;
     auto src = ProcPageSource::open(root);
     if (!src) return src.error();
     SnapshotResult r;
