@@ -27,7 +27,11 @@ public:
     static constexpr uint64_t kDefaultWindowNs = 2'000'000;
     static constexpr size_t kMaxQueued = 1024;
 
-    explicit EventOrder(uint64_t window_ns = kDefaultWindowNs) : window_ns_(window_ns), ring_(kMaxQueued * 2) {}
+    // The ring starts small and grows to what the trace needs (kMaxQueued
+    // and a little more, at high event rates): a short trace does not pay
+    // for 2048 events' worth of zeroed memory.
+    static constexpr size_t kInitialRing = 64;
+    explicit EventOrder(uint64_t window_ns = kDefaultWindowNs) : window_ns_(window_ns), ring_(kInitialRing) {}
 
     // Queues a timed event; returns false for one without a time, which the
     // caller handles at once (stacks and lost-event notes are not ordered).
