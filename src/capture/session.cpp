@@ -16,6 +16,7 @@
 #include "capture/load.hpp"
 #include "events/bounds.hpp"
 #include "snapshot/range.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace {
 
@@ -33,13 +34,6 @@ int on_record(void* ctx, void* data, size_t size)
     auto* state = static_cast<CaptureSession::State*>(ctx);
     (*state->sink)(std::span(static_cast<const std::byte*>(data), size));
     return 0;
-}
-
-std::string hex(uint64_t v)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
 }
 
 

@@ -1,4 +1,5 @@
 #include "events/bounds.hpp"
+#include "util/hex.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -15,13 +16,6 @@ std::optional<uint64_t> hex_number(std::string_view s)
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
     if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
     return v;
-}
-
-std::string hex(uint64_t v)
-{
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "events/bounds.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace {
 namespace {
@@ -50,13 +51,6 @@ Error out_of_bounds(const char* what, const char* field, const std::string& valu
 Error out_of_bounds(const char* what, const char* field, uint64_t value, const std::string& limit)
 {
     return out_of_bounds(what, field, std::to_string(value), limit);
-}
-
-std::string hex(uint64_t v)
-{
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
 }
 
 // A folio's page count: at most the largest folio; where it comes from

@@ -1,19 +1,11 @@
 #include "snapshot/page_state.hpp"
+#include "util/hex.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 namespace pintrace::snapshot {
-
-namespace {
-std::string hex_pfn(uint64_t pfn)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(pfn));
-    return b;
-}
-}  // namespace
 
 std::string kpf_string(uint64_t flags)
 {
@@ -121,7 +113,7 @@ Classified classify(const PageState& p, bool explain)
             std::string why = "large folio pin count " + std::to_string(*p.pincount) + " (certain)";
             if (p.folio_head && p.folio_order)
                 why += (*p.folio_head == p.pfn ? std::string(", head of an order-") : std::string(", in the order-")) +
-                       std::to_string(*p.folio_order) + " folio at pfn " + hex_pfn(*p.folio_head);
+                       std::to_string(*p.folio_order) + " folio at pfn " + hex(*p.folio_head);
             if (std::string n = counts(); !n.empty()) why += "; " + n;
             return why;
         });

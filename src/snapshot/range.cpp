@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "events/bounds.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace::snapshot {
 namespace {
@@ -30,13 +31,6 @@ std::optional<uint64_t> parse_number(std::string_view s, int base = 0)
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
     if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
     return v;
-}
-
-std::string hex(uint64_t v)
-{
-    std::ostringstream o;
-    o << "0x" << std::hex << v;
-    return o.str();
 }
 
 bool exists(const std::string& path)

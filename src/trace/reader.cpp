@@ -18,6 +18,7 @@
 #include "events/decode.hpp"
 #include "trace/checksum.hpp"
 #include "trace/format.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace {
 namespace {
@@ -97,9 +98,7 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
     };
     auto pfns_ok = [&](const char* what, uint64_t pfn) -> Result<void> {
         if (bounds.contains(pfn)) return {};
-        char hex[24];
-        std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(pfn));
-        return make_error("corrupt " + std::string(what) + " record " + at(offset) + ": pfn " + hex + " " +
+        return make_error("corrupt " + std::string(what) + " record " + at(offset) + ": pfn " + hex(pfn) + " " +
                           bounds.describe());
     };
     switch (type) {

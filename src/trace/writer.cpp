@@ -14,6 +14,7 @@
 #include "trace/checksum.hpp"
 #include "trace/format.hpp"
 #include "util/clock.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace {
 namespace {
@@ -26,13 +27,6 @@ std::string clean(std::string s)
     for (auto& c : s)
         if (c == '\n' || c == '\t' || c == '\r') c = ' ';
     return s;
-}
-
-std::string hex(uint64_t v)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
 }
 
 }  // namespace
