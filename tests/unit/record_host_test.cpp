@@ -20,6 +20,8 @@
 #include <sstream>
 #include <vector>
 
+#include "trace_bytes.hpp"
+
 namespace pintrace {
 namespace {
 
@@ -208,39 +210,6 @@ int wait_exit(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-std::string slurp_file(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// The oracle: whole records in the file by their framing alone, seals apart.
-struct Framing {
-    uint64_t records = 0;
-    uint64_t end = 0;
-};
-Framing walk(const std::string& bytes)
-{
-    Framing w;
-    if (bytes.size() < 32) return w;
-    uint32_t sections;
-    std::memcpy(&sections, bytes.data() + 12, 4);
-    size_t off = 32 + sections;
-    w.end = off;
-    while (off + 4 <= bytes.size()) {
-        uint16_t type, size;
-        std::memcpy(&type, bytes.data() + off, 2);
-        std::memcpy(&size, bytes.data() + off + 2, 2);
-        if (size < 8 || off + size > bytes.size()) break;
-        if (type != 0x108) ++w.records;
-        off += size;
-        w.end = off;
-    }
-    return w;
-}
-
 bool wait_for_size(const std::string& path, uint64_t at_least, int ms)
 {
     for (int i = 0; i < ms / 20; ++i) {
@@ -265,8 +234,8 @@ TEST_F(RecordHere, SigkillKeepsEveryRecordWrittenBeforeIt)
     kill(load, SIGTERM);
     wait_exit(load);
 
-    std::string bytes = slurp_file(trace);
-    Framing oracle = walk(bytes);
+    std::string bytes = test::slurp(trace);
+    auto oracle = test::walk_framing(bytes);
     ASSERT_GT(oracle.records, 10u) << "the compaction load left no records: " << bytes.size() << " bytes";
     int status;
     std::string strict = capture(std::string(PINTRACE_BIN) + " report " + trace, &status);
@@ -343,7 +312,7 @@ TEST_F(RecordHere, AFullDiskStopsTheRecordingWithAReadableFile)
     EXPECT_TRUE(root.get<bool>("trace.complete", false));
     EXPECT_EQ(root.get<std::string>("trace.stop_reason", ""), "the trace file could not be written");
     EXPECT_EQ(root.get<std::string>("trace.stop_error", ""), "No space left on device");
-    EXPECT_EQ(root.get<uint64_t>("trace.file.records", 0), walk(slurp_file(trace)).records);
+    EXPECT_EQ(root.get<uint64_t>("trace.file.records", 0), test::walk_framing(test::slurp(trace)).records);
     umount2(dir.c_str(), MNT_DETACH);
 }
 

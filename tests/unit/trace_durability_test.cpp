@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "sample_trace.hpp"
+#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
 #include "trace/writer.hpp"
@@ -25,14 +26,6 @@ namespace {
 std::string temp(const std::string& name)
 {
     return ::testing::TempDir() + "/durable_" + name + "_" + std::to_string(getpid());
-}
-
-std::string slurp(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 struct Read {
@@ -54,30 +47,8 @@ Read read_bytes(std::string bytes, bool allow_incomplete)
 
 uint32_t pin_flags() { return test::k61Pin | test::k61Longterm | test::k61Write; }
 
-// A record walk that knows only the framing: the oracle the reader is held
-// against. Counts whole records other than seals up to the end of `bytes`.
-struct Walk {
-    uint64_t records = 0;
-    uint64_t end = 0;  // end of the last whole record
-};
-Walk walk_framing(const std::string& bytes)
-{
-    trace::FileHeader fh;
-    std::memcpy(&fh, bytes.data(), sizeof fh);
-    Walk w;
-    size_t off = sizeof fh + fh.sections_bytes;
-    w.end = off;
-    while (off + 4 <= bytes.size()) {
-        uint16_t type, size;
-        std::memcpy(&type, bytes.data() + off, 2);
-        std::memcpy(&size, bytes.data() + off + 2, 2);
-        if (size < 8 || off + size > bytes.size()) break;
-        if (type != trace::kRecSeal) ++w.records;
-        off += size;
-        w.end = off;
-    }
-    return w;
-}
+using test::slurp;
+using test::walk_framing;
 
 TEST(TraceDurability, TheHeaderIsOnDiskBeforeTheFirstRecord)
 {
@@ -174,7 +145,7 @@ TEST(TraceDurability, ATornTailIsSkippedAndEveryWholeRecordRead)
         ASSERT_FALSE(strict.summary.ok()) << "cut at " << cut;
         auto got = read_bytes(part, true);
         ASSERT_TRUE(got.summary.ok()) << "cut at " << cut << ": " << got.summary.error().message;
-        Walk oracle = walk_framing(part);
+        auto oracle = walk_framing(part);
         EXPECT_EQ(got.summary->records, oracle.records) << "cut at " << cut;
         EXPECT_EQ(got.summary->end_offset, oracle.end) << "cut at " << cut;
         EXPECT_EQ(got.summary->torn_bytes, cut - oracle.end) << "cut at " << cut;
