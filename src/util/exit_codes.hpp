@@ -41,8 +41,10 @@ inline constexpr std::array kExitCodes{
                 "nothing to flag: report: no (selected) migration failed; snapshot, explain: nothing seen "
                 "would block migration; doctor: full coverage; record: recorded (and COMMAND, if any, exited 0)"},
     ExitCodeRow{kExitError, "error", "all",
-                "an unreadable, truncated or unclosed trace, the kernel refused the capture, an I/O error; "
-                "doctor: pintrace cannot capture here"},
+                "an unreadable, corrupt or unclosed trace (report --allow-incomplete reads an unclosed one), "
+                "the kernel refused the capture, an I/O error; record: the trace file could not be written "
+                "(disk full), and it keeps what was written, closed where it could be; doctor: pintrace cannot "
+                "capture here"},
     ExitCodeRow{kExitUsage, "usage", "all",
                 "an unknown option or value (the message names the valid ones), a number out of range, a "
                 "range that does not exist"},
