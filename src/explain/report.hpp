@@ -50,10 +50,11 @@ struct StuckPage {
     // references add (a pin adds 1024). Known for small pages only: a large
     // folio's counts are per folio, its mapcount per page. Unknown where the
     // kernel gave no counts.
-    std::optional<int32_t> extra_refs() const
+    // 64-bit: the counts come from a file, and any two int32s subtract.
+    std::optional<int64_t> extra_refs() const
     {
         if (nr_pages != 1 || !counts_known) return std::nullopt;
-        return refcount - mapcount - 1;
+        return int64_t{refcount} - mapcount - 1;
     }
 };
 

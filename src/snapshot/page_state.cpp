@@ -125,7 +125,7 @@ Classified classify(const PageState& p, bool explain)
         // A small page: each pin adds 1024. A large folio's pins add 1
         // each and count in its pin count (5.10: order >= 2; 6.x: all), and
         // its refcount is the whole folio's: no bias test there.
-        if (!compound && *p.refcount - p.mapcount.value_or(0) >= kGupPinCountingBias)
+        if (!compound && int64_t{*p.refcount} - p.mapcount.value_or(0) >= kGupPinCountingBias)
             return set(PageClass::MaybePinned, [&] { return counts() + " (>= 1024 pin bias)"; });
     }
     if (f & kernel_flags) return set(PageClass::Unmovable, [&] { return kpf_string(f & kernel_flags); });
