@@ -13,17 +13,7 @@ namespace pintrace {
 // are escaped, so a document piped to a terminal cannot drive it.
 std::string json_escape(std::string_view s)
 {
-    std::string out;
-    out.reserve(s.size() + 2);
-    for (size_t i = 0; i < s.size();) {
-        size_t n = utf8_sequence_length(s, i);
-        if (!n) {
-            out += kReplacementCharacter;
-            ++i;
-            continue;
-        }
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        unsigned code = n == 1 ? c : n == 2 && c == 0xC2 ? static_cast<unsigned char>(s[i + 1]) : 0x100;
+    return rewrite_utf8(s, [](std::string& out, std::string_view bytes, unsigned code) {
         switch (code) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
@@ -31,17 +21,15 @@ std::string json_escape(std::string_view s)
         case '\t': out += "\\t"; break;
         case '\r': out += "\\r"; break;
         default:
-            if (code < 0x20 || (code >= 0x7F && code <= 0x9F)) {
+            if (is_control(code)) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04x", code);
                 out += buf;
             } else {
-                out.append(s.substr(i, n));
+                out += bytes;
             }
         }
-        i += n;
-    }
-    return out;
+    });
 }
 
 void JsonWriter::before_value()

@@ -24,28 +24,15 @@ size_t utf8_sequence_length(std::string_view s, size_t i)
 
 std::string printable(std::string_view s, bool keep_newlines)
 {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        size_t n = utf8_sequence_length(s, i);
-        if (!n) {
-            out += kReplacementCharacter;
-            ++i;
-            continue;
-        }
-        unsigned c = static_cast<unsigned char>(s[i]);
-        // U+0080..U+009F (C1 controls: CSI among them) are 0xC2 0x80..0x9F.
-        unsigned c1 = n == 2 && c == 0xC2 ? static_cast<unsigned char>(s[i + 1]) : 0;
-        if ((n == 1 && (c < 0x20 || c == 0x7F) && !(keep_newlines && c == '\n')) || (c1 >= 0x80 && c1 <= 0x9F)) {
+    return rewrite_utf8(s, [&](std::string& out, std::string_view bytes, unsigned code) {
+        if (is_control(code) && !(keep_newlines && code == '\n')) {
             char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", n == 1 ? c : c1);
+            std::snprintf(buf, sizeof buf, "\\x%02x", code);
             out += buf;
         } else {
-            out.append(s.substr(i, n));
+            out += bytes;
         }
-        i += n;
-    }
-    return out;
+    });
 }
 
 }  // namespace pintrace

@@ -17,6 +17,33 @@ size_t utf8_sequence_length(std::string_view s, size_t i);
 // Every ill-formed byte as U+FFFD (one per byte), the rest unchanged.
 inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
+// Rewrites s character by character: every ill-formed byte becomes U+FFFD;
+// each well-formed character goes to on_char(out, bytes, code), where code
+// is its code point when below U+00C0 (ASCII, and the C1 controls that
+// terminals act on) and 0x100 otherwise. How to write a control is the
+// caller's: JSON escapes, a terminal shows.
+template <class OnChar>
+std::string rewrite_utf8(std::string_view s, OnChar&& on_char)
+{
+    std::string out;
+    out.reserve(s.size() + 2);
+    for (size_t i = 0; i < s.size();) {
+        size_t n = utf8_sequence_length(s, i);
+        if (!n) {
+            out += kReplacementCharacter;
+            ++i;
+            continue;
+        }
+        unsigned lead = static_cast<unsigned char>(s[i]);
+        unsigned code = n == 1 ? lead : n == 2 && lead == 0xC2 ? static_cast<unsigned char>(s[i + 1]) : 0x100;
+        on_char(out, s.substr(i, n), code);
+        i += n;
+    }
+    return out;
+}
+
+inline bool is_control(unsigned code) { return code < 0x20 || (code >= 0x7F && code <= 0x9F); }
+
 // For a terminal or a markdown ticket: ill-formed bytes as U+FFFD, and
 // control characters (C0, DEL, C1: what starts a terminal escape sequence)
 // as visible \xNN, so a hostile comm cannot move the cursor or recolour.
