@@ -65,12 +65,16 @@ pintrace record -o $d/trace.pt 2> $d/record.err &
 rec=$!
 # Loading is slow under emulation: capture is on once the header is written.
 for i in $(seq 600); do [ -s $d/trace.pt ] || ! kill -0 $rec 2>/dev/null && break; sleep 0.1; done
-scenario_free_stress > $d/truth.json 2> $d/scenario.err &
+# Rounds of free_stress until the kill, so it lands while pages are being
+# grabbed and released (and records written).
+stop=$d/stop
+(while [ ! -e $stop ]; do scenario_free_stress > $d/truth.json 2> $d/scenario.err; done) &
 load=$!
 sleep 4
 kill -9 $rec
 wait $rec
 echo $? > $d/record.rc
+touch $stop
 wait $load
 pintrace report --allow-incomplete --format json $d/trace.pt > $d/report.json 2> $d/report.err
 echo $? > $d/report.rc
