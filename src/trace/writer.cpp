@@ -180,6 +180,11 @@ Result<void> TraceWriter::end_record()
     ++records_;
     if (!block_records_++) block_first_ns_ = monotonic_now_ns();
     if (block_.size() >= options_.block_bytes) return write_block(trace::SealReason::Size);
+    // One drain can last long on a busy machine (libbpf consumes the ring
+    // buffer for as long as it keeps filling), so the age of a block is also
+    // checked here, every 64 records, not only at the checkpoint after it.
+    if (block_records_ % 64 == 0 && monotonic_now_ns() - block_first_ns_ >= options_.flush_interval_ns)
+        return write_block(trace::SealReason::Interval);
     return {};
 }
 

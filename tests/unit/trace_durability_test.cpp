@@ -94,6 +94,25 @@ TEST(TraceDurability, RecordsReachTheFileAtACheckpointOnceOldEnough)
     EXPECT_EQ(std::get<GrabEvent>(got.events[0]).pfn, 0x100u);
 }
 
+// A drain that never ends (the ring buffer refills as fast as it is read)
+// reaches no checkpoint: the block's age is checked as records come.
+TEST(TraceDurability, ALongDrainStillWritesBlocksOnTime)
+{
+    std::string path = temp("longdrain");
+    auto file = TraceFile::claim(path);
+    ASSERT_TRUE(file.ok());
+    auto w = TraceWriter::create(std::move(file.value()), test::sample_info(),
+                                 {.block_bytes = size_t{1} << 20, .flush_interval_ns = 20'000'000});
+    ASSERT_TRUE(w.ok());
+    uint64_t header_only = std::filesystem::file_size(path);
+    ASSERT_TRUE(w->append_kernel_record(test::raw_grab(2000, 4242, 0x100, pin_flags())).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    for (int i = 1; i < 64; ++i)
+        ASSERT_TRUE(w->append_kernel_record(test::raw_grab(2000 + i, 4242, 0x100 + i, pin_flags())).ok());
+    EXPECT_GT(std::filesystem::file_size(path), header_only) << "64 records, the first 30 ms old, no checkpoint";
+    EXPECT_EQ(std::filesystem::file_size(path), w->bytes_written());
+}
+
 TEST(TraceDurability, ALostWindowEndsABlock)
 {
     std::string path = temp("lost");
