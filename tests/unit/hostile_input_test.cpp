@@ -15,6 +15,7 @@
 #include "explain/explainer.hpp"
 #include "ledger/ledger.hpp"
 #include "sample_trace.hpp"
+#include "trace_bytes.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/snapshot.hpp"
 #include "trace/format.hpp"
@@ -30,13 +31,7 @@ constexpr uint32_t kPin = test::k61Pin | test::k61Longterm;
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(getpid()); }
 
-std::string slurp(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::slurp;
 
 // The hostile-trace generator: a header (with the recorded machine's RAM
 // when ram is given), the records write() appends, a Finish record. Returns

@@ -9,6 +9,7 @@
 
 #include "events/decode.hpp"
 #include "sample_trace.hpp"
+#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
 
@@ -68,13 +69,7 @@ std::string temp_path(const char* name)
     return ::testing::TempDir() + "/" + name + std::to_string(getpid()) + "_" + std::to_string(n++);
 }
 
-std::string slurp(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::slurp;
 
 // Where the first record starts: after the file header, its sections and
 // the seal that ends the header's block.

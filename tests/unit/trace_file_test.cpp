@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sample_trace.hpp"
+#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
 
@@ -13,13 +14,7 @@ namespace {
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(getpid()); }
 
-std::string slurp(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::slurp;
 
 std::string write_sample_file(bool finish = true)
 {
