@@ -70,7 +70,11 @@ for i in $(seq 600); do [ -s $d/trace.pt ] || ! kill -0 $rec 2>/dev/null && brea
 stop=$d/stop
 (while [ ! -e $stop ]; do scenario_free_stress > $d/truth.json 2> $d/scenario.err; done) &
 load=$!
-sleep 4
+# The kill comes once a block of records is on disk and a second more has
+# passed: the recorder's own start (kernel symbols) takes seconds here.
+header=$(wc -c < $d/trace.pt)
+for i in $(seq 600); do [ "$(wc -c < $d/trace.pt)" -gt "$header" ] && break; sleep 0.1; done
+sleep 1
 kill -9 $rec
 wait $rec
 echo $? > $d/record.rc
