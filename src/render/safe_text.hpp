@@ -17,17 +17,30 @@ size_t utf8_sequence_length(std::string_view s, size_t i);
 // Every ill-formed byte as U+FFFD (one per byte), the rest unchanged.
 inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
+// Printable ASCII that every caller writes as itself: a run of it is copied
+// whole, not character by character (the text is almost always all of it,
+// and a report escapes every key and string it prints).
+inline bool is_plain_ascii(char c) { return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\'; }
+
 // Rewrites s character by character: every ill-formed byte becomes U+FFFD;
 // each well-formed character goes to on_char(out, bytes, code), where code
 // is its code point when below U+00C0 (ASCII, and the C1 controls that
 // terminals act on) and 0x100 otherwise. How to write a control is the
-// caller's: JSON escapes, a terminal shows.
+// caller's: JSON escapes, a terminal shows. Plain ASCII (is_plain_ascii)
+// never reaches on_char: it is copied as it is.
 template <class OnChar>
 std::string rewrite_utf8(std::string_view s, OnChar&& on_char)
 {
     std::string out;
     out.reserve(s.size() + 2);
     for (size_t i = 0; i < s.size();) {
+        size_t plain = i;
+        while (plain < s.size() && is_plain_ascii(s[plain])) ++plain;
+        if (plain > i) {
+            out.append(s.data() + i, plain - i);
+            i = plain;
+            continue;
+        }
         size_t n = utf8_sequence_length(s, i);
         if (!n) {
             out += kReplacementCharacter;
