@@ -636,20 +636,23 @@ static __always_inline const void *page_head(const void *page)
 /* (folio or head page, refs, flags): gup_put_folio (6.0+) or
  * put_compound_head (5.x), reached from unpin_user_pages*(), unpin_folios()
  * and GUP's undo paths, and from the three callers above where not inlined. */
+static __always_inline int release_refs(__u16 hook, const struct folio *folio, __u32 refs, __u32 flags)
+{
+	if (reported_by_caller(folio))
+		return 0;
+	return emit_release(hook, folio, refs, flags);
+}
+
 #define RELEASE_REFS(fn, hook)                                                                   \
 	SEC("fentry/" #fn)                                                                       \
 	int BPF_PROG(fentry_##fn, struct folio *folio, int refs, unsigned int flags)            \
 	{                                                                                        \
-		if (reported_by_caller(folio))                                                   \
-			return 0;                                                                \
-		return emit_release(hook, folio, refs, flags);                                   \
+		return release_refs(hook, folio, refs, flags);                                   \
 	}                                                                                        \
 	SEC("kprobe/" #fn)                                                                       \
 	int BPF_KPROBE(kprobe_##fn, struct folio *folio, int refs, unsigned int flags)          \
 	{                                                                                        \
-		if (reported_by_caller(folio))                                                   \
-			return 0;                                                                \
-		return emit_release(hook, folio, refs, flags);                                   \
+		return release_refs(hook, folio, refs, flags);                                   \
 	}
 
 RELEASE_REFS(gup_put_folio, PT_HOOK_GUP_PUT_FOLIO)
@@ -1020,8 +1023,7 @@ int tp_cma_alloc(struct trace_event_raw_cma_alloc *ctx)
  * at its exit, never reported). A raw one is skipped only when this very
  * program is interrupted by a free on its CPU; record counts those
  * (recursion_misses) and says so. mm_page_free(struct page *, order). */
-SEC("tp_btf/mm_page_free")
-int BPF_PROG(tp_mm_page_free, struct page *page, unsigned int order)
+static __always_inline int page_freed(const void *page, unsigned int order)
 {
 	__u64 pfn = page_to_pfn(page);
 	struct pt_page_freed *r;
@@ -1040,6 +1042,12 @@ int BPF_PROG(tp_mm_page_free, struct page *page, unsigned int order)
 	r->pad = 0;
 	submit(r);
 	return 0;
+}
+
+SEC("tp_btf/mm_page_free")
+int BPF_PROG(tp_mm_page_free, struct page *page, unsigned int order)
+{
+	return page_freed(page, order);
 }
 
 /* ---- processes: a pinner's exec invalidates its memory map; its exit ends it ---- */

@@ -10,6 +10,7 @@
 #include "pintrace.h"
 #include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
+#include "capture/capture_constants.hpp"
 #include "capture/kernel_facts.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
@@ -69,16 +70,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     auto plan = plan_attach(facts);
     LoadOptions load;
     load.refuse_for_test = options.refuse_program_for_test;
-    load.configure = [&](pintrace_bpf* skel) {
-        skel->rodata->vmemmap_base = mapping->vmemmap_base;
-        skel->rodata->foll_get = k.flags.get;
-        skel->rodata->foll_pin = k.flags.pin;
-        skel->rodata->foll_longterm = k.flags.longterm;
-        skel->rodata->stack_sample_ns = options.stack_sample_ns;
-        skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
-        skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
-        bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
-    };
+    load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, options); };
     auto loaded = load_capture(plan, facts, load);
     if (!loaded) return loaded.error();
     auto state = std::make_unique<State>();

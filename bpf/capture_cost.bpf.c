@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The capture's own cost, run natively (tests/bench/capture_cost_bench.cpp,
+ * docs/performance.md "Native capture cost").
+ *
+ * This object is the capture object itself, pintrace.bpf.c included whole
+ * (the same bodies, maps and load-time constants, compiled the same way),
+ * plus raw_tp programs that run those bodies on real pages. A raw_tp
+ * program runs through BPF_PROG_TEST_RUN with no attach point, so this
+ * works on a host that refuses fentry and kprobes. Each program times a
+ * bpf_loop() of cost_iterations iterations with bpf_ktime_get_ns(): per-run
+ * overheads (the test run's syscall, the kernel's BPF statistics, ~130 ns a
+ * run on the development host) are spread over thousands of iterations, and
+ * an empty loop, measured alike, gives the floor to subtract.
+ *
+ * The bench loads only the programs below; the capture's own stay unloaded.
+ */
+#include "pintrace.bpf.c"
+
+/* Real pages to run the bodies on: pfns of a buffer the bench locked in
+ * memory. Iteration i uses page i % COST_PAGES. The grabs mark theirs
+ * (mark_grabbed); the free of an untracked page gets pages none marks. */
+#define COST_PAGES 4096
+__u64 cost_pfns[COST_PAGES];
+__u64 cost_untracked_pfns[COST_PAGES];
+__u32 cost_iterations;
+
+/* Out: what the last run took, and the iterations bpf_loop() ran. */
+__u64 cost_elapsed_ns;
+__s64 cost_loops;
+
+struct cost_loop {
+	void *ctx; /* the program's: the stack walk needs it */
+};
+
+static __always_inline const void *page_of(__u64 pfn)
+{
+	return (const void *)(vmemmap_base + pfn * bpf_core_type_size(struct page));
+}
+
+static __always_inline const void *cost_page(__u32 i)
+{
+	return page_of(cost_pfns[i & (COST_PAGES - 1)]);
+}
+
+/* A short-term grab, as fast GUP's hook records it (try_grab_folio_fast's
+ * exit: one page, one pin): its stacks are the thread's sampled ones. */
+static __always_inline void short_term_grab(void *ctx, __u32 i)
+{
+	emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, cost_page(i), 1, 1, foll_pin);
+}
+
+/* Its release, as gup_put_folio's entry records it. */
+static __always_inline void its_release(__u32 i)
+{
+	release_refs(PT_HOOK_GUP_PUT_FOLIO, (const struct folio *)cost_page(i), 1, foll_pin);
+}
+
+#define COST_PROGRAM(name, body)                                                \
+	static long cost_##name##_iteration(__u32 i, void *data)               \
+	{                                                                       \
+		struct cost_loop *loop = data;                                  \
+		(void)loop;                                                     \
+		body;                                                           \
+		return 0;                                                       \
+	}                                                                       \
+	SEC("raw_tp")                                                           \
+	int cost_##name(void *ctx)                                              \
+	{                                                                       \
+		struct cost_loop loop = { .ctx = ctx };                         \
+		__u64 start = bpf_ktime_get_ns();                               \
+                                                                                \
+		cost_loops = bpf_loop(cost_iterations, cost_##name##_iteration, &loop, 0); \
+		cost_elapsed_ns = bpf_ktime_get_ns() - start;                   \
+		return 0;                                                       \
+	}
+
+/* The floor: bpf_loop()'s own call per iteration, and the page lookup. */
+COST_PROGRAM(empty, barrier_var(i))
+COST_PROGRAM(grab, short_term_grab(loop->ctx, i))
+/* A long-term pin: its stacks are walked every time (fill_stacks). */
+COST_PROGRAM(grab_fresh_stacks,
+	     emit_grab(loop->ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, cost_page(i), 1, 1, foll_pin | foll_longterm))
+COST_PROGRAM(release, its_release(i))
+/* A short-lived pin: a direct I/O's grab and its completion's release. */
+COST_PROGRAM(pair, short_term_grab(loop->ctx, i); its_release(i))
+/* One folio a migration left on its list (walk_failed_list's per-folio body). */
+COST_PROGRAM(failure,
+	     emit_failed_folio((struct list_head *)((__u64)cost_page(i) + bpf_core_field_offset(struct page, lru)), i))
+/* kmem:mm_page_free on a page nobody grabbed: the tax on every free. */
+COST_PROGRAM(free_untracked, page_freed(page_of(cost_untracked_pfns[i & (COST_PAGES - 1)]), 0))

@@ -1,0 +1,30 @@
+// The capture object's load-time constants (bpf/pintrace.bpf.c's const
+// volatile globals), set the one way for `record` and for the object
+// bench_capture_cost runs (bpf/capture_cost.bpf.c includes the capture
+// whole: its skeleton has the same fields).
+#pragma once
+
+#include <bpf/libbpf.h>
+
+#include "capture/calibrate.hpp"
+#include "capture/kernel_info.hpp"
+#include "capture/session.hpp"
+
+namespace pintrace {
+
+template <class Skeleton>
+void set_capture_constants(Skeleton* skel, const PageMapping& mapping, const KernelInfo& k,
+                           const CaptureOptions& options)
+{
+    skel->rodata->vmemmap_base = mapping.vmemmap_base;
+    skel->rodata->foll_get = k.flags.get;
+    skel->rodata->foll_pin = k.flags.pin;
+    skel->rodata->foll_longterm = k.flags.longterm;
+    skel->rodata->stack_sample_ns = options.stack_sample_ns;
+    // Woken early once a quarter of the buffer is waiting (bpf/pintrace.bpf.c submit()).
+    skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+    skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
+    bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
+}
+
+}  // namespace pintrace
