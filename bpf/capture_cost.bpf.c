@@ -89,3 +89,6 @@ COST_PROGRAM(failure,
 	     emit_failed_folio((struct list_head *)((__u64)cost_page(i) + bpf_core_field_offset(struct page, lru)), i))
 /* kmem:mm_page_free on a page nobody grabbed: the tax on every free. */
 COST_PROGRAM(free_untracked, page_freed(page_of(cost_untracked_pfns[i & (COST_PAGES - 1)]), 0))
+/* ... and on the pages the grabs marked: each is reported once (the bench
+ * checks that the filter lets these through before it times anything). */
+COST_PROGRAM(free_tracked, page_freed(cost_page(i), 0))

@@ -188,6 +188,51 @@ struct {
 	__type(value, __u64); /* bit (pfn & 63): grabbed, free not yet seen */
 } grabbed_pages SEC(".maps");
 
+/* The filter in front of grabbed_pages: one byte per region of 512 pages
+ * (2 MiB, PT_REGION_SHIFT), set when a grab marks any page in it and never
+ * cleared. Every page freed anywhere runs the free program; one in a region no grab ever
+ * touched is let go after an array load, which the verifier inlines, instead
+ * of a hash lookup (the page-churn figures are in docs/performance.md,
+ * "Frees"). Eight regions a word; user space sizes the array to the
+ * machine's highest RAM pfn, and a pfn past it takes the hash lookup.
+ * Bytes are set with plain stores: setting one twice is harmless, so no
+ * atomic is needed (5.10 has no atomic or). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set by user space before load */
+	__type(key, __u32);
+	__type(value, __u64);
+} grabbed_regions SEC(".maps");
+
+static __always_inline void mark_region(__u64 pfn)
+{
+	__u64 region = pfn >> PT_REGION_SHIFT;
+	__u32 word = region >> 3;
+	__u8 *bytes = bpf_map_lookup_elem(&grabbed_regions, &word);
+
+	if (bytes)
+		bytes[region & 7] = 1;
+}
+
+/* Whether a grab may have marked a page of [pfn, end): false only when
+ * every region the range touches is known and unmarked. */
+static __always_inline bool region_may_hold_grabs(__u64 pfn, __u64 end)
+{
+	__u64 region = pfn >> PT_REGION_SHIFT;
+	__u64 last = (end - 1) >> PT_REGION_SHIFT;
+	__u32 i;
+
+	/* A buddy free of up to 2^10 pages touches at most 3 regions. */
+	for (i = 0; i < 3 && region <= last; i++, region++) {
+		__u32 word = region >> 3;
+		__u8 *bytes = bpf_map_lookup_elem(&grabbed_regions, &word);
+
+		if (!bytes || bytes[region & 7])
+			return true;
+	}
+	return false;
+}
+
 /* Bits [first, first + n) of a 64-bit mask, n >= 1. */
 static __always_inline __u64 bit_range(__u32 first, __u32 n)
 {
@@ -210,7 +255,10 @@ static __always_inline void mark_grabbed(__u64 pfn, __u32 nr)
 		__u64 left = end - pfn;
 		__u32 n = left < PT_BLOCK_PAGES - first ? left : PT_BLOCK_PAGES - first;
 		__u64 mask = bit_range(first, n);
-		__u64 *bits = bpf_map_lookup_elem(&grabbed_pages, &key);
+		__u64 *bits;
+
+		mark_region(pfn);
+		bits = bpf_map_lookup_elem(&grabbed_pages, &key);
 
 		if (!bits && bpf_map_update_elem(&grabbed_pages, &key, &mask, BPF_NOEXIST) == 0) {
 			pfn += n;
@@ -235,6 +283,8 @@ static __always_inline bool take_grabbed(__u64 pfn, __u32 order)
 	bool any = false;
 	__u32 i;
 
+	if (!region_may_hold_grabs(pfn, end))
+		return false;
 	for (i = 0; i < PT_MAX_FREE_BLOCKS && pfn < end; i++) {
 		__u64 key = pfn >> PT_BLOCK_SHIFT;
 		__u32 first = pfn & (PT_BLOCK_PAGES - 1);

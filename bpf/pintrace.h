@@ -18,6 +18,8 @@
 #define PT_MAX_FAILED_WALK 1024
 /* unpin_user_pages(pages, n) arrays are walked up to this many entries. */
 #define PT_MAX_UNPIN_ARRAY 512
+/* A region of the free filter (grabbed_regions): 2^9 pages. */
+#define PT_REGION_SHIFT 9
 
 enum pt_record_type {
 	PT_REC_GRAB = 1,          /* a page pinned (FOLL_PIN) or referenced (FOLL_GET) */

@@ -6,15 +6,28 @@
 
 #include <bpf/libbpf.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/session.hpp"
+#include "pintrace.h"
 
 namespace pintrace {
 
+// Words of the free filter (grabbed_regions: a byte per 2^PT_REGION_SHIFT
+// pages, 8 a word) for pfns below end_pfn, the machine's highest RAM pfn + 1
+// (0: unknown, and every free takes the hash lookup).
+inline uint32_t region_words(uint64_t end_pfn)
+{
+    constexpr uint64_t kPagesPerWord = uint64_t{8} << PT_REGION_SHIFT;
+    return static_cast<uint32_t>(std::clamp<uint64_t>((end_pfn + kPagesPerWord - 1) / kPagesPerWord, 1, UINT32_MAX));
+}
+
 template <class Skeleton>
 void set_capture_constants(Skeleton* skel, const PageMapping& mapping, const KernelInfo& k,
-                           const CaptureOptions& options)
+                           const CaptureOptions& options, uint64_t end_pfn)
 {
     skel->rodata->vmemmap_base = mapping.vmemmap_base;
     skel->rodata->foll_get = k.flags.get;
@@ -25,6 +38,7 @@ void set_capture_constants(Skeleton* skel, const PageMapping& mapping, const Ker
     skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
     skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
     bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
+    bpf_map__set_max_entries(skel->maps.grabbed_regions, region_words(end_pfn));
 }
 
 }  // namespace pintrace

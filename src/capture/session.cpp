@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -66,11 +67,19 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     auto mapping = calibrate_page_mapping();
     if (!mapping) return mapping.error();
 
+    // The machine's RAM: what readers check every pfn a record names against
+    // (events/bounds.hpp; without it, only the architecture's limit), and
+    // what the free filter is sized to.
+    auto ram = snapshot::system_ram();
+    uint64_t end_pfn = 0;
+    if (ram)
+        for (const auto& r : ram.value()) end_pfn = std::max(end_pfn, r.end);
+
     LiveKernelFacts facts(btf.value().get());
     auto plan = plan_attach(facts);
     LoadOptions load;
     load.refuse_for_test = options.refuse_program_for_test;
-    load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, options); };
+    load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, options, end_pfn); };
     auto loaded = load_capture(plan, facts, load);
     if (!loaded) return loaded.error();
     auto state = std::make_unique<State>();
@@ -92,9 +101,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     if (!tracefs->empty()) info.meta["note_tracefs"] = tracefs.value();
     info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
     info.meta["stack_sample_ns"] = std::to_string(options.stack_sample_ns);
-    // The machine's RAM, against which readers check every pfn a record
-    // names (events/bounds.hpp); without it, only the architecture's limit.
-    if (auto ram = snapshot::system_ram()) {
+    if (ram) {
         std::vector<std::pair<uint64_t, uint64_t>> ranges;
         for (const auto& r : ram.value()) ranges.emplace_back(r.start, r.end);
         info.meta["ram_pfns"] = PfnBounds::format(ranges);

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "capture/libbpf_owners.hpp"
 #include "capture_cost.skel.h"
 #include "snapshot/owners.hpp"
+#include "snapshot/range.hpp"
 #include "util/fd.hpp"
 
 using namespace pintrace;
@@ -61,7 +63,11 @@ constexpr Case kCases[] = {
     {"release", &Programs::cost_release, 1, "release_ns", "gup_put_folio's release"},
     {"pair", &Programs::cost_pair, 2, "pair_ns", "a short-lived pin: grab, then its release"},
     {"failure", &Programs::cost_failure, 1, "failure_ns", "one folio a migration could not move"},
+    // Not timed (records vary by run): the free filter's check below.
+    {"free_tracked", &Programs::cost_free_tracked, 0, nullptr, "mm_page_free of pages the grabs marked"},
 };
+constexpr size_t kFreeUntracked = 1, kGrab = 2, kFreeTracked = std::size(kCases) - 1;
+constexpr size_t kTimedCases = std::size(kCases) - 1;
 
 int fail(const std::string& why)
 {
@@ -107,6 +113,80 @@ double median(std::vector<double> v)
     return v[v.size() / 2];
 }
 
+// What one test run left: its time and the records it wrote.
+struct Run {
+    uint64_t elapsed_ns = 0;
+    uint64_t records = 0;
+    uint64_t freed = 0;  // of them, PT_REC_PAGE_FREED
+    uint64_t lost = 0;
+};
+
+class Runner {
+public:
+    explicit Runner(capture_cost_bpf* skel) : skel_(skel)
+    {
+        ring_.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), count, &run_, nullptr));
+    }
+    bool ok() const { return ring_ != nullptr; }
+
+    // Runs program over `iterations` pages and reads back what it wrote.
+    Result<Run> run(const Case& c, uint32_t iterations)
+    {
+        skel_->bss->cost_iterations = iterations;
+        uint64_t ctx_args[1] = {0};
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx_args, .ctx_size_in = sizeof ctx_args);
+        uint64_t lost_before = lost_records(skel_);
+        run_ = Run{};
+        if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.*c.program), &opts))
+            return make_error(std::string(c.name) + ": test run failed: " + std::strerror(errno));
+        ring_buffer__consume(ring_.get());
+        if (skel_->bss->cost_loops != iterations)
+            return make_error(std::string(c.name) + ": bpf_loop ran " + std::to_string(skel_->bss->cost_loops) +
+                              " iterations of " + std::to_string(iterations));
+        run_.elapsed_ns = skel_->bss->cost_elapsed_ns;
+        run_.lost = lost_records(skel_) - lost_before;
+        return run_;
+    }
+
+private:
+    static int count(void* ctx, void* data, size_t size)
+    {
+        auto* run = static_cast<Run*>(ctx);
+        ++run->records;
+        if (size >= sizeof(pt_header) && static_cast<const pt_header*>(data)->type == PT_REC_PAGE_FREED) ++run->freed;
+        return 0;
+    }
+
+    capture_cost_bpf* skel_;
+    RingBufferPtr ring_;
+    Run run_;
+};
+
+// The free filter (grabbed_regions) must let through the free of every
+// page a grab marked, and only once: a free it hid would leave a
+// reference in the ledger for ever. Checked before anything is timed.
+Result<void> check_free_filter(Runner& runner)
+{
+    const Case& grab = kCases[kGrab];
+    const Case& free_tracked = kCases[kFreeTracked];
+    const Case& free_untracked = kCases[kFreeUntracked];
+    auto grabs = runner.run(grab, kPages);
+    if (!grabs) return grabs.error();
+    auto first = runner.run(free_tracked, kPages);
+    if (!first) return first.error();
+    if (first->freed != kPages)
+        return make_error("the free of " + std::to_string(kPages) + " grabbed pages reported " +
+                          std::to_string(first->freed));
+    auto again = runner.run(free_tracked, kPages);
+    if (!again) return again.error();
+    auto untracked = runner.run(free_untracked, kPages);
+    if (!untracked) return untracked.error();
+    if (again->records || untracked->records)
+        return make_error("frees of pages no grab holds reported " + std::to_string(again->records) + " and " +
+                          std::to_string(untracked->records) + " records");
+    return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -126,12 +206,17 @@ int main(int argc, char** argv)
     if (!kernel) return fail(kernel.error().message);
     auto mapping = calibrate_page_mapping();
     if (!mapping) return fail(mapping.error().message);
-    auto pfns = locked_pages(2 * kPages);  // the grabs' pages, then pages no grab marks
+    // The grabs' pages, then more of which the free case keeps those in
+    // regions (the free filter's 2 MiB) holding none of the grabs' pages.
+    auto pfns = locked_pages(kPages * 5);
     if (!pfns) return fail(pfns.error().message);
 
     Skel skel(capture_cost_bpf__open());
     if (!skel) return fail("cannot open the capture object");
-    set_capture_constants(skel.get(), mapping.value(), kernel.value(), CaptureOptions{});
+    uint64_t end_pfn = 0;
+    if (auto ram = snapshot::system_ram())
+        for (const auto& r : ram.value()) end_pfn = std::max(end_pfn, r.end);
+    set_capture_constants(skel.get(), mapping.value(), kernel.value(), CaptureOptions{}, end_pfn);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
     for (const Case& c : kCases) bpf_program__set_autoload(skel->progs.*c.program, true);
@@ -139,49 +224,39 @@ int main(int argc, char** argv)
         return fail(std::string("the kernel refused the cost programs: ") + std::strerror(-err) +
                     " (PINTRACE_DEBUG_LIBBPF=1 shows why)");
     std::copy_n(pfns->begin(), kPages, skel->bss->cost_pfns);
-    std::copy_n(pfns->begin() + kPages, kPages, skel->bss->cost_untracked_pfns);
-    skel->bss->cost_iterations = static_cast<uint32_t>(iterations);
-
-    uint64_t records = 0;
-    RingBufferPtr ring(ring_buffer__new(
-        bpf_map__fd(skel->maps.events),
-        [](void* count, void*, size_t) {
-            ++*static_cast<uint64_t*>(count);
-            return 0;
-        },
-        &records, nullptr));
-    if (!ring) return fail("cannot read the ring buffer");
+    std::set<uint64_t> grabbed_regions;
+    for (size_t i = 0; i < kPages; ++i) grabbed_regions.insert(pfns.value()[i] >> PT_REGION_SHIFT);
+    std::vector<uint64_t> untracked;
+    for (size_t i = kPages; i < pfns->size(); ++i)
+        if (!grabbed_regions.count(pfns.value()[i] >> PT_REGION_SHIFT)) untracked.push_back(pfns.value()[i]);
+    if (untracked.empty()) return fail("no page of the buffer lies outside the grabbed pages' regions");
+    for (size_t i = 0; i < kPages; ++i) skel->bss->cost_untracked_pfns[i] = untracked[i % untracked.size()];
+    std::printf("%zu pages for the untracked free, outside the %zu regions the grabs mark\n", untracked.size(),
+                grabbed_regions.size());
+    Runner runner(skel.get());
+    if (!runner.ok()) return fail("cannot read the ring buffer");
+    if (auto checked = check_free_filter(runner); !checked) return fail(checked.error().message);
 
     std::printf("kernel %s, vmemmap_base 0x%" PRIx64 ", %ld iterations a run, %d runs a case\n",
                 kernel->release.c_str(), mapping->vmemmap_base, iterations, runs);
-    constexpr size_t kCaseCount = std::size(kCases);
-    std::vector<std::vector<double>> ns(kCaseCount);
+    std::vector<std::vector<double>> ns(kTimedCases);
     for (int run = 0; run < runs; ++run) {
-        for (size_t i = 0; i < kCaseCount; ++i) {
+        for (size_t i = 0; i < kTimedCases; ++i) {
             const Case& c = kCases[i];
-            uint64_t ctx_args[1] = {0};
-            LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx_args, .ctx_size_in = sizeof ctx_args);
-            uint64_t lost_before = lost_records(skel.get());
-            records = 0;
-            if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.*c.program), &opts))
-                return fail(std::string(c.name) + ": test run failed: " + std::strerror(errno));
-            ring_buffer__consume(ring.get());
-            if (skel->bss->cost_loops != iterations)
-                return fail(std::string(c.name) + ": bpf_loop ran " + std::to_string(skel->bss->cost_loops) +
-                            " iterations");
-            uint64_t lost = lost_records(skel.get()) - lost_before;
+            auto r = runner.run(c, static_cast<uint32_t>(iterations));
+            if (!r) return fail(r.error().message);
             uint64_t expected = uint64_t{c.records} * static_cast<uint64_t>(iterations);
-            if (records != expected || lost)
-                return fail(std::string(c.name) + ": " + std::to_string(records) + " records, " +
-                            std::to_string(lost) + " lost, expected " + std::to_string(expected));
-            ns[i].push_back(static_cast<double>(skel->bss->cost_elapsed_ns) / static_cast<double>(iterations));
+            if (r->records != expected || r->lost)
+                return fail(std::string(c.name) + ": " + std::to_string(r->records) + " records, " +
+                            std::to_string(r->lost) + " lost, expected " + std::to_string(expected));
+            ns[i].push_back(static_cast<double>(r->elapsed_ns) / static_cast<double>(iterations));
         }
     }
 
     double floor = median(ns[0]);
     std::printf("%-18s %9s %9s %9s %9s  %s\n", "case", "min_ns", "median_ns", "max_ns", "net_ns", "what");
-    std::vector<double> net(kCaseCount);
-    for (size_t i = 0; i < kCaseCount; ++i) {
+    std::vector<double> net(kTimedCases);
+    for (size_t i = 0; i < kTimedCases; ++i) {
         auto [lo, hi] = std::minmax_element(ns[i].begin(), ns[i].end());
         net[i] = i ? median(ns[i]) - floor : 0;
         std::printf("%-18s %9.1f %9.1f %9.1f %9.1f  %s\n", kCases[i].name, *lo, median(ns[i]), *hi, net[i],
@@ -190,7 +265,7 @@ int main(int argc, char** argv)
     std::printf("net = median - empty's median. Not measured here (refused on this host), from the kernel's\n"
                 "own figures, per call: fentry/fexit ~7-15 ns, kprobe ~18 ns, kretprobe ~46 ns.\n");
     std::string last;
-    for (size_t i = 0; i < kCaseCount; ++i) {
+    for (size_t i = 0; i < kTimedCases; ++i) {
         if (!kCases[i].last_line_key) continue;
         char figure[64];
         std::snprintf(figure, sizeof figure, "%s%s=%.0f", last.empty() ? "" : " ", kCases[i].last_line_key, net[i]);
