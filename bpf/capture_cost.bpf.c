@@ -92,3 +92,48 @@ COST_PROGRAM(free_untracked, page_freed(page_of(cost_untracked_pfns[i & (COST_PA
 /* ... and on the pages the grabs marked: each is reported once (the bench
  * checks that the filter lets these through before it times anything). */
 COST_PROGRAM(free_tracked, page_freed(cost_page(i), 0))
+
+/* Not a capture body: what pairing grabs and releases in the kernel would
+ * pay at least (issue 14), a hash insert at the grab and a delete at the
+ * release of an entry the size a live grab would need. For the cost model
+ * only; docs/performance.md says which figure is which. */
+struct live_grab {
+	__u64 since_ns;
+	__u32 tid;
+	__u32 gup_flags;
+	__s32 kstack_id;
+	__s32 ustack_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct live_grab);
+} cost_live_grabs SEC(".maps");
+
+static __always_inline void map_pair(__u32 i)
+{
+	__u64 pfn = cost_pfns[i & (COST_PAGES - 1)];
+	struct live_grab g = { .since_ns = bpf_ktime_get_ns(), .tid = (__u32)bpf_get_current_pid_tgid() };
+
+	bpf_map_update_elem(&cost_live_grabs, &pfn, &g, BPF_ANY);
+	bpf_map_delete_elem(&cost_live_grabs, &pfn);
+}
+
+COST_PROGRAM(map_pair, map_pair(i))
+
+/* Not a capture body either: the part every record pays, a grab-sized
+ * record reserved, its header filled (clock, task, comm, cgroup) and
+ * submitted, nothing else. */
+static __always_inline void record_only(void)
+{
+	struct pt_grab *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), PT_HOOK_TRY_GRAB_FOLIO_FAST);
+	submit(r);
+}
+
+COST_PROGRAM(record_only, record_only())

@@ -63,6 +63,10 @@ constexpr Case kCases[] = {
     {"release", &Programs::cost_release, 1, "release_ns", "gup_put_folio's release"},
     {"pair", &Programs::cost_pair, 2, "pair_ns", "a short-lived pin: grab, then its release"},
     {"failure", &Programs::cost_failure, 1, "failure_ns", "one folio a migration could not move"},
+    {"record_only", &Programs::cost_record_only, 1, nullptr,
+     "not a capture body: reserve, header, submit of one record"},
+    {"map_pair", &Programs::cost_map_pair, 0, nullptr,
+     "not a capture body: a hash insert and delete, pairing's least cost"},
     // Not timed (records vary by run): the free filter's check below.
     {"free_tracked", &Programs::cost_free_tracked, 0, nullptr, "mm_page_free of pages the grabs marked"},
 };
