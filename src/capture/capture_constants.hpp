@@ -22,7 +22,8 @@ namespace pintrace {
 inline uint32_t region_words(uint64_t end_pfn)
 {
     constexpr uint64_t kPagesPerWord = uint64_t{8} << PT_REGION_SHIFT;
-    return static_cast<uint32_t>(std::clamp<uint64_t>((end_pfn + kPagesPerWord - 1) / kPagesPerWord, 1, UINT32_MAX));
+    uint64_t words = end_pfn / kPagesPerWord + (end_pfn % kPagesPerWord != 0);
+    return static_cast<uint32_t>(std::clamp<uint64_t>(words, 1, UINT32_MAX));
 }
 
 template <class Skeleton>
