@@ -137,3 +137,9 @@ static __always_inline void record_only(void)
 }
 
 COST_PROGRAM(record_only, record_only())
+
+/* The free of a whole order-10 block at cost_block_pfn: it spans two
+ * regions of the free filter, and the check puts the only grabbed page in
+ * the second. */
+__u64 cost_block_pfn;
+COST_PROGRAM(free_block, page_freed(page_of(cost_block_pfn), 10))

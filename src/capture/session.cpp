@@ -12,6 +12,7 @@
 #include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
 #include "capture/capture_constants.hpp"
+#include "capture/grabbed_pages.hpp"
 #include "capture/kernel_facts.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
@@ -154,19 +155,8 @@ std::vector<ProgramStats> CaptureSession::program_stats() const
 
 size_t CaptureSession::watch_frees(std::span<const uint64_t> pfns)
 {
-    // The map's layout is bpf/pintrace.bpf.c's: one bit per page, 64 pages
-    // per entry. A grab the BPF side marks at the same moment may lose its
-    // bit to this read-modify-write (its free then goes unreported); this
-    // runs once, before the traced command starts.
-    int fd = bpf_map__fd(state_->skel->maps.grabbed_pages);
-    size_t taken = 0;
-    for (uint64_t pfn : pfns) {
-        uint64_t key = pfn >> 6, bits = 0;
-        if (bpf_map_lookup_elem(fd, &key, &bits) != 0) bits = 0;
-        bits |= uint64_t{1} << (pfn & 63);
-        taken += bpf_map_update_elem(fd, &key, &bits, BPF_ANY) == 0;
-    }
-    return taken;
+    return mark_pages_grabbed(bpf_map__fd(state_->skel->maps.grabbed_pages),
+                              bpf_map__fd(state_->skel->maps.grabbed_regions), pfns);
 }
 
 std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const

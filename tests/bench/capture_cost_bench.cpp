@@ -21,11 +21,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "capture/calibrate.hpp"
 #include "capture/capture_constants.hpp"
+#include "capture/grabbed_pages.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
 #include "capture_cost.skel.h"
@@ -67,11 +69,12 @@ constexpr Case kCases[] = {
      "not a capture body: reserve, header, submit of one record"},
     {"map_pair", &Programs::cost_map_pair, 0, nullptr,
      "not a capture body: a hash insert and delete, pairing's least cost"},
-    // Not timed (records vary by run): the free filter's check below.
+    // Not timed (their records vary by run): the free filter's checks below.
     {"free_tracked", &Programs::cost_free_tracked, 0, nullptr, "mm_page_free of pages the grabs marked"},
+    {"free_block", &Programs::cost_free_block, 0, nullptr, "mm_page_free of an order-10 block"},
 };
-constexpr size_t kFreeUntracked = 1, kGrab = 2, kFreeTracked = std::size(kCases) - 1;
-constexpr size_t kTimedCases = std::size(kCases) - 1;
+constexpr size_t kFreeUntracked = 1, kGrab = 2, kFreeTracked = std::size(kCases) - 2, kFreeBlock = kFreeTracked + 1;
+constexpr size_t kTimedCases = kFreeTracked;
 
 int fail(const std::string& why)
 {
@@ -143,7 +146,8 @@ public:
         run_ = Run{};
         if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.*c.program), &opts))
             return make_error(std::string(c.name) + ": test run failed: " + std::strerror(errno));
-        ring_buffer__consume(ring_.get());
+        if (int n = ring_buffer__consume(ring_.get()); n < 0)
+            return make_error(std::string(c.name) + ": reading the ring buffer: " + std::strerror(-n));
         if (skel_->bss->cost_loops != iterations)
             return make_error(std::string(c.name) + ": bpf_loop ran " + std::to_string(skel_->bss->cost_loops) +
                               " iterations of " + std::to_string(iterations));
@@ -191,6 +195,40 @@ Result<void> check_free_filter(Runner& runner)
     return {};
 }
 
+// An order-10 free spans two regions of the filter: with the block's only
+// grabbed page in the second, the filter must still let it through.
+Result<void> check_block_free(Runner& runner, capture_cost_bpf* skel, uint64_t pfn)
+{
+    uint64_t saved = skel->bss->cost_pfns[0];
+    skel->bss->cost_pfns[0] = pfn;
+    auto grab = runner.run(kCases[kGrab], 1);
+    skel->bss->cost_pfns[0] = saved;
+    if (!grab) return grab.error();
+    skel->bss->cost_block_pfn = pfn & ~uint64_t{1023};
+    auto freed = runner.run(kCases[kFreeBlock], 1);
+    if (!freed) return freed.error();
+    if (freed->freed != 1)
+        return make_error("the free of an order-10 block whose one grabbed page lies in its second 2 MiB reported " +
+                          std::to_string(freed->freed));
+    return {};
+}
+
+// record --snapshot marks the pages it found held from user space
+// (mark_pages_grabbed): their frees must get through the filter as well.
+Result<void> check_watched_frees(Runner& runner, capture_cost_bpf* skel, std::span<const uint64_t> watched)
+{
+    size_t marked = mark_pages_grabbed(bpf_map__fd(skel->maps.grabbed_pages), bpf_map__fd(skel->maps.grabbed_regions),
+                                       watched);
+    if (marked != watched.size())
+        return make_error("marked " + std::to_string(marked) + " of " + std::to_string(watched.size()) + " pages");
+    auto freed = runner.run(kCases[kFreeUntracked], kPages);
+    if (!freed) return freed.error();
+    if (freed->freed != watched.size())
+        return make_error("the frees of " + std::to_string(watched.size()) + " pages marked from user space reported " +
+                          std::to_string(freed->freed));
+    return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -233,13 +271,24 @@ int main(int argc, char** argv)
     std::vector<uint64_t> untracked;
     for (size_t i = kPages; i < pfns->size(); ++i)
         if (!grabbed_regions.count(pfns.value()[i] >> PT_REGION_SHIFT)) untracked.push_back(pfns.value()[i]);
-    if (untracked.empty()) return fail("no page of the buffer lies outside the grabbed pages' regions");
+    // For the order-10 check: a page in the second half of its 1024-page
+    // block, whose first half no grab marks; its region is kept out of the
+    // untracked frees (the check's grab marks it).
+    auto in_second_half = [&](uint64_t pfn) {
+        return (pfn & 1023) >= 512 && !grabbed_regions.count((pfn & ~uint64_t{1023}) >> PT_REGION_SHIFT);
+    };
+    auto block_page = std::find_if(untracked.begin(), untracked.end(), in_second_half);
+    if (block_page == untracked.end()) return fail("no page of the buffer fits the order-10 check");
+    uint64_t block_pfn = *block_page;
+    std::erase_if(untracked, [&](uint64_t pfn) { return pfn >> PT_REGION_SHIFT == block_pfn >> PT_REGION_SHIFT; });
+    if (untracked.size() < 64) return fail("too few pages of the buffer lie outside the grabbed pages' regions");
     for (size_t i = 0; i < kPages; ++i) skel->bss->cost_untracked_pfns[i] = untracked[i % untracked.size()];
     std::printf("%zu pages for the untracked free, outside the %zu regions the grabs mark\n", untracked.size(),
                 grabbed_regions.size());
     Runner runner(skel.get());
     if (!runner.ok()) return fail("cannot read the ring buffer");
     if (auto checked = check_free_filter(runner); !checked) return fail(checked.error().message);
+    if (auto checked = check_block_free(runner, skel.get(), block_pfn); !checked) return fail(checked.error().message);
 
     std::printf("kernel %s, vmemmap_base 0x%" PRIx64 ", %ld iterations a run, %d runs a case\n",
                 kernel->release.c_str(), mapping->vmemmap_base, iterations, runs);
@@ -256,6 +305,11 @@ int main(int argc, char** argv)
             ns[i].push_back(static_cast<double>(r->elapsed_ns) / static_cast<double>(iterations));
         }
     }
+
+    // Last: it marks regions the untracked frees above must not see marked.
+    std::vector<uint64_t> watched(skel->bss->cost_untracked_pfns, skel->bss->cost_untracked_pfns + 64);
+    if (auto checked = check_watched_frees(runner, skel.get(), watched); !checked)
+        return fail(checked.error().message);
 
     double floor = median(ns[0]);
     std::printf("%-18s %9s %9s %9s %9s  %s\n", "case", "min_ns", "median_ns", "max_ns", "net_ns", "what");
