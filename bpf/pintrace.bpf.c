@@ -189,7 +189,8 @@ struct {
 } grabbed_pages SEC(".maps");
 
 /* The filter in front of grabbed_pages: one byte per region of 512 pages
- * (2 MiB, PT_REGION_SHIFT), set when a grab marks any page in it and never
+ * (2 MiB, PT_REGION_SHIFT), set when a grab marks any page in it (or user
+ * space a page whose free it watches, mark_pages_grabbed()) and never
  * cleared. Every page freed anywhere runs the free program; one in a region no grab ever
  * touched is let go after an array load, which the verifier inlines, instead
  * of a hash lookup (the page-churn figures are in docs/performance.md,

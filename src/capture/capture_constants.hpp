@@ -17,8 +17,9 @@
 namespace pintrace {
 
 // Words of the free filter (grabbed_regions: a byte per 2^PT_REGION_SHIFT
-// pages, 8 a word) for pfns below end_pfn, the machine's highest RAM pfn + 1
-// (0: unknown, and every free takes the hash lookup).
+// pages, 8 a word) for pfns below end_pfn, the machine's highest RAM pfn + 1.
+// At least one: with end_pfn unknown (0), the frees of pfns past the first
+// word's 4096 pages all take the hash lookup, as before the filter.
 inline uint32_t region_words(uint64_t end_pfn)
 {
     constexpr uint64_t kPagesPerWord = uint64_t{8} << PT_REGION_SHIFT;
