@@ -13,7 +13,7 @@ rm -rf "$out"
 guest=$(mktemp)
 trap 'rm -f "$guest"' EXIT
 { echo "SECONDS_EACH=$secs"; cat "$here/guest.sh"; } >"$guest"
-"$here/../boot.sh" "$kernel" "$out" "$guest" "$build/pintrace" "$build/dio_reads" >/dev/null
+"$here/../boot.sh" "$kernel" "$out" "$guest" "$build/pintrace" "$build/dio_reads" "$build/cost_ops" >/dev/null
 python3 - "$out" "$kernel" <<'PY'
 import json, re, sys
 from pathlib import Path
@@ -30,4 +30,19 @@ print(f"  events recorded: {events} ({events / t['seconds']:.0f}/s), lost: {rep[
 if cost:
     print(f"  BPF programs: {cost.group(1)} runs, {cost.group(2)} ns per run")
 print("  " + (out / "trace_size.txt").read_text().split()[4] + " bytes of trace")
+print(f"  dio_reads: {events / t['reads']:.2f} events per read")
+# cost_ops: records and BPF program runs per operation, under record.
+for op in ("uring_fixed", "vmsplice", "thp"):
+    try:
+        w = json.loads((out / f"{op}.json").read_text())
+        r = json.loads((out / f"{op}.report.json").read_text())
+    except (OSError, ValueError) as e:
+        print(f"  {op}: no result ({e})")
+        continue
+    n = w["ops"]
+    s = r["stats"]
+    runs = re.findall(r"^\s+(\S+)\s+(\d+) runs\s+(\d+) ns/run", (out / f"{op}.err").read_text(), re.M)
+    per_prog = ", ".join(f"{name} {int(c) / n:.2f} runs ({ns} ns)" for name, c, ns in runs if int(c) / n >= 0.01)
+    print(f"  {op}: {n} ops ({w['ops_per_s']:.0f}/s recorded): grabs {s['grabs'] / n:.2f}, "
+          f"releases {s['releases'] / n:.2f} per op; program runs per op: {per_prog or 'none'}")
 PY
