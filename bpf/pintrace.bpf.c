@@ -85,6 +85,14 @@ struct {
 	__type(value, __u8);
 } in_follow_page SEC(".maps");
 
+/* How many entries in_follow_page holds (one is added with each entry the
+ * map takes and taken off with each it gives up). While it is 0, a grab
+ * skips the map lookup: a grab inside follow_page() runs on the thread
+ * that entered it, after that thread's entry was counted. A stale entry (a
+ * missed kretprobe) keeps it above 0, which only costs the lookups. On
+ * kernels whose follow_page() is gone or not hooked, no grab pays it. */
+__u64 threads_in_follow_page = 0;
+
 /* Processes that have grabbed pages, until their last thread exits. The
  * first grab of a process wakes user space at once, so it reads the
  * process's memory map (for user stacks) while the process is still alive:
@@ -387,7 +395,7 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 
 	if (!page || !(gup_flags & (foll_get | foll_pin)))
 		return 0;
-	if (bpf_map_lookup_elem(&in_follow_page, &tid))
+	if (threads_in_follow_page && bpf_map_lookup_elem(&in_follow_page, &tid))
 		return 0;
 	r = reserve(sizeof(*r));
 	if (!r)
@@ -531,14 +539,16 @@ static __always_inline void enter_follow_page(void)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u8 one = 1;
 
-	bpf_map_update_elem(&in_follow_page, &tid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&in_follow_page, &tid, &one, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(&threads_in_follow_page, 1);
 }
 
 static __always_inline void leave_follow_page(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	bpf_map_delete_elem(&in_follow_page, &tid);
+	if (bpf_map_delete_elem(&in_follow_page, &tid) == 0)
+		__sync_fetch_and_add(&threads_in_follow_page, -1);
 }
 
 SEC("fentry/follow_page")
