@@ -73,12 +73,19 @@ std::optional<Error> check_refs(const char* what, const char* field, uint32_t re
     return std::nullopt;
 }
 
-// Pages the record names: they exist, so they are RAM.
-std::optional<Error> check_pfn(const char* what, uint64_t pfn, uint64_t pages, const PfnBounds& bounds)
+// Pages the record names: they exist, so they lie below the architecture's
+// largest pfn. Most are System RAM (bounds); the rest, device memory or
+// memory added while recording, are noted, not refused.
+std::optional<Error> check_pfn(const char* what, uint64_t pfn, uint64_t pages, const PfnBounds& bounds,
+                               DecodeNotes* notes)
 {
-    if (bounds.contains(pfn, pages)) return std::nullopt;
-    return out_of_bounds(what, "pfn", hex(pfn), (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
-                                               bounds.describe());
+    const PfnBounds architecture;
+    if (!architecture.contains(pfn, pages))
+        return out_of_bounds(what, "pfn", hex(pfn),
+                             (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
+                                 architecture.describe());
+    if (notes && !bounds.contains(pfn, pages)) notes->outside_ram = true;
+    return std::nullopt;
 }
 
 // A range the kernel scanned (pageblock-aligned: it may start or end in a
@@ -93,7 +100,7 @@ std::optional<Error> check_range(const char* what, uint64_t start, uint64_t end)
 }  // namespace
 
 Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLayout& layout, Event& out,
-                                  const PfnBounds& bounds)
+                                  const PfnBounds& bounds, DecodeNotes* notes)
 {
     pt_header h;
     if (!read_raw(bytes, h)) return too_short("kernel", bytes.size(), sizeof(h));
@@ -105,7 +112,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
         if (auto e = check_pages("grab", nr_pages, false)) return *e;
         if (auto e = check_refs("grab", "count", r.count)) return *e;
-        if (auto e = check_pfn("grab", r.pfn, nr_pages, bounds)) return *e;
+        if (auto e = check_pfn("grab", r.pfn, nr_pages, bounds, notes)) return *e;
         GrabEvent e{decode_head(r.h), r.pfn, nr_pages, r.count ? r.count : 1, r.gup_flags,
                     layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id,
                     (r.stack_flags & PT_STACK_SAMPLED) != 0};
@@ -118,7 +125,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
         if (auto e = check_pages("release", nr_pages, true)) return *e;
         if (auto e = check_refs("release", "refs", r.refs)) return *e;
-        if (auto e = check_pfn("release", r.pfn, nr_pages, bounds)) return *e;
+        if (auto e = check_pfn("release", r.pfn, nr_pages, bounds, notes)) return *e;
         ReleaseEvent e{decode_head(r.h), r.pfn, r.refs, r.gup_flags, layout.canonical(r.gup_flags), nr_pages};
         out = e;
         return true;
@@ -136,7 +143,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (!read_raw(bytes, r)) return too_short("failed-folio", bytes.size(), sizeof(r));
         uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
         if (auto e = check_pages("failed-folio", nr_pages, true)) return *e;
-        if (auto e = check_pfn("failed-folio", r.pfn, nr_pages, bounds)) return *e;
+        if (auto e = check_pfn("failed-folio", r.pfn, nr_pages, bounds, notes)) return *e;
         FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index, nr_pages};
         out = e;
         return true;
@@ -154,7 +161,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (auto e = check_range("isolation", r.start_pfn, r.end_pfn)) return *e;
         // The busy page may be a firmware-reserved one inside the zone, not
         // System RAM: only the architecture's limit holds.
-        if (auto e = check_pfn("isolation", r.busy_pfn, 1, PfnBounds())) return *e;
+        if (auto e = check_pfn("isolation", r.busy_pfn, 1, PfnBounds(), notes)) return *e;
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
         out = e;
         return true;
@@ -164,7 +171,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (!read_raw(bytes, r)) return too_short("isolation-refused", bytes.size(), sizeof(r));
         if (auto e = check_range("isolation-refused", r.start_pfn, r.end_pfn)) return *e;
         if (r.unmovable_pfn != PT_NO_PFN)
-            if (auto e = check_pfn("isolation-refused", r.unmovable_pfn, 1, PfnBounds())) return *e;
+            if (auto e = check_pfn("isolation-refused", r.unmovable_pfn, 1, PfnBounds(), notes)) return *e;
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt,
                                IsolationFailedEvent::Stage::Start, r.error};
         if (r.unmovable_pfn != PT_NO_PFN) e.busy_pfn = r.unmovable_pfn;
@@ -178,7 +185,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (r.nr_pages > kMaxPhysPfn)
             return out_of_bounds("contig-alloc", "nr_pages", r.nr_pages, "is more pages than a machine has");
         if (r.pfn != PT_NO_PFN)
-            if (auto e = check_pfn("contig-alloc", r.pfn, 1, bounds)) return *e;
+            if (auto e = check_pfn("contig-alloc", r.pfn, 1, bounds, notes)) return *e;
         ContigAllocEvent e{decode_head(r.h), r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
                            r.nr_pages, r.nid, std::nullopt};
         if (r.pfn != PT_NO_PFN) e.pfn = r.pfn;
@@ -213,7 +220,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (r.order > kMaxFolioOrder)
             return out_of_bounds("page-freed", "order", r.order,
                                  "is more than the largest folio's (" + std::to_string(kMaxFolioOrder) + ")");
-        if (auto e = check_pfn("page-freed", r.pfn, uint64_t{1} << r.order, bounds)) return *e;
+        if (auto e = check_pfn("page-freed", r.pfn, uint64_t{1} << r.order, bounds, notes)) return *e;
         PageFreedEvent e{decode_head(r.h), r.pfn, 1u << r.order};
         out = e;
         return true;

@@ -172,6 +172,10 @@ std::vector<std::string> recording_end_lines(const Report& r)
                         std::to_string(f->end_offset) + " was skipped");
     if (f && !f->sealed)
         lines.push_back("note: a trace format before 1.3 has no checksums: damage to it cannot be detected");
+    if (f && f->outside_ram_records)
+        lines.push_back("note: " + std::to_string(f->outside_ram_records) +
+                        " records name pages outside the recorded machine's System RAM (device memory such as "
+                        "persistent memory or a PCI BAR, or memory added while recording): read like any other");
     return lines;
 }
 

@@ -28,7 +28,7 @@ void write_trace(JsonWriter& j, const Report& r)
         if (f->blocks) j.field("last_block_monotonic_ns", f->last_block_ns);
         j.field("records", f->records).field("unverified_records", f->unverified_records);
         j.field("end_offset", f->end_offset).field("torn_bytes", f->torn_bytes);
-        j.field("being_written", f->being_written);
+        j.field("being_written", f->being_written).field("records_outside_ram", f->outside_ram_records);
         j.end_object();
     }
     j.end_object();

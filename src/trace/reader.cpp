@@ -361,8 +361,10 @@ Result<bool> TraceReader::deliver(size_t from, size_t to, const std::function<vo
                 }
             }
         } else {
-            auto known = decode_kernel_record(rec, info_.flags, event, pfns_);
+            DecodeNotes notes;
+            auto known = decode_kernel_record(rec, info_.flags, event, pfns_, &notes);
             if (!known) return make_error("corrupt " + known.error().message + " " + at(off));
+            summary.outside_ram_records += notes.outside_ram;
             if (known.value()) sink(event);
             else ++summary.unknown_records;
         }

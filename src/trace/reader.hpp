@@ -36,6 +36,9 @@ struct ReadSummary {
     uint64_t torn_bytes = 0;  // skipped after end_offset
     uint64_t file_bytes = 0;
     bool being_written = false;  // a recorder held the file's lock when it was opened
+    // Kernel records naming pages outside the header's System RAM (device
+    // memory, or memory added while recording): read like any other.
+    uint64_t outside_ram_records = 0;
 };
 
 // A trace file mapped into memory. Errors name the problem and the byte

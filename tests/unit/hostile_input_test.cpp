@@ -13,6 +13,7 @@
 #include "event_builders.hpp"
 #include "events/bounds.hpp"
 #include "explain/explainer.hpp"
+#include "render/report_views.hpp"
 #include "ledger/ledger.hpp"
 #include "sample_trace.hpp"
 #include "trace_bytes.hpp"
@@ -149,10 +150,8 @@ std::vector<Hostile> hostile_records()
         {"grab_count_past_refcount", grab_of(0x1000, 1, 0x80000000), "", "corrupt grab record: count 2147483648"},
         {"grab_at_pfn_minus_one", grab_of(~uint64_t{0}, 1), "", "corrupt grab record: pfn 0xffffffffffffffff"},
         {"grab_wrapping_past_the_end", grab_of(kMaxPhysPfn - 1, 2), "", "corrupt grab record: pfn"},
-        {"grab_outside_recorded_ram", grab_of(0x6400000, 1), "0x1000-0x9ffff,0x100000-0x63fffff",
-         "outside the recorded machine's RAM (0x1000-0x9ffff, 0x100000-0x63fffff)"},
-        {"grab_folio_across_ram_end", grab_of(0x9ff00, 512), "0x1000-0x9ffff,0x100000-0x63fffff",
-         "corrupt grab record: pfn"},
+        {"grab_past_the_architecture_with_ram", grab_of(kMaxPhysPfn, 1), "0x1000-0x9ffff,0x100000-0x63fffff",
+         "beyond the largest pfn of 52-bit physical addresses"},
         {"release_of_2G_pages", release_of(0x1000, 0x80000000), "", "corrupt release record: nr_pages 2147483648"},
         {"release_not_a_folio_size", release_of(0x1000, 3), "", "corrupt release record: nr_pages 3 is not a folio size"},
         {"release_refs_past_refcount", release_of(0x1000, 1, 0xffffffff), "", "corrupt release record: refs"},
@@ -232,7 +231,38 @@ TEST(HostileInput, TinyTraceClaimingHugeGrabDoesNoLedgerWork)
     EXPECT_EQ(ledger.pages_held(), 0u);
 }
 
-// Snapshot records: their pfns, too, are checked against the recorded RAM.
+// Device memory (persistent memory under DAX, a PCI BAR for peer-to-peer
+// DMA) and memory added while recording lie outside the header's System
+// RAM, and GUP takes them: their records are read like any other, and
+// counted. Refusing them made every trace of such a host unreadable.
+TEST(HostileInput, PagesOutsideRecordedRamAreReadAndCounted)
+{
+    auto bytes = make_trace(
+        [](TraceWriter& w) {
+            ASSERT_TRUE(w.append_kernel_record(grab_of(0x2000, 1)).ok());     // RAM
+            ASSERT_TRUE(w.append_kernel_record(grab_of(0x6400000, 1)).ok());  // past its end: a pmem page
+            ASSERT_TRUE(w.append_kernel_record(grab_of(0x9ff00, 512)).ok());  // a folio across a hole's start
+        },
+        "0x1000-0x9ffff,0x100000-0x63fffff");
+    auto reader = TraceReader::from_bytes(bytes);
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    Explainer explainer(reader->info());
+    auto summary = reader->read([&](const Event& e) { explainer.consume(e); });
+    ASSERT_TRUE(summary.ok()) << summary.error().message;
+    EXPECT_EQ(summary->outside_ram_records, 2u);
+    Report report = std::move(explainer).finish();
+    report.file = summary.value();
+    EXPECT_EQ(report.stats.grabs, 3u);
+    EXPECT_EQ(report.stats.pages_held_at_end, 1u + 1u + 512u);
+    ReportView view;
+    std::string text = render_report_text(report, view);
+    EXPECT_NE(text.find("2 records name pages outside the recorded machine's System RAM"), std::string::npos) << text;
+    std::string json = render_report_json(report, view);
+    EXPECT_NE(json.find("\"records_outside_ram\":2"), std::string::npos) << json;
+}
+
+// Snapshot records: their pfns are checked against the recorded RAM (a
+// snapshot reads RAM only).
 TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
 {
     size_t first = 0;
