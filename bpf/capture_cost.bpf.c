@@ -143,3 +143,49 @@ COST_PROGRAM(record_only, record_only())
  * the second. */
 __u64 cost_block_pfn;
 COST_PROGRAM(free_block, page_freed(page_of(cost_block_pfn), 10))
+
+/* Not a capture body: pairing in a per-CPU ring of recent grabs instead of
+ * a shared hash (docs/performance.md, the design note): a grab writes the
+ * next slot of its CPU's ring, its release on the same CPU finds it among
+ * the last COST_RING slots and clears it. What the other design costs. */
+#define COST_RING 8
+struct recent_grabs {
+	__u64 head;
+	struct live_grab slot[COST_RING];
+	__u64 pfn[COST_RING];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct recent_grabs);
+} cost_recent_grabs SEC(".maps");
+
+static __always_inline void ring_pair(__u32 i)
+{
+	__u64 pfn = cost_pfns[i & (COST_PAGES - 1)];
+	__u32 zero = 0, k;
+	struct recent_grabs *ring = bpf_map_lookup_elem(&cost_recent_grabs, &zero);
+	__u32 at;
+
+	if (!ring)
+		return;
+	/* The grab. */
+	at = ring->head++ & (COST_RING - 1);
+	ring->pfn[at] = pfn;
+	ring->slot[at].since_ns = bpf_ktime_get_ns();
+	ring->slot[at].tid = (__u32)bpf_get_current_pid_tgid();
+	/* Its release. */
+	ring = bpf_map_lookup_elem(&cost_recent_grabs, &zero);
+	if (!ring)
+		return;
+	for (k = 0; k < COST_RING; k++) {
+		if (ring->pfn[k] == pfn) {
+			ring->pfn[k] = 0;
+			break;
+		}
+	}
+}
+
+COST_PROGRAM(ring_pair, ring_pair(i))

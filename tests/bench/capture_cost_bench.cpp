@@ -69,6 +69,8 @@ constexpr Case kCases[] = {
      "not a capture body: reserve, header, submit of one record"},
     {"map_pair", &Programs::cost_map_pair, 0, nullptr,
      "not a capture body: a hash insert and delete, pairing's least cost"},
+    {"ring_pair", &Programs::cost_ring_pair, 0, nullptr,
+     "not a capture body: pairing in a per-CPU ring of the last 8 grabs"},
     // Not timed (their records vary by run): the free filter's checks below.
     {"free_tracked", &Programs::cost_free_tracked, 0, nullptr, "mm_page_free of pages the grabs marked"},
     {"free_block", &Programs::cost_free_block, 0, nullptr, "mm_page_free of an order-10 block"},
