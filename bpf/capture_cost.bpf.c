@@ -16,11 +16,11 @@
  * The bench loads only the programs below; the capture's own stay unloaded.
  */
 #include "pintrace.bpf.c"
+#include "capture_cost.h"
 
 /* Real pages to run the bodies on: pfns of a buffer the bench locked in
- * memory. Iteration i uses page i % COST_PAGES. The grabs mark theirs
- * (mark_grabbed); the free of an untracked page gets pages none marks. */
-#define COST_PAGES 4096
+ * memory. The grabs mark theirs (mark_grabbed); the free of an untracked
+ * page gets pages none marks. */
 __u64 cost_pfns[COST_PAGES];
 __u64 cost_untracked_pfns[COST_PAGES];
 __u32 cost_iterations;
@@ -148,7 +148,6 @@ COST_PROGRAM(free_block, page_freed(page_of(cost_block_pfn), 10))
  * a shared hash (docs/performance.md, the design note): a grab writes the
  * next slot of its CPU's ring, its release on the same CPU finds it among
  * the last COST_RING slots and clears it. What the other design costs. */
-#define COST_RING 8
 struct recent_grabs {
 	__u64 head;
 	struct live_grab slot[COST_RING];

@@ -185,7 +185,6 @@ static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_
  * entry evicted by the LRU (more than 65536 entries of grabbed pages alive)
  * loses its pages' frees the same way; docs/ledger.md says what the report
  * does with references whose free it never saw. */
-#define PT_BLOCK_SHIFT 6
 #define PT_BLOCK_PAGES (1u << PT_BLOCK_SHIFT)
 #define PT_MAX_FREE_BLOCKS 16 /* 2^10 pages: the largest buddy order */
 #define PT_MAX_GRAB_BLOCKS 16 /* a grab of up to 1024 pages is marked whole */

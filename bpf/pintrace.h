@@ -18,7 +18,10 @@
 #define PT_MAX_FAILED_WALK 1024
 /* unpin_user_pages(pages, n) arrays are walked up to this many entries. */
 #define PT_MAX_UNPIN_ARRAY 512
-/* A region of the free filter (grabbed_regions): 2^9 pages. */
+/* A block of grabbed_pages (one bit a page, 2^6 pages an entry) and a
+ * region of the free filter in front of it (grabbed_regions: a byte per
+ * 2^9 pages, 8 a word). User space marks pages in both (record --snapshot). */
+#define PT_BLOCK_SHIFT 6
 #define PT_REGION_SHIFT 9
 
 enum pt_record_type {

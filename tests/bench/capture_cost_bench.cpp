@@ -18,20 +18,21 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <optional>
-#include <thread>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "capture/calibrate.hpp"
+#include "capture_cost.h"
 #include "capture/capture_constants.hpp"
 #include "capture/grabbed_pages.hpp"
 #include "capture/kernel_info.hpp"
@@ -46,7 +47,8 @@ using namespace pintrace;
 
 namespace {
 
-constexpr size_t kPages = 4096;  // COST_PAGES in bpf/capture_cost.bpf.c
+constexpr size_t kPages = COST_PAGES;
+static_assert(sizeof(capture_cost_bpf::bss->cost_pfns) == kPages * sizeof(uint64_t));
 using Skel = std::unique_ptr<capture_cost_bpf, SkelDeleter<capture_cost_bpf, capture_cost_bpf__destroy>>;
 using Programs = decltype(capture_cost_bpf::progs);
 using ProgramRef = bpf_program* Programs::*;
