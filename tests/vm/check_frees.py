@@ -17,6 +17,7 @@ the kind of child that took them, and must not be called certain releases.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -84,8 +85,19 @@ for h in holds["items"]:
     elif h["pid"] in pids:
         unfreed[f"{who} {'|'.join(h['flags'])}"] += 1
 stale_by = Counter(s.split("(")[1].split(",")[0] for s in stale)
-r.check(not stale, f"{len(stale)} held page(s) the kernel freed (by kind: {dict(stale_by)}): " + "; ".join(stale[:4]))
+# A free whose program run the kernel skipped (the free program interrupted
+# on its CPU by another free: under TCG, softirq frees land inside it) is
+# unseen, and record says so on its last lines. Stale holds are then what
+# record announced, not a release path the capture missed: at most 512
+# pages (a THP) per skipped run.
+skipped = sum(int(n) for n in re.findall(r"skipped (\d+) run\(s\) of tp_mm_page_free", r.read("record.err")))
+announced = bool(stale) and skipped and len(stale) <= 512 * skipped
+r.check(not stale or announced,
+        f"{len(stale)} held page(s) the kernel freed (by kind: {dict(stale_by)}), "
+        f"{skipped} free program runs skipped: " + "; ".join(stale[:4]))
 held_freed = sum(1 for h in holds["items"] if h["released"] and h["closed_by_free"])
+freed_held = (f"{len(stale)} freed pages held, as record announced ({skipped} free program runs skipped "
+              f"by the kernel)") if stale else "0 freed pages held"
 r.finish(f"ok free_stress: {len(children)} children ({', '.join(f'{k} {n}' for k, n in sorted(ran.items()))}), "
-         f"{holds['total']} holds, {held_freed} closed by a free, 0 freed pages held; "
+         f"{holds['total']} holds, {held_freed} closed by a free, {freed_held}; "
          f"held at the end on pages the kernel never freed: {dict(unfreed) or 'none'}")
