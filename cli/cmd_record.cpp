@@ -342,13 +342,17 @@ int run_record(const RecordArgs& args)
     }
     // 127, as a shell says of a command it cannot run.
     finish->command_status = not_started ? 127 : command_status;
+    // What the kernel skipped goes in the file too: report must not present
+    // a hold whose free went unseen as a fact (docs/ledger.md, frees).
+    std::vector<ProgramStats> stats = capture.program_stats();
+    for (const auto& s : stats) finish->skipped_runs += s.recursion_misses;
     if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);
 
     std::fprintf(stderr, "pintrace record: %llu records in %s (%s; %llu lost)\n",
                  static_cast<unsigned long long>(writer->records()), args.output.c_str(),
                  std::string(stop_reason_name(finish->reason)).c_str(),
                  static_cast<unsigned long long>(finish->lost));
-    print_bpf_cost(capture.program_stats());
+    print_bpf_cost(stats);
     if (child > 0) {
         // Interrupted while the command still runs: leave it be, like perf.
         std::fprintf(stderr, "pintrace record: traced command (pid %d) is still running\n", child);

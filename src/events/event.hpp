@@ -246,6 +246,7 @@ struct FinishEvent {
     StopReason reason = StopReason::Unknown;
     int32_t command_status = -1;  // exit status of the traced command, if any
     int32_t error = 0;            // errno behind StopReason::WriteFailed
+    uint64_t skipped_runs = 0;    // capture program runs the kernel skipped: their events are missing
 };
 
 using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,

@@ -164,6 +164,10 @@ std::vector<std::string> recording_end_lines(const Report& r)
         lines.push_back("WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
                         "stopped): events near its end are missing");
     }
+    if (r.finish && r.finish->skipped_runs)
+        lines.push_back("WARNING: the kernel skipped " + std::to_string(r.finish->skipped_runs) +
+                        " run(s) of the capture's programs (one was already running on that CPU): their events are "
+                        "missing, so a page shown held may have been freed or released unseen");
     if (f && f->unverified_records)
         lines.push_back("WARNING: the last " + std::to_string(f->unverified_records) +
                         " records were written without their checksum (cut mid-write): read unchecked");

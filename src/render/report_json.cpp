@@ -21,6 +21,7 @@ void write_trace(JsonWriter& j, const Report& r)
         j.field("stop_reason", stop_reason_name(r.finish->reason));
         if (r.finish->command_status >= 0) j.field("command_exit_status", r.finish->command_status);
         if (r.finish->error) j.field("stop_error", std::strerror(r.finish->error));
+        j.field("skipped_runs", r.finish->skipped_runs);
     }
     if (const auto& f = r.file) {
         j.key("file").begin_object();

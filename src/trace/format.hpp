@@ -145,7 +145,13 @@ struct FinishPayload {
     uint32_t reason;
     int32_t command_status;
     int32_t error;  // 1.3: the errno that stopped the recording (reason write_failed), else 0
+    uint32_t reserved;  // 0 (older writers left their padding here: never read)
+    // Runs of the capture's programs the kernel skipped (the program already
+    // running on that CPU): their events are missing. Added within 1.3: an
+    // older record ends before it, and reads as 0.
+    uint64_t skipped_runs;
 };
+static_assert(sizeof(FinishPayload) == 48 && offsetof(FinishPayload, skipped_runs) == 40);
 
 inline constexpr char kSealMagic[8] = {'P', 'T', 'S', 'E', 'A', 'L', '1', '\n'};
 

@@ -133,7 +133,8 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         constexpr size_t kBefore13 = offsetof(trace::FinishPayload, error);
         if (auto r = need(kBefore13); !r) return r.error();
         std::memcpy(&p, payload.data(), std::min(payload.size(), sizeof p));
-        out = FinishEvent{p.end_ns, p.records, p.lost, static_cast<StopReason>(p.reason), p.command_status, p.error};
+        out = FinishEvent{p.end_ns,           p.records, p.lost, static_cast<StopReason>(p.reason),
+                          p.command_status, p.error,   p.skipped_runs};
         return true;
     }
     case trace::kRecProcess: {

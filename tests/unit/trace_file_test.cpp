@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "explain/explainer.hpp"
+#include "render/report_views.hpp"
 #include "sample_trace.hpp"
 #include "trace_bytes.hpp"
 #include "trace/format.hpp"
@@ -164,6 +166,41 @@ TEST(TraceFile, CorruptRecordSizeIsAnError)
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("corrupt record at byte " + std::to_string(first)), std::string::npos)
         << r.error().message;
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// Runs of the capture's programs the kernel skipped travel in the Finish
+// record, and the report says what they mean instead of showing the holds
+// they may have left as fact.
+TEST(TraceFile, SkippedProgramRunsReachTheReport)
+{
+    std::string path = temp_path("skipped.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    ASSERT_TRUE(w.ok());
+    test::write_sample(w.value());
+    FinishEvent finish{9000, 0, 0, StopReason::CommandExited, 0};
+    finish.skipped_runs = 23;
+    ASSERT_TRUE(w->finish(finish).ok());
+    auto reader = TraceReader::open(path);
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    Explainer explainer(reader->info());
+    uint64_t skipped = 0;
+    auto read = reader->read([&](const Event& e) {
+        if (auto* f = std::get_if<FinishEvent>(&e)) skipped = f->skipped_runs;
+        explainer.consume(e);
+    });
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    EXPECT_EQ(skipped, 23u);
+    Report report = std::move(explainer).finish();
+    ReportView view;
+    std::string text = render_report_text(report, view);
+    EXPECT_NE(text.find("WARNING: the kernel skipped 23 run(s) of the capture's programs"), std::string::npos) << text;
+    EXPECT_NE(render_report_json(report, view).find("\"skipped_runs\":23"), std::string::npos);
 }
 
 }  // namespace
