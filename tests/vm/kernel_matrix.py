@@ -80,7 +80,7 @@ def matrix(results):
     for target, per in attach.items():
         lines.append(f"| {target} | " + " | ".join(per.get(n, "—") for n in names) + " |")
     lines += ["", "| check | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    outcomes["boots retried (oops at boot, or int3 while running)"] = retried
+    outcomes["boots retried (oops at boot, int3 or stopped timers while running)"] = retried
     for check, per in outcomes.items():
         lines.append(f"| {check} | " + " | ".join(per.get(n, "not run") for n in names) + " |")
     return "\n".join(lines) + "\n"

@@ -104,6 +104,6 @@ done
 # carries the last one: tests/vm/kernel_matrix.py RESULTS --update docs/kernels.md).
 python3 "$here/kernel_matrix.py" "$results" >"$results/kernels.md" 2>/dev/null \
     && echo "vm: kernel matrix of this run in $results/kernels.md"
-echo "vm: boots retried (an oops before the scenarios ran, or a text-patching int3 during them): $flakes"
+echo "vm: boots retried (an oops before the scenarios ran, a text-patching int3 or stopped timers during them): $flakes"
 echo "vm: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
