@@ -198,9 +198,9 @@ struct {
 /* The filter in front of grabbed_pages: one byte per region of 512 pages
  * (2 MiB, PT_REGION_SHIFT), set when a grab marks any page in it (or user
  * space a page whose free it watches, mark_pages_grabbed()) and never
- * cleared. Every page freed anywhere runs the free program; one in a region no grab ever
- * touched is let go after an array load, which the verifier inlines, instead
- * of a hash lookup (the page-churn figures are in docs/performance.md,
+ * cleared. Every page freed anywhere runs the free program; one in a
+ * region no grab ever touched is let go after an array load, which the
+ * verifier inlines, instead of a hash lookup (the page-churn figures are in docs/performance.md,
  * "Frees"). Eight regions a word; user space sizes the array to the
  * machine's highest RAM pfn, and a pfn past it takes the hash lookup.
  * Bytes are set with plain stores: setting one twice is harmless, so no
@@ -212,14 +212,21 @@ struct {
 	__type(value, __u64);
 } grabbed_regions SEC(".maps");
 
-static __always_inline void mark_region(__u64 pfn)
+/* The filter's byte for a region, or NULL past the array. */
+static __always_inline __u8 *region_byte(__u64 region)
 {
-	__u64 region = pfn >> PT_REGION_SHIFT;
 	__u32 word = region >> 3;
 	__u8 *bytes = bpf_map_lookup_elem(&grabbed_regions, &word);
 
-	if (bytes)
-		bytes[region & 7] = 1;
+	return bytes ? bytes + (region & 7) : NULL;
+}
+
+static __always_inline void mark_region(__u64 pfn)
+{
+	__u8 *byte = region_byte(pfn >> PT_REGION_SHIFT);
+
+	if (byte)
+		*byte = 1;
 }
 
 /* Whether a grab may have marked a page of [pfn, end): false only when
@@ -232,10 +239,9 @@ static __always_inline bool region_may_hold_grabs(__u64 pfn, __u64 end)
 
 	/* A buddy free of up to 2^10 pages touches at most 3 regions. */
 	for (i = 0; i < 3 && region <= last; i++, region++) {
-		__u32 word = region >> 3;
-		__u8 *bytes = bpf_map_lookup_elem(&grabbed_regions, &word);
+		__u8 *byte = region_byte(region);
 
-		if (!bytes || bytes[region & 7])
+		if (!byte || *byte)
 			return true;
 	}
 	return false;
