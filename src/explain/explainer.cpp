@@ -77,6 +77,15 @@ void keep_long_hold(Report& r, const LongHold& hold)
     std::push_heap(heap.begin(), heap.end(), longer_first);
 }
 
+// The same hold on nr_pages pages from hold.pfn, one long hold per page:
+// all as long as each other, so past the kept number only the total grows.
+void keep_long_holds(Report& r, LongHold hold, uint64_t nr_pages)
+{
+    uint64_t kept = std::min<uint64_t>(nr_pages, Report::kMaxLongHolds);
+    for (uint64_t i = 0; i < kept; ++i, ++hold.pfn) keep_long_hold(r, hold);
+    r.long_holds_total += nr_pages - kept;
+}
+
 }  // namespace
 
 void Explainer::add_history(HistoryEntry entry) { report_.history.push_back(std::move(entry)); }
@@ -86,14 +95,14 @@ void Explainer::on_closed(const ClosedPins& c)
     // A pin the trace saw taken while the snapshot ran may be in the
     // snapshot's counts too: its release takes it from both.
     if (!c.by_free && !seeds_.empty() && c.since_ns <= seeds_.taken_until())
-        seeds_.released(c.pfn, 1, c.count, c.at_ns);
+        seeds_.released(c.pfn, c.nr_pages, c.count, c.at_ns);
     uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
     if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
-        keep_long_hold(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free});
-    if (in_history(c.pfn, 1)) {
+        keep_long_holds(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free}, c.nr_pages);
+    if (in_history(c.pfn, c.nr_pages)) {
         const Owner& o = ledger_.owner(c.owner);
-        add_history({HistoryEntry::What::Closed, c.at_ns, c.pfn, o.task, o.flags, c.count, 1, o.kstack, o.ustack,
-                     o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
+        add_history({HistoryEntry::What::Closed, c.at_ns, c.pfn, o.task, o.flags, c.count, c.nr_pages, o.kstack,
+                     o.ustack, o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
     }
 }
 
@@ -213,19 +222,7 @@ void Explainer::on(const FailedFolioEvent& e)
     // One entry per owner (its pins summed, dated by the oldest): a 1 GiB
     // folio pinned page by page would otherwise keep 262144 holders per
     // failure, and the report keeps every failure.
-    std::unordered_map<OwnerId, size_t> index;  // owner -> its entry in page.holders
-    for (uint32_t i = 0; i < e.nr_pages; ++i) {
-        for (const Holder& h : ledger_.holders(e.pfn + i)) {
-            auto [it, fresh] = index.try_emplace(h.owner, page.holders.size());
-            if (fresh) {
-                page.holders.push_back(h);
-                continue;
-            }
-            Holder& same = page.holders[it->second];
-            same.count += h.count;
-            same.first_ns = std::min(same.first_ns, h.first_ns);
-        }
-    }
+    for (const Holder& h : ledger_.holders_in(e.pfn, e.nr_pages)) page.holders.push_back(h);
     page.cause = classify(page);
     // The counts at the failure still show a pin or reference nobody was
     // seen taking: the snapshot may know who.
@@ -394,7 +391,7 @@ void Explainer::close_cma_request(uint32_t tid, const CmaEvent* end)
     close_attempt(std::move(f));
 }
 
-// Costs the smaller of the ranges' pages and a walk of the whole ledger: an
+// Looks only where the ledger holds pages (PinLedger::for_each_hold_in): an
 // isolation failure's range is a pageblock or two, and a retrying
 // allocation can fail thousands of times while millions of pages are held.
 void Explainer::collect_held_in_range(Failure& f) const
@@ -403,18 +400,11 @@ void Explainer::collect_held_in_range(Failure& f) const
     std::vector<PfnRange> ranges = f.ranges;
     std::sort(ranges.begin(), ranges.end(), [](const PfnRange& a, const PfnRange& b) { return a.start < b.start; });
     std::vector<PfnRange> merged;
-    uint64_t range_pages = 0;
     for (const auto& r : ranges) {
         if (r.end <= r.start) continue;
         if (!merged.empty() && r.start <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
         else merged.push_back(r);
     }
-    for (const auto& r : merged) range_pages += r.end - r.start;  // ranges end below 2^40: no overflow
-    auto in_ranges = [&](uint64_t pfn) {
-        auto it = std::upper_bound(merged.begin(), merged.end(), pfn,
-                                   [](uint64_t p, const PfnRange& r) { return p < r.start; });
-        return it != merged.begin() && pfn < std::prev(it)->end;
-    };
     std::unordered_set<uint64_t> busy_pfns;
     for (const auto& p : f.pages) busy_pfns.insert(p.pfn);
     auto busy = [&](uint64_t pfn) { return busy_pfns.count(pfn) != 0; };
@@ -424,16 +414,10 @@ void Explainer::collect_held_in_range(Failure& f) const
         it->second.counts_known = false;
         it->second.holders.push_back(h);
     };
-    if (range_pages < ledger_.pages_held()) {
-        for (const auto& r : merged)
-            for (uint64_t pfn = r.start; pfn < r.end; ++pfn)
-                if (!busy(pfn))
-                    for (const Holder& h : ledger_.holders(pfn)) add(pfn, h);
-    } else {
-        ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
-            if (in_ranges(pfn) && !busy(pfn)) add(pfn, ledger_.resolve(pfn, h));
+    for (const auto& r : merged)
+        ledger_.for_each_hold_in(r.start, r.end, [&](uint64_t pfn, const PageHold& h) {
+            if (!busy(pfn)) add(pfn, ledger_.resolve(pfn, h));
         });
-    }
     for (const auto& r : f.ranges)
         seeds_.for_each_held(r.start, r.end, [&](const SeedState& s) {
             if (busy(s.page.pfn) || held.count(s.page.pfn)) return;
@@ -584,23 +568,30 @@ std::vector<HeldRange> Explainer::held_ranges(std::span<const OwnerId> owners) c
     std::vector<bool> wanted(ledger_.owners().size());
     for (OwnerId id : owners)
         if (id < wanted.size()) wanted[id] = true;
-    std::vector<std::pair<uint64_t, PageHold>> held;
-    ledger_.for_each_hold([&](uint64_t pfn, const PageHold& h) {
-        if (wanted[h.owner]) held.emplace_back(pfn, h);
+    struct Held {
+        uint64_t pfn;
+        uint32_t nr_pages;
+        PageHold hold;
+    };
+    std::vector<Held> held;
+    ledger_.for_each_run([&](uint64_t pfn, uint32_t nr_pages, const PageHold& h) {
+        if (wanted[h.owner]) held.push_back({pfn, nr_pages, h});
     });
-    std::sort(held.begin(), held.end(), [](const auto& a, const auto& b) {
-        return a.second.owner != b.second.owner ? a.second.owner < b.second.owner : a.first < b.first;
+    std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) {
+        return a.hold.owner != b.hold.owner ? a.hold.owner < b.hold.owner : a.pfn < b.pfn;
     });
     std::vector<HeldRange> out;
-    for (const auto& [pfn, h] : held) {
-        if (!out.empty() && out.back().owner == h.owner && out.back().end == pfn) {
+    for (const Held& x : held) {
+        const PageHold& h = x.hold;
+        uint64_t pins = uint64_t{h.count} * x.nr_pages;
+        if (!out.empty() && out.back().owner == h.owner && out.back().end == x.pfn) {
             HeldRange& r = out.back();
-            r.end = pfn + 1;
-            r.pins += h.count;
+            r.end = x.pfn + x.nr_pages;
+            r.pins += pins;
             r.oldest_ns = std::min(r.oldest_ns, h.since_ns);
             r.newest_ns = std::max(r.newest_ns, h.since_ns);
         } else {
-            out.push_back({h.owner, pfn, pfn + 1, h.count, h.since_ns, h.since_ns});
+            out.push_back({h.owner, x.pfn, x.pfn + x.nr_pages, pins, h.since_ns, h.since_ns});
         }
     }
     return out;
@@ -622,14 +613,14 @@ void Explainer::collect_owner_states(Report& r, const PinLedger& ledger)
     r.owners.clear();
     for (const Owner& o : ledger.owners()) r.owners.push_back(OwnerState{o});
     uint64_t threshold = r.options.threshold_ns;
-    ledger.for_each_hold([&](uint64_t pfn, const PageHold& h) {
+    ledger.for_each_run([&](uint64_t pfn, uint32_t nr_pages, const PageHold& h) {
         OwnerState& s = r.owners[h.owner];
         uint64_t age = r.end_ns > h.since_ns ? r.end_ns - h.since_ns : 0;
         if (!s.oldest_ns || h.since_ns < s.oldest_ns) s.oldest_ns = h.since_ns;
-        s.held_now.add(age, h.count);
+        s.held_now.add(age, uint64_t{h.count} * nr_pages);
         if (threshold && age >= threshold) {
-            ++s.pages_over_threshold;
-            keep_long_hold(r, {h.owner, pfn, h.count, h.since_ns, r.end_ns, false, false});
+            s.pages_over_threshold += nr_pages;
+            keep_long_holds(r, {h.owner, pfn, h.count, h.since_ns, r.end_ns, false, false}, nr_pages);
         }
     });
     for (auto& s : r.owners)

@@ -2,12 +2,15 @@
 // release events. See docs/ledger.md for the matching rules.
 //
 // Memory is what limits it (a host can have millions of pinned pages), so a
-// page costs one 24-byte slot: (owner id, count, since). Everything else
-// about an owner (task, flags, stacks, running totals) is stored once per
-// owner, not per page.
+// page costs one 24-byte slot: (owner id, count, since). A grab of several
+// pages at once (a THP, a 1 GiB hugetlb folio) is one run entry for all of
+// them until a release or a free touches part of it: its cost is per
+// record, not per page. Everything else about an owner (task, flags,
+// stacks, running totals) is stored once per owner, not per page.
 #pragma once
 
 #include <boost/container/small_vector.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -44,6 +47,11 @@ struct Owner {
     uint64_t pins_held = 0;      // now
     uint64_t pages_held = 0;     // now
     DurationHistogram held_for;  // how long the closed ones were held
+
+    // Where its holds are kept: that many page slots and runs (each page it
+    // holds is in exactly one of them).
+    uint64_t page_slots = 0;
+    uint32_t runs = 0;
 };
 
 // One owner's outstanding pins on one page: the ledger's unit of memory.
@@ -51,6 +59,15 @@ struct PageHold {
     OwnerId owner = 0;
     uint32_t count = 0;     // outstanding pins or references
     uint64_t since_ns = 0;  // when the oldest outstanding one was taken
+};
+
+// One owner's pins on consecutive pages, the same count on each, dated
+// alike: a multi-page grab until something touches part of it.
+struct HoldRun {
+    uint64_t first = 0;
+    uint32_t nr_pages = 0;  // 0: a free entry
+    PageHold hold;
+    uint64_t end() const { return first + nr_pages; }
 };
 
 // A PageHold with its owner's details, as reports use it.
@@ -76,7 +93,7 @@ struct ReleaseOutcome {
 };
 
 // Pins closed by a release or a free: what duration views and page
-// histories are built from.
+// histories are built from. count pins on each of nr_pages pages from pfn.
 struct ClosedPins {
     uint64_t pfn = 0;
     OwnerId owner = 0;
@@ -84,6 +101,7 @@ struct ClosedPins {
     uint64_t since_ns = 0;
     uint64_t at_ns = 0;
     bool by_free = false;  // the page was freed: the release itself was not seen
+    uint32_t nr_pages = 1;
 };
 
 class PinLedger {
@@ -94,7 +112,7 @@ public:
     // references whose put_page() was invisible (and anything a lost event
     // left open), so a reused pfn is not blamed on its previous owner.
     // Returns the pins and references it closed.
-    uint32_t page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns = 0);
+    uint64_t page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts_ns = 0);
     // The process's owners are marked exited (their pins stay: the kernel
     // releases io_uring and driver pins later, or never), and its pid's
     // next grab starts a new owner.
@@ -109,24 +127,48 @@ public:
     uint32_t incarnation(uint32_t tgid) const;
 
     Holders holders(uint64_t pfn) const;
+    // The holders of any of nr_pages pages from pfn, one entry per owner:
+    // its pins summed over those pages, dated by the oldest (a large
+    // folio fails as a whole, whichever of its pages is pinned).
+    Holders holders_in(uint64_t pfn, uint64_t nr_pages) const;
     Holder resolve(uint64_t pfn, const PageHold& h) const;
-    size_t pages_held() const { return pages_.size(); }
-    // Pages looked up or inserted by grabs, releases, frees, holders() and
-    // for_each_hold() (every page held):
-    // the ledger's work, which the reader bounds per record (at most
-    // kMaxFolioPages, events/bounds.hpp; docs/ledger.md "Cost").
+    // Pages with at least one holder.
+    size_t pages_held() const;
+    // Table operations (page slots, regions, runs) done by grabs, releases,
+    // frees and the queries: the ledger's work, which the reader bounds per
+    // record (events/bounds.hpp; docs/ledger.md "Cost").
     uint64_t page_ops() const { return page_ops_; }
     const Owner& owner(OwnerId id) const { return owners_[id]; }
     std::span<const Owner> owners() const { return owners_; }
 
-    // f(pfn, const PageHold&) for every owner's hold on every page, in no order.
+    // f(first pfn, nr_pages, const PageHold&) for every owner's holds, a
+    // run at a time (a page slot is a run of one), in no order: the same
+    // count on each of the pages.
     template <class F>
-    void for_each_hold(F&& f) const
+    void for_each_run(F&& f) const
     {
-        page_ops_ += pages_.size();
+        page_ops_ += pages_.size() + runs_.size();
         pages_.for_each([&](uint64_t pfn, const PageHold& slot) {
+            for (const PageHold& h : holds_of(slot)) f(pfn, uint32_t{1}, h);
+        });
+        for (const HoldRun& r : runs_)
+            if (r.nr_pages) f(r.first, r.nr_pages, r.hold);
+    }
+    // f(pfn, const PageHold&) for every owner's hold on each page from
+    // first to end (exclusive): a look at the pages held there, not at
+    // every page of the range.
+    template <class F>
+    void for_each_hold_in(uint64_t first, uint64_t end, F&& f) const
+    {
+        if (first >= end) return;
+        for_each_slot_in(first, end - first, [&](uint64_t pfn, const PageHold& slot) {
             for (const PageHold& h : holds_of(slot)) f(pfn, h);
         });
+        std::vector<uint32_t> runs = runs_in(first, end - first);  // a copy: f may query the ledger
+        for (uint32_t i : runs) {
+            const HoldRun& r = runs_[i];
+            for (uint64_t pfn = std::max(first, r.first); pfn < std::min(end, r.end()); ++pfn) f(pfn, r.hold);
+        }
     }
 
 private:
@@ -152,20 +194,59 @@ private:
     static OwnerKey key_of(const Owner& o);
     struct Candidate {
         uint64_t pfn;
-        PageHold* hold;  // valid until drop_empty(): nothing is erased before
+        PageHold* hold;    // a page slot's hold, valid until drop_empty(): nothing is erased before
+        uint32_t run;      // or, when hold is null, the run covering nr_pages from pfn
+        uint32_t nr_pages;
         uint64_t since_ns;
         bool same_process;
     };
 
     OwnerId owner_of(const GrabEvent& e);
     void add(uint64_t pfn, OwnerId owner, uint32_t count, uint64_t ts);
+    bool place(uint64_t pfn, const PageHold& h);
+    void erase_page(uint64_t pfn, PageHold* slot);
     void drop_empty(uint64_t pfn);
-    void note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free);
+    void note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free, uint32_t nr_pages = 1);
+
+    // Runs, and the index that finds them by region (kRegionShift pages).
+    // A region's entry also counts the page slots in it, so that a range
+    // looks only at the regions where something is held.
+    struct Region {
+        uint32_t slots = 0;  // pages_ entries in the region
+        uint32_t runs = 0;   // 1 + index into region_runs_; 0: none
+    };
+    static constexpr unsigned kRegionShift = 9;
+    static uint64_t region_of(uint64_t pfn) { return pfn >> kRegionShift; }
+    Region& region(uint64_t pfn);
+    void forget_region_if_empty(uint64_t index, Region* r);
+    uint32_t add_run(const HoldRun& run);
+    void remove_run(uint32_t index);
+    void replace_run(uint32_t index, std::initializer_list<HoldRun> pieces);
+    void hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
+    void grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
+    // Indices of the runs overlapping [pfn, pfn + n), each once.
+    const std::vector<uint32_t>& runs_in(uint64_t pfn, uint64_t n) const;
+    // Takes pins from a run's pages in pfn order from `from`: whole pages,
+    // then part of one. What is left of the run stays as runs.
+    void take_from_run(uint32_t index, uint64_t from, uint64_t pins);
+    template <class F>
+    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f) const { slots_in(*this, pfn, n, f); }
+    template <class F>
+    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f) { slots_in(*this, pfn, n, f); }
+    template <class Self, class F>
+    static void slots_in(Self& self, uint64_t pfn, uint64_t n, F& f);
     std::span<const PageHold> holds_of(const PageHold& slot) const;
     std::span<PageHold> holds_of(PageHold& slot);
     bool same_process(const Owner& o, uint32_t tgid) const;
 
     PfnTable<PageHold> pages_;
+    std::vector<HoldRun> runs_;
+    std::vector<uint32_t> free_runs_;
+    size_t live_runs_ = 0;
+    PfnTable<Region> regions_;
+    std::vector<boost::container::small_vector<uint32_t, 2>> region_runs_;
+    std::vector<uint32_t> free_region_runs_;
+    mutable std::vector<uint32_t> found_runs_;  // runs_in()'s answer, kept to avoid a malloc per call
     std::vector<SharedHolds> shared_;
     std::vector<uint32_t> free_shared_;
     std::vector<Owner> owners_;
@@ -174,9 +255,52 @@ private:
     std::optional<std::pair<OwnerKey, OwnerId>> last_owner_;
     std::unordered_map<uint32_t, Process> processes_;
     std::vector<Candidate> candidates_;  // scratch for release(), kept to avoid a malloc per release
+    std::vector<uint64_t> freed_pfns_;   // scratch for page_freed()
     std::function<void(const ClosedPins&)> on_close_;
     mutable uint64_t page_ops_ = 0;
+    // pages_held() counts when there are runs: kept until the holds change
+    // (top asks at every redraw).
+    uint64_t changes_ = 0;
+    mutable uint64_t counted_at_ = UINT64_MAX;
+    mutable size_t counted_pages_ = 0;
 };
+
+// f(pfn, const PageHold& slot) for each page slot from pfn to pfn + n: a
+// short range page by page, a long one only in the regions holding a slot.
+// f must not add or erase slots.
+template <class Self, class F>
+void PinLedger::slots_in(Self& self, uint64_t pfn, uint64_t n, F& f)
+{
+    constexpr uint64_t kRegion = uint64_t{1} << kRegionShift;
+    auto visit = [&](uint64_t from, uint64_t to) {
+        self.page_ops_ += to - from;
+        for (uint64_t p = from; p < to; ++p)
+            if (auto* slot = self.pages_.find(p)) f(p, *slot);
+    };
+    uint64_t end = pfn + n;
+    if (n <= kRegion / 8) return visit(pfn, end);
+    uint64_t first = region_of(pfn), last = region_of(end - 1);
+    auto visit_region = [&](uint64_t r) {
+        visit(std::max(pfn, r << kRegionShift), std::min(end, (r + 1) << kRegionShift));
+    };
+    if (last - first < self.regions_.size()) {
+        for (uint64_t r = first; r <= last; ++r) {
+            ++self.page_ops_;
+            const Region* reg = self.regions_.find(r);
+            if (reg && reg->slots) visit_region(r);
+        }
+        return;
+    }
+    // The range spans more regions than hold anything (an isolation range
+    // can span the machine): look at those, in pfn order.
+    std::vector<uint64_t> held;
+    self.page_ops_ += self.regions_.capacity();
+    self.regions_.for_each([&](uint64_t r, const Region& reg) {
+        if (reg.slots && r >= first && r <= last) held.push_back(r);
+    });
+    std::sort(held.begin(), held.end());
+    for (uint64_t r : held) visit_region(r);
+}
 
 // Pins and references are released against their own kind only.
 inline uint32_t hold_kind(uint32_t flags) { return flags & (kFlagPin | kFlagGet); }

@@ -52,6 +52,15 @@ public:
         return {&slots_[i].value, true};
     }
 
+    // Room for n values without growing on the way (a large folio's grab
+    // would otherwise rehash the table several times over).
+    void reserve(size_t n)
+    {
+        size_t capacity = this->capacity();
+        while (n * 4 > capacity * 3) capacity *= 2;
+        if (capacity != this->capacity()) reset(capacity);
+    }
+
     bool erase(uint64_t pfn)
     {
         size_t hole = home(pfn);
