@@ -249,6 +249,8 @@ void PinLedger::hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count,
 void PinLedger::grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts)
 {
     if (from >= to) return;
+    // One page: a slot of the owner's there takes the pins (place()).
+    if (to - from == 1) return add(from, id, count, ts);
     std::vector<uint64_t> mine;
     if (owners_[id].page_slots)
         for_each_slot_in(from, to - from, [&](uint64_t pfn, const PageHold& slot) {
