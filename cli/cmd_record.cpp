@@ -326,10 +326,18 @@ int run_record(const RecordArgs& args)
         std::fprintf(stderr, "pintrace record: recording to %s; Ctrl-C to stop\n", args.output.c_str());
 
     auto finish = recorder.run(ro);
+    // What the kernel skipped goes in the file too, however the recording
+    // ended: report must not present a hold whose free went unseen as a
+    // fact (docs/ledger.md, frees).
+    std::vector<ProgramStats> stats = capture.program_stats();
+    uint64_t skipped_runs = 0;
+    for (const auto& s : stats) skipped_runs += s.recursion_misses;
     if (!finish) {
         // Whatever stopped it, the file is closed with what it holds.
         FinishEvent stopped{monotonic_now_ns(), 0, capture.lost_total(), StopReason::Error, command_status};
+        stopped.skipped_runs = skipped_runs;
         (void)writer->finish(stopped);
+        print_bpf_cost(stats);
         return fail("record", finish.error().message + "; " + args.output + " keeps the " +
                                   std::to_string(writer->bytes_written()) + " bytes written before, " +
                                   (writer->closed() ? "closed" : "not closed (report --allow-incomplete reads it)"));
@@ -342,10 +350,7 @@ int run_record(const RecordArgs& args)
     }
     // 127, as a shell says of a command it cannot run.
     finish->command_status = not_started ? 127 : command_status;
-    // What the kernel skipped goes in the file too: report must not present
-    // a hold whose free went unseen as a fact (docs/ledger.md, frees).
-    std::vector<ProgramStats> stats = capture.program_stats();
-    for (const auto& s : stats) finish->skipped_runs += s.recursion_misses;
+    finish->skipped_runs = skipped_runs;
     if (auto r = writer->finish(finish.value()); !r) return fail("record", r.error().message);
 
     std::fprintf(stderr, "pintrace record: %llu records in %s (%s; %llu lost)\n",
