@@ -45,7 +45,9 @@ Explainer::Explainer(TraceInfo info, ExplainOptions options)
     : walk_attached_(info.hook_attached(PT_HOOK_MIGRATE_PAGES_EXIT))
 {
     report_.info = std::move(info);
-    std::sort(options.history_pfns.begin(), options.history_pfns.end());
+    auto& pfns = options.history_pfns;
+    std::sort(pfns.begin(), pfns.end());
+    pfns.erase(std::unique(pfns.begin(), pfns.end()), pfns.end());
     report_.options = std::move(options);
     if (report_.options.threshold_ns || !report_.options.history_pfns.empty()) watch_closes();
 }
@@ -99,10 +101,14 @@ void Explainer::on_closed(const ClosedPins& c)
     uint64_t held = c.at_ns > c.since_ns ? c.at_ns - c.since_ns : 0;
     if (report_.options.threshold_ns && held >= report_.options.threshold_ns)
         keep_long_holds(report_, {c.owner, c.pfn, c.count, c.since_ns, c.at_ns, true, c.by_free}, c.nr_pages);
-    if (in_history(c.pfn, c.nr_pages)) {
+    // A run closes many pages at once; the history is of the pages asked
+    // about, each on its own line as if held one by one.
+    const auto& pfns = report_.options.history_pfns;
+    for (auto it = std::lower_bound(pfns.begin(), pfns.end(), c.pfn); it != pfns.end() && *it < c.pfn + c.nr_pages;
+         ++it) {
         const Owner& o = ledger_.owner(c.owner);
-        add_history({HistoryEntry::What::Closed, c.at_ns, c.pfn, o.task, o.flags, c.count, c.nr_pages, o.kstack,
-                     o.ustack, o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
+        add_history({HistoryEntry::What::Closed, c.at_ns, *it, o.task, o.flags, c.count, 1, o.kstack, o.ustack,
+                     o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
     }
 }
 

@@ -69,25 +69,30 @@ std::span<PageHold> PinLedger::holds_of(PageHold& slot)
     return {list.data(), list.size()};
 }
 
-// Stores h on pfn's page; true if its owner had no hold there (a hold of
-// the same owner takes the count instead).
-bool PinLedger::place(uint64_t pfn, const PageHold& h)
+// Stores h on pfn's page: a hold of the same owner there takes the count
+// (and the older date). Returns the pins added, fewer than h.count only
+// where a count stops at its maximum; new_hold says whether the owner had
+// no hold on the page before.
+uint32_t PinLedger::place(uint64_t pfn, const PageHold& h, bool& new_hold)
 {
+    new_hold = true;
     auto [slot, fresh] = pages_.insert(pfn);
     if (fresh) {
         *slot = h;
         ++region(pfn).slots;
-        return true;
+        return h.count;
     }
     for (PageHold& mine : holds_of(*slot)) {
         if (mine.owner != h.owner) continue;
+        new_hold = false;
+        uint32_t before = mine.count;
         mine.count = saturating_add(mine.count, h.count);
         mine.since_ns = std::min(mine.since_ns, h.since_ns);
-        return false;
+        return mine.count - before;
     }
     if (slot->owner == kShared) {
         shared_[slot->count].push_back(h);
-        return true;
+        return h.count;
     }
     // A second owner on this page: the slot turns into a reference to a list.
     uint32_t index;
@@ -100,17 +105,21 @@ bool PinLedger::place(uint64_t pfn, const PageHold& h)
     }
     shared_[index] = {*slot, h};
     *slot = PageHold{kShared, index, 0};
-    return true;
+    return h.count;
 }
 
-// A hold of the owner's on a page: a page slot (the pins are counted by the caller).
-void PinLedger::add(uint64_t pfn, OwnerId id, uint32_t count, uint64_t ts)
+// Pins of the owner's on a page, in a page slot; returns those added (the
+// caller counts them as the owner's).
+uint32_t PinLedger::add(uint64_t pfn, OwnerId id, uint32_t count, uint64_t ts)
 {
-    if (place(pfn, PageHold{id, count, ts})) {
+    bool new_hold;
+    uint32_t added = place(pfn, PageHold{id, count, ts}, new_hold);
+    if (new_hold) {
         Owner& o = owners_[id];
         ++o.pages_held;
         ++o.page_slots;
     }
+    return added;
 }
 
 void PinLedger::erase_page(uint64_t pfn, PageHold* slot)
@@ -184,6 +193,26 @@ void PinLedger::remove_run(uint32_t index)
     free_runs_.push_back(index);
 }
 
+// Drops the free entries of runs_ once they are most of it, so that a walk
+// of every run costs the runs held now. Called where no run index is held.
+void PinLedger::compact_runs()
+{
+    if (runs_.size() <= 64 || live_runs_ * 4 >= runs_.size()) return;
+    std::vector<uint32_t> moved_to(runs_.size());
+    std::vector<HoldRun> live;
+    live.reserve(live_runs_ * 2);
+    for (uint32_t i = 0; i < runs_.size(); ++i) {
+        if (!runs_[i].nr_pages) continue;
+        moved_to[i] = static_cast<uint32_t>(live.size());
+        live.push_back(runs_[i]);
+    }
+    page_ops_ += runs_.size();
+    for (auto& listed : region_runs_)
+        for (uint32_t& i : listed) i = moved_to[i];
+    runs_ = std::move(live);
+    free_runs_.clear();
+}
+
 const std::vector<uint32_t>& PinLedger::runs_in(uint64_t pfn, uint64_t n) const
 {
     found_runs_.clear();
@@ -191,13 +220,16 @@ const std::vector<uint32_t>& PinLedger::runs_in(uint64_t pfn, uint64_t n) const
     uint64_t end = pfn + n;
     auto overlaps = [&](const HoldRun& run) { return run.first < end && run.end() > pfn; };
     uint64_t first = region_of(pfn), last = region_of(end - 1);
-    if (last - first < live_runs_) {
+    // Whichever costs less: the range's regions, or every run.
+    if (last - first < runs_.size()) {
         for (uint64_t r = first; r <= last; ++r) {
             ++page_ops_;
             const Region* reg = regions_.find(r);
             if (!reg || !reg->runs) continue;
+            const auto& listed = region_runs_[reg->runs - 1];
+            page_ops_ += listed.size();
             // A run listed in several regions is taken from the first of them in the range.
-            for (uint32_t i : region_runs_[reg->runs - 1])
+            for (uint32_t i : listed)
                 if (overlaps(runs_[i]) && region_of(std::max(runs_[i].first, pfn)) == r) found_runs_.push_back(i);
         }
     } else {
@@ -235,22 +267,24 @@ void PinLedger::take_from_run(uint32_t index, uint64_t from, uint64_t pins)
 }
 
 // New holds of the owner's on pages it held nothing on: a run, or a page
-// slot for a single page.
-void PinLedger::hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts)
+// slot for a single page. Returns the pins added.
+uint64_t PinLedger::hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts)
 {
-    if (from >= to) return;
+    if (from >= to) return 0;
     if (to - from == 1) return add(from, id, count, ts);
     add_run(HoldRun{from, static_cast<uint32_t>(to - from), PageHold{id, count, ts}});
     owners_[id].pages_held += to - from;
+    return uint64_t{count} * (to - from);
 }
 
 // The owner's pages in [from, to) that no run of its covers: its page slots
 // there take the pins, the pages between them become new holds.
-void PinLedger::grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts)
+uint64_t PinLedger::grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts)
 {
-    if (from >= to) return;
+    if (from >= to) return 0;
     // One page: a slot of the owner's there takes the pins (place()).
     if (to - from == 1) return add(from, id, count, ts);
+    uint64_t added = 0;
     std::vector<uint64_t> mine;
     if (owners_[id].page_slots)
         for_each_slot_in(from, to - from, [&](uint64_t pfn, const PageHold& slot) {
@@ -258,11 +292,11 @@ void PinLedger::grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t 
                 if (h.owner == id) mine.push_back(pfn);
         });
     for (uint64_t pfn : mine) {
-        hold_new(id, from, pfn, count, ts);
-        add(pfn, id, count, ts);
+        added += hold_new(id, from, pfn, count, ts);
+        added += add(pfn, id, count, ts);
         from = pfn + 1;
     }
-    hold_new(id, from, to, count, ts);
+    return added + hold_new(id, from, to, count, ts);
 }
 
 // Each page of the grab gets count more pins of its owner's: on the
@@ -272,27 +306,29 @@ void PinLedger::grab(const GrabEvent& e)
 {
     if (!hold_kind(e.flags) || !e.nr_pages || !e.count) return;
     ++changes_;
+    compact_runs();
     OwnerId id = owner_of(e);
-    Owner& o = owners_[id];
-    uint64_t pins = uint64_t{e.count} * e.nr_pages;
-    o.pins_taken += pins;
-    o.pins_held += pins;
-    uint64_t end = e.pfn + e.nr_pages, ts = e.head.ts_ns;
+    uint64_t end = e.pfn + e.nr_pages, ts = e.head.ts_ns, added = 0;
     std::vector<uint32_t> mine;
-    if (o.runs)
+    if (owners_[id].runs)
         for (uint32_t i : runs_in(e.pfn, e.nr_pages))
             if (runs_[i].hold.owner == id) mine.push_back(i);  // in pfn order, none overlapping another
     uint64_t at = e.pfn;
     for (uint32_t i : mine) {
         HoldRun run = runs_[i];
         uint64_t from = std::max(run.first, e.pfn), to = std::min(run.end(), end);
-        grab_uncovered(id, at, from, e.count, ts);
-        replace_run(i, {piece_of(run, run.first, from, run.hold.count),
-                        piece_of(run, from, to, saturating_add(run.hold.count, e.count)),
+        added += grab_uncovered(id, at, from, e.count, ts);
+        HoldRun more = piece_of(run, from, to, saturating_add(run.hold.count, e.count));
+        more.hold.since_ns = std::min(run.hold.since_ns, ts);  // as a page slot does, for a grab out of order
+        added += uint64_t{more.hold.count - run.hold.count} * (to - from);
+        replace_run(i, {piece_of(run, run.first, from, run.hold.count), more,
                         piece_of(run, to, run.end(), run.hold.count)});
         at = to;
     }
-    grab_uncovered(id, at, end, e.count, ts);
+    added += grab_uncovered(id, at, end, e.count, ts);
+    Owner& o = owners_[id];
+    o.pins_taken += added;
+    o.pins_held += added;
 }
 
 void PinLedger::note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free, uint32_t nr_pages)
@@ -352,6 +388,7 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     uint32_t kind = hold_kind(e.flags);
     if (!kind || !e.nr_pages) return out;
     ++changes_;
+    compact_runs();
     uint64_t ts = e.head.ts_ns;
     uint32_t tgid = e.head.task.tgid;
     std::vector<uint32_t> runs = runs_in(e.pfn, e.nr_pages);
@@ -433,6 +470,7 @@ uint64_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts)
 {
     uint64_t closed = 0;
     ++changes_;
+    compact_runs();
     freed_pfns_.clear();
     for_each_slot_in(pfn, nr_pages, [&](uint64_t p, const PageHold&) { freed_pfns_.push_back(p); });
     for (uint64_t p : freed_pfns_) {
@@ -492,7 +530,11 @@ Holders PinLedger::holders(uint64_t pfn) const
     ++page_ops_;
     if (const PageHold* slot = pages_.find(pfn))
         for (const PageHold& h : holds_of(*slot)) out.push_back(resolve(pfn, h));
+    size_t slots = out.size();
     for (uint32_t i : runs_in(pfn, 1)) out.push_back(resolve(pfn, runs_[i].hold));
+    // In the order they took the page, as page slots keep them.
+    if (slots && out.size() > slots)
+        std::stable_sort(out.begin(), out.end(), [](const Holder& a, const Holder& b) { return a.first_ns < b.first_ns; });
     return out;
 }
 
@@ -525,8 +567,10 @@ Holders PinLedger::holders_in(uint64_t pfn, uint64_t nr_pages) const
         uint64_t from = std::max(run.first, pfn);
         add(from, run.hold, std::min(run.end(), pfn + nr_pages) - from);
     }
-    std::stable_sort(found.begin(), found.end(),
-                     [](const Entry& a, const Entry& b) { return a.first_pfn < b.first_pfn; });
+    // By where each owner's holds begin; on one page, in the order they took it.
+    std::stable_sort(found.begin(), found.end(), [](const Entry& a, const Entry& b) {
+        return std::pair(a.first_pfn, a.holder.first_ns) < std::pair(b.first_pfn, b.holder.first_ns);
+    });
     Holders out;
     for (const Entry& e : found) out.push_back(e.holder);
     return out;

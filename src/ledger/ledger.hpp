@@ -202,8 +202,8 @@ private:
     };
 
     OwnerId owner_of(const GrabEvent& e);
-    void add(uint64_t pfn, OwnerId owner, uint32_t count, uint64_t ts);
-    bool place(uint64_t pfn, const PageHold& h);
+    uint32_t add(uint64_t pfn, OwnerId owner, uint32_t count, uint64_t ts);
+    uint32_t place(uint64_t pfn, const PageHold& h, bool& new_hold);
     void erase_page(uint64_t pfn, PageHold* slot);
     void drop_empty(uint64_t pfn);
     void note_closed(uint64_t pfn, const PageHold& h, uint32_t n, uint64_t ts, bool by_free, uint32_t nr_pages = 1);
@@ -221,9 +221,10 @@ private:
     void forget_region_if_empty(uint64_t index, Region* r);
     uint32_t add_run(const HoldRun& run);
     void remove_run(uint32_t index);
+    void compact_runs();
     void replace_run(uint32_t index, std::initializer_list<HoldRun> pieces);
-    void hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
-    void grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
+    uint64_t hold_new(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
+    uint64_t grab_uncovered(OwnerId id, uint64_t from, uint64_t to, uint32_t count, uint64_t ts);
     // Indices of the runs overlapping [pfn, pfn + n), each once.
     const std::vector<uint32_t>& runs_in(uint64_t pfn, uint64_t n) const;
     // Takes pins from a run's pages in pfn order from `from`: whole pages,
@@ -283,7 +284,8 @@ void PinLedger::slots_in(Self& self, uint64_t pfn, uint64_t n, F& f)
     auto visit_region = [&](uint64_t r) {
         visit(std::max(pfn, r << kRegionShift), std::min(end, (r + 1) << kRegionShift));
     };
-    if (last - first < self.regions_.size()) {
+    // Whichever costs less: the range's regions, or every region held.
+    if (last - first < self.regions_.capacity()) {
         for (uint64_t r = first; r <= last; ++r) {
             ++self.page_ops_;
             const Region* reg = self.regions_.find(r);

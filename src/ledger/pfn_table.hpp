@@ -67,6 +67,7 @@ public:
         for (; slots_[hole].pfn != pfn; hole = (hole + 1) & mask_)
             if (slots_[hole].pfn == kEmpty) return false;
         erase_slot(hole);
+        shrink_if_sparse();
         return true;
     }
     // The same for a value find() returned, without probing for it again.
@@ -74,9 +75,17 @@ public:
     {
         auto offset = reinterpret_cast<const char*>(value) - reinterpret_cast<const char*>(&slots_[0].value);
         erase_slot(static_cast<size_t>(offset) / sizeof(Slot));
+        shrink_if_sparse();
     }
 
 private:
+    // A table an eighth full halves (to a quarter full): for_each() and the
+    // memory cost what is held now, not the most ever held.
+    void shrink_if_sparse()
+    {
+        if (capacity() > kMinCapacity && size_ * 8 < capacity()) reset(capacity() / 2);
+    }
+
     // Later slots of the probe run move back into the hole, so lookups need
     // no tombstones and the table never degrades under churn.
     void erase_slot(size_t hole)
@@ -99,6 +108,7 @@ public:
     // its use lets several cache misses overlap.
     void prefetch(uint64_t pfn) const { __builtin_prefetch(&slots_[home(pfn)]); }
 
+    // f(pfn, value) for each entry; costs capacity(), at most 8 x size() + 64.
     template <class F>
     void for_each(F&& f) const
     {

@@ -317,3 +317,103 @@ TEST(LedgerRun, AGiantFolioCostsPerRecordNotPerPage)
 
 }  // namespace
 }  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// Among holds equally old (the same timestamp, another owner), the one
+// whose pages in the released folio begin lowest goes first: a run's pages
+// all go before another owner's page inside it (docs/ledger.md).
+TEST(LedgerRun, EquallyOldHoldsAreReleasedByWhereTheyBegin)
+{
+    PinLedger ledger;
+    ledger.grab(test::grab(10, 100, 0x0, kFlagPin, 4));
+    ledger.grab(test::grab(10, 200, 0x1, kFlagPin));
+    auto out = ledger.release(test::release(20, 300, 0x0, kFlagPin, 3, 4));
+    EXPECT_EQ(out.matched, 3u);
+    EXPECT_TRUE(ledger.holders(0x0).empty());
+    EXPECT_TRUE(ledger.holders(0x2).empty());
+    ASSERT_EQ(ledger.holders(0x1).size(), 1u);
+    EXPECT_EQ(ledger.holders(0x1)[0].task.tgid, 200u);
+    ASSERT_EQ(ledger.holders(0x3).size(), 1u);
+    EXPECT_EQ(ledger.holders(0x3)[0].task.tgid, 100u);
+}
+
+// A count stops at UINT32_MAX instead of wrapping; the owner's totals count
+// the pins the ledger holds, so a free leaves none.
+TEST(LedgerRun, ASaturatedCountLeavesTheOwnersTotalsConsistent)
+{
+    PinLedger ledger;
+    for (int i = 0; i < 3; ++i) {
+        GrabEvent e = test::grab(10 + i, 100, 0x0, kFlagPin, 2);
+        e.count = INT32_MAX;
+        ledger.grab(e);
+        GrabEvent one = test::grab(10 + i, 100, 0x8, kFlagPin);
+        one.count = INT32_MAX;
+        ledger.grab(one);
+    }
+    EXPECT_EQ(ledger.holders(0x0)[0].count, UINT32_MAX);
+    EXPECT_EQ(ledger.holders(0x8)[0].count, UINT32_MAX);
+    ledger.page_freed(0x0, 16, 20);
+    const Owner& o = ledger.owner(0);
+    EXPECT_EQ(o.pins_held, 0u);
+    EXPECT_EQ(o.pages_held, 0u);
+    EXPECT_EQ(o.pins_freed, o.pins_taken);
+}
+
+// A grab that reaches the ledger after a later one (past the reordering
+// window) dates the pages it covers by the older of the two, in a run as in
+// a page slot.
+TEST(LedgerRun, AGrabOutOfOrderDatesRunAndSlotAlike)
+{
+    PinLedger ledger;
+    ledger.grab(test::grab(100, 100, 0x0, kFlagPin, 4));
+    ledger.grab(test::grab(100, 100, 0x8, kFlagPin));
+    ledger.grab(test::grab(50, 100, 0x0, kFlagPin, 4));
+    ledger.grab(test::grab(50, 100, 0x8, kFlagPin));
+    EXPECT_EQ(ledger.holders(0x0)[0].first_ns, 50u);
+    EXPECT_EQ(ledger.holders(0x8)[0].first_ns, 50u);
+    EXPECT_EQ(ledger.holders(0x0)[0].count, 2u);
+}
+
+// A page held by a run and by a page slot lists them in the order they
+// took it.
+TEST(LedgerRun, HoldersOfAPageComeInTheOrderTheyTookIt)
+{
+    PinLedger ledger;
+    ledger.grab(test::grab(10, 100, 0x0, kFlagPin, 512));
+    ledger.grab(test::grab(20, 200, 0x5, kFlagPin));
+    auto hs = ledger.holders(0x5);
+    ASSERT_EQ(hs.size(), 2u);
+    EXPECT_EQ(hs[0].task.tgid, 100u);
+    EXPECT_EQ(hs[1].task.tgid, 200u);
+}
+
+// What the ledger once held does not make later records dearer: after
+// 20 000 scattered pages and 20 000 runs are freed, a folio's release, an
+// order-10 free and a machine-wide range cost what is held now.
+TEST(LedgerRun, WorkPerRecordFollowsWhatIsHeldNowNotThePeak)
+{
+    PinLedger ledger;
+    constexpr uint64_t kMany = 20000;
+    for (uint64_t i = 0; i < kMany; ++i) {
+        ledger.grab(test::grab(10, 100, i << 9, kFlagPin));
+        ledger.grab(test::grab(10, 100, (i << 9) + 2, kFlagPin, 2));
+    }
+    for (uint64_t i = 1; i < kMany; ++i) ledger.page_freed(i << 9, 4, 20);
+    ASSERT_EQ(ledger.pages_held(), 3u);
+    uint64_t before = ledger.page_ops();
+    for (uint64_t i = 0; i < 100; ++i) {
+        ledger.release(test::release(30, 100, (5000 + i) << 10, kFlagPin, 1, 1024));
+        ledger.page_freed((7000 + i) << 10, 1024, 30);
+    }
+    EXPECT_LT(ledger.page_ops() - before, 100u * 16) << "a few regions per record, whatever was held before";
+    before = ledger.page_ops();
+    size_t seen = 0;
+    ledger.for_each_hold_in(0, uint64_t{1} << 40, [&](uint64_t, const PageHold&) { ++seen; });
+    EXPECT_EQ(seen, 3u);
+    EXPECT_LT(ledger.page_ops() - before, 1000u) << "a machine-wide range walks what is held, not the peak";
+}
+
+}  // namespace
+}  // namespace pintrace

@@ -237,6 +237,13 @@ TEST(History, OnePagesEveryEventInTimeOrder)
     // 0x1001: grabbed in the 64-page range, then failed; 0x3003: grabbed in
     // the folio, released with it, and its pin closed.
     EXPECT_EQ(seen, (std::vector<W>{W::Grab, W::Grab, W::Release, W::Closed, W::MigrationFailed}));
+    // The folio's grab is one run in the ledger: its close is still told
+    // of the page asked about, not of the run's first page.
+    for (const auto& e : r.history)
+        if (e.what == W::Closed) {
+            EXPECT_EQ(e.pfn, 0x3003u);
+            EXPECT_EQ(e.nr_pages, 1u);
+        }
     ASSERT_EQ(r.history_holders.at(0x1001).size(), 1u);
     EXPECT_TRUE(r.history_holders.at(0x3003).empty());
     std::string text = test::flat(render_report_text(r));
