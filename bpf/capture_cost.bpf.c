@@ -188,3 +188,86 @@ static __always_inline void ring_pair(__u32 i)
 }
 
 COST_PROGRAM(ring_pair, ring_pair(i))
+
+/* Not a capture body: the design of docs/pairing.md, measured. A grab
+ * parks in a global array, a row of COST_RING slots per CPU, and a release
+ * claims its grab by compare-and-exchange. parked_pair: a pin released on
+ * its own CPU. parked_miss: a release whose grab is parked nowhere, which
+ * looks through every row before it would be sent as today (a completion
+ * interrupt on another CPU finds its grab somewhere on the way: this is
+ * the most it pays). */
+struct parked_grab {
+	__u64 state; /* 0: free, 1: parked */
+	__u64 pfn;
+	struct live_grab grab;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COST_ROWS * COST_RING);
+	__type(key, __u32);
+	__type(value, struct parked_grab);
+} cost_parked SEC(".maps");
+
+__u32 cost_parked_head[COST_ROWS];
+
+static __always_inline __u32 own_row(void)
+{
+	return bpf_get_smp_processor_id() & (COST_ROWS - 1);
+}
+
+static __always_inline struct parked_grab *parked_slot(__u32 row, __u32 k)
+{
+	__u32 at = (row * COST_RING + k) & (COST_ROWS * COST_RING - 1);
+
+	return bpf_map_lookup_elem(&cost_parked, &at);
+}
+
+static __always_inline void park(__u64 pfn)
+{
+	__u32 row = own_row();
+	struct parked_grab *p = parked_slot(row, cost_parked_head[row]++ & (COST_RING - 1));
+
+	if (!p)
+		return;
+	/* An occupant claimed here would be sent, with its own timestamp. */
+	__sync_val_compare_and_swap(&p->state, 1, 0);
+	p->pfn = pfn;
+	p->grab.since_ns = bpf_ktime_get_ns();
+	p->grab.tid = (__u32)bpf_get_current_pid_tgid();
+	__sync_val_compare_and_swap(&p->state, 0, 1);
+}
+
+static __always_inline bool claim_in_row(__u32 row, __u64 pfn)
+{
+	for (__u32 k = 0; k < COST_RING; k++) {
+		struct parked_grab *p = parked_slot(row, k);
+
+		if (p && p->state == 1 && p->pfn == pfn && __sync_val_compare_and_swap(&p->state, 1, 0) == 1)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool claim(__u64 pfn)
+{
+	__u32 row = own_row();
+
+	if (claim_in_row(row, pfn))
+		return true;
+	for (__u32 r = 0; r < COST_ROWS; r++)
+		if (r != row && claim_in_row(r, pfn))
+			return true;
+	return false;
+}
+
+static __always_inline void parked_pair(__u32 i)
+{
+	__u64 pfn = cost_pfns[i & (COST_PAGES - 1)];
+
+	park(pfn);
+	claim(pfn);
+}
+
+COST_PROGRAM(parked_pair, parked_pair(i))
+COST_PROGRAM(parked_miss, claim(cost_untracked_pfns[i & (COST_PAGES - 1)]))

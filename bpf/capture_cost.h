@@ -6,7 +6,11 @@
 /* Real pages the bodies run on: iteration i uses page i % COST_PAGES. */
 #define COST_PAGES 4096
 
-/* Pairing in a per-CPU ring of this many recent grabs (ring_pair). */
+/* Pairing in a per-CPU ring of this many recent grabs (ring_pair), and
+ * in a row of this many slots per CPU (parked_pair, parked_miss). */
 #define COST_RING 8
+
+/* Rows of parked grabs: one per CPU of a 64-CPU host (docs/pairing.md). */
+#define COST_ROWS 64
 
 #endif
