@@ -271,3 +271,55 @@ static __always_inline void parked_pair(__u32 i)
 
 COST_PROGRAM(parked_pair, parked_pair(i))
 COST_PROGRAM(parked_miss, claim(cost_untracked_pfns[i & (COST_PAGES - 1)]))
+
+/* ... and with the hint instead of the search: the park notes its slot in
+ * a direct-mapped table indexed by the pfn's low bits; the release reads
+ * the hint and tries that one slot. hinted_pair parks on the next CPU's
+ * row, as a grab whose completion interrupt runs elsewhere. */
+#define COST_HINTS 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COST_HINTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cost_parked_hint SEC(".maps");
+
+static __always_inline void park_hinted(__u32 row, __u64 pfn)
+{
+	__u32 k = cost_parked_head[row & (COST_ROWS - 1)]++ & (COST_RING - 1);
+	struct parked_grab *p = parked_slot(row, k);
+	__u32 key = (__u32)pfn & (COST_HINTS - 1), *hint;
+
+	if (!p)
+		return;
+	__sync_val_compare_and_swap(&p->state, 1, 0);
+	p->pfn = pfn;
+	p->grab.since_ns = bpf_ktime_get_ns();
+	p->grab.tid = (__u32)bpf_get_current_pid_tgid();
+	__sync_val_compare_and_swap(&p->state, 0, 1);
+	hint = bpf_map_lookup_elem(&cost_parked_hint, &key);
+	if (hint)
+		*hint = (row * COST_RING + k) & (COST_ROWS * COST_RING - 1);
+}
+
+static __always_inline bool claim_hinted(__u64 pfn)
+{
+	__u32 key = (__u32)pfn & (COST_HINTS - 1), *hint = bpf_map_lookup_elem(&cost_parked_hint, &key);
+	struct parked_grab *p;
+
+	if (!hint)
+		return false;
+	p = bpf_map_lookup_elem(&cost_parked, hint);
+	return p && p->state == 1 && p->pfn == pfn && __sync_val_compare_and_swap(&p->state, 1, 0) == 1;
+}
+
+static __always_inline void hinted_pair(__u32 i)
+{
+	__u64 pfn = cost_pfns[i & (COST_PAGES - 1)];
+
+	park_hinted(own_row() + 1, pfn);
+	claim_hinted(pfn);
+}
+
+COST_PROGRAM(hinted_pair, hinted_pair(i))

@@ -84,6 +84,8 @@ constexpr Case kCases[] = {
      "not a capture body: docs/pairing.md's park and claim, released on its own CPU"},
     {"parked_miss", &Programs::cost_parked_miss, 0, nullptr,
      "not a capture body: a release whose grab is parked nowhere: all 64 rows looked through"},
+    {"hinted_pair", &Programs::cost_hinted_pair, 0, nullptr,
+     "not a capture body: parked on another CPU's row, found by the pfn's hint"},
     // Not timed (their records vary by run): the free filter's checks below.
     {"free_tracked", &Programs::cost_free_tracked, 0, nullptr, "mm_page_free of pages the grabs marked"},
     {"free_block", &Programs::cost_free_block, 0, nullptr, "mm_page_free of an order-10 block"},
