@@ -42,7 +42,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16384);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, 127 * sizeof(__u64));
+	__uint(value_size, PT_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
 /* Stacks whose bucket in `stacks` held another one (PT_STACK_SPILL). A
@@ -51,7 +51,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 4096);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, 127 * sizeof(__u64));
+	__uint(value_size, PT_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks_spill SEC(".maps");
 
 /* Records the ring buffer had no room for, per CPU. */
@@ -125,15 +125,13 @@ struct {
  * interval: a thread's grabs with the same flags come from the same call
  * site in practice (exec's argument copying and a vmsplice do not share). */
 
-#define PT_EEXIST 17
-
 /* A stack's id in `stacks`, or in `stacks_spill` (PT_STACK_SPILL set) when
  * its bucket in `stacks` already holds a different stack. */
 static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 {
 	__s32 id = bpf_get_stackid(ctx, &stacks, flags);
 
-	if (id == -PT_EEXIST) {
+	if (id == -EEXIST) {
 		id = bpf_get_stackid(ctx, &stacks_spill, flags);
 		if (id >= 0)
 			id |= PT_STACK_SPILL;

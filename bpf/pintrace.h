@@ -2,7 +2,8 @@
 /*
  * The records the BPF programs put in the ring buffer. This header is the
  * only definition of their layout: the BPF side fills them, the trace file
- * stores them byte for byte, and src/trace/records.hpp decodes them.
+ * stores them byte for byte, and src/events/decode.cpp decodes them (their
+ * sizes are checked at the end of this header, on both sides).
  *
  * Compatibility rule (the trace file depends on it): a record type's layout
  * never changes once released. New information goes into a new record type
@@ -14,6 +15,8 @@
 #include <linux/types.h>
 
 #define PT_COMM_LEN 16
+/* Frames a stack map entry holds: the kernel's PERF_MAX_STACK_DEPTH. */
+#define PT_MAX_STACK_DEPTH 127
 /* A walk of a failed migration's list stops here; the end record says so. */
 #define PT_MAX_FAILED_WALK 1024
 /* unpin_user_pages(pages, n) arrays are walked up to this many entries. */
@@ -220,5 +223,27 @@ struct pt_calib {
 	__u32 n_pfn_then_page;
 	__u64 struct_page_size;
 };
+
+/* The sizes the trace file stores: checked at compile time by the BPF
+ * objects and by user space, so that a field added inside a released
+ * record fails the build instead of every reader of old traces. */
+#ifdef __cplusplus
+#define PT_ASSERT_SIZE(type, bytes) static_assert(sizeof(struct type) == (bytes), #type " is stored byte for byte")
+#else
+#define PT_ASSERT_SIZE(type, bytes) _Static_assert(sizeof(struct type) == (bytes), #type " is stored byte for byte")
+#endif
+PT_ASSERT_SIZE(pt_header, 48);
+PT_ASSERT_SIZE(pt_grab, 80);
+PT_ASSERT_SIZE(pt_release, 72);
+PT_ASSERT_SIZE(pt_migrate, 96);
+PT_ASSERT_SIZE(pt_failed_folio, 80);
+PT_ASSERT_SIZE(pt_migrate_end, 64);
+PT_ASSERT_SIZE(pt_exec, 48);
+PT_ASSERT_SIZE(pt_process_exit, 48);
+PT_ASSERT_SIZE(pt_isolation_failed, 72);
+PT_ASSERT_SIZE(pt_isolation_refused, 80);
+PT_ASSERT_SIZE(pt_contig_alloc, 72);
+PT_ASSERT_SIZE(pt_page_freed, 64);
+PT_ASSERT_SIZE(pt_cma, 112);
 
 #endif

@@ -161,7 +161,7 @@ size_t CaptureSession::watch_frees(std::span<const uint64_t> pfns)
 
 std::vector<uint64_t> CaptureSession::stack_addresses(int32_t id) const
 {
-    std::vector<uint64_t> ips(127);
+    std::vector<uint64_t> ips(PT_MAX_STACK_DEPTH);
     if (id < 0) return {};
     bpf_map* map = id & PT_STACK_SPILL ? state_->skel->maps.stacks_spill : state_->skel->maps.stacks;
     int32_t key = id & ~PT_STACK_SPILL;
