@@ -36,6 +36,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "compound_head.h"
+#include "rmap.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -46,20 +47,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define PAGE_MAPPING_ANON 1UL
 #define PAGE_MAPPING_MOVABLE 2UL
-
-/* What the page's mapping says. */
-enum rmap_kind {
-	RMAP_NONE = 0,       /* no mapping: kernel, driver or free page, or truncated from its file */
-	RMAP_ANON = 1,
-	RMAP_FILE = 2,
-	RMAP_KSM = 3,        /* a KSM stable node: its mappers are not walked */
-	RMAP_MOVABLE = 4,    /* non-LRU movable (balloon, zsmalloc): no user mappers */
-	RMAP_UNREADABLE = 5, /* no struct page there */
-};
-
-#define RMAP_STACK_FULL 1 /* a subtree was not searched */
-#define RMAP_NO_OWNER 2   /* mm->owner absent (no CONFIG_MEMCG): mappers without a pid */
-#define RMAP_NO_HEAD 4    /* a tail page whose head word made no sense: not walked */
 
 /* Input. */
 __u64 vmemmap_base = 0;

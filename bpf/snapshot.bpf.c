@@ -30,25 +30,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "compound_head.h"
+#include "snapshot.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define SNAP_CHUNK 2048
-#define SNAP_SLOTS 4
-#define SNAP_BLOCKS 32
 #define SNAP_PAGE_MAX 128 /* larger struct pages (debug configs) are refused, see bad_layout */
 #define SNAP_SCRATCH 512 /* three struct pages, rounded up to a power of two for masking */
-#define SNAP_NONE (-2147483647 - 1)
-#define SNAP_NO_BLOCK 0xffff
-#define SNAP_NO_HEAD (~0ULL)
-
-/* What to read for page i (op[i]), from its /proc/kpageflags flags. */
-enum snap_op {
-	SNAP_SKIP = 0,  /* free, hole, or a tail whose head is already known */
-	SNAP_SMALL = 1, /* refcount and mapcount */
-	SNAP_HEAD = 2,  /* a folio head: also its order and pin count */
-	SNAP_TAIL = 3,  /* a tail whose head is not in the run: find the head, read it as HEAD */
-};
 
 /* One slot per thread running the program at the same time (ctx[0]).
  * Flat arrays, not a struct, so that the skeleton spells them for C++. */

@@ -10,21 +10,22 @@
 #include <string>
 #include <vector>
 
+#include "snapshot.h"
 #include "snapshot/page_state.hpp"
 #include "util/result.hpp"
 
 namespace pintrace::snapshot {
 
-inline constexpr int32_t kNoPage = INT32_MIN;       // no readable struct page
-inline constexpr uint16_t kNoBlock = 0xffff;        // pageblock bits unreadable
-inline constexpr uint64_t kNoHead = ~uint64_t{0};   // a tail page whose head was not found (SNAP_NO_HEAD)
+inline constexpr int32_t kNoPage = SNAP_NONE;          // no readable struct page
+inline constexpr uint16_t kNoBlock = SNAP_NO_BLOCK;     // pageblock bits unreadable
+inline constexpr uint64_t kNoHead = SNAP_NO_HEAD;       // a tail page whose head was not found
 
-// What to read for one page of a run (bpf/snapshot.bpf.c enum snap_op).
+// What to read for one page of a run (bpf/snapshot.h enum snap_op).
 enum class PageOp : uint8_t {
-    Skip = 0,   // free, hole, or a tail page whose head was read already
-    Small = 1,  // refcount and mapcount
-    Head = 2,   // a folio head: also the folio's order and pin count
-    Tail = 3,   // a tail whose head is not in the run: read its head
+    Skip = SNAP_SKIP,    // free, hole, or a tail page whose head was read already
+    Small = SNAP_SMALL,  // refcount and mapcount
+    Head = SNAP_HEAD,    // a folio head: also the folio's order and pin count
+    Tail = SNAP_TAIL,    // a tail whose head is not in the run: read its head
 };
 
 // One page as the BPF program read it.

@@ -13,6 +13,7 @@
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "rmap.h"
 #include "rmap.skel.h"
 
 namespace pintrace::snapshot {
@@ -26,18 +27,14 @@ BpfRmap::~BpfRmap() = default;
 
 namespace {
 
-// bpf/rmap.bpf.c's enum rmap_kind and flags.
-constexpr uint32_t kBpfNone = 0, kBpfAnon = 1, kBpfFile = 2, kBpfKsm = 3, kBpfMovable = 4;
-constexpr uint32_t kStackFull = 1, kNoOwner = 2, kNoHead = 4;
-
 RmapKind kind_of(uint32_t k)
 {
     switch (k) {
-    case kBpfNone: return RmapKind::None;
-    case kBpfAnon: return RmapKind::Anon;
-    case kBpfFile: return RmapKind::File;
-    case kBpfKsm: return RmapKind::Ksm;
-    case kBpfMovable: return RmapKind::Movable;
+    case RMAP_NONE: return RmapKind::None;
+    case RMAP_ANON: return RmapKind::Anon;
+    case RMAP_FILE: return RmapKind::File;
+    case RMAP_KSM: return RmapKind::Ksm;
+    case RMAP_MOVABLE: return RmapKind::Movable;
     default: return RmapKind::Unreadable;
     }
 }
@@ -92,9 +89,9 @@ Result<PageMappers> BpfRmap::walk(uint64_t pfn, size_t max_mappers, unsigned max
             break;
         }
     }
-    out.truncated = out.truncated || (bss->rmap_flags & kStackFull);
-    out.no_owner = bss->rmap_flags & kNoOwner;
-    out.no_head = bss->rmap_flags & kNoHead;
+    out.truncated = out.truncated || (bss->rmap_flags & RMAP_STACK_FULL);
+    out.no_owner = bss->rmap_flags & RMAP_NO_OWNER;
+    out.no_head = bss->rmap_flags & RMAP_NO_HEAD;
     return out;
 }
 
