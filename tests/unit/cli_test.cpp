@@ -468,9 +468,10 @@ TEST(ExitCodes, NoCommandUsesOneCodeForTwoThings)
     for (const char* command : {"record", "report", "top", "doctor", "snapshot", "explain"})
         for (size_t i = 0; i < kExitCodes.size(); ++i)
             for (size_t j = i + 1; j < kExitCodes.size(); ++j)
-                if (exit_code_applies(kExitCodes[i], command) && exit_code_applies(kExitCodes[j], command))
+                if (exit_code_applies(kExitCodes[i], command) && exit_code_applies(kExitCodes[j], command)) {
                     EXPECT_NE(kExitCodes[i].code, kExitCodes[j].code)
                         << command << ": " << kExitCodes[i].name << " and " << kExitCodes[j].name;
+                }
 }
 
 // A typo in a filter must not read as "nothing failed": the valid values
@@ -593,10 +594,11 @@ TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
     EXPECT_GT(points, 0u);
     EXPECT_EQ(std::string(state), missed ? "degraded" : "complete") << line;
     EXPECT_EQ(line.find("missing_targets=") != std::string::npos, missed > 0) << line;
-    if (missed)
+    if (missed) {
         EXPECT_NE(ok.out.find("DEGRADED capture, " + std::to_string(missed) + " of " + std::to_string(points)),
                   std::string::npos)
             << ok.out;
+    }
     unlink(trace.c_str());
 }
 
