@@ -86,8 +86,11 @@ private:
         StackEvent s{p.id, StackKind::User, p.tgid, {}};
         auto exec = last_exec_ns_.find(p.tgid);
         bool stale = exec != last_exec_ns_.end() && exec->second > p.ts_ns;
-        for (auto ip : session_.stack_addresses(p.id))
-            s.frames.push_back({ip, stale || !resolve ? std::string() : user_.resolve(p.tgid, ip)});
+        std::vector<uint64_t> ips = session_.stack_addresses(p.id);
+        // The maps are the process's own only when not stale: then a frame
+        // outside them is the walk running off the stack, not a caller.
+        if (resolve && !stale) ips.resize(user_.plausible_frames(p.tgid, ips));
+        for (auto ip : ips) s.frames.push_back({ip, stale || !resolve ? std::string() : user_.resolve(p.tgid, ip)});
         return writer.append(s);
     }
 

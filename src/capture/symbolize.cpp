@@ -152,6 +152,18 @@ const std::vector<UserSymbols::Mapping>& UserSymbols::maps_of(uint32_t tgid)
     return it->second;
 }
 
+size_t UserSymbols::plausible_frames(uint32_t tgid, std::span<const uint64_t> ips)
+{
+    const auto& maps = maps_of(tgid);
+    if (maps.empty()) return ips.size();
+    auto executable = [&](uint64_t ip) {
+        return std::any_of(maps.begin(), maps.end(), [&](const Mapping& m) { return ip >= m.start && ip < m.end; });
+    };
+    size_t n = 0;
+    while (n < ips.size() && executable(ips[n])) ++n;
+    return n;
+}
+
 std::string UserSymbols::resolve(uint32_t tgid, uint64_t addr)
 {
     for (const auto& m : maps_of(tgid)) {

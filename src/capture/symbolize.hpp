@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,6 +55,12 @@ public:
     // "func+0x10 (binary)" or "binary+0x1234"; "" when the address is in no
     // file mapping of the process (or the process is gone).
     std::string resolve(uint32_t tgid, uint64_t addr);
+    // How many of a stack's frames, leaf first, to keep: a frame-pointer
+    // walk that runs through a function without a frame pointer goes on
+    // through whatever the stack holds (0x3030303030303030, say). It stops
+    // before the first frame in no executable mapping of the process; all
+    // are kept when the process's maps cannot be read (it is gone).
+    size_t plausible_frames(uint32_t tgid, std::span<const uint64_t> ips);
     // Whether resolve() would use maps already read rather than read them.
     bool has_maps(uint32_t tgid) const { return maps_.contains(tgid); }
     void forget(uint32_t tgid) { maps_.erase(tgid); }

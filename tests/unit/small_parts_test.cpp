@@ -130,6 +130,26 @@ TEST(UserSymbols, ResolvesAnAddressInThisProcess)
     EXPECT_NE(name.find("(unit_tests)"), std::string::npos) << name;
 }
 
+// A frame-pointer walk through a frameless function goes on through data:
+// the stack stops before the first frame in no executable mapping.
+TEST(UserSymbols, AStackStopsWhereItsFramesLeaveTheCode)
+{
+    UserSymbols syms;
+    auto pid = static_cast<uint32_t>(getpid());
+    auto code = reinterpret_cast<uint64_t>(&a_function_to_find);
+    int on_the_stack = 0;
+    auto data = reinterpret_cast<uint64_t>(&on_the_stack);
+    std::vector<uint64_t> ips{code + 4, code + 8, 0x3030303030303030, code};
+    EXPECT_EQ(syms.plausible_frames(pid, ips), 2u);
+    ips = {code, data};
+    EXPECT_EQ(syms.plausible_frames(pid, ips), 1u) << "the stack is no code";
+    ips = {code, code + 1};
+    EXPECT_EQ(syms.plausible_frames(pid, ips), 2u);
+    // A process whose maps cannot be read keeps every frame.
+    ips = {0x3030303030303030};
+    EXPECT_EQ(syms.plausible_frames(0x7fffffff, ips), 1u);
+}
+
 // The recorder relies on this to resolve an exited process's stacks only
 // from maps read while it lived.
 TEST(UserSymbols, KeepsTheMapsItReadUntilTold)
