@@ -223,19 +223,27 @@ static __always_inline struct parked_grab *parked_slot(__u32 row, __u32 k)
 	return bpf_map_lookup_elem(&cost_parked, &at);
 }
 
-static __always_inline void park(__u64 pfn)
+/* Parks a grab of pfn in the next slot of row; returns the slot's index in
+ * cost_parked, or -1. */
+static __always_inline int park_on(__u32 row, __u64 pfn)
 {
-	__u32 row = own_row();
-	struct parked_grab *p = parked_slot(row, cost_parked_head[row]++ & (COST_RING - 1));
+	__u32 k = cost_parked_head[row & (COST_ROWS - 1)]++ & (COST_RING - 1);
+	struct parked_grab *p = parked_slot(row, k);
 
 	if (!p)
-		return;
+		return -1;
 	/* An occupant claimed here would be sent, with its own timestamp. */
 	__sync_val_compare_and_swap(&p->state, 1, 0);
 	p->pfn = pfn;
 	p->grab.since_ns = bpf_ktime_get_ns();
 	p->grab.tid = (__u32)bpf_get_current_pid_tgid();
 	__sync_val_compare_and_swap(&p->state, 0, 1);
+	return (row * COST_RING + k) & (COST_ROWS * COST_RING - 1);
+}
+
+static __always_inline void park(__u64 pfn)
+{
+	park_on(own_row(), pfn);
 }
 
 static __always_inline bool claim_in_row(__u32 row, __u64 pfn)
@@ -287,20 +295,14 @@ struct {
 
 static __always_inline void park_hinted(__u32 row, __u64 pfn)
 {
-	__u32 k = cost_parked_head[row & (COST_ROWS - 1)]++ & (COST_RING - 1);
-	struct parked_grab *p = parked_slot(row, k);
+	int at = park_on(row, pfn);
 	__u32 key = (__u32)pfn & (COST_HINTS - 1), *hint;
 
-	if (!p)
+	if (at < 0)
 		return;
-	__sync_val_compare_and_swap(&p->state, 1, 0);
-	p->pfn = pfn;
-	p->grab.since_ns = bpf_ktime_get_ns();
-	p->grab.tid = (__u32)bpf_get_current_pid_tgid();
-	__sync_val_compare_and_swap(&p->state, 0, 1);
 	hint = bpf_map_lookup_elem(&cost_parked_hint, &key);
 	if (hint)
-		*hint = (row * COST_RING + k) & (COST_ROWS * COST_RING - 1);
+		*hint = at;
 }
 
 static __always_inline bool claim_hinted(__u64 pfn)
