@@ -41,7 +41,10 @@ pid=$!
 trap 'kill -TERM $pid 2>/dev/null' INT TERM
 wait $pid
 wait $pid 2>/dev/null
-# Fork mode leaves its per-job directories behind when interrupted.
+# Fork mode's parent can exit on a signal before its running jobs: stop
+# them too (they are this run's binary), then its per-job directories.
+pkill -TERM -f "^$work/report_fuzz " 2>/dev/null && sleep 2
+pkill -KILL -f "^$work/report_fuzz " 2>/dev/null
 rm -rf /tmp/libFuzzerTemp.FuzzWithFork"$pid".dir 2>/dev/null
 
 elapsed=$(( $(date +%s) - start ))
