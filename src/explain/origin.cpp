@@ -1,85 +1,97 @@
 #include "explain/origin.hpp"
 
 #include <array>
-#include <utility>
 
 namespace pintrace {
 namespace {
 
-// Substrings of function names, checked innermost frame first: the first
-// frame that names a subsystem decides (direct I/O sits below io_uring's
-// read path, for example). Substrings, because helpers get inlined and
-// syscall entries are decorated (__do_sys_vmsplice, __x64_sys_...).
-// "vfio_" comes first: "vfio_pin_pages_remote" contains "io_pin_pages".
-constexpr std::array<std::pair<std::string_view, Origin>, 16> kSignatures = {{
-    {"vfio_", Origin::Vfio},
-    {"io_sqe_buffer", Origin::IoUringBuffers},
-    {"io_pin_pages", Origin::IoUringBuffers},
-    {"io_sqe_buffers_register", Origin::IoUringBuffers},
-    {"bio_iov_iter_get_pages", Origin::DirectIo},
-    {"__blkdev_direct_IO", Origin::DirectIo},
-    {"iomap_dio", Origin::DirectIo},
-    {"__iomap_dio", Origin::DirectIo},
-    {"iter_to_pipe", Origin::Vmsplice},
-    {"vmsplice", Origin::Vmsplice},
-    {"ib_umem_get", Origin::Rdma},
-    {"kvm_", Origin::Kvm},
-    {"hva_to_pfn", Origin::Kvm},
-    {"get_arg_page", Origin::Exec},
-    {"memfd_pin_folios", Origin::Udmabuf},
-    {"udmabuf_", Origin::Udmabuf},
-}};
+// Stack marks are substrings of function names, because helpers get
+// inlined and syscall entries are decorated (__do_sys_vmsplice,
+// __x64_sys_...). The innermost frame that carries a mark decides (direct
+// I/O sits below io_uring's read path, for example); within one frame the
+// rows are tried in table order, so VFIO comes first:
+// "vfio_pin_pages_remote" contains io_uring's "io_pin_pages".
+constexpr std::string_view kVfioMarks[] = {"vfio_"};
+constexpr std::string_view kIommufdMarks[] = {"pfn_reader_user_pin", "iopt_", "iommufd_"};
+constexpr std::string_view kIoUringMarks[] = {"io_sqe_buffer", "io_pin_pages", "io_sqe_buffers_register"};
+constexpr std::string_view kDirectIoMarks[] = {"bio_iov_iter_get_pages", "__blkdev_direct_IO", "iomap_dio"};
+constexpr std::string_view kVmspliceMarks[] = {"iter_to_pipe", "vmsplice"};
+constexpr std::string_view kRdmaMarks[] = {"ib_umem_get"};
+constexpr std::string_view kKvmMarks[] = {"kvm_", "hva_to_pfn"};
+constexpr std::string_view kExecMarks[] = {"get_arg_page"};
+constexpr std::string_view kUdmabufMarks[] = {"memfd_pin_folios", "udmabuf_"};
+
+constexpr std::array kOrigins = {
+    OriginInfo{Origin::Vfio, "vfio", "a VFIO DMA mapping",
+               "a VFIO DMA mapping pins guest or device memory for as long as it exists: unmap it "
+               "(VFIO_IOMMU_UNMAP_DMA), detach the device, or stop {who}",
+               "unmap the DMA mapping, detach the device, or stop it", kVfioMarks},
+    OriginInfo{Origin::Iommufd, "iommufd", "an iommufd IOAS mapping",
+               "an iommufd IOAS mapping pins its memory for as long as it exists: unmap it (IOMMU_IOAS_UNMAP), "
+               "detach the device, or stop {who}",
+               "unmap the IOAS mapping, detach the device, or stop it", kIommufdMarks},
+    OriginInfo{Origin::IoUringBuffers, "io_uring_fixed_buffers", "io_uring fixed buffers",
+               "io_uring fixed buffers stay pinned until unregistered: have {who} call IORING_UNREGISTER_BUFFERS "
+               "(or close its ring), or restart it",
+               "unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it", kIoUringMarks},
+    OriginInfo{Origin::DirectIo, "direct_io", "direct I/O in flight",
+               "direct I/O in flight holds its buffer until the I/O completes: retry the migration; if it keeps "
+               "failing, look for I/O stuck on a slow or hung device in {who}",
+               "I/O in flight: retry, and look for stuck I/O if it persists", kDirectIoMarks},
+    OriginInfo{Origin::Vmsplice, "vmsplice", "pages vmspliced into a pipe",
+               "pages vmspliced into a pipe stay referenced until the pipe is read or closed: find the pipe {who} "
+               "fills and nobody drains",
+               "drain or close the pipe it fills", kVmspliceMarks},
+    OriginInfo{Origin::Rdma, "rdma", "an RDMA memory registration",
+               "an RDMA memory region pins its pages until deregistered: have {who} deregister the MR "
+               "(ibv_dereg_mr), or restart it",
+               "deregister the memory region or restart it", kRdmaMarks},
+    OriginInfo{Origin::Kvm, "kvm", "KVM guest memory",
+               "KVM holds a reference on guest memory it keeps mapped for the guest (a page a vCPU maps, such as "
+               "the APIC access page, or one mapped for emulation) for as long as it stays mapped: retry; if it "
+               "persists, live-migrate or restart the guest run by {who}",
+               "retry; if it persists, migrate or restart the guest", kKvmMarks},
+    OriginInfo{Origin::Exec, "exec", "execve copying its arguments",
+               "execve holds argument pages only while it runs: transient; retry", "transient: retry", kExecMarks},
+    OriginInfo{Origin::Udmabuf, "udmabuf", "a udmabuf (memfd pinned for DMA)",
+               "a udmabuf pins the memfd pages it exports until its dma-buf is released: have {who} close the "
+               "dma-buf fd (and the devices that imported it let go), or restart it",
+               "close the udmabuf's dma-buf fd or restart it", kUdmabufMarks},
+};
+
+constexpr OriginInfo kUnknown{Origin::Unknown, "unknown", "an unrecognised code path", "", "", {}};
 
 }  // namespace
+
+std::span<const OriginInfo> origins() { return kOrigins; }
+
+const OriginInfo& origin_info(Origin o)
+{
+    for (const auto& row : kOrigins)
+        if (row.origin == o) return row;
+    return kUnknown;
+}
 
 Origin origin_of(std::span<const std::string> kernel_frames)
 {
     for (const auto& frame : kernel_frames) {
         std::string_view fn = std::string_view(frame).substr(0, frame.find('+'));
-        for (const auto& [needle, origin] : kSignatures)
-            if (fn.find(needle) != std::string_view::npos) return origin;
+        for (const auto& row : kOrigins)
+            for (std::string_view mark : row.stack_marks)
+                if (fn.find(mark) != std::string_view::npos) return row.origin;
     }
     return Origin::Unknown;
 }
 
-std::string_view origin_name(Origin o)
-{
-    switch (o) {
-    case Origin::IoUringBuffers: return "io_uring_fixed_buffers";
-    case Origin::DirectIo: return "direct_io";
-    case Origin::Vmsplice: return "vmsplice";
-    case Origin::Vfio: return "vfio";
-    case Origin::Rdma: return "rdma";
-    case Origin::Kvm: return "kvm";
-    case Origin::Exec: return "exec";
-    case Origin::Udmabuf: return "udmabuf";
-    case Origin::Unknown: break;
-    }
-    return "unknown";
-}
+std::string_view origin_name(Origin o) { return origin_info(o).name; }
+
+std::string_view origin_description(Origin o) { return origin_info(o).description; }
 
 Origin origin_from_name(std::string_view name)
 {
-    for (Origin o : {Origin::IoUringBuffers, Origin::DirectIo, Origin::Vmsplice, Origin::Vfio, Origin::Rdma, Origin::Kvm,
-                     Origin::Exec, Origin::Udmabuf})
-        if (origin_name(o) == name) return o;
+    for (const auto& row : kOrigins)
+        if (row.name == name) return row.origin;
     return Origin::Unknown;
-}
-
-std::string_view origin_description(Origin o)
-{
-    switch (o) {
-    case Origin::IoUringBuffers: return "io_uring fixed buffers";
-    case Origin::DirectIo: return "direct I/O in flight";
-    case Origin::Vmsplice: return "pages vmspliced into a pipe";
-    case Origin::Vfio: return "a VFIO DMA mapping";
-    case Origin::Rdma: return "an RDMA memory registration";
-    case Origin::Kvm: return "KVM guest memory";
-    case Origin::Exec: return "execve copying its arguments";
-    case Origin::Udmabuf: return "a udmabuf (memfd pinned for DMA)";
-    case Origin::Unknown: break;
-    }
-    return "an unrecognised code path";
 }
 
 }  // namespace pintrace

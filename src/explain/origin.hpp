@@ -1,6 +1,11 @@
 // Where a pin or reference came from, recognised from its kernel stack: the
 // difference between "unregister the io_uring buffers" and "wait for the
 // I/O to finish" is in the call path, not in the FOLL_* flags.
+//
+// Everything pintrace knows and says about one origin is one row of the
+// table in origin.cpp: its name, its words, what to do about it and the
+// kernel functions that give it away. A new origin is one enum value and
+// one row.
 #pragma once
 
 #include <span>
@@ -14,17 +19,35 @@ enum class Origin {
     IoUringBuffers,  // IORING_REGISTER_BUFFERS
     DirectIo,        // O_DIRECT / bio-based I/O in flight
     Vmsplice,        // pages spliced into a pipe
-    Vfio,            // VFIO DMA mapping
+    Vfio,            // VFIO DMA mapping (type1 container)
+    Iommufd,         // iommufd IOAS mapping (also VFIO devices bound to iommufd)
     Rdma,            // RDMA memory registration (ib_umem)
     Kvm,             // KVM guest memory
     Exec,            // execve copying its arguments
     Udmabuf,         // memfd pinned for dma-buf
 };
 
+struct OriginInfo {
+    Origin origin = Origin::Unknown;
+    std::string_view name;         // in JSON and in trace seeds: "io_uring_fixed_buffers"
+    std::string_view description;  // a noun phrase: "io_uring fixed buffers"
+    // What to do, as a sentence; "{who}" stands for the holder ("pid 7 (fio)").
+    std::string_view next_step;
+    std::string_view short_action;  // the few words of next_step that fit a summary line
+    // Substrings of kernel function names that mark a stack as this origin.
+    std::span<const std::string_view> stack_marks;
+};
+
+// Every known origin (Unknown not among them), in the order their stack
+// marks are tried.
+std::span<const OriginInfo> origins();
+// Unknown's row has no next step: callers fall back to the cause's.
+const OriginInfo& origin_info(Origin o);
+
 // Frames as "symbol+0xoff", innermost first.
 Origin origin_of(std::span<const std::string> kernel_frames);
-std::string_view origin_name(Origin o);         // "io_uring_fixed_buffers", ...
-std::string_view origin_description(Origin o);  // "io_uring fixed buffers", ...
+std::string_view origin_name(Origin o);         // "io_uring_fixed_buffers", ...; "unknown"
+std::string_view origin_description(Origin o);  // "io_uring fixed buffers", ...; "an unrecognised code path"
 Origin origin_from_name(std::string_view name);  // the inverse of origin_name; Unknown for others
 
 }  // namespace pintrace

@@ -101,6 +101,18 @@ constexpr const char* kRefusedAtIsolationStep =
     "other kernel memory, or a page still in a per-CPU LRU batch, which a retry can fix); retry, or use another "
     "range (another memory block, a zone made movable with movablecore=, or a CMA area)";
 
+namespace {
+
+// An origin's next step with "{who}" replaced by the holder.
+std::string with_holder(std::string_view step, const std::string& who)
+{
+    std::string out(step);
+    if (size_t at = out.find("{who}"); at != std::string::npos) out.replace(at, 5, who);
+    return out;
+}
+
+}  // namespace
+
 std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exited)
 {
     std::string who = "pid " + std::to_string(task.tgid) + " (" + std::string(comm_view(task.comm)) + ")";
@@ -112,27 +124,7 @@ std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exit
                " are still held: a teardown still pending (io_uring rings are freed by a kworker, possibly after "
                "in-flight I/O ends) or a leak in the driver that took them; retry later, and if the pages stay "
                "held, check dmesg and the driver";
-    switch (origin) {
-    case Origin::IoUringBuffers:
-        return "io_uring fixed buffers stay pinned until unregistered: have " + who +
-               " call IORING_UNREGISTER_BUFFERS (or close its ring), or restart it";
-    case Origin::DirectIo:
-        return "direct I/O in flight holds its buffer until the I/O completes: retry the migration; if it keeps "
-               "failing, look for I/O stuck on a slow or hung device in " + who;
-    case Origin::Vmsplice:
-        return "pages vmspliced into a pipe stay referenced until the pipe is read or closed: find the pipe " + who +
-               " fills and nobody drains";
-    case Origin::Vfio:
-        return "a VFIO DMA mapping pins guest or device memory for as long as it exists: unmap it "
-               "(VFIO_IOMMU_UNMAP_DMA), detach the device, or stop " + who;
-    case Origin::Rdma:
-        return "an RDMA memory region pins its pages until deregistered: have " + who +
-               " deregister the MR (ibv_dereg_mr), or restart it";
-    case Origin::Exec:
-        return "execve holds argument pages only while it runs: transient; retry";
-    default:
-        break;
-    }
+    if (std::string_view step = origin_info(origin).next_step; !step.empty()) return with_holder(step, who);
     switch (cause) {
     case Cause::LongtermPin:
         return "long-term pins (io_uring fixed buffers, RDMA memory regions, VFIO DMA mappings) stay until released: "
@@ -455,15 +447,7 @@ namespace {
 std::string short_action(Cause cause, Origin origin, bool exited)
 {
     if (exited) return "its process has exited but the pins remain: retry later, then check the driver";
-    switch (origin) {
-    case Origin::IoUringBuffers: return "unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it";
-    case Origin::DirectIo: return "I/O in flight: retry, and look for stuck I/O if it persists";
-    case Origin::Vmsplice: return "drain or close the pipe it fills";
-    case Origin::Vfio: return "unmap the DMA mapping, detach the device, or stop it";
-    case Origin::Rdma: return "deregister the memory region or restart it";
-    case Origin::Exec: return "transient: retry";
-    default: break;
-    }
+    if (std::string_view action = origin_info(origin).short_action; !action.empty()) return std::string(action);
     switch (cause) {
     case Cause::LongtermPin: return "have it release them, or restart it";
     case Cause::ShortPin: return "retry once its I/O completes";

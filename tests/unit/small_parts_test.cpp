@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <unistd.h>
 
 #include "capture/calibrate.hpp"
@@ -186,6 +187,42 @@ TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
                                                  "__do_sys_vmsplice+0x2e1", "do_syscall_64+0x5d"}),
               Origin::Vmsplice);
     EXPECT_EQ(origin_of(std::vector<std::string>{"x+0x1", "y+0x2"}), Origin::Unknown);
+    // VFIO's type1 pinning carries io_uring's mark inside its name: VFIO wins.
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "vfio_pin_pages_remote+0x90"}), Origin::Vfio);
+    // A VFIO device bound to iommufd pins through iommufd's page reader.
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio_fast+0x5", "pin_user_pages_fast+0x21",
+                                                 "pfn_reader_user_pin+0x11c", "iopt_map_pages+0x8c",
+                                                 "vfio_iommufd_compat_attach_ioas+0x31"}),
+              Origin::Iommufd);
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "memfd_pin_folios+0x1d6",
+                                                 "udmabuf_create+0x2a1"}),
+              Origin::Udmabuf);
+}
+
+// Every origin says what it is and what to do, under a name of its own
+// that reads back to it: the report never falls silent on a known origin.
+TEST(Origin, EveryRowIsComplete)
+{
+    std::vector<std::string_view> names;
+    for (const OriginInfo& row : origins()) {
+        SCOPED_TRACE(std::string(row.name));
+        EXPECT_NE(row.origin, Origin::Unknown);
+        EXPECT_FALSE(row.description.empty());
+        EXPECT_FALSE(row.next_step.empty());
+        // At most one holder to name (exec's step needs none: it is over by itself).
+        EXPECT_EQ(row.next_step.find("{who}"), row.next_step.rfind("{who}"));
+        EXPECT_FALSE(row.short_action.empty());
+        EXPECT_FALSE(row.stack_marks.empty());
+        EXPECT_EQ(origin_from_name(row.name), row.origin);
+        EXPECT_EQ(&origin_info(row.origin), &row);
+        names.push_back(row.name);
+    }
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
+    EXPECT_EQ(origins().size(), 9u);  // every value of Origin but Unknown
+    EXPECT_EQ(origin_name(Origin::Unknown), "unknown");
+    EXPECT_EQ(origin_from_name("unknown"), Origin::Unknown);
+    EXPECT_TRUE(origin_info(Origin::Unknown).next_step.empty());
 }
 
 }  // namespace
