@@ -42,34 +42,50 @@ enum pt_record_type {
 	PT_REC_CONTIG_ALLOC = 12,   /* alloc_contig_pages(): a contiguous allocation began or ended */
 };
 
-/* Which attach point produced a record; the trace header names each one. */
+/*
+ * Which attach point produced a record, and the kernel function or
+ * tracepoint ("group:event") it attaches to: one row each, read by the BPF
+ * programs (the numbers: stored in traces, never renumber) and by user
+ * space (the names in reports and the attach targets of
+ * src/capture/attach_plan.cpp, through hook_name()).
+ */
+#define PT_HOOKS(X) \
+	X(TRY_GRAB_PAGE, 1, "try_grab_page") \
+	X(TRY_GRAB_FOLIO, 2, "try_grab_folio") \
+	X(GUP_PUT_FOLIO, 3, "gup_put_folio") \
+	/* 4, 5: reserved (unpin_user_page, unpin_user_pages) */ \
+	X(MIGRATE_TP, 6, "migrate:mm_migrate_pages") \
+	X(MIGRATE_PAGES_EXIT, 7, "migrate_pages") \
+	X(FOLLOW_PAGE, 8, "follow_page") /* not a record source: marks grabs to ignore */ \
+	X(TRY_GRAB_FOLIO_FAST, 9, "try_grab_folio_fast") \
+	X(TRY_GRAB_COMPOUND_HEAD, 10, "try_grab_compound_head") \
+	X(PUT_COMPOUND_HEAD, 11, "put_compound_head") \
+	X(EXEC_TP, 12, "sched:sched_process_exec") \
+	X(ISOLATION_TP, 13, "page_isolation:test_pages_isolated") \
+	X(PAGE_FREE_TP, 14, "kmem:mm_page_free") \
+	X(CMA_ALLOC_START_TP, 15, "cma:cma_alloc_start") \
+	X(CMA_BUSY_RETRY_TP, 16, "cma:cma_alloc_busy_retry") \
+	X(CMA_ALLOC_FINISH_TP, 17, "cma:cma_alloc_finish") \
+	X(CMA_ALLOC_TP, 18, "cma:cma_alloc") /* the single CMA event before 5.11 */ \
+	X(EXIT_TP, 19, "sched:sched_process_exit") \
+	/* start_isolate_page_range() returned an error */ \
+	X(ISOLATE_RANGE, 20, "start_isolate_page_range") \
+	/* has_unmovable_pages() named the page (where not inlined) */ \
+	X(UNMOVABLE_PAGE, 21, "has_unmovable_pages") \
+	X(CONTIG_PAGES, 22, "alloc_contig_pages") /* 5.x-6.9 */ \
+	X(CONTIG_PAGES_NOPROF, 23, "alloc_contig_pages_noprof") /* 6.10+ */ \
+	/* 7.x; alloc_contig_pages_noprof wraps it */ \
+	X(CONTIG_FROZEN_PAGES, 24, "alloc_contig_frozen_pages_noprof") \
+	/* releases where 7.x inlines gup_put_folio: unpin_user_page(page), */ \
+	/* unpin_folio(folio), unpin_user_folio(folio, npages) (io_uring, bio completion) */ \
+	X(UNPIN_USER_PAGE, 25, "unpin_user_page") \
+	X(UNPIN_FOLIO, 26, "unpin_folio") \
+	X(UNPIN_USER_FOLIO, 27, "unpin_user_folio")
+
 enum pt_hook {
-	PT_HOOK_TRY_GRAB_PAGE = 1,
-	PT_HOOK_TRY_GRAB_FOLIO = 2,
-	PT_HOOK_GUP_PUT_FOLIO = 3,
-	/* 4, 5: reserved (unpin_user_page, unpin_user_pages) */
-	PT_HOOK_MIGRATE_TP = 6,
-	PT_HOOK_MIGRATE_PAGES_EXIT = 7,
-	PT_HOOK_FOLLOW_PAGE = 8,   /* not a record source: marks grabs to ignore */
-	PT_HOOK_TRY_GRAB_FOLIO_FAST = 9,
-	PT_HOOK_TRY_GRAB_COMPOUND_HEAD = 10,
-	PT_HOOK_PUT_COMPOUND_HEAD = 11,
-	PT_HOOK_EXEC_TP = 12,
-	PT_HOOK_ISOLATION_TP = 13,
-	PT_HOOK_PAGE_FREE_TP = 14,
-	PT_HOOK_CMA_ALLOC_START_TP = 15,
-	PT_HOOK_CMA_BUSY_RETRY_TP = 16,
-	PT_HOOK_CMA_ALLOC_FINISH_TP = 17,
-	PT_HOOK_CMA_ALLOC_TP = 18,  /* cma:cma_alloc, the single event before 5.11 */
-	PT_HOOK_EXIT_TP = 19,
-	PT_HOOK_ISOLATE_RANGE = 20,    /* start_isolate_page_range() returned an error */
-	PT_HOOK_UNMOVABLE_PAGE = 21,   /* has_unmovable_pages() named the page (where not inlined) */
-	PT_HOOK_CONTIG_PAGES = 22,     /* alloc_contig_pages (5.x-6.9) */
-	PT_HOOK_CONTIG_PAGES_NOPROF = 23, /* alloc_contig_pages_noprof (6.10+) */
-	PT_HOOK_CONTIG_FROZEN_PAGES = 24, /* alloc_contig_frozen_pages_noprof (7.x; the one above wraps it) */
-	PT_HOOK_UNPIN_USER_PAGE = 25,  /* releases: unpin_user_page(page) (gup_put_folio inlined on 7.x) */
-	PT_HOOK_UNPIN_FOLIO = 26,      /* releases: unpin_folio(folio) */
-	PT_HOOK_UNPIN_USER_FOLIO = 27, /* releases: unpin_user_folio(folio, npages): io_uring, bio completion */
+#define PT_HOOK_ENUMERATOR(name, number, target) PT_HOOK_##name = number,
+	PT_HOOKS(PT_HOOK_ENUMERATOR)
+#undef PT_HOOK_ENUMERATOR
 };
 
 struct pt_header {

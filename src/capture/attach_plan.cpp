@@ -124,7 +124,7 @@ bool feature_absent(const PlannedAttach& p)
 AttachPoint planned_point(const PlannedAttach& p)
 {
     const AttachSpec& s = *p.spec;
-    AttachPoint point{s.target, s.hook, "missing", p.why, s.hides};
+    AttachPoint point{s.target(), s.hook, "missing", p.why, s.hides};
     switch (p.kind) {
     case AttachKind::Trampoline:
     case AttachKind::Kprobe:
@@ -173,7 +173,7 @@ Variant tramp(ProgramRef entry, ProgramRef exit, Signature sig = {}) { return {e
 
 PlannedAttach plan_tracepoint(const AttachSpec& spec, const KernelFacts& facts)
 {
-    std::string_view target = spec.target;
+    std::string target = spec.target();
     if (facts.tracepoint_exists(target)) return {&spec, AttachKind::Tracepoint};
     if (spec.feature_absent && !facts.tracepoint_exists(target.substr(0, target.find(':'))))
         return {&spec, AttachKind::Absent, nullptr, spec.feature_absent};
@@ -183,17 +183,17 @@ PlannedAttach plan_tracepoint(const AttachSpec& spec, const KernelFacts& facts)
 
 PlannedAttach plan_function(const AttachSpec& spec, const KernelFacts& facts)
 {
-    auto sig = facts.signature(spec.target);
+    auto sig = facts.signature(spec.target());
     if (!sig) {
         // Not in BTF, yet present as a clone with other arguments: the work
         // still happens there, unseen. That is missing, never absent.
-        if (std::string clones = clones_detail(facts, spec.target); !clones.empty())
+        if (std::string clones = clones_detail(facts, spec.target()); !clones.empty())
             return {&spec, AttachKind::Missing, nullptr, clones};
         if (spec.absent_is_fine) return {&spec, AttachKind::Absent, nullptr, kWorkElsewhere};
     }
     std::string refusal = sig ? kNoVariant : kNoSuchFunction;
     if (const Variant* v = sig ? matching(spec.trampolines, sig) : nullptr) {
-        refusal = facts.trampoline_refusal(spec.target, v->exit ? TrampolineKind::Exit : TrampolineKind::Entry);
+        refusal = facts.trampoline_refusal(spec.target(), v->exit ? TrampolineKind::Exit : TrampolineKind::Entry);
         if (refusal.empty()) return {&spec, AttachKind::Trampoline, v};
         refusal = "trampoline " + refusal;
     }
@@ -216,34 +216,34 @@ const std::vector<AttachSpec>& attach_specs()
     const char* cma_outcome = "CMA allocation outcomes";
     const char* contig = "contiguous allocations";
     static const std::vector<AttachSpec> specs = {
-        {.hook = PT_HOOK_FOLLOW_PAGE, .target = "follow_page",
+        {.hook = PT_HOOK_FOLLOW_PAGE,
          .trampolines = {tramp(&P::fentry_follow_page, &P::fexit_follow_page)},
          .kprobes = {tramp(&P::kprobe_follow_page, &P::kretprobe_follow_page)},
          .hides = kHidesFollowPage, .absent_is_fine = true},
         // Slow GUP: try_grab_page up to 6.9, try_grab_folio(folio, ...) from 6.10.
-        {.hook = PT_HOOK_TRY_GRAB_PAGE, .target = "try_grab_page",
+        {.hook = PT_HOOK_TRY_GRAB_PAGE,
          .trampolines = {tramp(nullptr, &P::fexit_try_grab_page)},
          .kprobes = {tramp(&P::kprobe_try_grab_page, &P::kretprobe_try_grab_page)},
          .hides = kHidesGrabSlow, .absent_is_fine = true, .capability = grabs},
-        {.hook = PT_HOOK_TRY_GRAB_FOLIO, .target = "try_grab_folio",
+        {.hook = PT_HOOK_TRY_GRAB_FOLIO,
          .trampolines = {tramp(nullptr, &P::fexit_try_grab_folio, ptr3),
                          tramp(nullptr, &P::fexit_try_grab_folio_int, int3)},
          .kprobes = {tramp(&P::kprobe_try_grab_folio, &P::kretprobe_try_grab_folio, ptr3),
                      tramp(&P::kprobe_try_grab_folio_int, &P::kretprobe_try_grab_folio_int, int3)},
          .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
-        {.hook = PT_HOOK_TRY_GRAB_FOLIO_FAST, .target = "try_grab_folio_fast",
+        {.hook = PT_HOOK_TRY_GRAB_FOLIO_FAST,
          .trampolines = {tramp(nullptr, &P::fexit_try_grab_folio_fast, ptr3)},
          .kprobes = {tramp(&P::kprobe_try_grab_folio_fast, &P::kretprobe_try_grab_folio_fast, ptr3)},
          .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
-        {.hook = PT_HOOK_TRY_GRAB_COMPOUND_HEAD, .target = "try_grab_compound_head",
+        {.hook = PT_HOOK_TRY_GRAB_COMPOUND_HEAD,
          .trampolines = {tramp(nullptr, &P::fexit_try_grab_compound_head, ptr3)},
          .kprobes = {tramp(&P::kprobe_try_grab_compound_head, &P::kretprobe_try_grab_compound_head, ptr3)},
          .hides = kHidesGrabFast, .absent_is_fine = true, .capability = grabs},
-        {.hook = PT_HOOK_GUP_PUT_FOLIO, .target = "gup_put_folio",
+        {.hook = PT_HOOK_GUP_PUT_FOLIO,
          .trampolines = {tramp(&P::fentry_gup_put_folio, nullptr)},
          .kprobes = {tramp(&P::kprobe_gup_put_folio, nullptr)},
          .hides = kHidesRelease, .absent_is_fine = true, .capability = releases},
-        {.hook = PT_HOOK_PUT_COMPOUND_HEAD, .target = "put_compound_head",
+        {.hook = PT_HOOK_PUT_COMPOUND_HEAD,
          .trampolines = {tramp(&P::fentry_put_compound_head, nullptr)},
          .kprobes = {tramp(&P::kprobe_put_compound_head, nullptr)},
          .hides = kHidesRelease, .absent_is_fine = true, .capability = releases},
@@ -251,70 +251,70 @@ const std::vector<AttachSpec>& attach_specs()
         // (io_uring buffer unregistration, direct I/O completion). Entry
         // reports, exit ends the mark that keeps gup_put_folio /
         // put_compound_head from reporting the same release again.
-        {.hook = PT_HOOK_UNPIN_USER_PAGE, .target = "unpin_user_page",
+        {.hook = PT_HOOK_UNPIN_USER_PAGE,
          .trampolines = {tramp(&P::fentry_unpin_user_page, &P::fexit_unpin_user_page, {1, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_unpin_user_page, &P::kretprobe_unpin_user_page, {1, RetKind::Any})},
          .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
-        {.hook = PT_HOOK_UNPIN_FOLIO, .target = "unpin_folio",
+        {.hook = PT_HOOK_UNPIN_FOLIO,
          .trampolines = {tramp(&P::fentry_unpin_folio, &P::fexit_unpin_folio, {1, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_unpin_folio, &P::kretprobe_unpin_folio, {1, RetKind::Any})},
          .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
-        {.hook = PT_HOOK_UNPIN_USER_FOLIO, .target = "unpin_user_folio",
+        {.hook = PT_HOOK_UNPIN_USER_FOLIO,
          .trampolines = {tramp(&P::fentry_unpin_user_folio, &P::fexit_unpin_user_folio, {2, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_unpin_user_folio, &P::kretprobe_unpin_user_folio, {2, RetKind::Any})},
          .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
-        {.hook = PT_HOOK_MIGRATE_TP, .target = "migrate:mm_migrate_pages", .tracepoint = &P::tp_mm_migrate_pages,
+        {.hook = PT_HOOK_MIGRATE_TP, .tracepoint = &P::tp_mm_migrate_pages,
          .hides = kHidesMigrateTp},
-        {.hook = PT_HOOK_EXEC_TP, .target = "sched:sched_process_exec", .tracepoint = &P::tp_sched_process_exec,
+        {.hook = PT_HOOK_EXEC_TP, .tracepoint = &P::tp_sched_process_exec,
          .hides = kHidesExecTp},
-        {.hook = PT_HOOK_EXIT_TP, .target = "sched:sched_process_exit", .tracepoint = &P::tp_sched_process_exit,
+        {.hook = PT_HOOK_EXIT_TP, .tracepoint = &P::tp_sched_process_exit,
          .hides = kHidesExitTp},
-        {.hook = PT_HOOK_ISOLATION_TP, .target = "page_isolation:test_pages_isolated",
+        {.hook = PT_HOOK_ISOLATION_TP,
          .tracepoint = &P::tp_test_pages_isolated, .hides = kHidesIsolationTp},
-        {.hook = PT_HOOK_PAGE_FREE_TP, .target = "kmem:mm_page_free", .tracepoint = &P::tp_mm_page_free,
+        {.hook = PT_HOOK_PAGE_FREE_TP, .tracepoint = &P::tp_mm_page_free,
          .hides = kHidesPageFreeTp},
         // CMA: start and busy_retry since 5.11; the outcome from cma_alloc_finish,
         // or from cma_alloc before 5.11.
-        {.hook = PT_HOOK_CMA_ALLOC_START_TP, .target = "cma:cma_alloc_start", .tracepoint = &P::tp_cma_alloc_start,
+        {.hook = PT_HOOK_CMA_ALLOC_START_TP, .tracepoint = &P::tp_cma_alloc_start,
          .hides = kHidesCmaStart, .feature_absent = kNoCma},
-        {.hook = PT_HOOK_CMA_BUSY_RETRY_TP, .target = "cma:cma_alloc_busy_retry",
+        {.hook = PT_HOOK_CMA_BUSY_RETRY_TP,
          .tracepoint = &P::tp_cma_alloc_busy_retry, .hides = kHidesCmaRetry, .feature_absent = kNoCma},
-        {.hook = PT_HOOK_CMA_ALLOC_FINISH_TP, .target = "cma:cma_alloc_finish",
+        {.hook = PT_HOOK_CMA_ALLOC_FINISH_TP,
          .tracepoint = &P::tp_cma_alloc_finish, .hides = kHidesCmaEnd, .absent_is_fine = true,
          .capability = cma_outcome, .feature_absent = kNoCma},
-        {.hook = PT_HOOK_CMA_ALLOC_TP, .target = "cma:cma_alloc", .tracepoint = &P::tp_cma_alloc,
+        {.hook = PT_HOOK_CMA_ALLOC_TP, .tracepoint = &P::tp_cma_alloc,
          .hides = kHidesCmaEnd, .absent_is_fine = true, .capability = cma_outcome, .feature_absent = kNoCma},
         // Refusals at isolation: the range always; the page only where
         // has_unmovable_pages() is a function of its own (5.x; inlined later).
-        {.hook = PT_HOOK_ISOLATE_RANGE, .target = "start_isolate_page_range",
+        {.hook = PT_HOOK_ISOLATE_RANGE,
          .trampolines = {tramp(nullptr, &P::fexit_start_isolate_page_range_3args, {3, RetKind::Int}),
                          tramp(nullptr, &P::fexit_start_isolate_page_range_4args, {4, RetKind::Int}),
                          tramp(nullptr, &P::fexit_start_isolate_page_range_5args, {5, RetKind::Int})},
          .kprobes = {tramp(&P::kprobe_start_isolate_page_range, &P::kretprobe_start_isolate_page_range)},
          .hides = kHidesIsolationRefused},
-        {.hook = PT_HOOK_UNMOVABLE_PAGE, .target = "has_unmovable_pages",
+        {.hook = PT_HOOK_UNMOVABLE_PAGE,
          .trampolines = {tramp(nullptr, &P::fexit_has_unmovable_pages, {4, RetKind::Pointer})},
          .kprobes = {tramp(nullptr, &P::kretprobe_has_unmovable_pages, {4, RetKind::Pointer})},
          .hides = kHidesUnmovablePage, .absent_is_fine = true},
         // Contiguous allocations: alloc_contig_pages up to 6.9, *_noprof from
         // 6.10, and on 7.x the frozen variant it wraps (one capability).
-        {.hook = PT_HOOK_CONTIG_PAGES, .target = "alloc_contig_pages",
+        {.hook = PT_HOOK_CONTIG_PAGES,
          .trampolines = {tramp(&P::fentry_alloc_contig_pages, &P::fexit_alloc_contig_pages, {4, RetKind::Pointer})},
          .kprobes = {tramp(&P::kprobe_alloc_contig_pages, &P::kretprobe_alloc_contig_pages, {4, RetKind::Pointer})},
          .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
-        {.hook = PT_HOOK_CONTIG_PAGES_NOPROF, .target = "alloc_contig_pages_noprof",
+        {.hook = PT_HOOK_CONTIG_PAGES_NOPROF,
          .trampolines = {tramp(&P::fentry_alloc_contig_pages_noprof, &P::fexit_alloc_contig_pages_noprof,
                                {4, RetKind::Pointer})},
          .kprobes = {tramp(&P::kprobe_alloc_contig_pages_noprof, &P::kretprobe_alloc_contig_pages_noprof,
                            {4, RetKind::Pointer})},
          .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
-        {.hook = PT_HOOK_CONTIG_FROZEN_PAGES, .target = "alloc_contig_frozen_pages_noprof",
+        {.hook = PT_HOOK_CONTIG_FROZEN_PAGES,
          .trampolines = {tramp(&P::fentry_alloc_contig_frozen_pages_noprof, &P::fexit_alloc_contig_frozen_pages_noprof,
                                {4, RetKind::Pointer})},
          .kprobes = {tramp(&P::kprobe_alloc_contig_frozen_pages_noprof,
                            &P::kretprobe_alloc_contig_frozen_pages_noprof, {4, RetKind::Pointer})},
          .hides = kHidesContigAlloc, .absent_is_fine = true, .capability = contig},
-        {.hook = PT_HOOK_MIGRATE_PAGES_EXIT, .target = "migrate_pages",
+        {.hook = PT_HOOK_MIGRATE_PAGES_EXIT,
          .trampolines = {tramp(nullptr, &P::fexit_migrate_pages_6args, {6, RetKind::Any}),
                          tramp(nullptr, &P::fexit_migrate_pages_7args, {7, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_migrate_pages, &P::kretprobe_migrate_pages)},
@@ -327,7 +327,7 @@ std::vector<std::string> spec_functions()
 {
     std::vector<std::string> out;
     for (const auto& s : attach_specs())
-        if (!s.tracepoint) out.push_back(s.target);
+        if (!s.tracepoint) out.push_back(s.target());
     return out;
 }
 
@@ -336,10 +336,10 @@ std::vector<std::string> spec_tracepoints()
     std::vector<std::string> out;
     for (const auto& s : attach_specs()) {
         if (!s.tracepoint) continue;
-        std::string_view t = s.target;
-        std::string group(t.substr(0, t.find(':')));
+        std::string t = s.target();
+        std::string group = t.substr(0, t.find(':'));
         if (std::find(out.begin(), out.end(), group) == out.end()) out.push_back(group);
-        out.push_back(s.target);
+        out.push_back(t);
     }
     return out;
 }
@@ -385,7 +385,7 @@ bool refuse_program(std::vector<PlannedAttach>& plan, const pintrace_bpf* skel, 
         if (std::none_of(refs.begin(), refs.end(), [&](ProgramRef r) { return skel->progs.*r == prog; })) continue;
         std::string refusal = std::string("the kernel refused to load ") + bpf_program__name(prog) + ": " + why;
         if (p.kind == AttachKind::Trampoline && facts.kprobes_refusal().empty()) {
-            if (const Variant* k = matching(p.spec->kprobes, facts.signature(p.spec->target))) {
+            if (const Variant* k = matching(p.spec->kprobes, facts.signature(p.spec->target()))) {
                 p = {p.spec, AttachKind::Kprobe, k, "trampoline program: " + refusal};
                 return true;
             }

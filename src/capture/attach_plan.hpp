@@ -20,6 +20,7 @@
 
 #include "capture/kernel_facts.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "events/event.hpp"
 #include "pintrace.skel.h"
 #include "trace/trace_info.hpp"
 
@@ -39,8 +40,7 @@ struct Variant {
 };
 
 struct AttachSpec {
-    uint16_t hook = 0;
-    const char* target = nullptr;       // kernel function, or "group:event" for a tracepoint
+    uint16_t hook = 0;                  // enum pt_hook: its PT_HOOKS row names the target
     std::vector<Variant> trampolines;   // first whose signature matches wins
     std::vector<Variant> kprobes;
     ProgramRef tracepoint = nullptr;    // set for a tracepoint
@@ -55,6 +55,9 @@ struct AttachSpec {
     // missing the kernel lacks the feature, there is nothing to miss, and
     // this says so (e.g. CONFIG_CMA off: no CMA allocation can fail).
     const char* feature_absent = nullptr;
+
+    // The kernel function, or "group:event" for a tracepoint.
+    std::string target() const { return std::string(hook_name(hook)); }
 };
 
 const std::vector<AttachSpec>& attach_specs();

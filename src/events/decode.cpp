@@ -240,31 +240,10 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
 std::string_view hook_name(uint16_t hook)
 {
     switch (hook) {
-    case PT_HOOK_TRY_GRAB_PAGE: return "try_grab_page";
-    case PT_HOOK_TRY_GRAB_FOLIO: return "try_grab_folio";
-    case PT_HOOK_GUP_PUT_FOLIO: return "gup_put_folio";
-    case PT_HOOK_FOLLOW_PAGE: return "follow_page";
-    case PT_HOOK_TRY_GRAB_FOLIO_FAST: return "try_grab_folio_fast";
-    case PT_HOOK_TRY_GRAB_COMPOUND_HEAD: return "try_grab_compound_head";
-    case PT_HOOK_PUT_COMPOUND_HEAD: return "put_compound_head";
-    case PT_HOOK_EXEC_TP: return "sched:sched_process_exec";
-    case PT_HOOK_EXIT_TP: return "sched:sched_process_exit";
-    case PT_HOOK_ISOLATION_TP: return "page_isolation:test_pages_isolated";
-    case PT_HOOK_PAGE_FREE_TP: return "kmem:mm_page_free";
-    case PT_HOOK_CMA_ALLOC_START_TP: return "cma:cma_alloc_start";
-    case PT_HOOK_CMA_BUSY_RETRY_TP: return "cma:cma_alloc_busy_retry";
-    case PT_HOOK_CMA_ALLOC_FINISH_TP: return "cma:cma_alloc_finish";
-    case PT_HOOK_CMA_ALLOC_TP: return "cma:cma_alloc";
-    case PT_HOOK_MIGRATE_TP: return "migrate:mm_migrate_pages";
-    case PT_HOOK_MIGRATE_PAGES_EXIT: return "migrate_pages (return)";
-    case PT_HOOK_ISOLATE_RANGE: return "start_isolate_page_range";
-    case PT_HOOK_UNMOVABLE_PAGE: return "has_unmovable_pages";
-    case PT_HOOK_CONTIG_PAGES: return "alloc_contig_pages";
-    case PT_HOOK_CONTIG_PAGES_NOPROF: return "alloc_contig_pages_noprof";
-    case PT_HOOK_CONTIG_FROZEN_PAGES: return "alloc_contig_frozen_pages_noprof";
-    case PT_HOOK_UNPIN_USER_PAGE: return "unpin_user_page";
-    case PT_HOOK_UNPIN_FOLIO: return "unpin_folio";
-    case PT_HOOK_UNPIN_USER_FOLIO: return "unpin_user_folio";
+#define PT_HOOK_CASE(name, number, target) \
+    case PT_HOOK_##name: return target;
+        PT_HOOKS(PT_HOOK_CASE)
+#undef PT_HOOK_CASE
     default: return "unknown";
     }
 }

@@ -254,6 +254,8 @@ using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEve
                            StackEvent, LostEvent, FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent,
                            SnapshotEndEvent>;
 
+// The kernel function or tracepoint a hook attaches to (bpf/pintrace.h's
+// PT_HOOKS row), "unknown" for a number it does not have.
 std::string_view hook_name(uint16_t hook);
 std::string_view stop_reason_name(StopReason reason);
 

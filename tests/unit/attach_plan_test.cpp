@@ -56,7 +56,7 @@ std::vector<std::string> program_names(const pintrace_bpf* skel, const PlannedAt
 const PlannedAttach& planned(const std::vector<PlannedAttach>& plan, std::string_view target)
 {
     for (const auto& p : plan)
-        if (p.spec->target == target) return p;
+        if (p.spec->target() == target) return p;
     ADD_FAILURE() << "no plan entry for " << target;
     return plan.front();
 }
@@ -232,6 +232,34 @@ TEST(AttachSpecs, EveryCaptureProgramIsNamedByExactlyOneSpec)
         EXPECT_EQ(named[prog], 1) << bpf_program__name(prog) << " is named by " << named[prog] << " specs";
     }
     EXPECT_EQ(named.size(), static_cast<size_t>(programs));
+}
+
+// A spec's target comes from its hook's row in bpf/pintrace.h; its
+// programs' sections name the same function or tracepoint, so a typo in
+// either shows here, not as a missing attach point on some kernel.
+TEST(AttachSpecs, EveryProgramAttachesWhereItsHookRowSays)
+{
+    Skeleton s;
+    ASSERT_TRUE(s.skel);
+    std::set<uint16_t> hooks;
+    for (const auto& spec : attach_specs()) {
+        std::string target = spec.target();
+        EXPECT_NE(target, "unknown") << "hook " << spec.hook << " has no PT_HOOKS row";
+        EXPECT_TRUE(hooks.insert(spec.hook).second) << target << ": two specs share hook " << spec.hook;
+        std::vector<ProgramRef> refs;
+        if (spec.tracepoint) refs.push_back(spec.tracepoint);
+        for (const auto* variants : {&spec.trampolines, &spec.kprobes})
+            for (const auto& v : *variants)
+                for (ProgramRef r : {v.entry, v.exit})
+                    if (r) refs.push_back(r);
+        for (ProgramRef r : refs) {
+            std::string sec = bpf_program__section_name(s.skel->progs.*r);
+            std::string where = sec.substr(sec.find('/') + 1);  // "try_grab_page", "cma/cma_alloc"
+            if (sec.starts_with("tracepoint/")) where[where.find('/')] = ':';
+            if (sec.starts_with("tp_btf/")) where = target.substr(0, target.find(':') + 1) + where;
+            EXPECT_EQ(where, target) << bpf_program__name(s.skel->progs.*r) << " in " << sec;
+        }
+    }
 }
 
 // ---- a refused program ----
