@@ -64,9 +64,9 @@ int run_explain(const ExplainArgs& args)
             std::string how = "possible holder (maps it)";
             for (const auto& e : c.evidence)
                 if (e.long_term && std::count(e.pfns.begin(), e.pfns.end(), pfn))
-                    how = e.origin == "io_uring_fixed_buffers"
-                              ? "likely holder (registered it as an io_uring fixed buffer)"
-                              : "likely holder (a long-term pin holder that maps it: " + e.origin + ")";
+                    how = e.named_by_fd ? "likely holder (pinned it as " + std::string(origin_description(e.origin)) + ")"
+                                        : "likely holder (a long-term pin holder that maps it: " +
+                                              std::string(origin_description(e.origin)) + ")";
             out += "  " + how + ": pid " + std::to_string(c.pid) + " (" + c.comm + ")\n";
         }
         blocks = blocks || blocks_migration(now->verdict.cls);

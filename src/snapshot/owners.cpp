@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,7 +47,7 @@ constexpr uint64_t kPage = 4096;
 
 // Reads pagemap entries for [start, end) and calls fn(vaddr, pfn) for present pages.
 template <class Fn>
-uint64_t walk_pagemap(int fd, uint64_t start, uint64_t end, Fn fn)
+uint64_t read_pagemap(int fd, uint64_t start, uint64_t end, Fn& fn)
 {
     constexpr size_t kChunk = 4096;
     uint64_t entries[kChunk];
@@ -62,6 +63,34 @@ uint64_t walk_pagemap(int fd, uint64_t start, uint64_t end, Fn fn)
         if (got < n) break;
         va += n * kPage;
     }
+    return walked;
+}
+
+// PAGEMAP_SCAN (6.7+), as include/uapi/linux/fs.h of 6.12 has it; this
+// build's headers may predate it.
+struct PmScanArg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+    uint64_t start, end, categories;
+};
+static_assert(sizeof(PmScanArg) == 96 && sizeof(PageRegion) == 24, "the kernel's layouts");
+static_assert(sizeof(VaRange) == 16);
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+constexpr uint64_t kPageIsPresent = 1 << 3;
+
+// Calls fn(vaddr, pfn) for the present pages of [start, end): pagemap
+// entries read only where the kernel says pages are present, or all of
+// them where it cannot say. Returns the entries read.
+template <class Fn>
+uint64_t walk_pagemap(int fd, uint64_t start, uint64_t end, Fn fn)
+{
+    start &= ~(kPage - 1);
+    auto ranges = present_ranges(fd, start, end);
+    if (!ranges) return read_pagemap(fd, start, end, fn);
+    uint64_t walked = 0;
+    for (const auto& r : *ranges) walked += read_pagemap(fd, r.start, r.end, fn);
     return walked;
 }
 
@@ -93,29 +122,26 @@ std::optional<uint64_t> pagemap_pfn(uint64_t entry)
     return pfn;
 }
 
-std::optional<IoUringInfo> parse_io_uring_fdinfo(std::string_view text)
+std::optional<std::vector<VaRange>> present_ranges(int pagemap_fd, uint64_t start, uint64_t end)
 {
-    std::istringstream in{std::string(text)};
-    std::string line;
-    std::optional<IoUringInfo> info;
-    bool in_bufs = false;
-    while (std::getline(in, line)) {
-        unsigned n;
-        if (std::sscanf(line.c_str(), "UserBufs: %u", &n) == 1) {
-            info = IoUringInfo{n, {}};
-            in_bufs = true;
-            continue;
-        }
-        if (!in_bufs) continue;
-        unsigned idx, len;
-        uint64_t addr;
-        if (std::sscanf(line.c_str(), " %u: 0x%" SCNx64 "/%u", &idx, &addr, &len) == 3) {
-            info->buffers.push_back({idx, addr, len});
-            continue;
-        }
-        in_bufs = false;  // the next section
+    std::vector<VaRange> out;
+    PageRegion vec[256];
+    for (uint64_t from = start; from < end;) {
+        PmScanArg arg{};
+        arg.size = sizeof arg;
+        arg.start = from;
+        arg.end = end;
+        arg.vec = reinterpret_cast<uintptr_t>(vec);
+        arg.vec_len = std::size(vec);
+        arg.category_mask = kPageIsPresent;
+        arg.return_mask = kPageIsPresent;
+        long n = ::ioctl(pagemap_fd, kPagemapScan, &arg);
+        if (n < 0) return std::nullopt;  // ENOTTY before 6.7, or not a pagemap
+        for (long i = 0; i < n; ++i) out.push_back({vec[i].start, std::min(vec[i].end, end)});
+        if (arg.walk_end <= from) return std::nullopt;  // no progress: do not trust it
+        from = arg.walk_end;
     }
-    return info;
+    return out;
 }
 
 std::string_view confidence_word(Confidence c) { return c == Confidence::Likely ? "likely" : "possible"; }
@@ -133,13 +159,14 @@ std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const st
             c.pfns.insert(h.pfn);
         }
         std::string pages = run.hits.size() == 1 ? "1 page" : std::to_string(run.hits.size()) + " pages";
-        if (run.io_uring) {
-            const auto& [fd, buf] = *run.io_uring;
+        if (run.pinned_by) {
+            const auto& [fd, kind, range] = *run.pinned_by;
             c.confidence = Confidence::Likely;
             e.long_term = true;
-            e.origin = "io_uring_fixed_buffers";
-            e.what = "io_uring fd " + std::to_string(fd) + " has registered buffer " + std::to_string(buf.index) +
-                     " (" + hex(buf.addr) + ", " + std::to_string(buf.len) + " bytes; a long-term pin) on " + pages;
+            e.named_by_fd = true;
+            e.origin = kind->origin;
+            e.what = std::string(kind->noun) + " fd " + std::to_string(fd) + " has " + range.label + " (" +
+                     hex(range.addr) + ", " + std::to_string(range.len) + " bytes; a long-term pin) on " + pages;
         } else {
             e.what = "maps " + pages + " at " + hex(run.hits.front().vaddr) + " (" + run.vma.perms + " " +
                      (run.vma.path.empty() ? "anonymous" : run.vma.path) + "): a mapping, not necessarily a pin";
@@ -158,10 +185,10 @@ std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan)
     std::map<uint64_t, std::string> out;
     for (const auto& c : scan.candidates)
         for (const auto& e : c.evidence)
-            if (e.what.rfind("io_uring", 0) == 0)
+            if (e.named_by_fd)
                 for (uint64_t pfn : e.pfns)
-                    out.emplace(pfn, "registered as an io_uring fixed buffer by pid " + std::to_string(c.pid) + " (" +
-                                         c.comm + ")");
+                    out.emplace(pfn, "pinned as " + std::string(origin_description(e.origin)) + " by pid " +
+                                         std::to_string(c.pid) + " (" + c.comm + ")");
     return out;
 }
 
@@ -174,19 +201,6 @@ std::string_view method_name(OwnerMethod m)
     case OwnerMethod::None: break;
     }
     return "none";
-}
-
-std::optional<DmaHolder> dma_holder_kind(std::string_view t)
-{
-    auto starts = [&](std::string_view p) { return t.substr(0, p.size()) == p; };
-    if (t == "/dev/vfio/vfio") return DmaHolder::VfioContainer;
-    if (starts("/dev/vfio/devices/") || t == "anon_inode:[vfio-device]") return DmaHolder::VfioDevice;
-    if (starts("/dev/vfio/") && t.size() > 10 &&
-        std::all_of(t.begin() + 10, t.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return DmaHolder::VfioGroup;
-    if (t == "/dev/iommu") return DmaHolder::Iommufd;
-    if (starts("/dev/infiniband/uverbs")) return DmaHolder::RdmaVerbs;
-    return std::nullopt;
 }
 
 std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines)
@@ -227,38 +241,27 @@ std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines)
 
 namespace {
 
-struct DmaFd {
+// A file descriptor of a holder kind that pins memory without naming
+// which (VFIO, iommufd, RDMA verbs, udmabuf, a busy io_uring ring).
+struct HeldFd {
     uint32_t fd = 0;
     std::string target;
-    DmaHolder kind = DmaHolder::VfioContainer;
+    const HolderFdKind* kind = nullptr;
+    std::string detail;  // what its fdinfo added
 };
 
-// What one process showed: its io_uring buffers and mappings on the pages
-// asked about, and its file descriptors that pin memory for DMA.
+// What one process showed: its pinned ranges and mappings on the pages
+// asked about, and its fds that pin memory without naming it.
 struct ProcessFinds {
     std::vector<MappedRun> runs;
-    std::vector<DmaFd> dma;
+    std::vector<HeldFd> held;
 };
 
-std::string dma_evidence(const DmaFd& d, size_t pages)
+std::string held_fd_evidence(const HeldFd& h, size_t pages)
 {
-    std::string what;
-    switch (d.kind) {
-    case DmaHolder::VfioContainer: what = "holds a VFIO container fd"; break;
-    case DmaHolder::VfioGroup: what = "holds a VFIO group fd"; break;
-    case DmaHolder::VfioDevice: what = "holds a VFIO device fd"; break;
-    case DmaHolder::Iommufd: what = "holds an iommufd fd"; break;
-    case DmaHolder::RdmaVerbs: what = "holds an RDMA verbs fd"; break;
-    }
-    what += " " + std::to_string(d.fd) + " (" + d.target + "): ";
-    switch (d.kind) {
-    case DmaHolder::VfioContainer: what += "its DMA mappings are long-term pins"; break;
-    case DmaHolder::VfioGroup:
-    case DmaHolder::VfioDevice: what += "memory it maps for device DMA is pinned long-term"; break;
-    case DmaHolder::Iommufd: what += "its IOAS mappings are long-term pins"; break;
-    case DmaHolder::RdmaVerbs: what += "its memory regions are long-term pins"; break;
-    }
-    return what + "; it maps " + (pages == 1 ? "1 of these pages" : std::to_string(pages) + " of these pages") +
+    return "holds " + std::string(h.kind->article) + " " + std::string(h.kind->noun) + " fd " + std::to_string(h.fd) +
+           " (" + h.target + (h.detail.empty() ? "" : "; " + h.detail) + "): " + std::string(h.kind->pins) +
+           "; it maps " + (pages == 1 ? "1 of these pages" : std::to_string(pages) + " of these pages") +
            " (which of its pages are DMA-mapped is not visible)";
 }
 
@@ -307,6 +310,258 @@ std::optional<std::string> run_rdma_tool(std::vector<std::string>& notes)
 
 std::string pages_word(size_t n) { return n == 1 ? "1 page" : std::to_string(n) + " pages"; }
 
+// What the scan looks for: the pages asked about, and a range in which
+// every page an fd names as pinned counts (the /proc fallback cannot see
+// pins; these can).
+struct Query {
+    const std::set<uint64_t>& pfns;
+    uint64_t range_start = 0, range_end = 0;
+    bool wanted(uint64_t pfn) const { return pfns.count(pfn) != 0; }
+    bool in_range(uint64_t pfn) const { return wanted(pfn) || (pfn >= range_start && pfn < range_end); }
+};
+
+// From the pages: each answer is a (task, address) the kernel's reverse
+// map held a moment ago, read without its locks; one pagemap entry at that
+// address says whether the page is really there (a forked child shares the
+// parent's anon_vma but may hold its own copy). If the reverse map fails,
+// the method becomes the walk and nothing is returned.
+std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const RmapLookup& rmap,
+                                                        const std::string& proc, uint32_t self, OwnerScan& scan)
+{
+    std::map<uint32_t, std::vector<Hit>> hits_by_pid;
+    std::map<uint32_t, Fd> pagemaps;
+    uint64_t not_mapped = 0, ksm = 0, truncated = 0, no_owner = 0, no_head = 0;
+    for (uint64_t pfn : q.pfns) {
+        auto pm = rmap(pfn);
+        if (!pm) {
+            scan.notes.push_back("reverse map failed at pfn " + hex(pfn) + " (" + pm.error().message +
+                                 "): walked every process's pagemap instead");
+            scan.method = OwnerMethod::PagemapWalk;
+            return {};
+        }
+        ++scan.rmap_pages;
+        scan.rmap_mappers += pm->mappers.size();
+        if (pm->kind == RmapKind::Ksm) ++ksm;
+        else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File) ++not_mapped;
+        truncated += pm->truncated;
+        no_head += pm->no_head;
+        for (const auto& m : pm->mappers) {
+            if (!m.tgid) {
+                ++no_owner;
+                continue;
+            }
+            if (m.tgid == self) continue;
+            auto [it, fresh] = pagemaps.try_emplace(m.tgid);
+            if (fresh)
+                it->second =
+                    Fd(::open((proc + "/" + std::to_string(m.tgid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+            uint64_t entry = 0;
+            bool confirmed = it->second.get() >= 0 &&
+                             ::pread(it->second.get(), &entry, sizeof entry, static_cast<off_t>(m.vaddr / kPage * 8)) ==
+                                 sizeof entry &&
+                             pagemap_pfn(entry) == pfn;
+            if (it->second.get() >= 0) ++scan.pages_walked;
+            if (!confirmed) {
+                ++scan.rmap_unconfirmed;
+                continue;
+            }
+            auto& hits = hits_by_pid[m.tgid];
+            if (std::none_of(hits.begin(), hits.end(), [&](const Hit& h) { return h.vaddr == m.vaddr; }))
+                hits.push_back({m.vaddr, pfn});
+        }
+    }
+    scan.notes.push_back("mappers found from the pages through the kernel's reverse map (BPF, read without its "
+                         "locks), each confirmed by one /proc/PID/pagemap read: " +
+                         std::to_string(scan.rmap_pages) + " page(s), " + std::to_string(scan.rmap_mappers) +
+                         " mapping(s) found, " + std::to_string(scan.rmap_unconfirmed) + " not confirmed");
+    if (truncated)
+        scan.notes.push_back(std::to_string(truncated) +
+                             " page(s) have more mappers than were searched (widely shared file pages): their list "
+                             "is partial");
+    if (no_head)
+        scan.notes.push_back(std::to_string(no_head) +
+                             " page(s) are tail pages whose head page could not be found (their head word fits "
+                             "neither form this kernel uses): their mappers are not walked");
+    if (ksm) scan.notes.push_back(std::to_string(ksm) + " page(s) are KSM-merged: their mappers are not walked");
+    if (no_owner)
+        scan.notes.push_back(std::to_string(no_owner) +
+                             " mapping(s) have no owner task (kernel without CONFIG_MEMCG's mm->owner)");
+    return hits_by_pid;
+}
+
+// One process, as the sources below read it.
+struct ProcessDir {
+    uint32_t pid = 0;
+    std::string dir;  // ROOT/proc/PID
+    int pagemap = -1;
+};
+
+// Source: its file descriptors of a holder kind (holder_fds.hpp). Ranges
+// an fd names become pinned runs (the pages in them that are asked about
+// or in the range); fds that name none are kept for the evidence.
+void scan_holder_fds(const ProcessDir& p, const Query& q, OwnerScan& scan, ProcessFinds& found)
+{
+    std::string fddir = p.dir + "/fd";
+    DIR* fds = ::opendir(fddir.c_str());
+    if (!fds) return;
+    while (dirent* e = ::readdir(fds)) {
+        if (e->d_name[0] == '.') continue;
+        std::string target = read_link(fddir + "/" + e->d_name);
+        const HolderFdKind* kind = holder_fd_kind(target);
+        if (!kind) continue;
+        uint32_t fd = static_cast<uint32_t>(std::atoi(e->d_name));
+        FdReading reading;
+        if (kind->read_fdinfo) {
+            auto text = read_text_file(p.dir + "/fdinfo/" + e->d_name);
+            if (!text) continue;  // closed meanwhile
+            auto r = kind->read_fdinfo(text.value());
+            if (!r) continue;  // holds nothing after all
+            reading = std::move(*r);
+        }
+        if (!reading.note.empty())
+            scan.notes.push_back("pid " + std::to_string(p.pid) + " " + std::string(kind->noun) + " fd " +
+                                 std::to_string(fd) + " " + reading.note);
+        if (reading.ranges.empty()) {
+            found.held.push_back({fd, target, kind, reading.detail});
+            continue;
+        }
+        for (auto& range : reading.ranges) {
+            MappedRun run;
+            run.vma = Vma{range.addr, range.addr + range.len, "", ""};
+            scan.pages_walked += walk_pagemap(p.pagemap, range.addr, range.addr + range.len,
+                                              [&](uint64_t va, uint64_t pfn) {
+                                                  if (q.in_range(pfn)) run.hits.push_back({va, pfn});
+                                              });
+            run.pinned_by = PinnedBy{fd, kind, std::move(range)};
+            found.runs.push_back(std::move(run));
+        }
+    }
+    ::closedir(fds);
+}
+
+// Source: every mapping's pagemap (without the reverse map).
+void scan_mappings(const ProcessDir& p, const Query& q, OwnerScan& scan, ProcessFinds& found)
+{
+    auto maps = read_text_file(p.dir + "/maps");
+    if (!maps) return;
+    for (const auto& v : parse_maps(maps.value())) {
+        if (v.path == "[vsyscall]") continue;
+        MappedRun run;
+        run.vma = v;
+        scan.pages_walked += walk_pagemap(p.pagemap, v.start, v.end, [&](uint64_t va, uint64_t pfn) {
+            if (q.wanted(pfn)) run.hits.push_back({va, pfn});
+        });
+        if (!run.hits.empty()) found.runs.push_back(std::move(run));
+    }
+}
+
+// Source: the mappings the reverse map named in it; its maps say what each is.
+void add_mapped_by_rmap(const ProcessDir& p, std::vector<Hit> hits, ProcessFinds& found)
+{
+    auto maps = read_text_file(p.dir + "/maps");
+    auto runs = runs_from_hits(maps ? parse_maps(maps.value()) : std::vector<Vma>{}, std::move(hits));
+    found.runs.insert(found.runs.end(), runs.begin(), runs.end());
+}
+
+// The memory regions `rdma resource show mr` lists, read once per scan and
+// only when some process holds an RDMA verbs fd.
+struct RdmaRegions {
+    std::vector<RdmaMr> mrs;
+    bool listed = false;
+};
+RdmaRegions list_rdma_regions(const std::map<uint32_t, ProcessFinds>& finds, const OwnerOptions& options,
+                              OwnerScan& scan)
+{
+    RdmaRegions out;
+    bool verbs = std::any_of(finds.begin(), finds.end(), [](const auto& f) {
+        return std::any_of(f.second.held.begin(), f.second.held.end(),
+                           [](const HeldFd& h) { return h.kind->origin == Origin::Rdma; });
+    });
+    if (!verbs) return out;
+    std::optional<std::string> text = options.rdma_mr_text ? options.rdma_mr_text : run_rdma_tool(scan.notes);
+    if (!text) return out;
+    out.listed = true;
+    size_t bad = 0;
+    out.mrs = parse_rdma_mr(*text, &bad);
+    if (bad) scan.notes.push_back("rdma resource show mr: " + std::to_string(bad) + " line(s) not understood");
+    return out;
+}
+
+// An RDMA holder's regions: one whose iova range holds a page's address
+// names that page; then how many it has in all.
+void add_rdma_evidence(uint32_t pid, const ProcessFinds& found, const RdmaRegions& rdma, Candidate& c)
+{
+    uint64_t bytes = 0, regions = 0;
+    for (const auto& mr : rdma.mrs) {
+        if (mr.pid != pid) continue;
+        ++regions;
+        bytes += mr.len;
+        if (!mr.iova) continue;
+        Evidence covered;
+        for (const auto& run : found.runs)
+            for (const auto& h : run.hits)
+                if (h.vaddr >= *mr.iova && h.vaddr - *mr.iova < mr.len &&
+                    std::find(covered.pfns.begin(), covered.pfns.end(), h.pfn) == covered.pfns.end())
+                    covered.pfns.push_back(h.pfn);
+        if (covered.pfns.empty()) continue;
+        covered.what = "RDMA memory region mrn " + std::to_string(mr.mrn) + " on " + mr.dev + " (iova " +
+                       hex(*mr.iova) + ", " + std::to_string(mr.len) + " bytes; a long-term pin) covers " +
+                       pages_word(covered.pfns.size());
+        covered.long_term = true;
+        covered.origin = Origin::Rdma;
+        c.evidence.push_back(std::move(covered));
+    }
+    if (rdma.listed)
+        c.evidence.push_back(Evidence{"rdma lists " + std::to_string(regions) + " memory region(s) of " +
+                                          std::to_string(bytes) + " bytes for it",
+                                      {}, true, Origin::Rdma});
+}
+
+// The candidate one process makes: what it maps or pinned, then its
+// holder fds (which pin memory it maps, though which pages is not visible).
+std::optional<Candidate> candidate_of(uint32_t pid, const std::string& comm, const ProcessFinds& found,
+                                      const RdmaRegions& rdma, bool pages_asked, OwnerScan& scan)
+{
+    auto c = make_candidate(pid, comm, found.runs);
+    if (!c) {
+        if (pages_asked && !found.held.empty())
+            scan.notes.push_back("pid " + std::to_string(pid) + " (" + comm + ") holds " +
+                                 std::to_string(found.held.size()) + " fd(s) that pin memory (" +
+                                 found.held.front().target +
+                                 ", ...) but maps none of these pages: a pin whose mapping is gone would not show "
+                                 "here");
+        return std::nullopt;
+    }
+    std::vector<uint64_t> mapped(c->pfns.begin(), c->pfns.end());
+    bool rdma_told = false;
+    for (const auto& h : found.held) {
+        c->evidence.push_back(Evidence{held_fd_evidence(h, mapped.size()), mapped, true, h.kind->origin});
+        c->confidence = Confidence::Likely;
+        if (h.kind->origin == Origin::Rdma && !rdma_told) {
+            add_rdma_evidence(pid, found, rdma, *c);  // one account of its regions, however many verbs fds
+            rdma_told = true;
+        }
+    }
+    std::stable_sort(c->evidence.begin(), c->evidence.end(),
+                     [](const Evidence& a, const Evidence& b) { return a.long_term && !b.long_term; });
+    return c;
+}
+
+std::vector<uint32_t> list_pids(const std::string& proc)
+{
+    std::vector<uint32_t> pids;
+    DIR* d = ::opendir(proc.c_str());
+    if (!d) return pids;
+    while (dirent* e = ::readdir(d)) {
+        char* end;
+        unsigned long pid = std::strtoul(e->d_name, &end, 10);
+        if (*end == '\0' && pid > 0) pids.push_back(static_cast<uint32_t>(pid));
+    }
+    ::closedir(d);
+    std::sort(pids.begin(), pids.end());
+    return pids;
+}
+
 }  // namespace
 
 OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
@@ -314,80 +569,14 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
 {
     auto t0 = std::chrono::steady_clock::now();
     OwnerScan scan;
+    const Query q{pfns, range_start, range_end};
     std::string proc = options.root + "/proc";
     uint32_t self = static_cast<uint32_t>(::getpid());
-    auto wanted = [&](uint64_t pfn) { return pfns.count(pfn) != 0; };
-    auto in_range = [&](uint64_t pfn) { return wanted(pfn) || (pfn >= range_start && pfn < range_end); };
-    std::map<uint32_t, ProcessFinds> finds;
 
-    // From the pages: each answer is a (task, address) the kernel's reverse
-    // map held a moment ago, read without its locks; one pagemap entry at
-    // that address says whether the page is really there (a forked child
-    // shares the parent's anon_vma but may hold its own copy).
     std::map<uint32_t, std::vector<Hit>> rmap_hits;
     if (!pfns.empty() && options.rmap) {
         scan.method = OwnerMethod::ReverseMap;
-        std::map<uint32_t, Fd> pagemaps;
-        uint64_t not_mapped = 0, ksm = 0, truncated = 0, no_owner = 0, no_head = 0;
-        for (uint64_t pfn : pfns) {
-            auto pm = options.rmap(pfn);
-            if (!pm) {
-                scan.notes.push_back("reverse map failed at pfn " + hex(pfn) + " (" + pm.error().message +
-                                     "): walked every process's pagemap instead");
-                scan.method = OwnerMethod::PagemapWalk;
-                rmap_hits.clear();
-                break;
-            }
-            ++scan.rmap_pages;
-            scan.rmap_mappers += pm->mappers.size();
-            if (pm->kind == RmapKind::Ksm) ++ksm;
-            else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File) ++not_mapped;
-            truncated += pm->truncated;
-            no_head += pm->no_head;
-            for (const auto& m : pm->mappers) {
-                if (!m.tgid) {
-                    ++no_owner;
-                    continue;
-                }
-                if (m.tgid == self) continue;
-                auto [it, fresh] = pagemaps.try_emplace(m.tgid);
-                if (fresh)
-                    it->second = Fd(::open((proc + "/" + std::to_string(m.tgid) + "/pagemap").c_str(),
-                                           O_RDONLY | O_CLOEXEC));
-                uint64_t entry = 0;
-                bool confirmed = it->second.get() >= 0 &&
-                                 ::pread(it->second.get(), &entry, sizeof entry,
-                                         static_cast<off_t>(m.vaddr / kPage * 8)) == sizeof entry &&
-                                 pagemap_pfn(entry) == pfn;
-                if (it->second.get() >= 0) ++scan.pages_walked;
-                if (!confirmed) {
-                    ++scan.rmap_unconfirmed;
-                    continue;
-                }
-                auto& hits = rmap_hits[m.tgid];
-                if (std::none_of(hits.begin(), hits.end(), [&](const Hit& h) { return h.vaddr == m.vaddr; }))
-                    hits.push_back({m.vaddr, pfn});
-            }
-        }
-        if (scan.method == OwnerMethod::ReverseMap) {
-            scan.notes.push_back("mappers found from the pages through the kernel's reverse map (BPF, read without "
-                                 "its locks), each confirmed by one /proc/PID/pagemap read: " +
-                                 std::to_string(scan.rmap_pages) + " page(s), " + std::to_string(scan.rmap_mappers) +
-                                 " mapping(s) found, " + std::to_string(scan.rmap_unconfirmed) + " not confirmed");
-            if (truncated)
-                scan.notes.push_back(std::to_string(truncated) +
-                                     " page(s) have more mappers than were searched (widely shared file pages): "
-                                     "their list is partial");
-            if (no_head)
-                scan.notes.push_back(std::to_string(no_head) +
-                                     " page(s) are tail pages whose head page could not be found (their head word "
-                                     "fits neither form this kernel uses): their mappers are not walked");
-            if (ksm)
-                scan.notes.push_back(std::to_string(ksm) + " page(s) are KSM-merged: their mappers are not walked");
-            if (no_owner)
-                scan.notes.push_back(std::to_string(no_owner) +
-                                     " mapping(s) have no owner task (kernel without CONFIG_MEMCG's mm->owner)");
-        }
+        rmap_hits = mappers_from_pages(q, options.rmap, proc, self, scan);
     } else if (!pfns.empty()) {
         scan.method = OwnerMethod::PagemapWalk;
         scan.notes.push_back("mappers found by walking every process's /proc/PID/pagemap (proportional to mapped "
@@ -397,153 +586,39 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
     }
     bool walk = scan.method == OwnerMethod::PagemapWalk;
 
-    DIR* d = ::opendir(proc.c_str());
-    if (!d) {
+    if (::access(proc.c_str(), R_OK | X_OK) != 0) {
         scan.notes.push_back(proc + ": cannot list processes");
         return scan;
     }
-    std::vector<uint32_t> pids;
-    while (dirent* e = ::readdir(d)) {
-        char* end;
-        unsigned long pid = std::strtoul(e->d_name, &end, 10);
-        if (*end == '\0' && pid > 0) pids.push_back(static_cast<uint32_t>(pid));
-    }
-    ::closedir(d);
-    std::sort(pids.begin(), pids.end());
-
-    bool rdma_fds = false;
-    for (uint32_t pid : pids) {
+    std::map<uint32_t, ProcessFinds> finds;
+    for (uint32_t pid : list_pids(proc)) {
         if (pid == self) continue;
-        std::string dir = proc + "/" + std::to_string(pid);
-        Fd pm(::open((dir + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+        ProcessDir p{pid, proc + "/" + std::to_string(pid)};
+        Fd pm(::open((p.dir + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
         if (pm.get() < 0) {
             if (errno != ESRCH) ++scan.processes_unreadable;  // ESRCH: a kernel thread, no memory of its own
             continue;
         }
+        p.pagemap = pm.get();
         ++scan.processes;
         ProcessFinds found;
-        // Long-term pin holders that user space can see: io_uring rings,
-        // VFIO, iommufd and RDMA file descriptors.
-        std::string fddir = dir + "/fd";
-        if (DIR* fds = ::opendir(fddir.c_str())) {
-            while (dirent* e = ::readdir(fds)) {
-                if (e->d_name[0] == '.') continue;
-                std::string target = read_link(fddir + "/" + e->d_name);
-                uint32_t fd = static_cast<uint32_t>(std::atoi(e->d_name));
-                if (auto kind = dma_holder_kind(target)) {
-                    found.dma.push_back({fd, target, *kind});
-                    rdma_fds = rdma_fds || *kind == DmaHolder::RdmaVerbs;
-                    continue;
-                }
-                if (target != "anon_inode:[io_uring]") continue;
-                auto text = read_text_file(dir + "/fdinfo/" + e->d_name);
-                if (!text) continue;
-                auto info = parse_io_uring_fdinfo(text.value());
-                if (!info) continue;
-                if (info->user_bufs && info->buffers.empty())
-                    scan.notes.push_back("pid " + std::to_string(pid) + " io_uring fd " + std::to_string(fd) + " has " +
-                                         std::to_string(info->user_bufs) +
-                                         " registered buffer(s) the kernel did not list (ring busy): retry");
-                for (const auto& b : info->buffers) {
-                    MappedRun run;
-                    run.vma = Vma{b.addr, b.addr + b.len, "", ""};
-                    run.io_uring = std::pair{fd, b};
-                    scan.pages_walked += walk_pagemap(pm.get(), b.addr, b.addr + b.len, [&](uint64_t va, uint64_t pfn) {
-                        if (in_range(pfn)) run.hits.push_back({va, pfn});
-                    });
-                    found.runs.push_back(std::move(run));
-                }
-            }
-            ::closedir(fds);
-        }
-        if (walk) {
-            auto maps = read_text_file(dir + "/maps");
-            if (maps) {
-                for (const auto& v : parse_maps(maps.value())) {
-                    if (v.path == "[vsyscall]") continue;
-                    MappedRun run;
-                    run.vma = v;
-                    scan.pages_walked += walk_pagemap(pm.get(), v.start, v.end, [&](uint64_t va, uint64_t pfn) {
-                        if (wanted(pfn)) run.hits.push_back({va, pfn});
-                    });
-                    if (!run.hits.empty()) found.runs.push_back(std::move(run));
-                }
-            }
-        }
+        scan_holder_fds(p, q, scan, found);
+        if (walk) scan_mappings(p, q, scan, found);
         if (auto it = rmap_hits.find(pid); it != rmap_hits.end()) {
-            // Only the processes the reverse map named: their maps say what the mapping is.
-            auto maps = read_text_file(dir + "/maps");
-            auto runs = runs_from_hits(maps ? parse_maps(maps.value()) : std::vector<Vma>{}, std::move(it->second));
+            add_mapped_by_rmap(p, std::move(it->second), found);
             rmap_hits.erase(it);
-            found.runs.insert(found.runs.end(), runs.begin(), runs.end());
         }
         bool any = std::any_of(found.runs.begin(), found.runs.end(), [](const MappedRun& r) { return !r.hits.empty(); });
-        if (any || !found.dma.empty()) finds.emplace(pid, std::move(found));
+        if (any || !found.held.empty()) finds.emplace(pid, std::move(found));
     }
 
-    std::vector<RdmaMr> mrs;
-    bool rdma_listed = false;
-    if (rdma_fds) {
-        std::optional<std::string> text = options.rdma_mr_text ? options.rdma_mr_text : run_rdma_tool(scan.notes);
-        if (text) {
-            rdma_listed = true;
-            size_t bad = 0;
-            mrs = parse_rdma_mr(*text, &bad);
-            if (bad) scan.notes.push_back("rdma resource show mr: " + std::to_string(bad) + " line(s) not understood");
-        }
-    }
-
-    for (auto& [pid, found] : finds) {
+    RdmaRegions rdma = list_rdma_regions(finds, options, scan);
+    for (const auto& [pid, found] : finds) {
         std::string dir = proc + "/" + std::to_string(pid);
         auto comm_text = read_text_file(dir + "/comm");
         std::string comm = comm_text ? trim(comm_text.value()) : "?";
-        auto c = make_candidate(pid, comm, found.runs);
-        if (!c) {
-            if (!pfns.empty() && !found.dma.empty())
-                scan.notes.push_back("pid " + std::to_string(pid) + " (" + comm + ") holds " +
-                                     std::to_string(found.dma.size()) + " VFIO/iommufd/RDMA fd(s) (" +
-                                     found.dma.front().target +
-                                     ", ...) but maps none of these pages: a pin whose mapping is gone would not "
-                                     "show here");
-            continue;
-        }
-        std::vector<uint64_t> mapped(c->pfns.begin(), c->pfns.end());
-        for (const auto& dfd : found.dma) {
-            Evidence e{dma_evidence(dfd, mapped.size()), mapped, true,
-                       dfd.kind == DmaHolder::RdmaVerbs ? "rdma" : "vfio"};
-            c->evidence.push_back(std::move(e));
-            c->confidence = Confidence::Likely;
-            if (dfd.kind != DmaHolder::RdmaVerbs) continue;
-            // The memory regions rdma lists for this pid: one whose iova
-            // range holds a page's address names that page.
-            uint64_t bytes = 0, regions = 0;
-            for (const auto& mr : mrs) {
-                if (mr.pid != pid) continue;
-                ++regions;
-                bytes += mr.len;
-                if (!mr.iova) continue;
-                Evidence covered;
-                for (const auto& run : found.runs)
-                    for (const auto& h : run.hits)
-                        if (h.vaddr >= *mr.iova && h.vaddr - *mr.iova < mr.len &&
-                            std::find(covered.pfns.begin(), covered.pfns.end(), h.pfn) == covered.pfns.end())
-                            covered.pfns.push_back(h.pfn);
-                if (covered.pfns.empty()) continue;
-                covered.what = "RDMA memory region mrn " + std::to_string(mr.mrn) + " on " + mr.dev + " (iova " +
-                               hex(*mr.iova) + ", " + std::to_string(mr.len) + " bytes; a long-term pin) covers " +
-                               pages_word(covered.pfns.size());
-                covered.long_term = true;
-                covered.origin = "rdma";
-                c->evidence.push_back(std::move(covered));
-            }
-            if (rdma_listed)
-                c->evidence.push_back(Evidence{"rdma lists " + std::to_string(regions) + " memory region(s) of " +
-                                                   std::to_string(bytes) + " bytes for it",
-                                               {}, true, "rdma"});
-            break;  // one account of its regions, however many verbs fds
-        }
-        std::stable_sort(c->evidence.begin(), c->evidence.end(),
-                         [](const Evidence& a, const Evidence& b) { return a.long_term && !b.long_term; });
+        auto c = candidate_of(pid, comm, found, rdma, !pfns.empty(), scan);
+        if (!c) continue;
         c->exe = read_link(dir + "/exe");
         scan.candidates.push_back(std::move(*c));
     }

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "explain/origin.hpp"
+#include "snapshot/holder_fds.hpp"
 #include "util/result.hpp"
 
 namespace pintrace::snapshot {
@@ -33,18 +35,16 @@ std::vector<Vma> parse_maps(std::string_view text);
 // hides pfns from an unprivileged reader).
 std::optional<uint64_t> pagemap_pfn(uint64_t entry);
 
-struct IoUringBuffer {
-    uint32_t index = 0;
-    uint64_t addr = 0;
-    uint64_t len = 0;
+// The present pages of [start, end) in a process, as ranges, from the
+// kernel's page tables (the PAGEMAP_SCAN ioctl on its pagemap fd, 6.7+):
+// what was never populated is skipped, where reading pagemap costs 8 bytes
+// per page of virtual size (terabytes for a sanitizer's shadow or a
+// reserved heap). nullopt when the kernel cannot tell; then every entry is
+// read.
+struct VaRange {
+    uint64_t start = 0, end = 0;
 };
-struct IoUringInfo {
-    uint32_t user_bufs = 0;             // "UserBufs:" count
-    std::vector<IoUringBuffer> buffers;  // listed only when the kernel got the ring's lock
-};
-// /proc/PID/fdinfo/N of an io_uring fd (5.10 to 6.12 print "UserBufs:\tN"
-// then "%5u: 0x%llx/%u" per buffer).
-std::optional<IoUringInfo> parse_io_uring_fdinfo(std::string_view text);
+std::optional<std::vector<VaRange>> present_ranges(int pagemap_fd, uint64_t start, uint64_t end);
 
 // How sure: "likely" (a long-term pin holder that registered this page),
 // "possible" (it maps the page: the mapping may be the only reference).
@@ -52,12 +52,14 @@ enum class Confidence { Likely, Possible };
 std::string_view confidence_word(Confidence c);
 
 struct Evidence {
-    std::string what;  // "io_uring fd 5 registered buffer 0 (0x7f..., 65536 bytes) covers it", "maps it at 0x7f... (rw-p [heap])"
+    std::string what;  // "io_uring fd 5 has registered buffer 0 (0x7f..., 65536 bytes; ...) on 2 pages", "maps 1 page at ..."
     std::vector<uint64_t> pfns;
-    bool long_term = false;  // says the holder pins long-term (io_uring, VFIO, iommufd, RDMA), not just maps
-    // What takes the pin, named as the report names origins
-    // (explain/origin.hpp): "io_uring_fixed_buffers", "vfio", "rdma"; "" for a mapping.
-    std::string origin;
+    bool long_term = false;  // says the holder pins long-term (a holder fd: holder_fds.hpp), not just maps
+    Origin origin = Origin::Unknown;  // what takes the pin; Unknown for a mapping
+    // The holder's fd itself names these pages as pinned (an io_uring
+    // registered buffer), rather than the process holding a pinning fd and
+    // mapping them.
+    bool named_by_fd = false;
 };
 
 struct Candidate {
@@ -139,11 +141,6 @@ class BpfRefcounts;
 OwnerScan find_owners_as(const std::set<uint64_t>& pfns, uint64_t range_start, uint64_t range_end,
                          const BpfRefcounts* bpf, const std::string& why_not);
 
-// A file descriptor's target (readlink of /proc/PID/fd/N) that pins memory
-// long-term for DMA, as a phrase for the evidence; nullopt for others.
-enum class DmaHolder { VfioContainer, VfioGroup, VfioDevice, Iommufd, RdmaVerbs };
-std::optional<DmaHolder> dma_holder_kind(std::string_view fd_target);
-
 // One line of `rdma resource show mr` (iproute2):
 // "dev mlx5_0 mrn 4 rkey 0x.. lkey 0x.. iova 0x.. mrlen 4096 pdn 3 pid 1234 comm ib_write_bw".
 // Keys and iova need CAP_NET_ADMIN; kernel MRs have no pid.
@@ -158,8 +155,8 @@ struct RdmaMr {
 // Lines it cannot read are skipped (counted in bad_lines when given).
 std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines = nullptr);
 
-// The pages candidates registered as long-term pins, with a one-line why
-// ("io_uring buffer of pid 107 (fio)"), for snapshot::PinHints.
+// The pages candidates' fds name as pinned, with a one-line why ("pinned
+// as io_uring fixed buffers by pid 107 (fio)"), for snapshot::PinHints.
 std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan);
 
 // Matching, separated for tests: what one process maps or registered
@@ -169,9 +166,15 @@ struct Hit {
     uint64_t vaddr = 0;
     uint64_t pfn = 0;
 };
+// A range one of the process's fds names as pinned.
+struct PinnedBy {
+    uint32_t fd = 0;
+    const HolderFdKind* kind = nullptr;
+    PinnedRange range;
+};
 struct MappedRun {
-    Vma vma;                                                   // the mapping (io_uring: the buffer's range)
-    std::optional<std::pair<uint32_t, IoUringBuffer>> io_uring;  // (fd, buffer): a long-term pin
+    Vma vma;                           // the mapping (a pinned range: the range)
+    std::optional<PinnedBy> pinned_by;  // set: a long-term pin, not just a mapping
     std::vector<Hit> hits;
 };
 std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const std::vector<MappedRun>& runs);

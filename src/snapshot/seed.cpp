@@ -38,7 +38,9 @@ SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, ui
         for (const auto& e : c.evidence) {
             if (e.pfns.empty()) continue;
             bool likely = c.confidence == Confidence::Likely && e.long_term;
-            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, e.origin, e.pfns});
+            // A mapping's origin is stored empty, as the trace format says.
+            std::string origin = e.origin == Origin::Unknown ? "" : std::string(origin_name(e.origin));
+            out.holders.push_back({start_ns, c.pid, likely, c.comm, c.exe, e.what, origin, e.pfns});
         }
     out.end.start_ns = start_ns;
     out.end.end_ns = end_ns;

@@ -342,7 +342,7 @@ TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
 
     auto ex = run("explain --pfn " + std::to_string(pfn));
     EXPECT_EQ(ex.status, 3) << ex.out;
-    EXPECT_NE(ex.out.find("likely holder (registered it as an io_uring fixed buffer): pid " + pid), std::string::npos)
+    EXPECT_NE(ex.out.find("likely holder (pinned it as io_uring fixed buffers): pid " + pid), std::string::npos)
         << ex.out;
 }
 

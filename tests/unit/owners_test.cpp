@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -51,9 +52,10 @@ public:
         f.seekp(static_cast<std::streamoff>(vaddr / 4096 * 8));
         f.write(reinterpret_cast<const char*>(&entry), sizeof entry);
     }
-    void fd(uint32_t pid, int n, const std::string& target)
+    void fd(uint32_t pid, int n, const std::string& target, const std::string& fdinfo = "")
     {
         fs::create_symlink(target, dir(pid) + "/fd/" + std::to_string(n));
+        std::ofstream(dir(pid) + "/fdinfo/" + std::to_string(n)) << fdinfo;
     }
 
 private:
@@ -75,19 +77,51 @@ bool has_evidence(const Candidate& c, const std::string& prefix, bool long_term)
     return false;
 }
 
-TEST(Owners, DmaHolderKindFromTheFdTarget)
+std::string_view kind_of(std::string_view target)
 {
-    EXPECT_EQ(dma_holder_kind("/dev/vfio/vfio"), DmaHolder::VfioContainer);
-    EXPECT_EQ(dma_holder_kind("/dev/vfio/12"), DmaHolder::VfioGroup);
-    EXPECT_EQ(dma_holder_kind("/dev/vfio/devices/vfio0"), DmaHolder::VfioDevice);
-    EXPECT_EQ(dma_holder_kind("anon_inode:[vfio-device]"), DmaHolder::VfioDevice);
-    EXPECT_EQ(dma_holder_kind("/dev/iommu"), DmaHolder::Iommufd);
-    EXPECT_EQ(dma_holder_kind("/dev/infiniband/uverbs0"), DmaHolder::RdmaVerbs);
-    EXPECT_FALSE(dma_holder_kind("/dev/vfio/"));
-    EXPECT_FALSE(dma_holder_kind("/dev/vfio/12x"));
-    EXPECT_FALSE(dma_holder_kind("/dev/infiniband/rdma_cm"));  // connection manager: pins nothing
-    EXPECT_FALSE(dma_holder_kind("anon_inode:[io_uring]"));
-    EXPECT_FALSE(dma_holder_kind("socket:[1234]"));
+    const HolderFdKind* k = holder_fd_kind(target);
+    return k ? k->name : "none";
+}
+
+TEST(Owners, HolderFdKindFromTheFdTarget)
+{
+    EXPECT_EQ(kind_of("/dev/vfio/vfio"), "vfio_container");
+    EXPECT_EQ(kind_of("/dev/vfio/12"), "vfio_group");
+    EXPECT_EQ(kind_of("/dev/vfio/devices/vfio0"), "vfio_device");
+    EXPECT_EQ(kind_of("anon_inode:[vfio-device]"), "vfio_device");
+    EXPECT_EQ(kind_of("/dev/iommu"), "iommufd");
+    EXPECT_EQ(kind_of("/dev/infiniband/uverbs0"), "rdma_verbs");
+    EXPECT_EQ(kind_of("anon_inode:[io_uring]"), "io_uring");
+    EXPECT_EQ(kind_of("/dmabuf:"), "udmabuf");
+    EXPECT_EQ(kind_of("/dmabuf:frame0"), "udmabuf");
+    EXPECT_EQ(kind_of("/dev/vfio/"), "none");
+    EXPECT_EQ(kind_of("/dev/vfio/12x"), "none");
+    EXPECT_EQ(kind_of("/dev/infiniband/rdma_cm"), "none");  // connection manager: pins nothing
+    EXPECT_EQ(kind_of("socket:[1234]"), "none");
+    EXPECT_EQ(kind_of("/dev/udmabuf"), "none");  // the device makes dma-bufs; its fd holds nothing
+
+    EXPECT_EQ(holder_fd_kind("/dev/iommu")->origin, Origin::Iommufd);  // not VFIO's
+    std::vector<std::string_view> names;
+    for (const auto& k : holder_fd_kinds()) names.push_back(k.name);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
+}
+
+// As drivers/dma-buf/dma-buf.c prints it (5.10 to 7.x).
+TEST(Owners, DmaBufFdinfoNamesItsExporter)
+{
+    auto info = parse_dma_buf_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1042\nsize:\t8192\ncount:\t1\n"
+                                     "exp_name:\tudmabuf\nname:\tframe0\n");
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->exporter, "udmabuf");
+    EXPECT_EQ(info->size, 8192u);
+    EXPECT_EQ(info->name, "frame0");
+    EXPECT_FALSE(parse_dma_buf_fdinfo("pos:\t0\nflags:\t02\n"));  // not a dma-buf
+    // Only udmabuf's dma-bufs hold a process's pages: a GPU's is not a holder.
+    const HolderFdKind* k = holder_fd_kind("/dmabuf:");
+    ASSERT_TRUE(k && k->read_fdinfo);
+    EXPECT_TRUE(k->read_fdinfo("size:\t4096\nexp_name:\tudmabuf\n"));
+    EXPECT_FALSE(k->read_fdinfo("size:\t4096\nexp_name:\ti915\n"));
 }
 
 TEST(Owners, RdmaMrLinesAsIproute2PrintsThem)
@@ -201,7 +235,7 @@ void expect_fixture_candidates(const OwnerScan& s)
     EXPECT_EQ(s.candidates.size(), 3u);
     EXPECT_EQ(s.unowned, (std::vector<uint64_t>{0x4000}));
     bool noted = false;
-    for (const auto& n : s.notes) noted = noted || n.rfind("pid 500 (dpdk) holds 1 VFIO/iommufd/RDMA fd(s)", 0) == 0;
+    for (const auto& n : s.notes) noted = noted || n.rfind("pid 500 (dpdk) holds 1 fd(s) that pin memory", 0) == 0;
     EXPECT_TRUE(noted);
 }
 
@@ -315,6 +349,69 @@ TEST(Owners, TheRdmaToolIsRunFromPathOrItsAbsenceNoted)
     const Candidate* ib = find(present, 200);
     ASSERT_TRUE(ib);
     EXPECT_TRUE(has_evidence(*ib, "RDMA memory region mrn 7 on rxe0 (iova 0x601000, 4096 bytes; a long-term pin)", true));
+}
+
+// Each holder fd kind gives its evidence the origin of its row, and one
+// whose fdinfo says it holds nothing (a GPU's dma-buf, a ring without
+// buffers) gives none.
+TEST(Owners, HolderFdsGiveTheirOriginOrNothing)
+{
+    ProcTree t;
+    auto proc = [&](uint32_t pid, const char* comm, uint64_t pfn) {
+        t.process(pid, comm, "00400000-00401000 rw-s 00000000 00:01 7 /memfd:frame (deleted)\n");
+        t.page(pid, 0x400000, pfn);
+    };
+    proc(600, "camera", 0x6000);
+    t.fd(600, 4, "/dmabuf:", "size:\t8192\ncount:\t1\nexp_name:\tudmabuf\n");
+    proc(700, "compositor", 0x7000);
+    t.fd(700, 5, "/dmabuf:scanout", "size:\t8192\ncount:\t1\nexp_name:\ti915\n");
+    proc(800, "vmm", 0x8000);
+    t.fd(800, 3, "/dev/iommu");
+    proc(900, "fio", 0x9000);
+    t.fd(900, 6, "anon_inode:[io_uring]", "SqThread:\t-1\nUserFiles:\t0\nUserBufs:\t2\nPollList:\n");
+    proc(1000, "idle_ring", 0xa000);
+    t.fd(1000, 7, "anon_inode:[io_uring]", "UserFiles:\t0\nUserBufs:\t0\n");
+    OwnerOptions o;
+    o.root = t.root();
+    auto s = find_owners({0x6000, 0x7000, 0x8000, 0x9000, 0xa000}, 0, 0, o);
+
+    auto pin_evidence = [&](uint32_t pid) -> const Evidence* {
+        const Candidate* c = find(s, pid);
+        if (!c) return nullptr;
+        for (const auto& e : c->evidence)
+            if (e.long_term) return &e;
+        return nullptr;
+    };
+    const Evidence* udmabuf = pin_evidence(600);
+    ASSERT_TRUE(udmabuf);
+    EXPECT_EQ(udmabuf->origin, Origin::Udmabuf);
+    EXPECT_EQ(udmabuf->what.rfind("holds a udmabuf dma-buf fd 4 (/dmabuf:; exported by udmabuf, 8192 bytes): the "
+                                  "memfd pages it exports are held for DMA",
+                                  0),
+              0u)
+        << udmabuf->what;
+    EXPECT_FALSE(udmabuf->named_by_fd);
+    EXPECT_EQ(find(s, 600)->confidence, Confidence::Likely);
+
+    ASSERT_TRUE(find(s, 700));
+    EXPECT_EQ(find(s, 700)->confidence, Confidence::Possible);  // a GPU's dma-buf: only the mapping
+    EXPECT_FALSE(pin_evidence(700));
+
+    ASSERT_TRUE(pin_evidence(800));
+    EXPECT_EQ(pin_evidence(800)->origin, Origin::Iommufd);
+
+    // A busy ring does not list its buffers: it holds some, which ones is unknown.
+    const Evidence* busy = pin_evidence(900);
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->origin, Origin::IoUringBuffers);
+    EXPECT_NE(busy->what.find("2 registered buffer(s) the kernel did not list"), std::string::npos) << busy->what;
+    EXPECT_TRUE(std::any_of(s.notes.begin(), s.notes.end(), [](const std::string& n) {
+        return n == "pid 900 io_uring fd 6 has 2 registered buffer(s) the kernel did not list (ring busy): retry";
+    }));
+
+    ASSERT_TRUE(find(s, 1000));
+    EXPECT_FALSE(pin_evidence(1000));  // no registered buffers: its ring pins nothing
+    EXPECT_TRUE(registered_pins(s).empty());  // no fd named a page
 }
 
 // --- The BPF reverse map on this kernel (root) ---
@@ -516,6 +613,68 @@ TEST(OwnersLive, ReverseMapAndWalkAgreeAfterForkAndCopyOnWrite)
     EXPECT_EQ(a[grandchild].size(), kPages / 2);
     EXPECT_GE(by_rmap.rmap_unconfirmed, kPages / 2);
     EXPECT_LT(by_rmap.pages_walked, by_walk.pages_walked);
+}
+
+// A reservation of 1 TiB with two pages touched: the kernel's page tables
+// name the two pages, and the pagemap walk reads those, not 268 M entries
+// (as it would for a sanitizer's shadow, which made snapshot and explain
+// take minutes beside a fuzzer).
+TEST(OwnersLive, TheWalkReadsOnlyWhatIsPresent)
+{
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (pfns in pagemap)";
+    constexpr uint64_t kSpan = uint64_t{1} << 40;
+    auto* base = static_cast<char*>(
+        mmap(nullptr, kSpan, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    ASSERT_NE(base, MAP_FAILED);
+    base[0] = 1;
+    base[kSpan / 2] = 1;
+    int pm = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(pm, 0);
+    auto start = reinterpret_cast<uintptr_t>(base);
+    auto ranges = present_ranges(pm, start, start + kSpan);
+    ::close(pm);
+    if (!ranges) {
+        munmap(base, kSpan);
+        GTEST_SKIP() << "this kernel has no PAGEMAP_SCAN (before 6.7): the walk reads every entry";
+    }
+    ASSERT_EQ(ranges->size(), 2u);
+    EXPECT_EQ((*ranges)[0].start, start);
+    EXPECT_EQ((*ranges)[0].end, start + 4096);
+    EXPECT_EQ((*ranges)[1].start, start + kSpan / 2);
+    EXPECT_EQ((*ranges)[1].end, start + kSpan / 2 + 4096);
+
+    // The same through the owner scan, from a child (the scan skips itself).
+    auto pfn = pfn_of(getpid(), base + kSpan / 2);
+    ASSERT_TRUE(pfn);
+    int ready[2], stop[2];
+    ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(stop), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        close(stop[1]);  // the parent's close must be the last, for the read below to end
+        base[kSpan / 2] = 2;  // its own copy now: the parent's pfn is the parent's
+        char c = 0;
+        (void)!write(ready[1], &c, 1);
+        (void)!read(stop[0], &c, 1);
+        _exit(0);
+    }
+    close(stop[0]);
+    close(ready[1]);
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    auto child_pfn = pfn_of(child, base + kSpan / 2);
+    ASSERT_TRUE(child_pfn);
+    OwnerOptions walk;
+    walk.rdma_mr_text = "";
+    auto s = find_owners({*child_pfn}, 0, 0, walk);
+    close(stop[1]);
+    waitpid(child, nullptr, 0);
+    munmap(base, kSpan);
+    const Candidate* found = find(s, static_cast<uint32_t>(child));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->pfns, (std::set<uint64_t>{*child_pfn}));
+    EXPECT_LT(s.pages_walked, kSpan / 4096 / 4) << "the child's reservation was read entry by entry";
 }
 
 }  // namespace

@@ -477,7 +477,7 @@ TEST(SnapshotSeed, RecordsFromASnapshotAndItsOwners)
     c.comm = "fio";
     c.confidence = Confidence::Likely;
     c.evidence = {{"io_uring fd 5 has registered buffer 0 (0x7f, 4096 bytes; a long-term pin) on 1 page", {0x200},
-                   true, "io_uring_fixed_buffers"},
+                   true, Origin::IoUringBuffers, true},
                   {"maps 2 pages at 0x7f (rw-p anonymous): a mapping, not necessarily a pin", {0x200, 0x201}}};
     owners.candidates.push_back(c);
     owners.notes = {"pid 9 unreadable"};

@@ -309,7 +309,7 @@ TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
 
     MappedRun ring;
     ring.vma = Vma{0x7f0000000000, 0x7f0000001000, "", ""};
-    ring.io_uring = std::pair{5u, IoUringBuffer{0, 0x7f0000000000, 4096}};
+    ring.pinned_by = PinnedBy{5, holder_fd_kind("anon_inode:[io_uring]"), {0x7f0000000000, 4096, "registered buffer 0"}};
     ring.hits = {{0x7f0000000000, 0x100}};
     auto pinner = make_candidate(43, "fio", {mapping, ring});
     ASSERT_TRUE(pinner);
@@ -322,7 +322,7 @@ TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
     scan.candidates = {*only_mapped, *pinner};
     auto pins = registered_pins(scan);
     ASSERT_EQ(pins.size(), 1u);  // only the registered page, not the merely mapped one
-    EXPECT_EQ(pins.at(0x100), "registered as an io_uring fixed buffer by pid 43 (fio)");
+    EXPECT_EQ(pins.at(0x100), "pinned as io_uring fixed buffers by pid 43 (fio)");
 
     // The hint makes an LRU page (which /proc cannot show pinned) Pinned; a free page stays free.
     PageState lru;

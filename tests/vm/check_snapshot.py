@@ -55,7 +55,7 @@ except (ValueError, KeyError, IndexError) as e:
 
 check(read("explain.rc") == "3", f"explain exited {read('explain.rc')}: {read('explain.err')[:300]}")
 text = read("explain.txt")
-holder = f"likely holder (registered it as an io_uring fixed buffer): pid {pid} "
+holder = f"likely holder (pinned it as io_uring fixed buffers): pid {pid} "
 check(text.count(holder) == len(pinned), f"explain names pid {pid} for {text.count(holder)} of {len(pinned)} pages")
 # The guests name mem_section in kallsyms: every page's pageblock is known.
 check(text.count(" pageblock\n") == len(pinned), f"explain gives a pageblock migratetype for "
