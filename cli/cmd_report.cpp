@@ -146,8 +146,8 @@ Runner setup_report(CLI::App& sub)
         ->group(views);
     sub.add_option("--pfn", args->pfns, "One page's whole history (PFN[,PFN...]): every grab, release, free, failure")
         ->group(views);
-    sub.add_option("--sort", args->sort, "Holders table order: pages, longterm, oldest, pins, rate, pid, comm "
-                                         "(KEY[,KEY]; default pages,longterm)")
+    sub.add_option("--sort", args->sort,
+                   "Holders table order: " + sort_key_names() + " (KEY[,KEY]; default pages,longterm)")
         ->group(views);
     sub.add_option("--group-by", args->group_by, "Holders table rows: pid, comm, cgroup or stack")
         ->capture_default_str()

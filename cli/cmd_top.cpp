@@ -105,7 +105,7 @@ Runner setup_top(CLI::App& sub)
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     sub.add_flag("--allow-incomplete", args->allow_incomplete, "Replay a trace whose recorder was killed");
-    sub.add_option("--sort", args->sort, "Initial order: pages, longterm, oldest, pins, rate, pid, comm (KEY[,KEY])");
+    sub.add_option("--sort", args->sort, "Initial order: " + sort_key_names() + " (KEY[,KEY])");
     sub.add_option("--pid", args->pid, "Only holders in this process")->check(decimal_in(0, INT32_MAX));
     sub.add_option("--comm", args->comm, "Only holders with this command name");
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)");

@@ -1,12 +1,51 @@
 #include "explain/pinners.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
 
 namespace pintrace {
+
+namespace {
+
+// Holding nothing sorts last by age; otherwise the longest held first.
+SortValue oldest_value(const PinnerRow& r) { return {r.oldest_ns ? r.oldest_ns : ~uint64_t{0}, {}}; }
+// A non-negative double's bits order as the double does.
+SortValue rate_value(const PinnerRow& r) { return {std::bit_cast<uint64_t>(std::max(r.pins_per_s, 0.0)), {}}; }
+
+constexpr SortKeyInfo kSortKeys[] = {
+    {SortKey::Pages, "pages", "pages held", true, [](const PinnerRow& r) { return SortValue{r.pages, {}}; }},
+    {SortKey::Longterm, "longterm", "pages held by long-term pins", true,
+     [](const PinnerRow& r) { return SortValue{r.longterm_pages, {}}; }},
+    {SortKey::Oldest, "oldest", "the oldest hold first", false, oldest_value},
+    {SortKey::Pins, "pins", "pins and references held", true, [](const PinnerRow& r) { return SortValue{r.pins, {}}; }},
+    {SortKey::Rate, "rate", "pins taken per second during the trace", true, rate_value},
+    {SortKey::Pid, "pid", "process id", false, [](const PinnerRow& r) { return SortValue{r.task.tgid, {}}; }},
+    {SortKey::Comm, "comm", "command name", false,
+     [](const PinnerRow& r) { return SortValue{0, comm_view(r.task.comm)}; }},
+};
+
+}  // namespace
+
+std::span<const SortKeyInfo> sort_keys() { return kSortKeys; }
+
+const SortKeyInfo& sort_key_info(SortKey k)
+{
+    for (const auto& row : kSortKeys)
+        if (row.key == k) return row;
+    return kSortKeys[0];  // every SortKey has a row (tests/unit: SortKeys.EveryKeyHasARow)
+}
+
+std::string sort_key_names()
+{
+    std::string out;
+    for (const auto& row : kSortKeys) out += (out.empty() ? "" : ", ") + std::string(row.name);
+    return out;
+}
+
 namespace {
 
 std::string cgroup_of(const Report& r, OwnerId id)
@@ -70,16 +109,11 @@ Result<std::vector<SortKey>> parse_sort_keys(std::string_view text)
         size_t comma = text.find(',');
         std::string_view word = text.substr(0, comma);
         text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-        bool found = false;
-        for (SortKey k : {SortKey::Pages, SortKey::Longterm, SortKey::Oldest, SortKey::Pins, SortKey::Rate,
-                          SortKey::Pid, SortKey::Comm})
-            if (word == sort_key_name(k)) {
-                keys.push_back(k);
-                found = true;
-            }
-        if (!found)
-            return make_error("unknown --sort key '" + std::string(word) +
-                              "' (use pages, longterm, oldest, pins, rate, pid or comm)");
+        auto row = std::find_if(sort_keys().begin(), sort_keys().end(),
+                                [&](const SortKeyInfo& k) { return k.name == word; });
+        if (row == sort_keys().end())
+            return make_error("unknown --sort key '" + std::string(word) + "' (use " + sort_key_names() + ")");
+        keys.push_back(row->key);
     }
     if (keys.empty()) return make_error("--sort needs at least one key");
     return keys;
@@ -96,19 +130,7 @@ std::string_view group_by_name(GroupBy g)
     return "?";
 }
 
-std::string_view sort_key_name(SortKey k)
-{
-    switch (k) {
-    case SortKey::Pages: return "pages";
-    case SortKey::Longterm: return "longterm";
-    case SortKey::Oldest: return "oldest";
-    case SortKey::Pins: return "pins";
-    case SortKey::Rate: return "rate";
-    case SortKey::Pid: return "pid";
-    case SortKey::Comm: return "comm";
-    }
-    return "?";
-}
+std::string_view sort_key_name(SortKey k) { return sort_key_info(k).name; }
 
 std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
 {
@@ -192,36 +214,30 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
     }
     // The keys compared, side by side: sorting 100 000 indices touches
-    // this small array, not the rows.
-    struct Keys {
-        uint64_t pages, longterm, oldest, pins, pid;
-        double rate;
-        std::string_view comm, key;
+    // these small arrays (a value per row and sort key, row by row; the
+    // tie-breakers), not the rows.
+    const size_t nkeys = q.sort.size();
+    std::vector<const SortKeyInfo*> by;
+    for (SortKey k : q.sort) by.push_back(&sort_key_info(k));
+    std::vector<SortValue> values(groups.size() * nkeys);
+    for (size_t i = 0; i < groups.size(); ++i)
+        for (size_t j = 0; j < nkeys; ++j) values[i * nkeys + j] = by[j]->value(groups[i]);
+    struct Tie {
+        uint32_t pid;
+        std::string_view key;
     };
-    std::vector<Keys> keys(groups.size());
-    for (size_t i = 0; i < groups.size(); ++i) {
-        const PinnerRow& g = groups[i];
-        // Holding nothing sorts last by age; otherwise the longest held first.
-        keys[i] = {g.pages, g.longterm_pages, g.oldest_ns ? g.oldest_ns : ~uint64_t{0}, g.pins, g.task.tgid,
-                   g.pins_per_s, comm_view(g.task.comm), g.key};
-    }
+    std::vector<Tie> ties(groups.size());
+    for (size_t i = 0; i < groups.size(); ++i) ties[i] = {groups[i].task.tgid, groups[i].key};
     auto before = [&](size_t x, size_t y) {
-        const Keys& a = keys[x];
-        const Keys& b = keys[y];
-        for (SortKey k : q.sort) {
-            switch (k) {
-            case SortKey::Pages: if (a.pages != b.pages) return a.pages > b.pages; break;
-            case SortKey::Longterm: if (a.longterm != b.longterm) return a.longterm > b.longterm; break;
-            case SortKey::Oldest: if (a.oldest != b.oldest) return a.oldest < b.oldest; break;
-            case SortKey::Pins: if (a.pins != b.pins) return a.pins > b.pins; break;
-            case SortKey::Rate: if (a.rate != b.rate) return a.rate > b.rate; break;
-            case SortKey::Pid: if (a.pid != b.pid) return a.pid < b.pid; break;
-            case SortKey::Comm: if (a.comm != b.comm) return a.comm < b.comm; break;
-            }
+        for (size_t j = 0; j < nkeys; ++j) {
+            const SortValue& a = values[x * nkeys + j];
+            const SortValue& b = values[y * nkeys + j];
+            if (a.number != b.number) return by[j]->descending ? a.number > b.number : a.number < b.number;
+            if (a.text != b.text) return by[j]->descending ? a.text > b.text : a.text < b.text;
         }
         // A pid's row before a larger pid's, then the key (unique) settles it.
-        if (a.pid != b.pid) return a.pid < b.pid;
-        return a.key < b.key;
+        if (ties[x].pid != ties[y].pid) return ties[x].pid < ties[y].pid;
+        return ties[x].key < ties[y].key;
     };
     std::vector<size_t> order(groups.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;

@@ -31,6 +31,31 @@ struct HolderFilter {
 enum class GroupBy { Pid, Comm, Cgroup, Stack };
 enum class SortKey { Pages, Longterm, Oldest, Pins, Rate, Pid, Comm };
 
+struct PinnerRow;
+
+// A row's value under one sort key: numbers compare as numbers, text as
+// text (only one of them is set).
+struct SortValue {
+    uint64_t number = 0;
+    std::string_view text;
+};
+
+// Everything about one sort key, one row each (pinners.cpp's table): its
+// word in --sort, top's menu and the JSON, what it means, and the value
+// rows are ordered by. A new key is an enum value and a row.
+struct SortKeyInfo {
+    SortKey key;
+    std::string_view name;         // "pages"
+    std::string_view description;  // "pages held"
+    bool descending;               // the largest first
+    SortValue (*value)(const PinnerRow& row);
+};
+
+// In the order --help and top's sort menu list them.
+std::span<const SortKeyInfo> sort_keys();
+const SortKeyInfo& sort_key_info(SortKey k);
+std::string sort_key_names();  // "pages, longterm, oldest, pins, rate, pid, comm"
+
 Result<GroupBy> parse_group_by(std::string_view text);                // "pid", "comm", "cgroup", "stack"
 Result<std::vector<SortKey>> parse_sort_keys(std::string_view text);  // "longterm,oldest"
 std::string_view group_by_name(GroupBy g);

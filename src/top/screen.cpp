@@ -244,9 +244,10 @@ std::string status_bar(const TopState& s)
 void sort_menu(std::vector<Line>& body, const TopState& s)
 {
     body.push_back({"SORT BY (the other keys break ties)", Style::ColumnHeader});
-    for (size_t i = 0; i < std::size(kSortKeys); ++i) {
-        std::string name(sort_key_name(kSortKeys[i]));
-        if (kSortKeys[i] == s.sort.front()) name += "  (current)";
+    for (size_t i = 0; i < sort_keys().size(); ++i) {
+        const SortKeyInfo& key = sort_keys()[i];
+        std::string name = pad(std::string(key.name), 9, false) + " " + std::string(key.description);
+        if (key.key == s.sort.front()) name += "  (current)";
         bool at = i == s.menu_cursor;
         body.push_back({(at ? "> " : "  ") + name, at ? Style::Selected : Style::Normal});
     }
@@ -443,9 +444,9 @@ void handle_key(TopState& s, const Key& k, std::span<const PinnerRow> rows, size
     case Mode::SortMenu:
         if (k.kind == Key::Up || is(k, 'k')) s.menu_cursor = s.menu_cursor ? s.menu_cursor - 1 : 0;
         else if (k.kind == Key::Down || is(k, 'j'))
-            s.menu_cursor = std::min(s.menu_cursor + 1, std::size(kSortKeys) - 1);
+            s.menu_cursor = std::min(s.menu_cursor + 1, sort_keys().size() - 1);
         else if (k.kind == Key::Enter) {
-            SortKey key = kSortKeys[s.menu_cursor];
+            SortKey key = sort_keys()[s.menu_cursor].key;
             s.sort = {key, key == SortKey::Pages ? SortKey::Longterm : SortKey::Pages};
             s.mode = Mode::Table;
         } else if (k.kind == Key::Escape || k.kind == Key::Sort || is(k, 'q') || is(k, 's'))
@@ -481,7 +482,10 @@ void handle_key(TopState& s, const Key& k, std::span<const PinnerRow> rows, size
         s.detail_scroll = 0;
     } else if (k.kind == Key::Sort || is(k, 's')) {
         s.mode = Mode::SortMenu;
-        s.menu_cursor = size_t(std::find(std::begin(kSortKeys), std::end(kSortKeys), s.sort.front()) - std::begin(kSortKeys));
+        auto keys = sort_keys();
+        s.menu_cursor = size_t(std::find_if(keys.begin(), keys.end(), [&](const SortKeyInfo& k) {
+                                   return k.key == s.sort.front();
+                               }) - keys.begin());
     } else if (is(k, '/')) {
         s.mode = Mode::FilterInput;
         s.input = s.filter_text;

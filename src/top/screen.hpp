@@ -21,10 +21,6 @@ namespace pintrace::top {
 
 enum class Mode { Table, Detail, SortMenu, FilterInput, Help };
 
-// The sort keys in the order the sort menu lists them.
-inline constexpr SortKey kSortKeys[] = {SortKey::Pages, SortKey::Longterm, SortKey::Oldest, SortKey::Pins,
-                                        SortKey::Rate,  SortKey::Pid,      SortKey::Comm};
-
 struct TopState {
     Mode mode = Mode::Table;
     std::vector<SortKey> sort{SortKey::Pages, SortKey::Longterm};  // report's default order

@@ -120,7 +120,7 @@ TEST(TopScreen, SortMenuChoosesTheColumnAndMarksIt)
     Fixture f;
     f.key(Key::of('s'));
     EXPECT_EQ(f.state.mode, Mode::SortMenu);
-    EXPECT_TRUE(has(f.screen().text(), "> pages  (current)"));
+    EXPECT_TRUE(has(f.screen().text(), "> pages     pages held  (current)")) << f.screen().text();
     f.key({Key::Down});  // longterm
     f.key({Key::Enter});
     EXPECT_EQ(f.state.mode, Mode::Table);

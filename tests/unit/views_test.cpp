@@ -5,6 +5,7 @@
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "event_builders.hpp"
@@ -157,11 +158,47 @@ TEST(Pinners, FilteredByPidCommAndCgroupPrefix)
     EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"300"}));
 }
 
+// Each key is one row of a table: its word parses back to it, and the rows
+// come out in the order its value and direction say.
+TEST(SortKeys, EveryKeyHasARowThatParsesBackAndOrders)
+{
+    Report r = busy_host();
+    std::set<SortKey> seen;
+    for (const auto& k : sort_keys()) {
+        SCOPED_TRACE(std::string(k.name));
+        EXPECT_TRUE(seen.insert(k.key).second);
+        EXPECT_EQ(&sort_key_info(k.key), &k);
+        EXPECT_EQ(sort_key_name(k.key), k.name);
+        EXPECT_FALSE(k.description.empty());
+        auto parsed = parse_sort_keys(k.name);
+        ASSERT_TRUE(parsed.ok());
+        EXPECT_EQ(parsed.value(), std::vector<SortKey>{k.key});
+        PinnerQuery q;
+        q.sort = {k.key};
+        auto rows = pinner_rows(r, q);
+        ASSERT_GE(rows.size(), 2u);
+        for (size_t i = 1; i < rows.size(); ++i) {
+            SortValue a = k.value(rows[i - 1]), b = k.value(rows[i]);
+            auto key = [](const SortValue& v) { return std::pair(v.number, v.text); };
+            if (k.descending) EXPECT_GE(key(a), key(b)) << "row " << i;
+            else EXPECT_LE(key(a), key(b)) << "row " << i;
+        }
+    }
+    EXPECT_EQ(seen.size(), 7u);  // every SortKey
+    PinnerRow slow, fast;
+    slow.pins_per_s = 0.5;
+    fast.pins_per_s = 2.25;
+    const auto& rate = sort_key_info(SortKey::Rate);
+    EXPECT_GT(rate.value(fast).number, rate.value(slow).number);  // compared as the double
+}
+
 TEST(Pinners, BadSortAndGroupWordsAreNamed)
 {
     auto s = parse_sort_keys("pages,size");
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.error().message.find("'size'"), std::string::npos);
+    EXPECT_NE(s.error().message.find("(use pages, longterm, oldest, pins, rate, pid, comm)"), std::string::npos)
+        << s.error().message;
     EXPECT_FALSE(parse_sort_keys("").ok());
     auto g = parse_group_by("user");
     ASSERT_FALSE(g.ok());
