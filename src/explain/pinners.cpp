@@ -1,6 +1,7 @@
 #include "explain/pinners.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <map>
 #include <set>
@@ -17,14 +18,15 @@ SortValue oldest_value(const PinnerRow& r) { return {r.oldest_ns ? r.oldest_ns :
 SortValue rate_value(const PinnerRow& r) { return {std::bit_cast<uint64_t>(std::max(r.pins_per_s, 0.0)), {}}; }
 
 constexpr SortKeyInfo kSortKeys[] = {
-    {SortKey::Pages, "pages", "pages held", true, [](const PinnerRow& r) { return SortValue{r.pages, {}}; }},
-    {SortKey::Longterm, "longterm", "pages held by long-term pins", true,
+    {SortKey::Pages, "pages", "pages held", true, false, [](const PinnerRow& r) { return SortValue{r.pages, {}}; }},
+    {SortKey::Longterm, "longterm", "pages held by long-term pins", true, false,
      [](const PinnerRow& r) { return SortValue{r.longterm_pages, {}}; }},
-    {SortKey::Oldest, "oldest", "the oldest hold first", false, oldest_value},
-    {SortKey::Pins, "pins", "pins and references held", true, [](const PinnerRow& r) { return SortValue{r.pins, {}}; }},
-    {SortKey::Rate, "rate", "pins taken per second during the trace", true, rate_value},
-    {SortKey::Pid, "pid", "process id", false, [](const PinnerRow& r) { return SortValue{r.task.tgid, {}}; }},
-    {SortKey::Comm, "comm", "command name", false,
+    {SortKey::Oldest, "oldest", "the oldest hold first", false, false, oldest_value},
+    {SortKey::Pins, "pins", "pins and references held", true, false,
+     [](const PinnerRow& r) { return SortValue{r.pins, {}}; }},
+    {SortKey::Rate, "rate", "pins taken per second during the trace", true, false, rate_value},
+    {SortKey::Pid, "pid", "process id", false, false, [](const PinnerRow& r) { return SortValue{r.task.tgid, {}}; }},
+    {SortKey::Comm, "comm", "command name", false, true,
      [](const PinnerRow& r) { return SortValue{0, comm_view(r.task.comm)}; }},
 };
 
@@ -214,30 +216,44 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
     }
     // The keys compared, side by side: sorting 100 000 indices touches
-    // these small arrays (a value per row and sort key, row by row; the
-    // tie-breakers), not the rows.
-    const size_t nkeys = q.sort.size();
+    // this small array (each row's values and tie-breakers in one place),
+    // not the rows. A key given twice decides nothing the second time.
     std::vector<const SortKeyInfo*> by;
-    for (SortKey k : q.sort) by.push_back(&sort_key_info(k));
-    std::vector<SortValue> values(groups.size() * nkeys);
-    for (size_t i = 0; i < groups.size(); ++i)
-        for (size_t j = 0; j < nkeys; ++j) values[i * nkeys + j] = by[j]->value(groups[i]);
-    struct Tie {
+    for (SortKey k : q.sort)
+        if (std::none_of(by.begin(), by.end(), [&](const SortKeyInfo* b) { return b->key == k; }))
+            by.push_back(&sort_key_info(k));
+    struct Sortable {
+        // Smaller sorts first: a descending key's value is complemented.
+        std::array<uint64_t, std::size(kSortKeys)> number;
         uint32_t pid;
         std::string_view key;
     };
-    std::vector<Tie> ties(groups.size());
-    for (size_t i = 0; i < groups.size(); ++i) ties[i] = {groups[i].task.tgid, groups[i].key};
+    bool any_text = std::any_of(by.begin(), by.end(), [](const SortKeyInfo* k) { return k->text; });
+    std::vector<Sortable> sortable(groups.size());
+    std::vector<std::string_view> texts(any_text ? groups.size() * by.size() : 0);
+    for (size_t i = 0; i < groups.size(); ++i) {
+        sortable[i].pid = groups[i].task.tgid;
+        sortable[i].key = groups[i].key;
+        for (size_t j = 0; j < by.size(); ++j) {
+            SortValue v = by[j]->value(groups[i]);
+            sortable[i].number[j] = by[j]->descending ? ~v.number : v.number;
+            if (any_text) texts[i * by.size() + j] = v.text;
+        }
+    }
+    const size_t nkeys = by.size();
     auto before = [&](size_t x, size_t y) {
+        const Sortable& a = sortable[x];
+        const Sortable& b = sortable[y];
         for (size_t j = 0; j < nkeys; ++j) {
-            const SortValue& a = values[x * nkeys + j];
-            const SortValue& b = values[y * nkeys + j];
-            if (a.number != b.number) return by[j]->descending ? a.number > b.number : a.number < b.number;
-            if (a.text != b.text) return by[j]->descending ? a.text > b.text : a.text < b.text;
+            if (a.number[j] != b.number[j]) return a.number[j] < b.number[j];
+            if (any_text && by[j]->text) {
+                std::string_view ta = texts[x * nkeys + j], tb = texts[y * nkeys + j];
+                if (ta != tb) return by[j]->descending ? ta > tb : ta < tb;
+            }
         }
         // A pid's row before a larger pid's, then the key (unique) settles it.
-        if (ties[x].pid != ties[y].pid) return ties[x].pid < ties[y].pid;
-        return ties[x].key < ties[y].key;
+        if (a.pid != b.pid) return a.pid < b.pid;
+        return a.key < b.key;
     };
     std::vector<size_t> order(groups.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;

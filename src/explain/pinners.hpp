@@ -33,8 +33,7 @@ enum class SortKey { Pages, Longterm, Oldest, Pins, Rate, Pid, Comm };
 
 struct PinnerRow;
 
-// A row's value under one sort key: numbers compare as numbers, text as
-// text (only one of them is set).
+// A row's value under one sort key: its number, or for a text key its text.
 struct SortValue {
     uint64_t number = 0;
     std::string_view text;
@@ -48,6 +47,7 @@ struct SortKeyInfo {
     std::string_view name;         // "pages"
     std::string_view description;  // "pages held"
     bool descending;               // the largest first
+    bool text;                     // compares the value's text, not its number
     SortValue (*value)(const PinnerRow& row);
 };
 
@@ -84,7 +84,7 @@ struct PinnerRow {
     uint64_t pages_over_threshold = 0;
     uint32_t flags = 0;  // union of its owners' FOLL_* bits
     Origin origin = Origin::Unknown;  // of its largest holder
-    bool all_exited = false;  // every process of the group had exited: the pins outlive them
+    bool all_exited = false;  // every process of the group had exited (with pages > 0: the pins outlive them)
     // What it holds now is FOLL_GET references only: their release (an
     // inline put_page) is invisible, and only the page's free shows them
     // gone. "Held" then means "not seen freed", not "seen held".

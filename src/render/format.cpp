@@ -187,9 +187,11 @@ std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckP
     }
     std::vector<CulpritGroup> out;
     for (auto& [k, g] : groups) out.push_back(std::move(g));
+    // The summary names the same first holder (report_summary: most pages, then held longest).
     std::stable_sort(out.begin(), out.end(), [](const CulpritGroup& a, const CulpritGroup& b) {
         if (a.cause != b.cause) return a.cause < b.cause;
-        return a.pfns.size() > b.pfns.size();
+        if (a.pfns.size() != b.pfns.size()) return a.pfns.size() > b.pfns.size();
+        return a.oldest_ns < b.oldest_ns;
     });
     return out;
 }
@@ -533,8 +535,11 @@ std::string report_summary(const Report& r)
     if (cma) s += (s.empty() ? "" : ", ") + std::to_string(cma) + " CMA allocation(s) failed";
     if (pages) s += ", " + std::to_string(pages) + " page(s) stuck";
     if (by_pid.empty()) return s + "; no holder was seen in the trace" + inferred_summary(r) + ".";
-    auto top = std::max_element(by_pid.begin(), by_pid.end(),
-                                [](const auto& a, const auto& b) { return a.second.pages < b.second.pages; });
+    // Most pages, then held longest: the failure lines' first holder (group_culprits).
+    auto top = std::min_element(by_pid.begin(), by_pid.end(), [](const auto& a, const auto& b) {
+        if (a.second.pages != b.second.pages) return a.second.pages > b.second.pages;
+        return a.second.oldest_ns < b.second.oldest_ns;
+    });
     const CulpritGroup& g = top->second.largest;
     std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
                                                  : std::string(cause_heading(g.cause));

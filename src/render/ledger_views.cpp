@@ -43,7 +43,10 @@ Table pinners_table(const Report& r, const std::vector<PinnerRow>& rows, GroupBy
         who += origin_description(row.origin) != "" && row.origin != Origin::Unknown
                    ? std::string(origin_description(row.origin))
                    : flag_string(row.flags, "|");
-        if (row.all_exited && row.release_unseen)
+        // An exited group that holds nothing let go of everything: nothing remains.
+        if (row.all_exited && row.pages == 0)
+            who += "; process exited";
+        else if (row.all_exited && row.release_unseen)
             who += "; process exited; released or not, unseen: a reference's release is invisible "
                    "until its page is freed";
         else if (row.all_exited) who += "; process exited, pins remain";

@@ -57,9 +57,15 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
     for (size_t i = 0; i < groups.size(); ++i) {
         const CulpritGroup& g = groups[i];
         if (i == 0 || groups[i - 1].cause != g.cause) {
-            size_t n = 0;
-            for (size_t j = i; j < groups.size() && groups[j].cause == g.cause; ++j) n += groups[j].pfns.size();
-            d.line(2, std::string(cause_heading(g.cause)) + ": " + std::to_string(n) + " page(s)", Document::Style::Strong);
+            // Pages, not holds: two holders of one page are one stuck page.
+            std::set<uint64_t> pfns;
+            size_t holders = 0;
+            for (size_t j = i; j < groups.size() && groups[j].cause == g.cause; ++j, ++holders)
+                pfns.insert(groups[j].pfns.begin(), groups[j].pfns.end());
+            d.line(2,
+                   std::string(cause_heading(g.cause)) + ": " + std::to_string(pfns.size()) + " page(s)" +
+                       (holders > 1 ? ", " + std::to_string(holders) + " holders" : ""),
+                   Document::Style::Strong);
         }
         std::string who = std::to_string(g.pfns.size()) + " page(s) held by pid " + std::to_string(g.task.tgid) + " (" +
                           std::string(comm_view(g.task.comm)) + ")" + process_details(r, g.owner, g.task) + ": " +
@@ -314,8 +320,9 @@ void holders(Document& d, const Report& r, const ReportView& view)
     DurationHistogram held = held_ages(r, view.pinners.filter);
     if (released.total() + held.total()) {
         d.blank();
-        d.heading("PIN DURATIONS: " + std::to_string(released.total()) + " released during the trace, " +
-                  std::to_string(held.total()) + " still held (by age)");
+        // Counted in pins and references, not in release records (one can end several).
+        d.heading("PIN DURATIONS: " + std::to_string(released.total()) + " pin(s) and reference(s) released during "
+                  "the trace, " + std::to_string(held.total()) + " still held (by age)");
         d.table(durations_table(released, held));
     }
     if (r.options.threshold_ns) {

@@ -272,7 +272,8 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
                     rate_text(row.pins_per_s) + " pins/s (" + std::to_string(row.pins_taken) + " taken)"});
     body.push_back({"as " + flag_string(row.flags, " ") +
                     (row.origin != Origin::Unknown ? ": " + std::string(origin_description(row.origin)) : "")});
-    if (row.all_exited) body.push_back({"its process exited; the pins remain", Style::Warning});
+    if (row.all_exited && row.pages) body.push_back({"its process exited; the pins remain", Style::Warning});
+    else if (row.all_exited) body.push_back({"its process exited, after releasing everything it held"});
     if (row.uncertain)
         body.push_back({"UNCERTAIN: events were lost while it held pages; some may have been released unseen",
                         Style::Warning});
