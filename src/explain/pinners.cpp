@@ -188,6 +188,19 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         if (s.oldest_ns && (!row.oldest_ns || s.oldest_ns < row.oldest_ns)) row.oldest_ns = s.oldest_ns;
         row.uncertain |= s.uncertain;
     }
+    // A process is named as it is now: the comm of its newest owner. Its
+    // largest holder may predate an exec (the traced command's own execve
+    // grabs carry the comm of the pintrace child it was forked as).
+    for (PinnerRow& row : groups) {
+        const Owner* newest = nullptr;
+        for (OwnerId id : row.owners) {
+            const Owner& o = r.owner(id);
+            if (o.task.tgid == row.task.tgid && o.incarnation == r.owner(row.top_owner).incarnation &&
+                (!newest || o.first_ns > newest->first_ns))
+                newest = &o;
+        }
+        if (newest) row.task.comm = newest->task.comm;
+    }
 
     double seconds = r.end_ns > r.first_ns ? (r.end_ns - r.first_ns) / 1e9 : 0;
     std::unordered_map<int32_t, Origin> origins;  // by kernel stack: its frames are read once
