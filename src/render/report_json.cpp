@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "render/format.hpp"
+#include "render/json_sections.hpp"
 #include "render/json_writer.hpp"
 #include "render/ledger_views.hpp"
 #include "render/report_views.hpp"
@@ -222,49 +223,6 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
     j.end_object();
 }
 
-namespace {
-
-void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
-{
-    j.key("holders").begin_object();
-    j.field("at_ns", r.end_ns).field("at", format_wall_time(r, r.end_ns));
-    j.field("group_by", group_by_name(view.pinners.group_by));
-    j.key("sort").begin_array();
-    for (SortKey k : view.pinners.sort) j.value(sort_key_name(k));
-    j.end_array();
-    j.key("rows").begin_array();
-    for (const auto& row : pinner_rows(r, view.pinners)) write_pinner_row_json(j, r, row);
-    j.end_array().end_object();
-
-    j.key("durations").begin_object().key("histogram");
-    write_histogram(j, released_durations(r, view.pinners.filter), held_ages(r, view.pinners.filter));
-    j.end_object();
-
-    if (r.options.threshold_ns) {
-        j.key("long_holds").begin_object();
-        j.field("threshold_ns", r.options.threshold_ns).field("total", r.long_holds_total);
-        j.field("kept", uint64_t{r.long_holds.size()});
-        j.key("items").begin_array();
-        for (const auto& h : r.long_holds) {
-            if (!view.pinners.filter.matches(r, h.owner)) continue;
-            const Owner& o = r.owner(h.owner);
-            j.begin_object()
-                .field("pfn", h.pfn)
-                .field("count", h.count)
-                .field("since_ns", h.since_ns)
-                .field("until_ns", h.until_ns)
-                .field("held_ns", h.until_ns - h.since_ns)
-                .field("released", h.released)
-                .field("closed_by_free", h.by_free)
-                .field("pid", o.task.tgid)
-                .field("comm", comm_view(o.task.comm))
-                .string_array("flags", flag_names(o.flags))
-                .end_object();
-        }
-        j.end_array().end_object();
-    }
-}
-
 void write_history(JsonWriter& j, const Report& r)
 {
     if (r.options.history_pfns.empty()) return;
@@ -310,6 +268,49 @@ void write_history(JsonWriter& j, const Report& r)
                 .field("certain", !r.holder_uncertain(h, r.end_ns))
                 .end_object();
     j.end_array().end_object();
+}
+
+namespace {
+
+void write_pinners(JsonWriter& j, const Report& r, const ReportView& view)
+{
+    j.key("holders").begin_object();
+    j.field("at_ns", r.end_ns).field("at", format_wall_time(r, r.end_ns));
+    j.field("group_by", group_by_name(view.pinners.group_by));
+    j.key("sort").begin_array();
+    for (SortKey k : view.pinners.sort) j.value(sort_key_name(k));
+    j.end_array();
+    j.key("rows").begin_array();
+    for (const auto& row : pinner_rows(r, view.pinners)) write_pinner_row_json(j, r, row);
+    j.end_array().end_object();
+
+    j.key("durations").begin_object().key("histogram");
+    write_histogram(j, released_durations(r, view.pinners.filter), held_ages(r, view.pinners.filter));
+    j.end_object();
+
+    if (r.options.threshold_ns) {
+        j.key("long_holds").begin_object();
+        j.field("threshold_ns", r.options.threshold_ns).field("total", r.long_holds_total);
+        j.field("kept", uint64_t{r.long_holds.size()});
+        j.key("items").begin_array();
+        for (const auto& h : r.long_holds) {
+            if (!view.pinners.filter.matches(r, h.owner)) continue;
+            const Owner& o = r.owner(h.owner);
+            j.begin_object()
+                .field("pfn", h.pfn)
+                .field("count", h.count)
+                .field("since_ns", h.since_ns)
+                .field("until_ns", h.until_ns)
+                .field("held_ns", h.until_ns - h.since_ns)
+                .field("released", h.released)
+                .field("closed_by_free", h.by_free)
+                .field("pid", o.task.tgid)
+                .field("comm", comm_view(o.task.comm))
+                .string_array("flags", flag_names(o.flags))
+                .end_object();
+        }
+        j.end_array().end_object();
+    }
 }
 
 void write_filters(JsonWriter& j, const ReportView& view)

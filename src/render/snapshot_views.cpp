@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "render/format.hpp"
+#include "render/json_sections.hpp"
 #include "render/json_writer.hpp"
 #include "render/safe_text.hpp"
 #include "render/table.hpp"
@@ -149,7 +150,6 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
     return printable(out, true);
 }
 
-namespace {
 void write_candidates(JsonWriter& j, const OwnerScan& owners)
 {
     j.key("candidates").begin_array();
@@ -174,7 +174,6 @@ void write_candidates(JsonWriter& j, const OwnerScan& owners)
     j.field("pagemap_entries", owners.pages_walked);
     j.field("processes_searched", owners.processes).field("owner_seconds", owners.seconds);
 }
-}  // namespace
 
 std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owners)
 {

@@ -180,6 +180,23 @@ std::optional<Candidate> make_candidate(uint32_t pid, std::string comm, const st
     return c;
 }
 
+std::vector<PageHolderNow> holders_now(const OwnerScan& scan, uint64_t pfn)
+{
+    std::vector<PageHolderNow> out;
+    for (const auto& c : scan.candidates) {
+        if (!c.pfns.count(pfn)) continue;
+        PageHolderNow h{c.pid, c.comm};
+        for (const auto& e : c.evidence)
+            if (e.long_term && std::count(e.pfns.begin(), e.pfns.end(), pfn)) {
+                h.confidence = Confidence::Likely;
+                h.origin = e.origin;
+                h.named_by_fd = e.named_by_fd;
+            }
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
 std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan)
 {
     std::map<uint64_t, std::string> out;

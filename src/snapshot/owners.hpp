@@ -155,6 +155,17 @@ struct RdmaMr {
 // Lines it cannot read are skipped (counted in bad_lines when given).
 std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines = nullptr);
 
+// Who may hold one page now: each candidate that maps or pinned it,
+// "likely" only where its long-term pin evidence covers this very page.
+struct PageHolderNow {
+    uint32_t pid = 0;
+    std::string comm;
+    Confidence confidence = Confidence::Possible;
+    Origin origin = Origin::Unknown;  // of the evidence that makes it likely
+    bool named_by_fd = false;         // its fd names this page as pinned (an io_uring buffer)
+};
+std::vector<PageHolderNow> holders_now(const OwnerScan& scan, uint64_t pfn);
+
 // The pages candidates' fds name as pinned, with a one-line why ("pinned
 // as io_uring fixed buffers by pid 107 (fio)"), for snapshot::PinHints.
 std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan);

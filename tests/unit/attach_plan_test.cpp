@@ -210,19 +210,25 @@ TEST(AttachPlan, WithoutCmaTheCmaTracepointsAreAbsentAndSaySo)
 
 // ---- the skeleton and the specs ----
 
+// Every program a spec names, in any variant.
+std::vector<ProgramRef> programs_of(const AttachSpec& spec)
+{
+    std::vector<ProgramRef> refs;
+    if (spec.tracepoint) refs.push_back(spec.tracepoint);
+    for (const auto* variants : {&spec.trampolines, &spec.kprobes})
+        for (const auto& v : *variants)
+            for (ProgramRef r : {v.entry, v.exit})
+                if (r) refs.push_back(r);
+    return refs;
+}
+
 TEST(AttachSpecs, EveryCaptureProgramIsNamedByExactlyOneSpec)
 {
     Skeleton s;
     ASSERT_TRUE(s.skel);
     std::map<const bpf_program*, int> named;
     for (const auto& spec : attach_specs()) {
-        std::vector<ProgramRef> refs;
-        if (spec.tracepoint) refs.push_back(spec.tracepoint);
-        for (const auto* variants : {&spec.trampolines, &spec.kprobes})
-            for (const auto& v : *variants)
-                for (ProgramRef r : {v.entry, v.exit})
-                    if (r) refs.push_back(r);
-        for (ProgramRef r : refs) ++named[s.skel->progs.*r];
+        for (ProgramRef r : programs_of(spec)) ++named[s.skel->progs.*r];
     }
     bpf_program* prog;
     int programs = 0;
@@ -246,13 +252,7 @@ TEST(AttachSpecs, EveryProgramAttachesWhereItsHookRowSays)
         std::string target = spec.target();
         EXPECT_NE(target, "unknown") << "hook " << spec.hook << " has no PT_HOOKS row";
         EXPECT_TRUE(hooks.insert(spec.hook).second) << target << ": two specs share hook " << spec.hook;
-        std::vector<ProgramRef> refs;
-        if (spec.tracepoint) refs.push_back(spec.tracepoint);
-        for (const auto* variants : {&spec.trampolines, &spec.kprobes})
-            for (const auto& v : *variants)
-                for (ProgramRef r : {v.entry, v.exit})
-                    if (r) refs.push_back(r);
-        for (ProgramRef r : refs) {
+        for (ProgramRef r : programs_of(spec)) {
             std::string sec = bpf_program__section_name(s.skel->progs.*r);
             std::string where = sec.substr(sec.find('/') + 1);  // "try_grab_page", "cma/cma_alloc"
             if (sec.starts_with("tracepoint/")) where[where.find('/')] = ':';

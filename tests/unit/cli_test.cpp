@@ -2,6 +2,9 @@
 // line on stderr naming the problem, and the documented exit code.
 #include <gtest/gtest.h>
 #include <signal.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "sample_trace.hpp"
 #include "util/exit_codes.hpp"
@@ -344,6 +348,26 @@ TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
     EXPECT_EQ(ex.status, 3) << ex.out;
     EXPECT_NE(ex.out.find("likely holder (pinned it as io_uring fixed buffers): pid " + pid), std::string::npos)
         << ex.out;
+    // The same as JSON, read as a runbook would.
+    auto exj = run("explain --format json --pfn " + std::to_string(pfn));
+    EXPECT_EQ(exj.status, 3) << exj.out;
+    namespace pt = boost::property_tree;
+    std::istringstream in(exj.out);
+    pt::ptree root;
+    ASSERT_NO_THROW(pt::read_json(in, root)) << exj.out;
+    EXPECT_EQ(root.get<std::string>("schema"), "pintrace.explain/1");
+    EXPECT_EQ(root.get<int>("exit_code"), 3);
+    const auto& page = root.get_child("pages").front().second;
+    EXPECT_EQ(page.get<uint64_t>("pfn"), pfn);
+    EXPECT_EQ(page.get<std::string>("blocks_migration"), "true");
+    bool likely = false;
+    for (const auto& [_, h] : page.get_child("holders_now"))
+        likely = likely || (h.get<std::string>("pid") == pid && h.get<std::string>("confidence") == "likely" &&
+                            h.get<std::string>("origin") == "io_uring_fixed_buffers" &&
+                            h.get<std::string>("pinned_by_fd") == "true");
+    EXPECT_TRUE(likely) << exj.out;
+    EXPECT_FALSE(root.get_child("candidates").empty()) << exj.out;
+    EXPECT_EQ(root.get<std::string>("trace"), "null") << "no trace given";
 }
 
 TEST(Cli, RecordSnapshotWritesTheHoldersOfPinsOlderThanTheTrace)

@@ -407,7 +407,7 @@ TEST(SnapshotPageblock, LayoutFromTheKernelsEnums)
     EXPECT_EQ(l.name(l.decode(0x5)), "isolate");
     EXPECT_TRUE(l.movable_kind(4));
 
-    // 6.16+ (this host's 6.18): isolation is a bit of its own, and
+    // 6.16+ (6.18 has it so): isolation is a bit of its own, and
     // NR_PAGEBLOCK_BITS is __NR_PAGEBLOCK_BITS (5) rounded up to 8.
     mt = {{"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
           {"MIGRATE_HIGHATOMIC", 3}, {"__MIGRATE_TYPE_END", 3}, {"MIGRATE_ISOLATE", 4}, {"MIGRATE_TYPES", 5}};
