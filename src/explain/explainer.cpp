@@ -18,10 +18,10 @@ const char* mode_name(uint32_t mode)
 
 }  // namespace
 
-Cause holder_cause(const Holder& h)
+Cause cause_of_flags(uint32_t flags)
 {
-    if ((h.flags & kFlagPin) && (h.flags & kFlagLongterm)) return Cause::LongtermPin;
-    if (h.flags & kFlagPin) return Cause::ShortPin;
+    if ((flags & kFlagPin) && (flags & kFlagLongterm)) return Cause::LongtermPin;
+    if (flags & kFlagPin) return Cause::ShortPin;
     return Cause::Reference;
 }
 
@@ -107,8 +107,10 @@ void Explainer::on_closed(const ClosedPins& c)
     for (auto it = std::lower_bound(pfns.begin(), pfns.end(), c.pfn); it != pfns.end() && *it < c.pfn + c.nr_pages;
          ++it) {
         const Owner& o = ledger_.owner(c.owner);
-        add_history({HistoryEntry::What::Closed, c.at_ns, *it, o.task, o.flags, c.count, 1, o.kstack, o.ustack,
-                     o.stack_sampled, c.by_free ? "closed by the page's free" : "closed by the release"});
+        add_history({.what = HistoryEntry::What::Closed, .ts_ns = c.at_ns, .pfn = *it, .task = o.task,
+                     .flags = o.flags, .count = c.count, .kstack = o.kstack, .ustack = o.ustack,
+                     .stack_sampled = o.stack_sampled,
+                     .detail = c.by_free ? "closed by the page's free" : "closed by the release"});
     }
 }
 
@@ -175,8 +177,9 @@ void Explainer::on(const GrabEvent& e)
     ++report_.stats.grabs;
     ledger_.grab(e);
     if (in_history(e.pfn, e.nr_pages))
-        add_history({HistoryEntry::What::Grab, e.head.ts_ns, e.pfn, e.head.task, e.flags, e.count, e.nr_pages,
-                     e.kstack, e.ustack, e.stack_sampled, ""});
+        add_history({.what = HistoryEntry::What::Grab, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
+                     .flags = e.flags, .count = e.count, .nr_pages = e.nr_pages, .kstack = e.kstack,
+                     .ustack = e.ustack, .stack_sampled = e.stack_sampled});
 }
 
 void Explainer::on(const ReleaseEvent& e)
@@ -184,8 +187,8 @@ void Explainer::on(const ReleaseEvent& e)
     note_time(e.head.ts_ns);
     ++report_.stats.releases;
     if (in_history(e.pfn, e.nr_pages))
-        add_history({HistoryEntry::What::Release, e.head.ts_ns, e.pfn, e.head.task, e.flags, e.refs, e.nr_pages, -1,
-                     -1, false, ""});
+        add_history({.what = HistoryEntry::What::Release, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
+                     .flags = e.flags, .count = e.refs, .nr_pages = e.nr_pages});
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
     if (outcome.unmatched && !seeds_.empty())
@@ -235,8 +238,9 @@ void Explainer::on(const FailedFolioEvent& e)
     if (page.cause == Cause::PinnedUnknown || page.cause == Cause::ExtraRefUnknown) infer_holders(page);
     f.pages.push_back(std::move(page));
     if (in_history(e.pfn, e.nr_pages))
-        add_history({HistoryEntry::What::MigrationFailed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1,
-                     false, "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount)});
+        add_history({.what = HistoryEntry::What::MigrationFailed, .ts_ns = e.head.ts_ns, .pfn = e.pfn,
+                     .task = e.head.task, .nr_pages = e.nr_pages,
+                     .detail = "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount)});
 }
 
 void Explainer::on(const MigrateEndEvent& e)
@@ -289,9 +293,10 @@ void Explainer::on(const IsolationFailedEvent& e)
         // Isolation gives no counts: only the snapshot can tell a pin then.
         else infer_holders(*page);
         if (in_history(pfn, 1))
-            add_history({HistoryEntry::What::IsolationBusy, e.head.ts_ns, pfn, e.head.task, 0, 0, 1, -1, -1, false,
-                         (refused ? "refused at isolation (unmovable), range " : "range ") +
-                             std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
+            add_history({.what = HistoryEntry::What::IsolationBusy, .ts_ns = e.head.ts_ns, .pfn = pfn,
+                         .task = e.head.task,
+                         .detail = (refused ? "refused at isolation (unmovable), range " : "range ") +
+                                   std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
     }
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
@@ -456,7 +461,8 @@ void Explainer::on(const PageFreedEvent& e)
 {
     note_time(e.head.ts_ns);
     if (in_history(e.pfn, e.nr_pages))
-        add_history({HistoryEntry::What::Freed, e.head.ts_ns, e.pfn, e.head.task, 0, 0, e.nr_pages, -1, -1, false, ""});
+        add_history({.what = HistoryEntry::What::Freed, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
+                     .nr_pages = e.nr_pages});
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
     if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns);
 }
@@ -535,7 +541,8 @@ void Explainer::add_snapshot_history()
         }
         if (s->holders.empty()) detail += "; no process maps or registered it";
         if (s->released_ns) detail += "; released during the trace";
-        add_history({HistoryEntry::What::Snapshot, report_.snapshot->ts_ns, pfn, task, 0, 0, 1, -1, -1, false, detail});
+        add_history({.what = HistoryEntry::What::Snapshot, .ts_ns = report_.snapshot->ts_ns, .pfn = pfn, .task = task,
+                     .detail = detail});
     }
 }
 
@@ -674,15 +681,15 @@ bool is_process_entry(std::string_view frame)
 
 }  // namespace
 
-std::vector<std::string> Report::kernel_frames(const Holder& h) const
+std::vector<std::string> Report::kernel_frames(int32_t kstack) const
 {
-    auto it = kernel_stacks.find(h.kstack);
+    auto it = kernel_stacks.find(kstack);
     return frame_names(it == kernel_stacks.end() ? nullptr : &it->second);
 }
 
-std::vector<std::string> Report::user_frames(const Holder& h) const
+std::vector<std::string> Report::user_frames(int32_t ustack, uint32_t tgid) const
 {
-    auto it = user_stacks.find({h.ustack, h.task.tgid});
+    auto it = user_stacks.find({ustack, tgid});
     auto frames = frame_names(it == user_stacks.end() ? nullptr : &it->second);
     auto entry = std::find_if(frames.begin(), frames.end(), is_process_entry);
     if (entry != frames.end()) frames.erase(entry + 1, frames.end());

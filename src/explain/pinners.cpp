@@ -67,9 +67,7 @@ std::string group_key(const Report& r, OwnerId id, GroupBy g)
     }
     // The code path, whoever ran it: the innermost frame that is not GUP's
     // own machinery names it best; the full stacks are in the row.
-    Holder h;
-    h.kstack = o.kstack;
-    auto frames = r.kernel_frames(h);
+    auto frames = r.kernel_frames(o.kstack);
     for (const auto& f : frames)
         if (!f.starts_with("try_grab") && !f.starts_with("follow_") && !f.starts_with("__get_user_pages") &&
             !f.starts_with("__gup") && !f.starts_with("gup_") && !f.starts_with("internal_get_user") &&
@@ -167,9 +165,7 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         // longest-lasting kind (long-term pin, pin, reference), then most pins taken.
         const Owner& top = r.owner(row.top_owner);
         auto rank = [](const Owner& x) {
-            Holder h;
-            h.flags = x.flags;
-            return std::tuple(x.pages_held, -static_cast<int>(holder_cause(h)), x.pins_taken);
+            return std::tuple(x.pages_held, -static_cast<int>(cause_of_flags(x.flags)), x.pins_taken);
         };
         bool largest = row.owners.empty() || rank(o) > rank(top);
         if (largest) {
@@ -221,9 +217,7 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.cgroup = cgroup_of(r, row.top_owner);
         auto [origin, fresh] = origins.try_emplace(row.kstack, Origin::Unknown);
         if (fresh) {
-            Holder h;
-            h.kstack = row.kstack;
-            origin->second = origin_of(r.kernel_frames(h));
+            origin->second = origin_of(r.kernel_frames(row.kstack));
         }
         row.origin = origin->second;
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;

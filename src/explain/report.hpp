@@ -145,7 +145,8 @@ struct LongHold {
 // One event in the life of a page the user asked about (report --pfn).
 struct HistoryEntry {
     // Snapshot: what record --snapshot found at the start (inferred, not traced).
-    enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy, Snapshot } what;
+    enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy, Snapshot };
+    What what = What::Grab;
     uint64_t ts_ns = 0;
     uint64_t pfn = 0;
     TaskRef task;            // who did it (Closed: the owner that lost the pins)
@@ -216,8 +217,11 @@ struct Report {
 
     bool capture_complete() const;
     // Frames of a holder's stack, kernel first, as "symbol" strings.
-    std::vector<std::string> kernel_frames(const Holder& h) const;
-    std::vector<std::string> user_frames(const Holder& h) const;
+    // Frames as "symbol+0xoff", innermost first; empty when not recorded.
+    std::vector<std::string> kernel_frames(int32_t kstack) const;
+    std::vector<std::string> user_frames(int32_t ustack, uint32_t tgid) const;  // up to the process's entry
+    std::vector<std::string> kernel_frames(const Holder& h) const { return kernel_frames(h.kstack); }
+    std::vector<std::string> user_frames(const Holder& h) const { return user_frames(h.ustack, h.task.tgid); }
     // Lost-event windows overlapping [from, to].
     bool lost_between(uint64_t from, uint64_t to) const;
     // The process details recorded for an owner (exe, cgroup path), if any.
@@ -231,6 +235,8 @@ std::string_view cause_name(Cause c);
 // The cause a page's holders (or, without holders, its counts) point to.
 Cause classify(const StuckPage& page);
 // What one holder's grab was: long-term pin, short-term pin or reference.
-Cause holder_cause(const Holder& h);
+// The kind of hold its FOLL_* flags make: long-term pin, pin, or reference.
+Cause cause_of_flags(uint32_t flags);
+inline Cause holder_cause(const Holder& h) { return cause_of_flags(h.flags); }
 
 }  // namespace pintrace

@@ -22,7 +22,7 @@ std::string holder_text(const PageHolderNow& h)
         how = h.named_by_fd ? "likely holder (pinned it as " + std::string(origin_description(h.origin)) + ")"
                             : "likely holder (a long-term pin holder that maps it: " +
                                   std::string(origin_description(h.origin)) + ")";
-    return how + ": pid " + std::to_string(h.pid) + " (" + h.comm + ")";
+    return how + ": " + pid_comm(h.pid, h.comm);
 }
 
 }  // namespace

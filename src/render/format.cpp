@@ -81,6 +81,11 @@ std::string format_pfn(uint64_t pfn)
     return buf;
 }
 
+std::string pid_comm(uint32_t pid, std::string_view comm)
+{
+    return "pid " + std::to_string(pid) + " (" + std::string(comm) + ")";
+}
+
 std::string_view cause_heading(Cause cause)
 {
     switch (cause) {
@@ -115,7 +120,7 @@ std::string with_holder(std::string_view step, const std::string& who)
 
 std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exited)
 {
-    std::string who = "pid " + std::to_string(task.tgid) + " (" + std::string(comm_view(task.comm)) + ")";
+    std::string who = pid_comm(task.tgid, comm_view(task.comm));
     // The owner is gone but its pins are not: the kernel still holds them on
     // its behalf (io_uring ring teardown runs later, in a kworker) or leaked them.
     if (exited && (cause == Cause::LongtermPin || cause == Cause::ShortPin || cause == Cause::Reference))
@@ -263,7 +268,7 @@ std::string_view confidence_word(const InferredGroup& g) { return g.likely ? "li
 
 std::string inferred_who(const InferredGroup& g)
 {
-    return "pid " + std::to_string(g.pid) + " (" + g.comm + ")" + (g.exe.empty() ? "" : " " + g.exe);
+    return pid_comm(g.pid, g.comm) + (g.exe.empty() ? "" : " " + g.exe);
 }
 
 std::string inferred_next_step(const InferredGroup& g)
@@ -271,8 +276,8 @@ std::string inferred_next_step(const InferredGroup& g)
     TaskRef task = task_ref(g.pid, g.comm);
     if (g.origin != Origin::Unknown) return next_step(Cause::LongtermPin, task, g.origin);
     if (g.likely) return next_step(Cause::LongtermPin, task);
-    return "pid " + std::to_string(g.pid) + " (" + g.comm +
-           ") maps these pages, which is not proof it pinned them: look at what it does with devices, io_uring or "
+    return pid_comm(g.pid, g.comm) +
+           " maps these pages, which is not proof it pinned them: look at what it does with devices, io_uring or "
            "RDMA (its /proc/PID/fd), and compare with `pintrace snapshot` of the pages now";
 }
 
@@ -346,7 +351,7 @@ std::string cma_sentence(const Report& r, const Failure& f)
 {
     std::string s = "CMA allocation of " + std::to_string(f.requested_pages) + " page(s)";
     if (!f.cma_area.empty()) s += " from area \"" + f.cma_area + "\"";
-    s += " by pid " + std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) + ")";
+    s += " by " + pid_comm(f.head.task.tgid, comm_view(f.head.task.comm));
     if (!f.outcome_seen) s += " was still retrying when recording stopped";
     else s += " failed" + (f.cma_error ? " (" + errno_name(*f.cma_error) + ")" : std::string());
     if (f.busy_retries) s += " after " + std::to_string(f.busy_retries) + " busy retr" + (f.busy_retries == 1 ? "y" : "ies");
@@ -354,9 +359,9 @@ std::string cma_sentence(const Report& r, const Failure& f)
     s += ": " + std::to_string(f.ranges.size()) + " range(s) busy";
     auto groups = group_culprits(r, f);
     if (!groups.empty())
-        s += ", first busy pfn " + format_pfn(f.pages.front().pfn) + " held by pid " +
-             std::to_string(groups.front().task.tgid) + " (" + std::string(comm_view(groups.front().task.comm)) +
-             ") as " + flag_string(groups.front().flags);
+        s += ", first busy pfn " + format_pfn(f.pages.front().pfn) + " held by " +
+             pid_comm(groups.front().task.tgid, comm_view(groups.front().task.comm)) + " as " +
+             flag_string(groups.front().flags);
     if (f.held_in_range_total) s += "; " + std::to_string(f.held_in_range_total) + " page(s) held in those ranges";
     else if (groups.empty()) s += "; no holder seen in them";
     return s;
@@ -372,7 +377,7 @@ std::string inferred_clause(const Report& r, std::span<const StuckPage> pages)
     auto groups = group_inferred(r, pages);
     if (groups.empty()) return "";
     const auto& g = groups.front();
-    std::string s = "; the snapshot at the start infers pid " + std::to_string(g.pid) + " (" + g.comm + ") holds " +
+    std::string s = "; the snapshot at the start infers " + pid_comm(g.pid, g.comm) + " holds " +
                     std::to_string(g.pfns.size()) + " (" + std::string(confidence_word(g)) +
                     (g.origin != Origin::Unknown ? ", " + std::string(origin_description(g.origin)) : "") + ")";
     if (groups.size() > 1) s += ", and " + std::to_string(groups.size() - 1) + " more candidate(s)";
@@ -388,8 +393,8 @@ std::string failure_sentence(const Report& r, const Failure& f)
         std::string s = "contiguous allocation of " + std::to_string(f.requested_pages) + " pages (" +
                         (f.requested_pages >= 256 ? std::to_string(f.requested_pages / 256) + " MiB"
                                                   : std::to_string(f.requested_pages * 4) + " KiB") + ")" +
-                        (f.nid >= 0 ? " on node " + std::to_string(f.nid) : std::string()) + " by pid " +
-                        std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) + ") failed";
+                        (f.nid >= 0 ? " on node " + std::to_string(f.nid) : std::string()) + " by " +
+                        pid_comm(f.head.task.tgid, comm_view(f.head.task.comm)) + " failed";
         if (!f.start_seen) return s + "; it began before the trace, so which ranges it tried is unknown";
         if (f.ranges_tried)
             return s + " after trying " + std::to_string(f.ranges_tried) +
@@ -412,9 +417,8 @@ std::string failure_sentence(const Report& r, const Failure& f)
     }
     if (f.kind == Failure::Kind::Isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
-                        " could not be isolated (contiguous allocation or memory offline, by pid " +
-                        std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) +
-                        ")): first busy pfn " + format_pfn(f.pages.front().pfn);
+                        " could not be isolated (contiguous allocation or memory offline, by " +
+                        pid_comm(f.head.task.tgid, comm_view(f.head.task.comm)) + "): first busy pfn " + format_pfn(f.pages.front().pfn);
         auto groups = group_culprits(r, f);
         if (groups.empty()) s += ", no holder seen in the trace" + inferred_clause(r, f.pages);
         else
@@ -435,8 +439,8 @@ std::string failure_sentence(const Report& r, const Failure& f)
         return s + "; " + std::to_string(f.pages.size()) + " stuck pages, no holder seen in the trace" +
                inferred_clause(r, f.pages);
     const auto& g = groups.front();
-    s += "; " + std::to_string(g.pfns.size()) + " of " + std::to_string(f.pages.size()) + " stuck pages held by pid " +
-         std::to_string(g.task.tgid) + " (" + std::string(comm_view(g.task.comm)) + ") as " + flag_string(g.flags) +
+    s += "; " + std::to_string(g.pfns.size()) + " of " + std::to_string(f.pages.size()) + " stuck pages held by " +
+         pid_comm(g.task.tgid, comm_view(g.task.comm)) + " as " + flag_string(g.flags) +
          " (" + (g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
                                                : std::string(cause_name(g.cause))) + ")";
     if (groups.size() > 1) s += ", and " + std::to_string(groups.size() - 1) + " more holder(s)";
@@ -543,7 +547,7 @@ std::string report_summary(const Report& r)
     const CulpritGroup& g = top->second.largest;
     std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
                                                  : std::string(cause_heading(g.cause));
-    s += "; pid " + std::to_string(top->first) + " (" + std::string(comm_view(g.task.comm)) + ") holds " +
+    s += "; " + pid_comm(top->first, comm_view(g.task.comm)) + " holds " +
          std::to_string(top->second.pages) + " of them as " + as;
     std::string wall = format_wall_time(r, top->second.oldest_ns);
     if (wall.size() > 11) s += " since " + wall.substr(11, 8);

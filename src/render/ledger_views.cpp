@@ -19,7 +19,7 @@ std::string format_clock(const Report& r, uint64_t monotonic_ns)
 std::string owner_label(const Report& r, OwnerId id)
 {
     const Owner& o = r.owner(id);
-    std::string s = "pid " + std::to_string(o.task.tgid) + " (" + std::string(comm_view(o.task.comm)) + ")";
+    std::string s = pid_comm(o.task.tgid, comm_view(o.task.comm));
     if (o.exited_ns) s += ", exited " + format_clock(r, o.exited_ns);
     return s;
 }
@@ -153,7 +153,7 @@ void history_lines(Document& d, const Report& r, bool show_stacks)
             continue;
         }
         std::string line = format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  " + std::string(what_name(e.what)) +
-                           " by pid " + std::to_string(e.task.tgid) + " (" + std::string(comm_view(e.task.comm)) + ")";
+                           " by " + pid_comm(e.task.tgid, comm_view(e.task.comm));
         std::string flags = flag_string(e.flags, "|");
         if (!flags.empty()) line += " " + flags;
         if (e.count > 1) line += " x" + std::to_string(e.count);
@@ -161,16 +161,12 @@ void history_lines(Document& d, const Report& r, bool show_stacks)
         if (!e.detail.empty()) line += ", " + e.detail;
         d.line(1, line);
         if (!show_stacks || e.kstack < 0) continue;
-        Holder h;
-        h.kstack = e.kstack;
-        h.ustack = e.ustack;
-        h.task = e.task;
         std::string path;
-        auto k = r.kernel_frames(h);
+        auto k = r.kernel_frames(e.kstack);
         for (size_t i = 0; i < k.size() && i < 8; ++i) path += (i ? " <- " : "") + k[i];
         if (!path.empty()) d.code(2, "kernel", path);
         path.clear();
-        auto u = r.user_frames(h);
+        auto u = r.user_frames(e.ustack, e.task.tgid);
         for (size_t i = 0; i < u.size() && i < 6; ++i) path += (i ? " <- " : "") + u[i];
         if (!path.empty()) d.code(2, "user", path);
     }

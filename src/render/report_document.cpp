@@ -81,12 +81,8 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
             d.line(4, "(references: their release is an inline put_page() pintrace cannot see; " +
                           references_evidence(pages, g) + ")");
         if (view.show_stacks) {
-            Holder h;
-            h.task = g.task;
-            h.kstack = g.kstack;
-            h.ustack = g.ustack;
-            auto k = r.kernel_frames(h);
-            auto u = r.user_frames(h);
+            auto k = r.kernel_frames(g.kstack);
+            auto u = r.user_frames(g.ustack, g.task.tgid);
             std::string path;
             for (size_t j = 0; j < k.size() && j < 8; ++j) path += (j ? " <- " : "") + k[j];
             if (!path.empty() && g.stack_sampled)

@@ -212,11 +212,8 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
         .field("release_observable", !row.release_unseen)
         .field("certain", !row.uncertain);
     if (r.options.threshold_ns) j.field("pages_over_threshold", row.pages_over_threshold);
-    Holder h;
-    h.task = row.task;
-    h.kstack = row.kstack;
-    h.ustack = row.ustack;
-    j.string_array("kernel_stack", r.kernel_frames(h)).string_array("user_stack", r.user_frames(h));
+    j.string_array("kernel_stack", r.kernel_frames(row.kstack))
+        .string_array("user_stack", r.user_frames(row.ustack, row.task.tgid));
     j.key("held_for").begin_object().key("histogram");
     write_histogram(j, released_durations(r, row.owners), held_ages(r, row.owners));
     j.end_object();
@@ -233,10 +230,6 @@ void write_history(JsonWriter& j, const Report& r)
     j.end_array();
     j.key("events").begin_array();
     for (const auto& e : r.history) {
-        Holder h;
-        h.task = e.task;
-        h.kstack = e.kstack;
-        h.ustack = e.ustack;
         j.begin_object()
             .field("time_ns", e.ts_ns)
             .field("wall_time", format_wall_time(r, e.ts_ns))
@@ -250,8 +243,8 @@ void write_history(JsonWriter& j, const Report& r)
             .field("nr_pages", e.nr_pages)
             .field("detail", e.detail)
             .field("stack_sampled", e.stack_sampled)
-            .string_array("kernel_stack", r.kernel_frames(h))
-            .string_array("user_stack", r.user_frames(h))
+            .string_array("kernel_stack", r.kernel_frames(e.kstack))
+            .string_array("user_stack", r.user_frames(e.ustack, e.task.tgid))
             .end_object();
     }
     j.end_array();

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "render/format.hpp"
+#include "util/hex.hpp"
 #include "render/json_sections.hpp"
 #include "render/json_writer.hpp"
 #include "render/safe_text.hpp"
@@ -14,13 +15,6 @@ namespace pintrace {
 namespace {
 
 using namespace snapshot;
-
-std::string hex(uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
 
 std::string size_of(uint64_t pages)
 {
@@ -45,8 +39,8 @@ std::string render_candidates_text(const OwnerScan& owners, const std::string& i
 {
     std::string out;
     for (const auto& c : owners.candidates) {
-        out += indent + std::string(confidence_word(c.confidence)) + ": pid " + std::to_string(c.pid) + " (" + c.comm +
-               ")" + (c.exe.empty() ? "" : " " + c.exe) + ", " + std::to_string(c.pfns.size()) + " page(s)\n";
+        out += indent + std::string(confidence_word(c.confidence)) + ": " + pid_comm(c.pid, c.comm) +
+               (c.exe.empty() ? "" : " " + c.exe) + ", " + std::to_string(c.pfns.size()) + " page(s)\n";
         for (const auto& e : c.evidence)
             out += indent + "    " + e.what + ": " + pfn_list(e.pfns, 6, e.pfns.size()) + "\n";
     }

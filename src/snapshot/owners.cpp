@@ -19,16 +19,10 @@
 #include "snapshot/bpf_source.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/rmap_source.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace::snapshot {
 namespace {
-
-std::string hex(uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
 
 std::string trim(std::string s)
 {

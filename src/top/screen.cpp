@@ -263,7 +263,7 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
         return;
     }
     const PinnerRow& row = *it;
-    body.push_back({"pid " + std::to_string(row.task.tgid) + " (" + std::string(comm_view(row.task.comm)) + ")" +
+    body.push_back({pid_comm(row.task.tgid, comm_view(row.task.comm)) +
                         (row.exe.empty() ? "" : " " + row.exe) + ", " + row.cgroup,
                     Style::ColumnHeader});
     body.push_back({"holds " + std::to_string(row.pages) + " page(s), " + std::to_string(row.longterm_pages) +
@@ -286,11 +286,7 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
                             " page(s) now, first pin at " + format_clock(r, o.first_ns) + ", seen by " +
                             std::string(hook_name(o.hook)) + (o.stack_sampled ? " (stack sampled)" : ""),
                         Style::Title});
-        Holder h;
-        h.task = o.task;
-        h.kstack = o.kstack;
-        h.ustack = o.ustack;
-        auto kernel = r.kernel_frames(h), user = r.user_frames(h);
+        auto kernel = r.kernel_frames(o.kstack), user = r.user_frames(o.ustack, o.task.tgid);
         body.push_back({"  kernel stack:" + std::string(kernel.empty() ? " not recorded" : "")});
         for (const auto& f : kernel) body.push_back({"    " + f});
         body.push_back({"  user stack:" + std::string(user.empty() ? " not recorded" : "")});
