@@ -20,6 +20,7 @@
 
 #include "explain/explainer.hpp"
 #include "explain/pinners.hpp"
+#include "render/explain_views.hpp"
 #include "render/format.hpp"
 #include "render/report_views.hpp"
 #include "top/app.hpp"
@@ -105,8 +106,9 @@ void run_report(const TraceReader& reader, bool allow_incomplete, size_t variant
     (void)report_exit_code(report, &view.failures);
 }
 
-// `pintrace explain --pfn PFNS TRACE`, its trace half (the live half reads
-// the running kernel): cmd_explain.cpp.
+// `pintrace explain --pfn PFNS TRACE [--format json]`, its trace half (the
+// live half reads the running kernel): cmd_explain.cpp, through the same
+// Explanation and both its renderings.
 void run_explain_pfn(const TraceReader& reader, const std::vector<uint64_t>& pfns)
 {
     ExplainOptions options;
@@ -115,10 +117,13 @@ void run_explain_pfn(const TraceReader& reader, const std::vector<uint64_t>& pfn
     auto read = reader.read([&](const Event& e) { explainer.consume(e); }, {true});
     if (!read) return;
     Report report = std::move(explainer).finish();
-    ReportView view;
-    (void)render_history_text(report, view);
-    view.show_stacks = false;
-    (void)render_history_text(report, view);
+    Explanation e;
+    e.recorded = &report;
+    e.trace = "fuzz.trace";
+    e.trace_complete = read->finished;
+    (void)render_explain_text(e);
+    e.view.show_stacks = false;
+    (void)render_explain_json(e);
 }
 
 // `pintrace top --replay TRACE --speed 0 --batch [--format json]`:
