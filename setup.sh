@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(cmake make g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcli11-dev libboost-dev
-                libgtest-dev pkg-config libncurses-dev)
+                libgtest-dev libgmock-dev pkg-config libncurses-dev)
 TEST_PACKAGES=(python3 busybox-static qemu-system-x86 cpio gzip xz-utils zstd curl gpgv debian-archive-keyring
                tmux)
 # The fuzz smoke (docs/fuzzing.md): clang 14 with libFuzzer and the sanitizer runtimes.

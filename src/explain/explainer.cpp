@@ -709,19 +709,4 @@ bool Report::lost_between(uint64_t from, uint64_t to) const
     return std::any_of(lost.begin(), lost.end(), [&](const LostEvent& l) { return l.from_ns <= to && l.to_ns >= from; });
 }
 
-std::string_view cause_name(Cause c)
-{
-    switch (c) {
-    case Cause::LongtermPin: return "longterm_pin";
-    case Cause::ShortPin: return "short_term_pin";
-    case Cause::Reference: return "extra_reference";
-    case Cause::PinnedUnknown: return "pinned_before_trace";
-    case Cause::ExtraRefUnknown: return "reference_of_unknown_origin";
-    case Cause::NoHolderSeen: return "no_holder_seen";
-    case Cause::NotAttempted: return "not_attempted";
-    case Cause::Unmovable: return "unmovable_at_isolation";
-    }
-    return "unknown";
-}
-
 }  // namespace pintrace

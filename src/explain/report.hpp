@@ -8,25 +8,13 @@
 #include <vector>
 
 #include "events/event.hpp"
+#include "explain/cause.hpp"
 #include "explain/seeds.hpp"
 #include "ledger/ledger.hpp"
 #include "trace/reader.hpp"
 #include "trace/trace_info.hpp"
 
 namespace pintrace {
-
-// Why one failed page could not move, as far as the trace can tell. The
-// first three are ordered by how long they keep a page (classify relies on it).
-enum class Cause {
-    LongtermPin,    // FOLL_PIN | FOLL_LONGTERM: io_uring buffers, RDMA, VFIO
-    ShortPin,       // FOLL_PIN without LONGTERM: in-flight O_DIRECT / DMA
-    Reference,      // FOLL_GET: vmsplice, KVM, older drivers
-    PinnedUnknown,  // refcount shows a pin (>= 1024) but no grab was seen
-    ExtraRefUnknown,  // more references than mappings, origin not seen
-    NoHolderSeen,   // nothing explains it in the trace
-    NotAttempted,   // left on the list of a migration that gave up (ret < 0) before trying it
-    Unmovable,      // the kernel refused to isolate its range because of it (kernel memory, not on an LRU)
-};
 
 struct StuckPage {
     uint64_t pfn = 0;
@@ -231,7 +219,6 @@ struct Report {
     bool holder_uncertain(const Holder& h, uint64_t at_ns) const { return lost_between(h.first_ns, at_ns); }
 };
 
-std::string_view cause_name(Cause c);
 // The cause a page's holders (or, without holders, its counts) point to.
 Cause classify(const StuckPage& page);
 // What one holder's grab was: long-term pin, short-term pin or reference.

@@ -86,26 +86,6 @@ std::string pid_comm(uint32_t pid, std::string_view comm)
     return "pid " + std::to_string(pid) + " (" + std::string(comm) + ")";
 }
 
-std::string_view cause_heading(Cause cause)
-{
-    switch (cause) {
-    case Cause::LongtermPin: return "long-term pins (FOLL_LONGTERM)";
-    case Cause::ShortPin: return "short-term pins (in-flight I/O or DMA)";
-    case Cause::Reference: return "extra references (FOLL_GET)";
-    case Cause::PinnedUnknown: return "pinned before the trace began";
-    case Cause::ExtraRefUnknown: return "references of unknown origin";
-    case Cause::NoHolderSeen: return "not movable, no pin or reference seen";
-    case Cause::NotAttempted: return "never tried (the migration gave up)";
-    case Cause::Unmovable: return "refused at isolation (a page the kernel will not move)";
-    }
-    return "unknown";
-}
-
-constexpr const char* kRefusedAtIsolationStep =
-    "the kernel refused to isolate the range: it holds a page it will not move (slab, page tables, reserved or "
-    "other kernel memory, or a page still in a per-CPU LRU batch, which a retry can fix); retry, or use another "
-    "range (another memory block, a zone made movable with movablecore=, or a CMA area)";
-
 namespace {
 
 // An origin's next step with "{who}" replaced by the holder.
@@ -129,34 +109,8 @@ std::string next_step(Cause cause, const TaskRef& task, Origin origin, bool exit
                " are still held: a teardown still pending (io_uring rings are freed by a kworker, possibly after "
                "in-flight I/O ends) or a leak in the driver that took them; retry later, and if the pages stay "
                "held, check dmesg and the driver";
-    if (std::string_view step = origin_info(origin).next_step; !step.empty()) return with_holder(step, who);
-    switch (cause) {
-    case Cause::LongtermPin:
-        return "long-term pins (io_uring fixed buffers, RDMA memory regions, VFIO DMA mappings) stay until released: "
-               "have " + who + " unregister them, or restart it";
-    case Cause::ShortPin:
-        return "short-term pins of in-flight I/O (O_DIRECT, DMA) end with the I/O: retry the operation; if it keeps "
-               "failing, look for I/O stuck in " + who;
-    case Cause::Reference:
-        return "extra page references (FOLL_GET: vmsplice into an unread pipe, KVM, drivers) last until the holder "
-               "drops them: check " + who + " for pipes nobody reads, or restart it";
-    case Cause::PinnedUnknown:
-        return "the page carries a pin taken before the trace began (its refcount has the pin bias): look for the "
-               "long-term pinner among processes holding io_uring rings, VFIO or RDMA devices "
-               "(ls -l /proc/*/fd | grep -E 'io_uring|vfio|infiniband'), or record from before the pin";
-    case Cause::ExtraRefUnknown:
-        return "the page has references nobody in the trace took: often pages still in a per-CPU LRU batch "
-               "(transient; retry), or a reference taken before the trace began";
-    case Cause::NotAttempted:
-        return "the migration gave up before trying this page (no free target memory, or interrupted): nothing "
-               "holds it that pintrace saw; retry when memory is available";
-    case Cause::NoHolderSeen:
-        return "no pin or reference explains it: the page may be unmovable for another reason (locked, under "
-               "writeback, or a transient race); retry";
-    case Cause::Unmovable:
-        return kRefusedAtIsolationStep;
-    }
-    return "";
+    std::string_view step = origin_info(origin).next_step;
+    return with_holder(step.empty() ? cause_info(cause).next_step : step, who);
 }
 
 Origin holder_origin(const Report& r, const Holder& h)
@@ -283,29 +237,32 @@ std::string inferred_next_step(const InferredGroup& g)
 
 namespace {
 
-// What in a page's flags keeps it from moving, named by the recording
-// kernel's bit layout (the trace's page-flags section).
-std::string unmovable_because(const Report& r, const StuckPage& p)
+// What in a page's flags keeps it from moving (page_states()), named by the
+// recording kernel's bit layout (the trace's page-flags section).
+struct UnmovableState {
+    std::string why;  // "locked (PG_locked), under writeback (PG_writeback)"; "" when the flags say nothing
+    bool kernel_memory = false;
+};
+
+UnmovableState unmovable_because(const Report& r, const StuckPage& p)
 {
-    std::string why;
+    UnmovableState state;
     for (const auto& name : r.info.page_flag_names(p.page_flags)) {
-        std::string_view what = name == "PG_locked"      ? "locked"
-                                : name == "PG_writeback" ? "under writeback"
-                                : name == "PG_reserved"  ? "reserved"
-                                : name == "PG_slab"      ? "kernel slab memory"
-                                                         : "";
-        if (!what.empty()) why += (why.empty() ? "" : ", ") + std::string(what) + " (" + name + ")";
+        const PageStateInfo* s = page_state_of(name);
+        if (!s) continue;
+        state.why += (state.why.empty() ? "" : ", ") + std::string(s->what) + " (" + name + ")";
+        state.kernel_memory = state.kernel_memory || s->kernel_memory;
     }
-    return why;
+    return state;
 }
 
-std::string unmovable_step(const std::string& why, Cause cause, const TaskRef& mover)
+std::string unmovable_step(const UnmovableState& state, Cause cause, const TaskRef& mover)
 {
-    if (cause != Cause::NoHolderSeen || why.empty()) return next_step(cause, mover);
-    if (why.find("reserved") != std::string::npos || why.find("slab") != std::string::npos)
+    if (cause != Cause::NoHolderSeen || state.why.empty()) return next_step(cause, mover);
+    if (state.kernel_memory)
         return "kernel memory never moves: this range cannot be vacated; use another range or node, or keep "
                "kernel allocations out of it (movablecore=, a CMA area)";
-    return "the page was " + why + " when the migration tried it, usually I/O in flight: transient; retry";
+    return "the page was " + state.why + " when the migration tried it, usually I/O in flight: transient; retry";
 }
 
 }  // namespace
@@ -314,11 +271,11 @@ std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& 
 {
     std::vector<UnexplainedGroup> out;
     for (const StuckPage* p : unexplained_pages(f)) {
-        std::string why = unmovable_because(r, *p);
+        UnmovableState state = unmovable_because(r, *p);
         auto g = std::find_if(out.begin(), out.end(),
-                              [&](const UnexplainedGroup& x) { return x.cause == p->cause && x.why == why; });
+                              [&](const UnexplainedGroup& x) { return x.cause == p->cause && x.why == state.why; });
         if (g == out.end()) {
-            out.push_back({p->cause, why, {}, unmovable_step(why, p->cause, f.head.task)});
+            out.push_back({p->cause, state.why, {}, unmovable_step(state, p->cause, f.head.task)});
             g = out.end() - 1;
         }
         g->pages.push_back(p);
@@ -454,12 +411,8 @@ std::string short_action(Cause cause, Origin origin, bool exited)
 {
     if (exited) return "its process has exited but the pins remain: retry later, then check the driver";
     if (std::string_view action = origin_info(origin).short_action; !action.empty()) return std::string(action);
-    switch (cause) {
-    case Cause::LongtermPin: return "have it release them, or restart it";
-    case Cause::ShortPin: return "retry once its I/O completes";
-    case Cause::Reference: return "check it for pipes nobody reads, or restart it";
-    default: return "see below";
-    }
+    std::string_view action = cause_info(cause).short_action;
+    return action.empty() ? "see below" : std::string(action);
 }
 
 // The snapshot's top candidate for the stuck pages the trace does not

@@ -25,8 +25,6 @@ std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"
 // One holder group's advice: what to do about it, from the cause and,
 // where the kernel stack tells it, the origin.
 std::string next_step(Cause cause, const TaskRef& task, Origin origin = Origin::Unknown, bool exited = false);
-// The heading a group of stuck pages goes under: "long-term pins", ...
-std::string_view cause_heading(Cause cause);
 // One sentence per failure, and the headline of the whole report.
 std::string failure_sentence(const Report& r, const Failure& f);
 std::string report_summary(const Report& r);

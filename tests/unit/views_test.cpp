@@ -1,5 +1,6 @@
 // The views over the ledger (report's options): grouping, sorting, filters,
 // durations, thresholds, the time window and one page's history.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/property_tree/json_parser.hpp>
@@ -190,6 +191,41 @@ TEST(SortKeys, EveryKeyHasARowThatParsesBackAndOrders)
     fast.pins_per_s = 2.25;
     const auto& rate = sort_key_info(SortKey::Rate);
     EXPECT_GT(rate.value(fast).number, rate.value(slow).number);  // compared as the double
+}
+
+// Each cause is one row: a name for JSON, a heading, a next step; the
+// steps of the three kinds of hold name the holder.
+TEST(Causes, EveryCauseHasANameAHeadingAndAStep)
+{
+    std::set<std::string_view> names;
+    for (const auto& c : causes()) {
+        SCOPED_TRACE(std::string(c.name));
+        EXPECT_TRUE(names.insert(c.name).second);
+        EXPECT_EQ(&cause_info(c.cause), &c);
+        EXPECT_FALSE(c.heading.empty());
+        EXPECT_FALSE(c.next_step.empty());
+        bool hold = c.cause == Cause::LongtermPin || c.cause == Cause::ShortPin || c.cause == Cause::Reference;
+        EXPECT_EQ(c.next_step.find("{who}") != std::string_view::npos, hold);
+        EXPECT_EQ(!c.short_action.empty(), hold);
+    }
+    EXPECT_EQ(names.size(), 8u);
+    TaskRef fio = test::head(0, 7, "fio").task;
+    EXPECT_THAT(next_step(Cause::ShortPin, fio), testing::EndsWith("look for I/O stuck in pid 7 (fio)"));
+    EXPECT_EQ(cause_name(Cause::ExtraRefUnknown), "reference_of_unknown_origin");
+}
+
+// Page flags that keep a page in place by themselves: I/O in flight ends,
+// kernel memory never moves.
+TEST(PageStates, IoInFlightIsTransientKernelMemoryIsNot)
+{
+    ASSERT_NE(page_state_of("PG_writeback"), nullptr);
+    EXPECT_FALSE(page_state_of("PG_writeback")->kernel_memory);
+    EXPECT_FALSE(page_state_of("PG_locked")->kernel_memory);
+    ASSERT_NE(page_state_of("PG_slab"), nullptr);
+    EXPECT_TRUE(page_state_of("PG_slab")->kernel_memory);
+    EXPECT_TRUE(page_state_of("PG_reserved")->kernel_memory);
+    EXPECT_EQ(page_state_of("PG_dirty"), nullptr);
+    EXPECT_EQ(page_state_of("PG_lru"), nullptr);
 }
 
 TEST(Pinners, BadSortAndGroupWordsAreNamed)
