@@ -28,6 +28,7 @@ constexpr SortKeyInfo kSortKeys[] = {
     {SortKey::Pid, "pid", "process id", false, false, [](const PinnerRow& r) { return SortValue{r.task.tgid, {}}; }},
     {SortKey::Comm, "comm", "command name", false, true,
      [](const PinnerRow& r) { return SortValue{0, comm_view(r.task.comm)}; }},
+    {SortKey::Cgroup, "cgroup", "cgroup path", false, true, [](const PinnerRow& r) { return SortValue{0, r.cgroup}; }},
 };
 
 }  // namespace

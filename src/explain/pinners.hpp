@@ -29,7 +29,7 @@ struct HolderFilter {
 };
 
 enum class GroupBy { Pid, Comm, Cgroup, Stack };
-enum class SortKey { Pages, Longterm, Oldest, Pins, Rate, Pid, Comm };
+enum class SortKey { Pages, Longterm, Oldest, Pins, Rate, Pid, Comm, Cgroup };
 
 struct PinnerRow;
 

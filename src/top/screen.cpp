@@ -127,7 +127,7 @@ struct Column {
 // PID, COMM, PAGES and LONGTERM stay on any terminal: they answer "who holds the most long-term pins".
 constexpr Column kColumns[] = {
     {"PID", 7, true, 9, SortKey::Pid, true},          {"COMM", 15, false, 8, SortKey::Comm, true},
-    {"CGROUP", 22, false, 1, SortKey::Pages, false},  {"PAGES", 9, true, 7, SortKey::Pages, true},
+    {"CGROUP", 22, false, 1, SortKey::Cgroup, true},  {"PAGES", 9, true, 7, SortKey::Pages, true},
     {"LONGTERM", 9, true, 6, SortKey::Longterm, true}, {"PINS", 9, true, 2, SortKey::Pins, true},
     {"OLDEST", 9, true, 5, SortKey::Oldest, true},    {"PINS/S", 8, true, 4, SortKey::Rate, true},
     {"WHO / HOW", 0, false, 3, SortKey::Pages, false},

@@ -140,7 +140,8 @@ TEST(Pinners, SortedByTheKeysGivenInOrder)
     q.sort = parse_sort_keys("oldest").value();
     EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "200", "300"}));
     q.sort = parse_sort_keys("comm,pid").value();
-    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200", "100", "101", "300"}));
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200", "100", "101", "300"}));    q.sort = parse_sort_keys("cgroup").value();  // by path, "/machine.slice/..." before "/machine.slicer"
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "300", "200"}));
 }
 
 TEST(Pinners, FilteredByPidCommAndCgroupPrefix)
@@ -185,7 +186,7 @@ TEST(SortKeys, EveryKeyHasARowThatParsesBackAndOrders)
             else EXPECT_LE(key(a), key(b)) << "row " << i;
         }
     }
-    EXPECT_EQ(seen.size(), 7u);  // every SortKey
+    EXPECT_EQ(seen.size(), 8u);  // every SortKey
     PinnerRow slow, fast;
     slow.pins_per_s = 0.5;
     fast.pins_per_s = 2.25;
@@ -233,7 +234,7 @@ TEST(Pinners, BadSortAndGroupWordsAreNamed)
     auto s = parse_sort_keys("pages,size");
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.error().message.find("'size'"), std::string::npos);
-    EXPECT_NE(s.error().message.find("(use pages, longterm, oldest, pins, rate, pid, comm)"), std::string::npos)
+    EXPECT_NE(s.error().message.find("(use pages, longterm, oldest, pins, rate, pid, comm, cgroup)"), std::string::npos)
         << s.error().message;
     EXPECT_FALSE(parse_sort_keys("").ok());
     auto g = parse_group_by("user");
