@@ -134,7 +134,12 @@ TEST(TopScreen, SortMenuChoosesTheColumnAndMarksIt)
     EXPECT_TRUE(has(f.screen().text(), ">     200 dio"));
 
     f.key({Key::Sort});  // F6
-    for (int i = 0; i < 10; ++i) f.key({Key::Down});  // clamps at the last: comm
+    for (int i = 0; i < 10; ++i) f.key({Key::Down});  // clamps at the last: cgroup
+    f.key({Key::Enter});
+    EXPECT_EQ(f.state.sort.front(), SortKey::Cgroup);
+    EXPECT_TRUE(has(f.screen().text(), "CGROUP*")) << f.screen().text();
+    f.key(Key::of('s'));  // the menu opens on the current key
+    f.key({Key::Up});     // comm
     f.key({Key::Enter});
     EXPECT_EQ(f.state.sort.front(), SortKey::Comm);
     EXPECT_TRUE(has(f.table_rows()[0], " dio")) << f.table_rows()[0];
