@@ -98,8 +98,8 @@ int run_doctor(const DoctorArgs& args)
         for (const auto& c : checks) j.begin_object().field("name", c.name).field("ok", c.ok).field("detail", c.detail).end_object();
         j.end_array().key("attach").begin_array();
         for (const auto& a : attach) {
-            j.begin_object().field("target", a.target).field("mode", a.mode);
-            if (!a.attached() || a.mode == "absent") j.field("detail", a.detail);
+            j.begin_object().field("target", a.target).field("mode", a.mode());
+            if (!a.attached() || a.state == AttachState::Absent) j.field("detail", a.detail);
             if (!a.attached()) j.field("hides", a.hides);
             j.end_object();
         }

@@ -124,24 +124,25 @@ bool feature_absent(const PlannedAttach& p)
 AttachPoint planned_point(const PlannedAttach& p)
 {
     const AttachSpec& s = *p.spec;
-    AttachPoint point{s.target(), s.hook, "missing", p.why, s.hides};
+    AttachPoint point;
+    point.target = s.target();
+    point.hook = s.hook;
+    point.detail = p.why;
+    point.hides = s.hides;
     switch (p.kind) {
     case AttachKind::Trampoline:
     case AttachKind::Kprobe:
-        point.mode = mode_name(p.kind, *p.variant);
+        point.state = AttachState::Attached;
+        point.how = mode_name(p.kind, *p.variant);
         point.detail.clear();
         break;
     case AttachKind::Tracepoint:
-        point.mode = "tracepoint";
+        point.state = AttachState::Attached;
+        point.how = "tracepoint";
         break;
-    case AttachKind::Absent:
-        point.mode = "absent";
-        break;
-    case AttachKind::Missing:
-        break;
-    case AttachKind::Refused:
-        point.mode = "refused";
-        break;
+    case AttachKind::Absent: point.state = AttachState::Absent; break;
+    case AttachKind::Missing: point.state = AttachState::Missing; break;
+    case AttachKind::Refused: point.state = AttachState::Refused; break;
     }
     return point;
 }
@@ -154,14 +155,14 @@ void finish_table(const std::vector<PlannedAttach>& plan, std::vector<AttachPoin
 {
     for (size_t i = 0; i < plan.size(); ++i) {
         const char* cap = plan[i].spec->capability;
-        if (!cap || table[i].mode != "absent" || feature_absent(plan[i])) continue;
+        if (!cap || table[i].state != AttachState::Absent || feature_absent(plan[i])) continue;
         bool covered = false;
         for (size_t j = 0; j < plan.size(); ++j)
             if (plan[j].spec->capability && std::string_view(plan[j].spec->capability) == cap &&
-                table[j].attached() && table[j].mode != "absent")
+                table[j].state == AttachState::Attached)
                 covered = true;
         if (!covered) {
-            table[i].mode = "missing";
+            table[i].state = AttachState::Missing;
             table[i].detail = std::string("not in this kernel, and nothing else pintrace knows attaches for ") + cap;
         }
     }
@@ -421,7 +422,8 @@ std::vector<AttachPoint> attach_planned(pintrace_bpf* skel, const std::vector<Pl
             if (!attached && p.kind == AttachKind::Kprobe) error = p.why + "; kprobe " + error;
         }
         if (!attached) {
-            point.mode = "missing";
+            point.state = AttachState::Missing;
+            point.how.clear();
             point.detail = error;
             point.hides = p.spec->hides;
         }

@@ -13,9 +13,9 @@ std::string render_attach_table(const std::vector<AttachPoint>& attach, const st
     for (const auto& a : attach) {
         char line[256];
         std::snprintf(line, sizeof line, "%s%-*s  %-16s", indent.c_str(), int(width), a.target.c_str(),
-                      a.mode.c_str());
+                      std::string(a.mode()).c_str());
         out += line;
-        if (a.mode == "absent") out += " (" + a.detail + ")";
+        if (a.state == AttachState::Absent) out += " (" + a.detail + ")";
         out += "\n";
         if (!a.attached()) {
             out += indent + std::string(width + 2, ' ') + "why:   " + a.detail + "\n";

@@ -38,7 +38,7 @@ void write_trace(JsonWriter& j, const Report& r)
     j.key("capture").begin_object().field("complete", r.capture_complete());
     j.key("attach").begin_array();
     for (const auto& a : r.info.attach) {
-        j.begin_object().field("target", a.target).field("mode", a.mode);
+        j.begin_object().field("target", a.target).field("mode", a.mode());
         if (!a.attached()) j.field("detail", a.detail).field("hides", a.hides);
         j.end_object();
     }

@@ -73,7 +73,7 @@ std::string snapshot_json(const Report& r, const SourceStatus& src, const TopSta
         if (!a.attached())
             j.begin_object()
                 .field("target", a.target)
-                .field("mode", a.mode)
+                .field("mode", a.mode())
                 .field("detail", a.detail)
                 .field("hides", a.hides)
                 .end_object();

@@ -54,8 +54,8 @@ void parse_section(TraceInfo& info, uint16_t id, std::string_view text)
         if (id == trace::kSectionAttach) {
             auto f = split(line, '\t');
             f.resize(5);
-            info.attach.push_back({std::string(f[1]), static_cast<uint16_t>(parse_u64(f[0])), std::string(f[2]),
-                                   std::string(f[3]), std::string(f[4])});
+            info.attach.push_back(attach_point(std::string(f[1]), static_cast<uint16_t>(parse_u64(f[0])), f[2],
+                                               std::string(f[3]), std::string(f[4])));
             continue;
         }
         auto eq = line.find('=');

@@ -2,8 +2,54 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 namespace pintrace {
+
+namespace {
+
+struct AttachStateWord {
+    AttachState state;
+    std::string_view word;
+};
+constexpr AttachStateWord kAttachStateWords[] = {
+    {AttachState::Absent, "absent"},
+    {AttachState::Missing, "missing"},
+    {AttachState::Refused, "refused"},
+};
+
+}  // namespace
+
+std::string_view AttachPoint::mode() const
+{
+    for (const auto& w : kAttachStateWords)
+        if (w.state == state) return w.word;
+    return how;
+}
+
+void AttachPoint::set_mode(std::string_view word)
+{
+    for (const auto& w : kAttachStateWords)
+        if (w.word == word) {
+            state = w.state;
+            how.clear();
+            return;
+        }
+    state = AttachState::Attached;
+    how = word;
+}
+
+AttachPoint attach_point(std::string target, uint16_t hook, std::string_view mode, std::string detail,
+                         std::string hides)
+{
+    AttachPoint a;
+    a.target = std::move(target);
+    a.hook = hook;
+    a.set_mode(mode);
+    a.detail = std::move(detail);
+    a.hides = std::move(hides);
+    return a;
+}
 
 size_t missing_attach_points(const std::vector<AttachPoint>& attach)
 {

@@ -6,24 +6,40 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/gup_flags.hpp"
 
 namespace pintrace {
 
+// Whether an attach point is watched. Absent is no loss: the kernel has
+// nothing there to watch (the function does not exist on it).
+enum class AttachState { Attached, Absent, Missing, Refused };
+
 struct AttachPoint {
     std::string target;  // kernel function or tracepoint
     uint16_t hook = 0;   // enum pt_hook
-    // fentry, fexit, fentry+fexit, kprobe, kretprobe, kprobe+kretprobe,
-    // tracepoint, absent (nothing to watch on this kernel), missing (no way
-    // to attach), refused (the kernel refused to load its program)
-    std::string mode;
+    AttachState state = AttachState::Missing;
+    // Attached: which programs run there: fentry, fexit, fentry+fexit,
+    // kprobe, kretprobe, kprobe+kretprobe or tracepoint.
+    std::string how;
     std::string detail;  // why it is absent, missing or refused
     std::string hides;   // what the report cannot see without it
 
-    bool attached() const { return mode != "missing" && mode != "refused"; }
+    // Nothing it should see is lost (attached, or absent).
+    bool attached() const { return state == AttachState::Attached || state == AttachState::Absent; }
+    // The one word a trace's attach section, the JSON and the attach table
+    // use: `how` when attached, else "absent", "missing" or "refused".
+    std::string_view mode() const;
+    // The inverse, for a trace's attach section: an unknown word (a newer
+    // pintrace's kind of program) reads as attached that way.
+    void set_mode(std::string_view word);
 };
+
+// An attach point as a trace's attach section (or a test) spells it.
+AttachPoint attach_point(std::string target, uint16_t hook, std::string_view mode, std::string detail = {},
+                         std::string hides = {});
 
 // Attach points that could not attach (absent functions do not count).
 size_t missing_attach_points(const std::vector<AttachPoint>& attach);

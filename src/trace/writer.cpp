@@ -44,7 +44,7 @@ std::string encode_section_text(const TraceInfo& info, uint16_t section)
         break;
     case trace::kSectionAttach:
         for (const auto& a : info.attach)
-            out += std::to_string(a.hook) + "\t" + clean(a.target) + "\t" + clean(a.mode) + "\t" + clean(a.detail) +
+            out += std::to_string(a.hook) + "\t" + clean(a.target) + "\t" + clean(std::string(a.mode())) + "\t" + clean(a.detail) +
                    "\t" + clean(a.hides) + "\n";
         break;
     case trace::kSectionMigrateReasons:

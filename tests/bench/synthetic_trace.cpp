@@ -118,12 +118,12 @@ TraceInfo synthetic_info()
                  {"start_realtime_ns", "1795000000000000000"}};
     info.flags = FlagLayout::before_6_3();
     info.migrate_reasons = {{0, "compaction"}, {3, "syscall_or_cpuset"}};
-    info.attach = {{"try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit", "", ""},
-                   {"try_grab_folio", PT_HOOK_TRY_GRAB_FOLIO, "fexit", "", ""},
-                   {"gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry", "", ""},
-                   {"kmem:mm_page_free", PT_HOOK_PAGE_FREE_TP, "tracepoint", "", ""},
-                   {"migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint", "", ""},
-                   {"migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, "fexit", "", ""}};
+    info.attach = {attach_point("try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit"),
+                   attach_point("try_grab_folio", PT_HOOK_TRY_GRAB_FOLIO, "fexit"),
+                   attach_point("gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry"),
+                   attach_point("kmem:mm_page_free", PT_HOOK_PAGE_FREE_TP, "tracepoint"),
+                   attach_point("migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint"),
+                   attach_point("migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, "fexit")};
     return info;
 }
 

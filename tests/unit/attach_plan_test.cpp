@@ -35,7 +35,7 @@ RecordedKernelFacts facts_of(const std::string& kernel)
 std::map<std::string, std::string> modes(const std::vector<AttachPoint>& table)
 {
     std::map<std::string, std::string> out;
-    for (const auto& a : table) out[a.target] = a.mode;
+    for (const auto& a : table) out[a.target] = a.mode();
     return out;
 }
 
@@ -193,7 +193,7 @@ TEST(AttachPlan, AHostWithoutTrampolinesOrKprobesSaysBothReasons)
     auto table = planned_table(plan_attach(facts_of("6.18-host")));
     for (const auto& a : table) {
         if (a.target != "migrate_pages") continue;
-        EXPECT_EQ(a.mode, "missing");
+        EXPECT_EQ(a.mode(), "missing");
         EXPECT_NE(a.detail.find("EPERM"), std::string::npos) << a.detail;
         EXPECT_NE(a.detail.find("CONFIG_KPROBES off"), std::string::npos) << a.detail;
         EXPECT_FALSE(a.hides.empty());
@@ -337,7 +337,7 @@ TEST(Refusal, ARefusedUnpinHookTakesOnlyItselfDown)
         }
         if (a.target == "gup_put_folio") {
             EXPECT_TRUE(a.attached());
-            EXPECT_EQ(a.mode, "fentry");
+            EXPECT_EQ(a.mode(), "fentry");
         }
     }
 }

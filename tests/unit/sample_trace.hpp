@@ -107,11 +107,12 @@ inline TraceInfo sample_info(bool walk_attached = true)
                  {"start_monotonic_ns", "1000"}, {"start_realtime_ns", "1795000000000000000"}};
     info.flags = FlagLayout::before_6_3();
     info.migrate_reasons = {{0, "compaction"}, {3, "syscall_or_cpuset"}, {6, "contig_range"}};
-    info.attach = {{"try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit", "", ""},
-                   {"gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry", "", ""},
-                   {"migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint", "", ""},
-                   {"migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, walk_attached ? "kretprobe" : "missing",
-                    walk_attached ? "" : "refused (EPERM)", walk_attached ? "" : "which pages failed is unknown"}};
+    info.attach = {attach_point("try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit"),
+                   attach_point("gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry"),
+                   attach_point("migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint"),
+                   attach_point("migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, walk_attached ? "kretprobe" : "missing",
+                                walk_attached ? "" : "refused (EPERM)",
+                                walk_attached ? "" : "which pages failed is unknown")};
     return info;
 }
 

@@ -49,7 +49,7 @@ TEST(TraceFile, RoundTripKeepsHeaderAndEveryRecord)
     EXPECT_EQ(info.flags.longterm, 0x10000u);
     EXPECT_EQ(info.reason_name(3), "syscall_or_cpuset");
     ASSERT_EQ(info.attach.size(), 4u);
-    EXPECT_EQ(info.attach[3].mode, "kretprobe");
+    EXPECT_EQ(info.attach[3].mode(), "kretprobe");
 
     auto events = read_all(reader.value());
     ASSERT_EQ(events.size(), 4u + 1 + 1 + 1 + 3 + 1 + 1 + 1);
@@ -66,6 +66,30 @@ TEST(TraceFile, RoundTripKeepsHeaderAndEveryRecord)
     EXPECT_EQ(lost.count, 7u);
     const auto& fin = std::get<FinishEvent>(events.back());
     EXPECT_EQ(fin.reason, StopReason::Signal);
+}
+
+// The attach section's one word per point reads back as a state: absent
+// is no loss, missing and refused are; any other word is how it attached.
+TEST(TraceFile, AttachModesReadBackAsStates)
+{
+    struct Case {
+        std::string_view word;
+        AttachState state;
+        bool attached;
+    };
+    for (const Case& c : {Case{"fentry+fexit", AttachState::Attached, true},
+                          Case{"tracepoint", AttachState::Attached, true}, Case{"absent", AttachState::Absent, true},
+                          Case{"missing", AttachState::Missing, false}, Case{"refused", AttachState::Refused, false},
+                          Case{"uprobe", AttachState::Attached, true}}) {
+        SCOPED_TRACE(std::string(c.word));
+        AttachPoint a = attach_point("f", 1, c.word, "why");
+        EXPECT_EQ(a.state, c.state);
+        EXPECT_EQ(a.attached(), c.attached);
+        EXPECT_EQ(a.mode(), c.word);
+    }
+    std::vector<AttachPoint> table{attach_point("a", 1, "fexit"), attach_point("b", 2, "absent"),
+                                   attach_point("c", 3, "missing"), attach_point("d", 4, "refused")};
+    EXPECT_EQ(missing_attach_points(table), 2u);
 }
 
 TEST(TraceFile, ThePageFlagLayoutTravelsInItsSection)
