@@ -2,6 +2,7 @@
 // bench runs (tests/unit/kernels/*.facts, written there by `pintrace doctor
 // --kernel-facts`) give the program each kernel gets and what it loses; a
 // refused program takes down its own attach point only.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -14,6 +15,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 std::string read_fixture(const std::string& kernel)
 {
@@ -172,7 +175,7 @@ TEST(AttachPlan, SixOneGetsTheSevenArgumentMigratePagesThroughKprobesAndSaysWhy)
     auto plan = plan_attach(facts_of("6.1"));
     const PlannedAttach& p = planned(plan, "migrate_pages");
     EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
-    EXPECT_NE(p.why.find("ENOTSUPP"), std::string::npos) << p.why;
+    EXPECT_THAT(p.why, HasSubstr("ENOTSUPP")) << p.why;
 }
 
 TEST(AttachPlan, TheSignatureChoosesTheVariant)
@@ -194,8 +197,8 @@ TEST(AttachPlan, AHostWithoutTrampolinesOrKprobesSaysBothReasons)
     for (const auto& a : table) {
         if (a.target != "migrate_pages") continue;
         EXPECT_EQ(a.mode(), "missing");
-        EXPECT_NE(a.detail.find("EPERM"), std::string::npos) << a.detail;
-        EXPECT_NE(a.detail.find("CONFIG_KPROBES off"), std::string::npos) << a.detail;
+        EXPECT_THAT(a.detail, HasSubstr("EPERM")) << a.detail;
+        EXPECT_THAT(a.detail, HasSubstr("CONFIG_KPROBES off")) << a.detail;
         EXPECT_FALSE(a.hides.empty());
     }
 }
@@ -204,7 +207,7 @@ TEST(AttachPlan, WithoutCmaTheCmaTracepointsAreAbsentAndSaySo)
 {
     for (const auto& a : planned_table(plan_attach(facts_of("6.1"))))
         if (a.target.starts_with("cma:")) {
-            EXPECT_NE(a.detail.find("CONFIG_CMA off"), std::string::npos) << a.target;
+            EXPECT_THAT(a.detail, HasSubstr("CONFIG_CMA off")) << a.target;
         }
 }
 
@@ -283,8 +286,8 @@ TEST(Refusal, ARefusedTracepointProgramTakesDownItsAttachPointAlone)
     for (const auto& a : table) {
         if (a.target != "cma:cma_alloc_start") continue;
         EXPECT_FALSE(a.attached());
-        EXPECT_NE(a.detail.find("tp_cma_alloc_start"), std::string::npos) << a.detail;
-        EXPECT_NE(a.detail.find("trace_event_raw_cma_alloc_start.count"), std::string::npos) << a.detail;
+        EXPECT_THAT(a.detail, HasSubstr("tp_cma_alloc_start")) << a.detail;
+        EXPECT_THAT(a.detail, HasSubstr("trace_event_raw_cma_alloc_start.count")) << a.detail;
         EXPECT_FALSE(a.hides.empty());
     }
     EXPECT_EQ(missing_attach_points(table), 1u);
@@ -301,7 +304,7 @@ TEST(Refusal, ARefusedTrampolineFallsBackToItsKprobes)
     const PlannedAttach& p = planned(plan, "migrate_pages");
     EXPECT_EQ(p.kind, AttachKind::Kprobe);
     EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
-    EXPECT_NE(p.why.find("R1 invalid mem access"), std::string::npos);
+    EXPECT_THAT(p.why, HasSubstr("R1 invalid mem access"));
     // Refused again, as a kprobe: nothing left to fall back to.
     ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.kretprobe_migrate_pages, "again", facts));
     EXPECT_EQ(planned(plan, "migrate_pages").kind, AttachKind::Refused);
@@ -373,12 +376,12 @@ TEST(KernelFactsFile, BadLinesAreNamed)
         auto f = RecordedKernelFacts::parse(text);
         return f.ok() ? std::string() : f.error().message;
     };
-    EXPECT_NE(bad("release 6.1\nfunction f three int\n").find("line 2"), std::string::npos);
-    EXPECT_NE(bad("release 6.1\nfunction f 3 float\n").find("line 2"), std::string::npos);
-    EXPECT_NE(bad("release 6.1\nwhatever x\n").find("unknown fact"), std::string::npos);
-    EXPECT_NE(bad("release 6.1\ntracepoint a:b maybe\n").find("line 2"), std::string::npos);
-    EXPECT_NE(bad("release 6.1\ntrampoline fentry f refused\n").find("line 2"), std::string::npos);
-    EXPECT_NE(bad("function f 3 int\n").find("no 'release' line"), std::string::npos);
+    EXPECT_THAT(bad("release 6.1\nfunction f three int\n"), HasSubstr("line 2"));
+    EXPECT_THAT(bad("release 6.1\nfunction f 3 float\n"), HasSubstr("line 2"));
+    EXPECT_THAT(bad("release 6.1\nwhatever x\n"), HasSubstr("unknown fact"));
+    EXPECT_THAT(bad("release 6.1\ntracepoint a:b maybe\n"), HasSubstr("line 2"));
+    EXPECT_THAT(bad("release 6.1\ntrampoline fentry f refused\n"), HasSubstr("line 2"));
+    EXPECT_THAT(bad("function f 3 int\n"), HasSubstr("no 'release' line"));
     EXPECT_EQ(bad("release 6.1\nkprobes ok\nfunction f 3 int\ntrampoline fexit f ok\n"), "");
 }
 

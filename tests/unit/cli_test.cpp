@@ -1,5 +1,6 @@
 // The pintrace binary's behaviour on bad input and missing privileges: one
 // line on stderr naming the problem, and the documented exit code.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -19,6 +20,9 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
+using testing::Not;
 
 struct Run {
     int status;
@@ -62,7 +66,7 @@ TEST(Cli, ReportOfAGoodTraceExplainsAndExitsThree)
 {
     auto r = run("report " + sample_file(true));
     EXPECT_EQ(r.status, 3) << r.out;
-    EXPECT_NE(r.out.find("pid 4242 (qemu-kvm)"), std::string::npos);
+    EXPECT_THAT(r.out, HasSubstr("pid 4242 (qemu-kvm)"));
 }
 
 TEST(Cli, NotATraceIsOneLineAndExitOne)
@@ -72,7 +76,7 @@ TEST(Cli, NotATraceIsOneLineAndExitOne)
     auto r = run("report " + path);
     EXPECT_EQ(r.status, 1);
     EXPECT_EQ(lines(r.out), 1u) << r.out;
-    EXPECT_NE(r.out.find(path + ": not a pintrace trace"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(path + ": not a pintrace trace")) << r.out;
 }
 
 TEST(Cli, MissingAndTruncatedFilesAreNamed)
@@ -80,14 +84,14 @@ TEST(Cli, MissingAndTruncatedFilesAreNamed)
     auto missing = run("report /nonexistent/x.trace");
     EXPECT_EQ(missing.status, 1);
     EXPECT_EQ(lines(missing.out), 1u);
-    EXPECT_NE(missing.out.find("/nonexistent/x.trace: No such file"), std::string::npos) << missing.out;
+    EXPECT_THAT(missing.out, HasSubstr("/nonexistent/x.trace: No such file")) << missing.out;
 
     std::string path = sample_file(true);
     truncate(path.c_str(), 300);
     auto cut = run("report " + path + " --format json");
     EXPECT_EQ(cut.status, 1);
     EXPECT_EQ(lines(cut.out), 1u) << cut.out;
-    EXPECT_NE(cut.out.find("truncated"), std::string::npos) << cut.out;
+    EXPECT_THAT(cut.out, HasSubstr("truncated")) << cut.out;
 }
 
 TEST(Cli, UnclosedTraceNeedsAllowIncomplete)
@@ -95,10 +99,10 @@ TEST(Cli, UnclosedTraceNeedsAllowIncomplete)
     std::string path = sample_file(false);
     auto strict = run("report " + path);
     EXPECT_EQ(strict.status, 1);
-    EXPECT_NE(strict.out.find("--allow-incomplete"), std::string::npos) << strict.out;
+    EXPECT_THAT(strict.out, HasSubstr("--allow-incomplete")) << strict.out;
     auto lenient = run("report --allow-incomplete " + path);
     EXPECT_EQ(lenient.status, 3) << lenient.out;
-    EXPECT_NE(lenient.out.find("was not closed"), std::string::npos) << lenient.out;
+    EXPECT_THAT(lenient.out, HasSubstr("was not closed")) << lenient.out;
 }
 
 TEST(Cli, UsageErrorsExitTwo)
@@ -125,15 +129,15 @@ TEST(Cli, ReportViewsSelectAndFormat)
     std::string trace = sample_file(true);
     auto md = run("report " + trace + " --format markdown --pid 4242 --threshold 1us --pfn 0x100");
     EXPECT_EQ(md.status, 3) << md.out;
-    EXPECT_NE(md.out.find("| PID | PAGES |"), std::string::npos) << md.out;
-    EXPECT_NE(md.out.find("## HISTORY OF PFN 0x100"), std::string::npos) << md.out;
+    EXPECT_THAT(md.out, HasSubstr("| PID | PAGES |")) << md.out;
+    EXPECT_THAT(md.out, HasSubstr("## HISTORY OF PFN 0x100")) << md.out;
     // Another process's holders only: the failure is not selected, nothing failed.
     auto other = run("report " + trace + " --pid 1");
     EXPECT_EQ(other.status, 0) << other.out;
-    EXPECT_NE(other.out.find("1 failure(s) not shown (filter)"), std::string::npos) << other.out;
+    EXPECT_THAT(other.out, HasSubstr("1 failure(s) not shown (filter)")) << other.out;
     auto none = run("report " + trace + " --reason compaction --format json");
     EXPECT_EQ(none.status, 0) << none.out;
-    EXPECT_NE(none.out.find("\"failures\":[]"), std::string::npos) << none.out;
+    EXPECT_THAT(none.out, HasSubstr("\"failures\":[]")) << none.out;
 }
 
 TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
@@ -142,7 +146,7 @@ TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
     auto [status, out] = run_unprivileged("record -o /tmp/never.trace --duration 1s");
     EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
-    EXPECT_NE(out.find("needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("needs root, or CAP_BPF and CAP_PERFMON")) << out;
 }
 
 }  // namespace
@@ -171,7 +175,7 @@ TEST(CliTop, WithoutATerminalItPrintsBatchSnapshotsAndSaysSo)
     auto r = run("top --replay " + sample_file(true) + " --speed 0 < /dev/null");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out.rfind("pintrace top: not a terminal: printing batch snapshots instead\n", 0), 0u) << r.out;
-    EXPECT_NE(r.out.find("   4242 qemu-kvm"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("   4242 qemu-kvm")) << r.out;
 }
 
 TEST(CliTop, JsonLinesEndWithTheReplaysLastState)
@@ -179,10 +183,10 @@ TEST(CliTop, JsonLinesEndWithTheReplaysLastState)
     auto r = run("top --replay " + sample_file(true) + " --speed 0 --format json --interval 5");
     EXPECT_EQ(r.status, 0) << r.out;
     ASSERT_EQ(lines(r.out), 1u) << "the trace ends before the first interval: one snapshot, its end";
-    EXPECT_NE(r.out.find("\"schema\":\"pintrace.top/1\""), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("\"ended\":true"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("\"pid\":4242"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("\"failures_total\":1"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("\"schema\":\"pintrace.top/1\"")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("\"ended\":true")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("\"pid\":4242")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("\"failures_total\":1")) << r.out;
 }
 
 }  // namespace
@@ -197,7 +201,7 @@ TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
     pintrace::Run r = run_unprivileged("top --batch --iterations 1");
     EXPECT_EQ(r.status, 6) << "no_privileges: " << r.out;
     EXPECT_EQ(lines(r.out), 1u) << r.out;
-    EXPECT_NE(r.out.find("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("pintrace top: pintrace needs root, or CAP_BPF and CAP_PERFMON")) << r.out;
 }
 
 TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
@@ -209,7 +213,7 @@ TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
         EXPECT_EQ(r.status, 2) << args << ": " << r.out;
         EXPECT_EQ(lines(r.out), 1u) << args << ": " << r.out;
     }
-    EXPECT_NE(run("snapshot --node 4096").out.find("node 4096 does not exist"), std::string::npos);
+    EXPECT_THAT(run("snapshot --node 4096").out, HasSubstr("node 4096 does not exist"));
 }
 
 TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
@@ -218,7 +222,7 @@ TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
     auto [status, out] = run_unprivileged("snapshot --pfn 0x1000+16");
     EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
-    EXPECT_NE(out.find("permission denied (run as root"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("permission denied (run as root")) << out;
 }
 
 // This machine's memory, through /proc: the classes add up to the pages read,
@@ -242,9 +246,9 @@ TEST(Cli, SnapshotOfThisHostIsConsistent)
     EXPECT_EQ(pages, 65536u);
     EXPECT_EQ(r.status == 3, blocking > 0);
     // What the source cannot see is always said: /proc alone misses the refcount.
-    EXPECT_NE(r.out.find("\"not_visible\":[\""), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("\"not_visible\":[\"")) << r.out;
     if (r.out.find("\"source\":\"/proc/kpageflags + /proc/kpagecount\"") != std::string::npos) {
-        EXPECT_NE(r.out.find("\"not_visible\":[\"refcount"), std::string::npos) << r.out;
+        EXPECT_THAT(r.out, HasSubstr("\"not_visible\":[\"refcount")) << r.out;
     }
 }
 
@@ -256,10 +260,10 @@ TEST(Cli, ExplainPfnTellsStateNowAndRecordedHistory)
     auto r = run("explain --pfn 0x100 " + sample_file(true) + " --no-stacks");
     EXPECT_TRUE(r.status == 0 || r.status == 3) << r.out;
     EXPECT_EQ(r.out.rfind("PFN 0x100 NOW: ", 0), 0u) << r.out;
-    EXPECT_NE(r.out.find("WHO MAY HOLD IT NOW"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("(certain: seen as it happened)"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("HISTORY OF PFN 0x100"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("NOT VISIBLE"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("WHO MAY HOLD IT NOW")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("(certain: seen as it happened)")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("HISTORY OF PFN 0x100")) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("NOT VISIBLE")) << r.out;
 }
 
 // The issue's host scenario: a process registers io_uring fixed buffers and
@@ -332,21 +336,21 @@ TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
 
     auto snap = run("snapshot --pfn " + std::to_string(pfn));
     EXPECT_EQ(snap.status, 3) << snap.out;
-    EXPECT_NE(snap.out.find("likely: pid " + pid + " (scenario_iourin)"), std::string::npos) << snap.out;
-    EXPECT_NE(snap.out.find("has registered buffer 0"), std::string::npos) << snap.out;
-    EXPECT_NE(snap.out.find("  pinned "), std::string::npos) << snap.out;
+    EXPECT_THAT(snap.out, HasSubstr("likely: pid " + pid + " (scenario_iourin)")) << snap.out;
+    EXPECT_THAT(snap.out, HasSubstr("has registered buffer 0")) << snap.out;
+    EXPECT_THAT(snap.out, HasSubstr("  pinned ")) << snap.out;
     if (snap.out.find("BPF refcounts") != std::string::npos) {
-        EXPECT_NE(snap.out.find("(>= 1024 pin bias)"), std::string::npos) << snap.out;
+        EXPECT_THAT(snap.out, HasSubstr("(>= 1024 pin bias)")) << snap.out;
     }
 
     auto bias = run("snapshot --pfn " + std::to_string(pfn) + " --no-owners --source bpf");
     if (bias.status != 1) {
-        EXPECT_NE(bias.out.find("maybe_pinned"), std::string::npos) << bias.out;
+        EXPECT_THAT(bias.out, HasSubstr("maybe_pinned")) << bias.out;
     }
 
     auto ex = run("explain --pfn " + std::to_string(pfn));
     EXPECT_EQ(ex.status, 3) << ex.out;
-    EXPECT_NE(ex.out.find("likely holder (pinned it as io_uring fixed buffers): pid " + pid), std::string::npos)
+    EXPECT_THAT(ex.out, HasSubstr("likely holder (pinned it as io_uring fixed buffers): pid " + pid))
         << ex.out;
     // The same as JSON, read as a runbook would.
     auto exj = run("explain --format json --pfn " + std::to_string(pfn));
@@ -377,19 +381,19 @@ TEST(Cli, RecordSnapshotWritesTheHoldersOfPinsOlderThanTheTrace)
     std::string trace = temp("seeded.trace");
     auto rec = run("record --snapshot --duration 200ms -o " + trace);
     ASSERT_EQ(rec.status, 0) << rec.out;
-    EXPECT_NE(rec.out.find("pintrace record: snapshot of "), std::string::npos) << rec.out;
+    EXPECT_THAT(rec.out, HasSubstr("pintrace record: snapshot of ")) << rec.out;
     auto rep = run("report --format json " + trace);
     unlink(trace.c_str());
     // No migration ran: nothing failed, but the snapshot is in the trace.
     EXPECT_EQ(rep.status, 0) << rep.out;
     std::string pid = std::to_string(scenario.pid);
-    EXPECT_NE(rep.out.find("\"snapshot\":{\"complete\":true"), std::string::npos) << rep.out;
+    EXPECT_THAT(rep.out, HasSubstr("\"snapshot\":{\"complete\":true")) << rep.out;
     auto at = rep.out.find("\"pid\":" + pid + ",\"comm\":\"scenario_iourin\"");
     ASSERT_NE(at, std::string::npos) << rep.out;
     auto candidate = rep.out.substr(at, rep.out.find('}', at) - at);
-    EXPECT_NE(candidate.find("\"confidence\":\"likely\""), std::string::npos) << candidate;
-    EXPECT_NE(candidate.find("\"origin\":\"io_uring_fixed_buffers\""), std::string::npos) << candidate;
-    EXPECT_NE(candidate.find("\"pages\":8"), std::string::npos) << candidate;
+    EXPECT_THAT(candidate, HasSubstr("\"confidence\":\"likely\"")) << candidate;
+    EXPECT_THAT(candidate, HasSubstr("\"origin\":\"io_uring_fixed_buffers\"")) << candidate;
+    EXPECT_THAT(candidate, HasSubstr("\"pages\":8")) << candidate;
 }
 
 TEST(Cli, RecordSnapshotRangeErrorsAreOneLineUsageErrors)
@@ -399,7 +403,7 @@ TEST(Cli, RecordSnapshotRangeErrorsAreOneLineUsageErrors)
     for (const char* spec : {"node:4096", "disk:1", "pfn:9-3"}) {
         auto r = run("record --snapshot-range " + std::string(spec) + " --duration 1ms -o " + trace);
         EXPECT_EQ(r.status, 2) << spec << ": " << r.out;
-        EXPECT_NE(r.out.find("pintrace record: --snapshot-range: "), std::string::npos) << r.out;
+        EXPECT_THAT(r.out, HasSubstr("pintrace record: --snapshot-range: ")) << r.out;
         EXPECT_NE(access(trace.c_str(), F_OK), 0) << "a file was written for a bad range";
     }
 }
@@ -412,13 +416,12 @@ TEST(Cli, RecordSnapshotOfARangeFindsThePinsInIt)
     auto rec = run("record --snapshot-range pfn:" + std::to_string(scenario.first_pfn) +
                    "+1 --duration 1ms -o " + trace);
     ASSERT_EQ(rec.status, 0) << rec.out;
-    EXPECT_NE(rec.out.find("snapshot of 1 pages"), std::string::npos) << rec.out;
+    EXPECT_THAT(rec.out, HasSubstr("snapshot of 1 pages")) << rec.out;
     auto rep = run("report --format json " + trace);
     unlink(trace.c_str());
-    EXPECT_NE(rep.out.find("\"range\":\"pfn " + std::to_string(scenario.first_pfn) + "+1\""), std::string::npos)
+    EXPECT_THAT(rep.out, HasSubstr("\"range\":\"pfn " + std::to_string(scenario.first_pfn) + "+1\""))
         << rep.out;
-    EXPECT_NE(rep.out.find("\"pid\":" + std::to_string(scenario.pid) + ",\"comm\":\"scenario_iourin\""),
-              std::string::npos)
+    EXPECT_THAT(rep.out, HasSubstr("\"pid\":" + std::to_string(scenario.pid) + ",\"comm\":\"scenario_iourin\""))
         << rep.out;
 }
 
@@ -430,14 +433,14 @@ TEST(Cli, RecordStoppedBeforeItsSnapshotIsDoneStillWritesItWhole)
     // recorder waits for it, writes it, and never starts the command.
     auto rec = run("record --snapshot --duration 1ms -o " + trace + " -- touch " + marker);
     ASSERT_EQ(rec.status, 0) << rec.out;
-    EXPECT_NE(rec.out.find("waiting for the snapshot to finish"), std::string::npos) << rec.out;
+    EXPECT_THAT(rec.out, HasSubstr("waiting for the snapshot to finish")) << rec.out;
     EXPECT_NE(access(marker.c_str(), F_OK), 0) << "the command ran although the recording stopped first";
     auto rep = run("report --format json " + trace);
     unlink(trace.c_str());
     unlink(marker.c_str());
     EXPECT_EQ(rep.status, 0) << rep.out;
-    EXPECT_NE(rep.out.find("\"snapshot\":{\"complete\":true"), std::string::npos) << rep.out;
-    EXPECT_NE(rep.out.find("\"range\":\"all memory (System RAM in /proc/iomem)\""), std::string::npos) << rep.out;
+    EXPECT_THAT(rep.out, HasSubstr("\"snapshot\":{\"complete\":true")) << rep.out;
+    EXPECT_THAT(rep.out, HasSubstr("\"range\":\"all memory (System RAM in /proc/iomem)\"")) << rep.out;
 }
 
 }  // namespace
@@ -461,7 +464,7 @@ TEST(ExitCodes, ReadmeHelpAndCodeAgree)
     std::string readme = read_text(std::string(PINTRACE_TEST_DATA) + "/../../README.md");
     ASSERT_FALSE(readme.empty());
     std::string table = exit_codes_markdown();
-    EXPECT_NE(readme.find(table), std::string::npos) << "README.md's exit-code table must read:\n" << table;
+    EXPECT_THAT(readme, HasSubstr(table)) << "README.md's exit-code table must read:\n" << table;
     // And no other row in README's table claims a code.
     size_t at = readme.find("| code | name | commands | meaning |");
     ASSERT_NE(at, std::string::npos);
@@ -507,7 +510,7 @@ TEST(ExitCodes, UnknownFilterValuesAreUsageErrorsNamingTheValidOnes)
     EXPECT_EQ(typo.status, 2) << typo.out;
     EXPECT_EQ(lines(typo.out), 1u) << typo.out;
     for (const char* valid : {"compaction", "syscall_or_cpuset", "contig_range", "isolation", "cma", "contig_alloc"})
-        EXPECT_NE(typo.out.find(valid), std::string::npos) << valid << ": " << typo.out;
+        EXPECT_THAT(typo.out, HasSubstr(valid)) << valid << ": " << typo.out;
     for (const char* ok : {"--reason isolation", "--reason cma", "--reason reason_9", "--reason compaction"}) {
         auto r = run("report " + trace + " " + ok);
         EXPECT_TRUE(r.status == 0 || r.status == 3) << ok << ": " << r.out;
@@ -523,7 +526,7 @@ TEST(ExitCodes, UnknownFilterValuesAreUsageErrorsNamingTheValidOnes)
         std::snprintf(cmd, sizeof cmd, b.args, trace.c_str());
         auto r = run(cmd);
         EXPECT_EQ(r.status, 2) << cmd << ": " << r.out;
-        EXPECT_NE(r.out.find(b.names), std::string::npos) << cmd << ": " << r.out;
+        EXPECT_THAT(r.out, HasSubstr(b.names)) << cmd << ": " << r.out;
     }
 }
 
@@ -548,8 +551,8 @@ TEST(ExitCodes, NumericOptionsAreDecimalAndInRange)
         EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
     }
     auto buffer = run("record --buffer-size 4096 -o /tmp/never.trace");
-    EXPECT_NE(buffer.out.find("2048"), std::string::npos) << "names the limit: " << buffer.out;
-    EXPECT_EQ(buffer.out.find("refused"), std::string::npos) << buffer.out;
+    EXPECT_THAT(buffer.out, HasSubstr("2048")) << "names the limit: " << buffer.out;
+    EXPECT_THAT(buffer.out, Not(HasSubstr("refused"))) << buffer.out;
     EXPECT_EQ(access("/tmp/never.trace", F_OK), -1) << "no file for a usage error";
 }
 
@@ -564,7 +567,7 @@ TEST(ExitCodes, MissingPrivilegesAreSixForEveryCommandThatNeedsThem)
                              "doctor --kernel-facts"}) {
         auto r = run_unprivileged(args);
         EXPECT_EQ(r.status, 6) << args << ": " << r.out;
-        EXPECT_TRUE(r.out.find("root") != std::string::npos) << args << ": " << r.out;
+        EXPECT_THAT(r.out, HasSubstr("root")) << args << ": " << r.out;
     }
 }
 
@@ -575,9 +578,9 @@ TEST(ExitCodes, ExplainOnAnUnclosedTraceSaysItIsIncomplete)
     if (geteuid() != 0 || access("/proc/kpageflags", R_OK) != 0) GTEST_SKIP() << "needs root";
     auto r = run("explain --pfn 0x100 " + sample_file(false) + " --no-stacks --source proc");
     EXPECT_TRUE(r.status == 0 || r.status == 3) << r.out;
-    EXPECT_NE(r.out.find("INCOMPLETE: the trace was not closed"), std::string::npos) << r.out;
-    EXPECT_EQ(r.out.find("(certain: seen as it happened)"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("HISTORY OF PFN 0x100"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("INCOMPLETE: the trace was not closed")) << r.out;
+    EXPECT_THAT(r.out, Not(HasSubstr("(certain: seen as it happened)"))) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("HISTORY OF PFN 0x100")) << r.out;
 }
 
 // record -- COMMAND: a command that cannot start is exit 7 (the trace is
@@ -589,22 +592,22 @@ TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
     std::string trace = temp("cmd.trace");
     auto missing = run("record -o " + trace + " -- /nonexistent/cmd");
     EXPECT_EQ(missing.status, 7) << missing.out;
-    EXPECT_NE(missing.out.find("cannot run /nonexistent/cmd: No such file"), std::string::npos) << missing.out;
-    EXPECT_NE(missing.out.find("pintrace record: command=not_started\n"), std::string::npos) << missing.out;
+    EXPECT_THAT(missing.out, HasSubstr("cannot run /nonexistent/cmd: No such file")) << missing.out;
+    EXPECT_THAT(missing.out, HasSubstr("pintrace record: command=not_started\n")) << missing.out;
     auto report = run("report --format json " + trace);
     EXPECT_EQ(report.status, 0) << report.out;
-    EXPECT_NE(report.out.find("\"command_exit_status\":127"), std::string::npos) << report.out;
+    EXPECT_THAT(report.out, HasSubstr("\"command_exit_status\":127")) << report.out;
 
     auto failed = run("record -o " + trace + " -- sh -c 'exit 3'");
     EXPECT_EQ(failed.status, 8) << failed.out;
-    EXPECT_NE(failed.out.find("pintrace record: command_status=3\n"), std::string::npos) << failed.out;
+    EXPECT_THAT(failed.out, HasSubstr("pintrace record: command_status=3\n")) << failed.out;
     auto killed = run("record -o " + trace + " -- sh -c 'kill -9 $$'");
     EXPECT_EQ(killed.status, 8) << killed.out;
-    EXPECT_NE(killed.out.find("pintrace record: command_status=137\n"), std::string::npos) << killed.out;
+    EXPECT_THAT(killed.out, HasSubstr("pintrace record: command_status=137\n")) << killed.out;
 
     auto ok = run("record -o " + trace + " -- true");
     EXPECT_EQ(ok.status, 0) << ok.out;
-    EXPECT_NE(ok.out.find("pintrace record: command_status=0\n"), std::string::npos) << ok.out;
+    EXPECT_THAT(ok.out, HasSubstr("pintrace record: command_status=0\n")) << ok.out;
     // capture=complete|degraded attach_points=N missing=M [missing_targets=a,b]
     size_t at = ok.out.find("pintrace record: capture=");
     ASSERT_NE(at, std::string::npos) << ok.out;
@@ -619,8 +622,7 @@ TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
     EXPECT_EQ(std::string(state), missed ? "degraded" : "complete") << line;
     EXPECT_EQ(line.find("missing_targets=") != std::string::npos, missed > 0) << line;
     if (missed) {
-        EXPECT_NE(ok.out.find("DEGRADED capture, " + std::to_string(missed) + " of " + std::to_string(points)),
-                  std::string::npos)
+        EXPECT_THAT(ok.out, HasSubstr("DEGRADED capture, " + std::to_string(missed) + " of " + std::to_string(points)))
             << ok.out;
     }
     unlink(trace.c_str());
@@ -682,9 +684,9 @@ TEST(HostileStrings, JsonIsValidUtf8WithControlsEscaped)
     std::string why;
     EXPECT_TRUE(strict_utf8(r.out, &why)) << why;
     for (unsigned char c : r.out) EXPECT_FALSE(c < 0x20 && c != '\n') << "raw control byte " << int(c);
-    EXPECT_NE(r.out.find("\"comm\":\"\xEF\xBF\xBD\xEF\xBF\xBD\\u001b[31m\\u001b[2J\\u0007\""), std::string::npos)
+    EXPECT_THAT(r.out, HasSubstr("\"comm\":\"\xEF\xBF\xBD\xEF\xBF\xBD\\u001b[31m\\u001b[2J\\u0007\""))
         << "each bad byte one U+FFFD, controls as \\u00XX: " << r.out;
-    EXPECT_NE(r.out.find("try_grab_page\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("try_grab_page\xEF\xBF\xBD\xEF\xBF\xBD")) << r.out;
     // top's JSON lines too.
     auto top = run_command(std::string(PINTRACE_BIN) + " top --replay " + trace + " --speed 0 --format json 2>/dev/null");
     EXPECT_TRUE(strict_utf8(top.out, &why)) << why;
@@ -700,7 +702,7 @@ TEST(HostileStrings, TextAndMarkdownCarryNoControlCharacters)
         std::string why;
         EXPECT_TRUE(strict_utf8(r.out, &why)) << format << ": " << why;
         for (unsigned char c : r.out) EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F) << format << ": byte " << int(c);
-        EXPECT_NE(r.out.find("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07"), std::string::npos) << format << ": "
+        EXPECT_THAT(r.out, HasSubstr("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07")) << format << ": "
                                                                                                  << r.out;
     }
 }

@@ -1,6 +1,7 @@
 // snapshot --cma on kernels without CONFIG_CMA_DEBUGFS: the area's range
 // from its MIGRATE_CMA pageblocks, matched by /sys/kernel/mm/cma/NAME/
 // total_pages; its counters from sysfs.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 
 namespace pintrace::snapshot {
 namespace {
+
+using testing::HasSubstr;
 
 constexpr int kCma = 4, kMovable = 1;
 
@@ -38,7 +41,7 @@ TEST(CmaArea, OneAreaOwnsEveryCmaPageblockAndMustAddUp)
     // Part of it isolated (an allocation running): the sizes disagree, and it says so.
     auto off = pick_area_runs({{0x100000, 0x13fe00, ""}}, 0x40000, 1, "hugetlb1");
     ASSERT_FALSE(off.ok());
-    EXPECT_NE(off.error().message.find("total_pages says 262144"), std::string::npos) << off.error().message;
+    EXPECT_THAT(off.error().message, HasSubstr("total_pages says 262144")) << off.error().message;
 }
 
 TEST(CmaArea, AmongSeveralAreasOnlyAUniqueSizeTells)
@@ -49,7 +52,7 @@ TEST(CmaArea, AmongSeveralAreasOnlyAUniqueSizeTells)
     EXPECT_EQ(picked.value()[0].start, 0x8000u);
     auto same = pick_area_runs({{0x1000, 0x2000, ""}, {0x8000, 0x9000, ""}}, 0x1000, 2, "a");
     ASSERT_FALSE(same.ok());
-    EXPECT_NE(same.error().message.find("cannot tell"), std::string::npos);
+    EXPECT_THAT(same.error().message, HasSubstr("cannot tell"));
 }
 
 struct FakeRoot {
@@ -76,7 +79,7 @@ TEST(CmaArea, SysfsCountersAreReadAndAnUnknownAreaNamesTheOthers)
     EXPECT_EQ(c.value()[0], (std::pair<std::string, std::string>{"alloc_pages_fail", "524288"}));
     auto none = read_cma_sysfs("reserved", fs.root.string());
     ASSERT_FALSE(none.ok());
-    EXPECT_NE(none.error().message.find("areas: hugetlb1"), std::string::npos) << none.error().message;
+    EXPECT_THAT(none.error().message, HasSubstr("areas: hugetlb1")) << none.error().message;
 }
 
 TEST(CmaArea, WithoutDebugfsAndWithoutBpfTheRangeIsNotGuessed)
@@ -85,7 +88,7 @@ TEST(CmaArea, WithoutDebugfsAndWithoutBpfTheRangeIsNotGuessed)
     fs.file("sys/kernel/mm/cma/hugetlb1/total_pages", "262144\n");
     auto a = locate_cma_area("hugetlb1", nullptr, fs.root.string());
     ASSERT_FALSE(a.ok());
-    EXPECT_NE(a.error().message.find("needs BPF"), std::string::npos) << a.error().message;
+    EXPECT_THAT(a.error().message, HasSubstr("needs BPF")) << a.error().message;
 }
 
 TEST(CmaArea, DebugfsGivesTheRangeWhenThere)

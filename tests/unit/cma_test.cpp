@@ -2,6 +2,7 @@
 // cma:* tracepoints (Debian's amd64 kernels have CMA off, so no VM test can
 // produce them): records laid out as bpf/pintrace.h says, through the real
 // writer, reader, decoder and explainer.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 using test::bytes_of;
 using test::k61Longterm;
@@ -121,10 +124,9 @@ TEST(Cma, AFailedAllocationBlamesTheHoldersOfItsBusyRanges)
     EXPECT_EQ(jf.get<int>("held_in_range_total"), 1);
 
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("CMA allocation of 1024 page(s) from area \"reserved\" by pid 321 (camera-hal) failed (ENOMEM)"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("CMA allocation of 1024 page(s) from area \"reserved\" by pid 321 (camera-hal) failed (ENOMEM)"))
         << text;
-    EXPECT_NE(report_summary(r).find("1 CMA allocation(s) failed"), std::string::npos);
+    EXPECT_THAT(report_summary(r), HasSubstr("1 CMA allocation(s) failed"));
 }
 
 // cma_alloc_busy_retry fires once per range tried and found busy: the
@@ -147,7 +149,7 @@ TEST(Cma, TheBusyRetriesAreCountedAndSaid)
     EXPECT_EQ(json.get_child("failures").front().second.get<int>("busy_retries"), 3);
     EXPECT_EQ(json.get_child("failures").front().second.get<std::string>("errno"), "EBUSY");
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("failed (EBUSY) after 3 busy retries: 2 range(s) busy"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("failed (EBUSY) after 3 busy retries: 2 range(s) busy")) << text;
 }
 
 // A range that went busy and then an allocation that succeeded elsewhere
@@ -179,7 +181,7 @@ TEST(Cma, AFailureWithNothingHeldInItsRangesIsUnexplained)
     EXPECT_FALSE(r.failures[0].cma_error.has_value());
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
     EXPECT_EQ(json_of(r).get_child("failures").front().second.get_child("errno").data(), "null");
-    EXPECT_NE(test::flat(render_report_text(r)).find("no holder seen in them"), std::string::npos);
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("no holder seen in them"));
 }
 
 // 5.10: one cma:cma_alloc event at the end, no area, no retries; the
@@ -213,7 +215,7 @@ TEST(Cma, AnAllocationStillRetryingAtTheEndIsReportedAsSuch)
     ASSERT_EQ(r.failures.size(), 1u);
     EXPECT_FALSE(r.failures[0].outcome_seen);
     EXPECT_EQ(r.failures[0].held_in_range_total, 1u);
-    EXPECT_NE(test::flat(render_report_text(r)).find("was still retrying when recording stopped"), std::string::npos);
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("was still retrying when recording stopped"));
 }
 
 // A truncated CMA record is named, not guessed at.
@@ -235,7 +237,7 @@ TEST(Cma, AShortRecordIsAnError)
     ASSERT_TRUE(reader.ok());
     auto read = reader->read([](const Event&) {});
     ASSERT_FALSE(read.ok());
-    EXPECT_NE(read.error().message.find("cma"), std::string::npos) << read.error().message;
+    EXPECT_THAT(read.error().message, HasSubstr("cma")) << read.error().message;
 }
 
 }  // namespace

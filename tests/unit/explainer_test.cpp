@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +16,9 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
+using testing::Not;
 
 Report explain_sample(bool walk = true)
 {
@@ -61,8 +65,8 @@ TEST(Explainer, WithoutTheListWalkFailuresCarryCountsOnlyAndSaySo)
     EXPECT_FALSE(r.failures[0].pfns_observed);
     EXPECT_TRUE(r.failures[0].pages.empty());
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
-    EXPECT_NE(test::flat(render_report_text(r)).find("not observable"), std::string::npos);
-    EXPECT_NE(test::flat(render_report_text(r)).find("DEGRADED"), std::string::npos);
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("not observable"));
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("DEGRADED"));
 }
 
 TEST(Explainer, TwoOwnersOfOnePageAreTwoCulprits)
@@ -138,7 +142,7 @@ TEST(Explainer, LostEventsBeforeAFailureAreFlagged)
     Report r = std::move(ex).finish();
     EXPECT_EQ(r.lost_total, 5u);
     EXPECT_TRUE(r.lost_between(r.first_ns, r.failures[0].head.ts_ns));
-    EXPECT_NE(test::flat(render_report_text(r)).find("LOST EVENTS: 5"), std::string::npos);
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("LOST EVENTS: 5"));
 }
 
 // The JSON contract of docs/report-json.md, checked by parsing it.
@@ -175,11 +179,10 @@ TEST(ReportJson, FollowsTheDocumentedSchema)
 TEST(ReportText, LeadsWithTheSummaryAndTheNextStep)
 {
     std::string text = test::flat(render_report_text(explain_sample()));
-    EXPECT_NE(text.find("SUMMARY: 1 migration(s) failed, 3 page(s) stuck; pid 4242 (qemu-kvm) holds 3 of them as io_uring fixed buffers since 11:06:40: unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it."),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("SUMMARY: 1 migration(s) failed, 3 page(s) stuck; pid 4242 (qemu-kvm) holds 3 of them as io_uring fixed buffers since 11:06:40: unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it."))
         << text;
-    EXPECT_NE(text.find("IORING_UNREGISTER_BUFFERS"), std::string::npos) << text;
-    EXPECT_NE(text.find("io_sqe_buffer_register"), std::string::npos);
+    EXPECT_THAT(text, HasSubstr("IORING_UNREGISTER_BUFFERS")) << text;
+    EXPECT_THAT(text, HasSubstr("io_sqe_buffer_register"));
 }
 
 }  // namespace
@@ -213,8 +216,8 @@ TEST(Explainer, AnAbortedMigrationsUntriedPagesAreNotCalledStuck)
     EXPECT_TRUE(r.failures[0].aborted());
     EXPECT_EQ(r.failures[0].pages[0].cause, Cause::NotAttempted);
     EXPECT_EQ(r.failures[0].pages[1].holders.size(), 1u);  // a held page is still named
-    EXPECT_NE(test::flat(render_report_text(r)).find("gave up with ENOMEM"), std::string::npos);
-    EXPECT_NE(render_report_json(r).find("\"aborted\":true"), std::string::npos);
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("gave up with ENOMEM"));
+    EXPECT_THAT(render_report_json(r), HasSubstr("\"aborted\":true"));
 }
 
 }  // namespace
@@ -251,13 +254,12 @@ TEST(Explainer, SampledStacksAreSaidToBeSampled)
     ASSERT_EQ(r.failures.size(), 1u);
     ASSERT_EQ(r.failures[0].pages[0].holders.size(), 1u);
     EXPECT_TRUE(r.failures[0].pages[0].holders[0].stack_sampled);
-    EXPECT_NE(render_report_json(r).find("\"stack_sampled\":true"), std::string::npos);
-    EXPECT_NE(test::flat(render_report_text(r)).find("stacks sampled"), std::string::npos);
-    EXPECT_NE(test::flat(render_report_text(r)).find("direct I/O in flight"), std::string::npos);
+    EXPECT_THAT(render_report_json(r), HasSubstr("\"stack_sampled\":true"));
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("stacks sampled"));
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("direct I/O in flight"));
     // refcount 3, mapcount 1: one reference beyond isolation and the mapping.
-    EXPECT_NE(render_report_json(r).find("\"release_observable\":false,\"refcount_confirms\":true"),
-              std::string::npos);
-    EXPECT_NE(test::flat(render_report_text(r)).find("extra reference on 1 of 1 page(s)"), std::string::npos);
+    EXPECT_THAT(render_report_json(r), HasSubstr("\"release_observable\":false,\"refcount_confirms\":true"));
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("extra reference on 1 of 1 page(s)"));
 }
 
 }  // namespace
@@ -280,9 +282,9 @@ TEST(Explainer, AnIsolationFailureIsExplainedByTheBusyPagesHolder)
     ASSERT_EQ(r.failures[0].pages[0].holders.size(), 1u);
     EXPECT_EQ(r.failures[0].pages[0].holders[0].task.tgid, 4242u);
     std::string json = render_report_json(r);
-    EXPECT_NE(json.find("\"kind\":\"isolation\""), std::string::npos);
-    EXPECT_NE(json.find("\"range_start_pfn\":32768"), std::string::npos);
-    EXPECT_NE(test::flat(render_report_text(r)).find("could not be isolated"), std::string::npos);
+    EXPECT_THAT(json, HasSubstr("\"kind\":\"isolation\""));
+    EXPECT_THAT(json, HasSubstr("\"range_start_pfn\":32768"));
+    EXPECT_THAT(test::flat(render_report_text(r)), HasSubstr("could not be isolated"));
     EXPECT_EQ(report_exit_code(r), kExitFailuresExplained);
 }
 
@@ -304,12 +306,12 @@ TEST(Explainer, ARangeRefusedAtIsolationNamesTheUnmovablePageNotItsHolders)
     EXPECT_TRUE(f.pages[0].holders.empty());
     EXPECT_TRUE(f.held_in_range.empty());
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("refused at isolation (EBUSY"), std::string::npos) << text;
-    EXPECT_NE(text.find("pfn 0x8123"), std::string::npos) << text;
-    EXPECT_EQ(failure_sentence(r, f).find("rdma-app"), std::string::npos) << failure_sentence(r, f);
+    EXPECT_THAT(text, HasSubstr("refused at isolation (EBUSY")) << text;
+    EXPECT_THAT(text, HasSubstr("pfn 0x8123")) << text;
+    EXPECT_THAT(failure_sentence(r, f), Not(HasSubstr("rdma-app"))) << failure_sentence(r, f);
     std::string json = render_report_json(r);
-    EXPECT_NE(json.find("\"refused_at_isolation\":true"), std::string::npos);
-    EXPECT_NE(json.find("\"cause\":\"unmovable_at_isolation\""), std::string::npos);
+    EXPECT_THAT(json, HasSubstr("\"refused_at_isolation\":true"));
+    EXPECT_THAT(json, HasSubstr("\"cause\":\"unmovable_at_isolation\""));
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
 }
 
@@ -324,8 +326,8 @@ TEST(Explainer, ARangeRefusedAtIsolationWithoutItsPageSaysSo)
     EXPECT_TRUE(r.failures[0].pages.empty());
     EXPECT_FALSE(r.failures[0].pfns_observed);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("pfns 0x40000-0x80000 refused at isolation"), std::string::npos) << text;
-    EXPECT_NE(text.find("does not say which page"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("pfns 0x40000-0x80000 refused at isolation")) << text;
+    EXPECT_THAT(text, HasSubstr("does not say which page")) << text;
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
 }
 
@@ -343,9 +345,9 @@ TEST(Explainer, AContiguousAllocationThatTriedNoRangeIsNamedAndUnexplained)
     EXPECT_EQ(f.kind, Failure::Kind::ContigAlloc);
     EXPECT_EQ(f.ranges_tried, 0u);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("contiguous allocation of 262144 pages (1024 MiB) on node 1"), std::string::npos) << text;
-    EXPECT_NE(text.find("without trying a range"), std::string::npos) << text;
-    EXPECT_NE(render_report_json(r).find("\"kind\":\"contig_alloc\""), std::string::npos);
+    EXPECT_THAT(text, HasSubstr("contiguous allocation of 262144 pages (1024 MiB) on node 1")) << text;
+    EXPECT_THAT(text, HasSubstr("without trying a range")) << text;
+    EXPECT_THAT(render_report_json(r), HasSubstr("\"kind\":\"contig_alloc\""));
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
 }
 
@@ -432,9 +434,9 @@ TEST(Explainer, AnIsolationFailureListsTheOtherHeldPagesOfItsRange)
     EXPECT_EQ(failure.get_child("next_steps").size(), 2u);  // the pinner's and the splicer's
 
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("2 more page(s) of the range are held"), std::string::npos) << text;
-    EXPECT_NE(text.find("1 page(s) held by pid 77 (splicer)"), std::string::npos) << text;
-    EXPECT_NE(report_summary(r).find("1 range(s) could not be isolated"), std::string::npos) << report_summary(r);
+    EXPECT_THAT(text, HasSubstr("2 more page(s) of the range are held")) << text;
+    EXPECT_THAT(text, HasSubstr("1 page(s) held by pid 77 (splicer)")) << text;
+    EXPECT_THAT(report_summary(r), HasSubstr("1 range(s) could not be isolated")) << report_summary(r);
 }
 
 // FOLL_LONGTERM on pages in CMA / ZONE_MOVABLE: the kernel migrates them
@@ -470,9 +472,9 @@ TEST(Explainer, LongtermPinMigrationsAreListedMovedOrNot)
     EXPECT_EQ(first.get<int>("moved"), 8);
     EXPECT_EQ(first.get<int>("failed"), 0);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("LONG-TERM PINS THAT MOVED PAGES FIRST"), std::string::npos) << text;
-    EXPECT_NE(text.find("pid 4242 (fio): 8 page(s) moved, then pinned"), std::string::npos) << text;
-    EXPECT_NE(text.find("1 could not move, so the pin failed"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("LONG-TERM PINS THAT MOVED PAGES FIRST")) << text;
+    EXPECT_THAT(text, HasSubstr("pid 4242 (fio): 8 page(s) moved, then pinned")) << text;
+    EXPECT_THAT(text, HasSubstr("1 could not move, so the pin failed")) << text;
 }
 
 // An isolation failure carries no page counts: a reference held on its
@@ -509,12 +511,12 @@ TEST(Explainer, AnIsolationFailuresReferencesAreNeitherConfirmedNorContradicted)
     EXPECT_EQ(unexplained.get<std::string>("refcount"), "null");
     EXPECT_EQ(unexplained.get<std::string>("mapcount"), "null");
     std::string raw = render_report_json(r);
-    EXPECT_NE(raw.find("\"refcount_confirms\":null"), std::string::npos);
-    EXPECT_EQ(raw.find("\"refcount_confirms\":false"), std::string::npos) << raw;
+    EXPECT_THAT(raw, HasSubstr("\"refcount_confirms\":null"));
+    EXPECT_THAT(raw, Not(HasSubstr("\"refcount_confirms\":false"))) << raw;
 
     for (const std::string& doc : {test::flat(render_report_text(r)), test::flat(render_report_markdown(r))}) {
-        EXPECT_EQ(doc.find("extra reference on"), std::string::npos) << doc;
-        EXPECT_NE(doc.find("whether the page counts still show them is unknown"), std::string::npos) << doc;
+        EXPECT_THAT(doc, Not(HasSubstr("extra reference on"))) << doc;
+        EXPECT_THAT(doc, HasSubstr("whether the page counts still show them is unknown")) << doc;
     }
 }
 

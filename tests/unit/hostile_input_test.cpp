@@ -2,6 +2,7 @@
 // produce. Each must be refused as corrupt, naming the record's byte offset,
 // before it drives a loop or an allocation; and a trace of legitimate
 // records of the largest size costs a fixed amount of ledger work per record.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 using test::bytes_of;
 using test::raw_head;
@@ -177,8 +180,8 @@ TEST(HostileInput, EveryImpossibleCountIsCorruptAtItsByteOffset)
         auto read = read_trace(bytes);
         ASSERT_FALSE(read.summary.ok()) << "read a record no kernel writes";
         const std::string& msg = read.summary.error().message;
-        EXPECT_NE(msg.find(h.expect), std::string::npos) << msg;
-        EXPECT_NE(msg.find("at byte " + std::to_string(at)), std::string::npos) << msg;
+        EXPECT_THAT(msg, HasSubstr(h.expect)) << msg;
+        EXPECT_THAT(msg, HasSubstr("at byte " + std::to_string(at))) << msg;
         // What came before the corrupt record was delivered, and nothing after.
         EXPECT_EQ(read.events.size(), 1u);
     }
@@ -193,7 +196,7 @@ TEST(HostileInput, AllowIncompleteDoesNotReadPastCorruption)
     ASSERT_TRUE(reader.ok());
     auto r = reader->read([](const Event&) {}, {true});
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("corrupt grab record"), std::string::npos) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("corrupt grab record")) << r.error().message;
 }
 
 // The largest records the kernel does write (1 GiB folios, order 18) cost
@@ -260,9 +263,9 @@ TEST(HostileInput, PagesOutsideRecordedRamAreReadAndCounted)
     EXPECT_EQ(report.stats.pages_held_at_end, 1u + 1u + 512u);
     ReportView view;
     std::string text = render_report_text(report, view);
-    EXPECT_NE(text.find("2 records name pages outside the recorded machine's System RAM"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("2 records name pages outside the recorded machine's System RAM")) << text;
     std::string json = render_report_json(report, view);
-    EXPECT_NE(json.find("\"records_outside_ram\":2"), std::string::npos) << json;
+    EXPECT_THAT(json, HasSubstr("\"records_outside_ram\":2")) << json;
 }
 
 // Snapshot records: their pfns are checked against the recorded RAM (a
@@ -278,8 +281,7 @@ TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
         "0x1000-0x9ffff", &first);
     auto read = read_trace(bytes);
     ASSERT_FALSE(read.summary.ok());
-    EXPECT_NE(read.summary.error().message.find("corrupt snapshot holder record at byte " + std::to_string(first)),
-              std::string::npos)
+    EXPECT_THAT(read.summary.error().message, HasSubstr("corrupt snapshot holder record at byte " + std::to_string(first)))
         << read.summary.error().message;
 
     bytes = make_trace(
@@ -290,8 +292,7 @@ TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
         "", &first);
     read = read_trace(bytes);
     ASSERT_FALSE(read.summary.ok());
-    EXPECT_NE(read.summary.error().message.find("corrupt snapshot page record at byte " + std::to_string(first)),
-              std::string::npos)
+    EXPECT_THAT(read.summary.error().message, HasSubstr("corrupt snapshot page record at byte " + std::to_string(first)))
         << read.summary.error().message;
 }
 
@@ -361,7 +362,7 @@ TEST(HostileInput, RamPfnsHeaderKey)
     auto bytes = make_trace([](TraceWriter&) {}, "0x10-0x1");
     auto reader = TraceReader::from_bytes(bytes);
     ASSERT_FALSE(reader.ok());
-    EXPECT_NE(reader.error().message.find("corrupt header: ram_pfns"), std::string::npos) << reader.error().message;
+    EXPECT_THAT(reader.error().message, HasSubstr("corrupt header: ram_pfns")) << reader.error().message;
 }
 
 
@@ -377,7 +378,7 @@ TEST(HostileSnapshotRange, ParseRefusesWhatWouldWrap)
     // Was {0, 0}: "0 pages", exit 0.
     auto all = snap::parse_pfn_range("0-0xffffffffffffffff");
     ASSERT_FALSE(all.ok());
-    EXPECT_NE(all.error().message.find("past the largest"), std::string::npos) << all.error().message;
+    EXPECT_THAT(all.error().message, HasSubstr("past the largest")) << all.error().message;
     EXPECT_FALSE(snap::parse_pfn_range("0xffffffffffffffff").ok());
     EXPECT_FALSE(snap::parse_pfn_range("0xfffffffffff0+0x100").ok());
     EXPECT_FALSE(snap::parse_pfn_range("0x10+0xffffffffffffffff").ok());
@@ -425,7 +426,7 @@ TEST(HostileSnapshotRange, ResolveClipsToTheMachinesRam)
     req.pfn = "0xfffffff000-0xffffffffff";
     auto r = snap::resolve(req, root);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("is not RAM (System RAM: 0x1-0x9e"), std::string::npos) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("is not RAM (System RAM: 0x1-0x9e")) << r.error().message;
     req.pfn = "0x0-0xffffffffff";
     r = snap::resolve(req, root);
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -436,7 +437,7 @@ TEST(HostileSnapshotRange, ResolveClipsToTheMachinesRam)
     std::ofstream(root / "proc/iomem") << "00000000-00000000 : System RAM\n";
     r = snap::resolve(req, root);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("cannot tell which pfns are RAM"), std::string::npos) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("cannot tell which pfns are RAM")) << r.error().message;
 
     // Fallback: the firmware's map.
     fs::create_directories(root / "sys/firmware/memmap/0");

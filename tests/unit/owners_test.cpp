@@ -3,6 +3,7 @@
 // walk on the same fixture; and, as root, the BPF reverse map on this
 // kernel against pages whose mappers the test knows.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -20,6 +21,8 @@
 
 namespace pintrace::snapshot {
 namespace {
+
+using testing::HasSubstr;
 
 namespace fs = std::filesystem;
 
@@ -256,7 +259,7 @@ TEST(Owners, FromThePagesThroughTheReverseMap)
     EXPECT_EQ(s.rmap_unconfirmed, 1u);  // pid 400: pagemap shows its own copy there
     EXPECT_EQ(s.pages_walked, 4u);      // one pagemap entry per answer, nothing else
     expect_fixture_candidates(s);
-    EXPECT_NE(s.notes.front().find("reverse map"), std::string::npos);
+    EXPECT_THAT(s.notes.front(), HasSubstr("reverse map"));
 }
 
 TEST(Owners, WithoutTheReverseMapEveryPagemapIsWalkedToTheSameAnswer)
@@ -269,8 +272,8 @@ TEST(Owners, WithoutTheReverseMapEveryPagemapIsWalkedToTheSameAnswer)
     EXPECT_EQ(s.rmap_pages, 0u);
     EXPECT_GT(s.pages_walked, 4u);  // the whole of every mapping
     expect_fixture_candidates(s);
-    EXPECT_NE(s.notes.front().find("walking every process's /proc/PID/pagemap"), std::string::npos);
-    EXPECT_NE(s.notes.front().find("no BPF here"), std::string::npos);
+    EXPECT_THAT(s.notes.front(), HasSubstr("walking every process's /proc/PID/pagemap"));
+    EXPECT_THAT(s.notes.front(), HasSubstr("no BPF here"));
 }
 
 TEST(Owners, AReverseMapThatFailsFallsBackToTheWalk)
@@ -283,7 +286,7 @@ TEST(Owners, AReverseMapThatFailsFallsBackToTheWalk)
     };
     auto s = find_owners({0x1000, 0x2000, 0x3000, 0x4000}, 0, 0, o);
     EXPECT_EQ(s.method, OwnerMethod::PagemapWalk);
-    EXPECT_NE(s.notes.front().find("reverse map failed at pfn 0x2000 (test run refused)"), std::string::npos);
+    EXPECT_THAT(s.notes.front(), HasSubstr("reverse map failed at pfn 0x2000 (test run refused)"));
     expect_fixture_candidates(s);
 }
 
@@ -404,7 +407,7 @@ TEST(Owners, HolderFdsGiveTheirOriginOrNothing)
     const Evidence* busy = pin_evidence(900);
     ASSERT_TRUE(busy);
     EXPECT_EQ(busy->origin, Origin::IoUringBuffers);
-    EXPECT_NE(busy->what.find("2 registered buffer(s) the kernel did not list"), std::string::npos) << busy->what;
+    EXPECT_THAT(busy->what, HasSubstr("2 registered buffer(s) the kernel did not list")) << busy->what;
     EXPECT_TRUE(std::any_of(s.notes.begin(), s.notes.end(), [](const std::string& n) {
         return n == "pid 900 io_uring fd 6 has 2 registered buffer(s) the kernel did not list (ring busy): retry";
     }));

@@ -1,5 +1,6 @@
 // The ownership semantics of docs/ledger.md, one test each, on synthetic
 // event streams shaped like the BPF side's.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/property_tree/json_parser.hpp>
@@ -20,6 +21,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 using test::grab;
 using test::kLongPin;
@@ -82,8 +85,8 @@ TEST(Ownership, APageFailingWithAPinBiasAndNoGrabWasPinnedBeforeTheTrace)
     ASSERT_EQ(r.failures.size(), 1u);
     EXPECT_EQ(r.failures[0].pages[0].cause, Cause::PinnedUnknown);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("pinned before the trace began"), std::string::npos) << text;
-    EXPECT_NE(text.find("/proc/*/fd"), std::string::npos) << "it says where to look instead";
+    EXPECT_THAT(text, HasSubstr("pinned before the trace began")) << text;
+    EXPECT_THAT(text, HasSubstr("/proc/*/fd")) << "it says where to look instead";
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained) << "an inference is not an explanation";
 }
 
@@ -99,7 +102,7 @@ TEST(Ownership, AReferenceWhoseReleaseIsInvisibleClosesWhenItsPageIsFreed)
     Report r = std::move(ex).finish();
     ASSERT_EQ(r.failures.size(), 1u);
     EXPECT_EQ(r.failures[0].pages[0].cause, Cause::Reference);
-    EXPECT_NE(render_report_json(r).find("\"release_observable\":false"), std::string::npos);
+    EXPECT_THAT(render_report_json(r), HasSubstr("\"release_observable\":false"));
     EXPECT_EQ(r.stats.pages_held_at_end, 0u);
     EXPECT_EQ(r.owners[0].owner.pins_freed, 1u);
     EXPECT_EQ(r.owners[0].owner.pins_released, 0u);
@@ -138,8 +141,8 @@ TEST(Ownership, AReusedPidIsANewOwnerAndTheOldOneIsMarkedExited)
     ASSERT_EQ(holders.size(), 2u);
     EXPECT_EQ(holders[0].count + holders[1].count, 2u) << "two owners of one pin each, not one of two";
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("pid 100 (old-daemon) has exited but its long-term pins"), std::string::npos) << text;
-    EXPECT_NE(text.find("its process exited at"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("pid 100 (old-daemon) has exited but its long-term pins")) << text;
+    EXPECT_THAT(text, HasSubstr("its process exited at")) << text;
 }
 
 TEST(Ownership, AReleaseByTheNewProcessOfAReusedPidIsNotItsOwnRelease)
@@ -180,9 +183,9 @@ TEST(Ownership, AHolderFromBeforeLostEventsIsNeverShownAsCertain)
     fail_migration(ex, 30, 0x90);
     Report r = std::move(ex).finish();
     std::string json = render_report_json(r);
-    EXPECT_NE(json.find("\"certain\":false"), std::string::npos) << json;
+    EXPECT_THAT(json, HasSubstr("\"certain\":false")) << json;
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("UNCERTAIN: events were lost while it held these pages"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("UNCERTAIN: events were lost while it held these pages")) << text;
     auto rows = pinner_rows(r, {});
     ASSERT_EQ(rows.size(), 2u);
     for (const auto& row : rows) EXPECT_TRUE(row.uncertain) << row.key;
@@ -229,11 +232,11 @@ TEST(Ownership, UnexplainedPagesAreGroupedByCauseAndByWhatTheirFlagsSay)
     EXPECT_EQ(groups[0].cause, Cause::PinnedUnknown);
     EXPECT_EQ(groups[1].why, "under writeback (PG_writeback)");
     EXPECT_EQ(groups[1].pages.size(), 2u);
-    EXPECT_NE(groups[1].next.find("transient"), std::string::npos);
+    EXPECT_THAT(groups[1].next, HasSubstr("transient"));
     EXPECT_EQ(groups[2].why, "reserved (PG_reserved)");
-    EXPECT_NE(groups[2].next.find("kernel memory never moves"), std::string::npos);
+    EXPECT_THAT(groups[2].next, HasSubstr("kernel memory never moves"));
     std::string json = render_report_json(r);
-    EXPECT_NE(json.find("\"page_flags\":[\"PG_writeback\",\"PG_referenced\"]"), std::string::npos) << json;
+    EXPECT_THAT(json, HasSubstr("\"page_flags\":[\"PG_writeback\",\"PG_referenced\"]")) << json;
 }
 
 // The pfn table behind the ledger, against a reference map, through growth

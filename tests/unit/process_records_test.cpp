@@ -1,5 +1,6 @@
 // Process records: a pinner's exit (from the kernel) and what user space
 // read about it (exe, cgroup), through the real decoder, writer and reader.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 template <class T>
 void put(std::vector<std::byte>& b, size_t off, T v)
@@ -60,7 +63,7 @@ TEST(ProcessExit, AShortRecordIsAnError)
     Event out;
     auto ev = decode_kernel_record(b, FlagLayout::before_6_3(), out);
     ASSERT_FALSE(ev.ok());
-    EXPECT_NE(ev.error().message.find("40 bytes"), std::string::npos) << ev.error().message;
+    EXPECT_THAT(ev.error().message, HasSubstr("40 bytes")) << ev.error().message;
 }
 
 std::string temp_path(const char* name)
@@ -149,7 +152,7 @@ TEST(ProcessRecords, ACutProcessRecordIsATornTail)
     for (size_t cut : {at + 4, at + 20, at + 40}) {
         auto events = read_bytes(full.substr(0, cut));
         ASSERT_FALSE(events.ok()) << "cut at " << cut;
-        EXPECT_NE(events.error().message.find("incomplete"), std::string::npos) << events.error().message;
+        EXPECT_THAT(events.error().message, HasSubstr("incomplete")) << events.error().message;
         auto reader = TraceReader::from_bytes(full.substr(0, cut));
         ASSERT_TRUE(reader.ok());
         size_t seen = 0;
@@ -173,7 +176,7 @@ TEST(ProcessRecords, PathLengthsPastTheRecordAreAnErrorNamingItsOffset)
         std::memcpy(bad.data() + at + sizeof(trace::UserRecordHeader) + field, &len, 2);
         auto events = read_bytes(reseal(bad));
         ASSERT_FALSE(events.ok());
-        EXPECT_NE(events.error().message.find("corrupt record at byte " + std::to_string(at)), std::string::npos)
+        EXPECT_THAT(events.error().message, HasSubstr("corrupt record at byte " + std::to_string(at)))
             << events.error().message;
     }
     // A record too short for the fixed part.

@@ -1,6 +1,7 @@
 // pintrace record on the machine running the tests. This host's kernel
 // refuses fentry and has no kprobes, so this is also the degraded mode's
 // test: the recording must still complete, and say what it cannot see.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -24,6 +25,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 namespace pt = boost::property_tree;
 
@@ -96,7 +99,7 @@ TEST_F(RecordHere, StopsWhenTheTracedCommandExits)
     int status;
     std::string out = capture(std::string(PINTRACE_BIN) + " record -o " + trace + " -- sh -c 'exit 7'", &status);
     ASSERT_EQ(status, 8) << "command_failed: " << out;
-    EXPECT_NE(out.find("pintrace record: command_status=7\n"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("pintrace record: command_status=7\n")) << out;
     auto root = report_json(trace);
     EXPECT_EQ(root.get<std::string>("trace.stop_reason"), "traced command exited");
     EXPECT_EQ(root.get<int>("trace.command_exit_status"), 7);
@@ -156,8 +159,8 @@ TEST_F(RecordHere, DoctorWithoutPrivilegesSaysWhichAndExitsSix)
                                   std::string(PINTRACE_BIN) + " doctor",
                               &status);
     EXPECT_EQ(status, 6) << "no_privileges: " << out;
-    EXPECT_NE(out.find("privileges       FAIL pintrace needs root"), std::string::npos) << out;
-    EXPECT_NE(out.find("cannot capture here"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("privileges       FAIL pintrace needs root")) << out;
+    EXPECT_THAT(out, HasSubstr("cannot capture here")) << out;
 }
 
 }  // namespace
@@ -254,8 +257,8 @@ TEST_F(RecordHere, SigkillKeepsEveryRecordWrittenBeforeIt)
     EXPECT_TRUE(root.get<bool>("trace.file.checksummed"));
     EXPECT_GE(root.get<uint64_t>("trace.file.blocks_verified"), 2u) << "header and at least one block of records";
     std::string text = capture(std::string(PINTRACE_BIN) + " report --allow-incomplete " + trace, &status);
-    EXPECT_NE(text.find("the trace was not closed"), std::string::npos) << text;
-    EXPECT_NE(text.find("it ends with a block written at"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("the trace was not closed")) << text;
+    EXPECT_THAT(text, HasSubstr("it ends with a block written at")) << text;
     struct stat st;
     ASSERT_EQ(stat(trace.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << "traces hold command lines and stacks: private";
@@ -283,7 +286,7 @@ TEST_F(RecordHere, ASecondRecorderOfTheSameFileIsRefused)
     int status;
     std::string out = capture(std::string(PINTRACE_BIN) + " record -o " + trace + " --duration 1s", &status);
     EXPECT_EQ(status, 1) << out;
-    EXPECT_NE(out.find("is being written by another pintrace record"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("is being written by another pintrace record")) << out;
     EXPECT_EQ(wait_exit(first), 0);
     auto root = report_json(trace);
     EXPECT_TRUE(root.get<bool>("trace.complete")) << "the first recording is whole";
@@ -303,7 +306,7 @@ TEST_F(RecordHere, AFullDiskStopsTheRecordingWithAReadableFile)
     kill(load, SIGTERM);
     wait_exit(load);
     EXPECT_EQ(status, 1) << out;
-    EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("No space left on device")) << out;
     std::string report = capture(std::string(PINTRACE_BIN) + " report --format json " + trace + " 2>&1", &status);
     EXPECT_TRUE(status == 0 || status == 3 || status == 4) << report;
     pt::ptree root;

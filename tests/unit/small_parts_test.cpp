@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <algorithm>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 TEST(GupFlags, TheTwoLayoutsDecodeToTheSameMeaning)
 {
@@ -126,9 +129,9 @@ TEST(UserSymbols, ResolvesAnAddressInThisProcess)
     UserSymbols syms;
     auto addr = reinterpret_cast<uint64_t>(&a_function_to_find) + 4;
     std::string name = syms.resolve(static_cast<uint32_t>(getpid()), addr);
-    EXPECT_NE(name.find("a_function_to_find"), std::string::npos) << name;
-    EXPECT_NE(name.find("+0x4"), std::string::npos) << name;
-    EXPECT_NE(name.find("(unit_tests)"), std::string::npos) << name;
+    EXPECT_THAT(name, HasSubstr("a_function_to_find")) << name;
+    EXPECT_THAT(name, HasSubstr("+0x4")) << name;
+    EXPECT_THAT(name, HasSubstr("(unit_tests)")) << name;
 }
 
 // A frame-pointer walk through a frameless function goes on through data:

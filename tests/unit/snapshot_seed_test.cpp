@@ -1,5 +1,6 @@
 // record --snapshot: the snapshot's records in the trace file, and how the
 // explainer attributes pins older than the trace to the holders it inferred.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 using test::kLongPin;
 
@@ -167,17 +170,17 @@ TEST(SnapshotSeed, FailureOnAPinOlderThanTheTraceGoesToTheLikelyHolder)
     EXPECT_EQ(report_exit_code(r), kExitFailuresInferred);
 
     std::string summary = report_summary(r);
-    EXPECT_NE(summary.find("pinned before the trace"), std::string::npos) << summary;
-    EXPECT_NE(summary.find("pid 107 (fio) the likely holder of 2 page(s)"), std::string::npos) << summary;
-    EXPECT_NE(summary.find("inferred, not traced"), std::string::npos) << summary;
+    EXPECT_THAT(summary, HasSubstr("pinned before the trace")) << summary;
+    EXPECT_THAT(summary, HasSubstr("pid 107 (fio) the likely holder of 2 page(s)")) << summary;
+    EXPECT_THAT(summary, HasSubstr("inferred, not traced")) << summary;
 
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("holder INFERRED from the snapshot"), std::string::npos) << text;
-    EXPECT_NE(text.find("likely: 2 page(s), pid 107 (fio) /usr/bin/fio"), std::string::npos) << text;
-    EXPECT_NE(text.find("evidence: io_uring fd 5 has registered buffer 0"), std::string::npos) << text;
-    EXPECT_NE(text.find("IORING_UNREGISTER_BUFFERS"), std::string::npos) << text;
-    EXPECT_NE(text.find("snapshot at start"), std::string::npos) << text;
-    EXPECT_NE(text.find("snapshot could not see: the pageblock's migratetype"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("holder INFERRED from the snapshot")) << text;
+    EXPECT_THAT(text, HasSubstr("likely: 2 page(s), pid 107 (fio) /usr/bin/fio")) << text;
+    EXPECT_THAT(text, HasSubstr("evidence: io_uring fd 5 has registered buffer 0")) << text;
+    EXPECT_THAT(text, HasSubstr("IORING_UNREGISTER_BUFFERS")) << text;
+    EXPECT_THAT(text, HasSubstr("snapshot at start")) << text;
+    EXPECT_THAT(text, HasSubstr("snapshot could not see: the pageblock's migratetype")) << text;
 
     auto json = json_of(r);
     const auto& culprits = json.get_child("failures").front().second.get_child("culprits");
@@ -195,9 +198,8 @@ TEST(SnapshotSeed, FailureOnAPinOlderThanTheTraceGoesToTheLikelyHolder)
     // Nothing released them: all 8 are still held at the end, by the candidate.
     EXPECT_EQ(json.get<uint64_t>("snapshot.held_at_end"), 8u);
     EXPECT_EQ(json.get_child("snapshot.held_at_end_by_pid").front().second.get<uint32_t>("pid"), kOwner);
-    EXPECT_NE(text.find("held since before the trace (the snapshot's inference, not traced): 8 page(s); candidates: "
-                        "pid 107 (fio) 8"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("held since before the trace (the snapshot's inference, not traced): 8 page(s); candidates: "
+                        "pid 107 (fio) 8"))
         << text;
     EXPECT_EQ(json.get_child("snapshot.candidates").size(), 1u);
 }
@@ -215,12 +217,11 @@ TEST(SnapshotSeed, PageHistoryStartsWithWhatTheSnapshotFound)
     ASSERT_EQ(r.history.size(), 2u);  // nothing about 0x300: the snapshot did not find it held
     EXPECT_EQ(r.history[0].what, HistoryEntry::What::Snapshot);
     EXPECT_EQ(r.history[0].task.tgid, kOwner);
-    EXPECT_NE(r.history[0].detail.find("held as maybe_pinned (refcount 1025, mapcount 1); likely holder pid 107 (fio)"),
-              std::string::npos)
+    EXPECT_THAT(r.history[0].detail, HasSubstr("held as maybe_pinned (refcount 1025, mapcount 1); likely holder pid 107 (fio)"))
         << r.history[0].detail;
     EXPECT_EQ(r.history[1].what, HistoryEntry::What::MigrationFailed);
     std::string text = test::flat(render_history_text(r));
-    EXPECT_NE(text.find("snapshot (inferred, not traced): held as maybe_pinned"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("snapshot (inferred, not traced): held as maybe_pinned")) << text;
 }
 
 TEST(SnapshotSeed, TracedHolderIsCertainAndWinsOverTheSnapshot)
@@ -300,7 +301,7 @@ TEST(SnapshotSeed, IsolationWithoutCountsTakesTheSnapshotsPinAndListsTheRestOfTh
     // The other seven would stop the next attempt.
     EXPECT_EQ(f.held_in_range_total, 7u);
     for (const auto& p : f.held_in_range) EXPECT_EQ(p.inferred.size(), 1u);
-    EXPECT_NE(failure_sentence(r, f).find("the snapshot at the start infers pid 107 (fio)"), std::string::npos)
+    EXPECT_THAT(failure_sentence(r, f), HasSubstr("the snapshot at the start infers pid 107 (fio)"))
         << failure_sentence(r, f);
 }
 
@@ -343,7 +344,7 @@ TEST(SnapshotSeed, ACmaFailureOnlyTheSnapshotExplainsIsInferredNotCertain)
     EXPECT_TRUE(f.pages.empty());
     EXPECT_EQ(f.held_in_range_total, 8u);
     EXPECT_EQ(report_exit_code(r), kExitFailuresInferred);
-    EXPECT_NE(report_summary(r).find("the likely holder of 8 page(s)"), std::string::npos) << report_summary(r);
+    EXPECT_THAT(report_summary(r), HasSubstr("the likely holder of 8 page(s)")) << report_summary(r);
 
     // A page the snapshot found held with nobody to name: unexplained, and said so.
     Explainer ex(test::sample_info());
@@ -355,8 +356,7 @@ TEST(SnapshotSeed, ACmaFailureOnlyTheSnapshotExplainsIsInferredNotCertain)
     Report lone = std::move(ex).finish();
     EXPECT_EQ(report_exit_code(lone), kExitFailuresUnexplained);
     std::string text = test::flat(render_report_text(lone));
-    EXPECT_NE(text.find("1 page(s) held since before the trace (the snapshot's counts), no candidate holder: 0x300"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("1 page(s) held since before the trace (the snapshot's counts), no candidate holder: 0x300"))
         << text;
     EXPECT_EQ(json_of(lone).get_child("failures").front().second.get_child("held_in_range_no_holder").size(), 1u);
 }
@@ -379,8 +379,8 @@ TEST(SnapshotSeed, ARegisteredPageIsLikelyAndAMappedOneOfTheSameProcessOnlyPossi
     EXPECT_EQ(groups[1].pfns, (std::vector<uint64_t>{0x601}));
     EXPECT_EQ(groups[1].origin, Origin::Unknown);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("likely: 1 page(s), pid 107 (fio)"), std::string::npos) << text;
-    EXPECT_NE(text.find("possible: 1 page(s), pid 107 (fio)"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("likely: 1 page(s), pid 107 (fio)")) << text;
+    EXPECT_THAT(text, HasSubstr("possible: 1 page(s), pid 107 (fio)")) << text;
 }
 
 TEST(SnapshotSeed, APossibleHolderIsNotToldToReleaseWhatItMayNotHold)
@@ -391,9 +391,8 @@ TEST(SnapshotSeed, APossibleHolderIsNotToldToReleaseWhatItMayNotHold)
     ex.consume(snapshot_end());
     for (auto& e : test::migration_failure(5000, {{0x700}})) ex.consume(e);
     std::string summary = report_summary(std::move(ex).finish());
-    EXPECT_NE(summary.find("the possible holder of 1 page(s) (it maps them; inferred, not traced): it only maps them, "
-                           "which is not proof"),
-              std::string::npos)
+    EXPECT_THAT(summary, HasSubstr("the possible holder of 1 page(s) (it maps them; inferred, not traced): it only maps them, "
+                           "which is not proof"))
         << summary;
 }
 
@@ -411,7 +410,7 @@ TEST(SnapshotSeed, AMappingAloneIsOnlyPossible)
     EXPECT_FALSE(groups[0].likely);
     EXPECT_EQ(confidence_word(groups[0]), "possible");
     EXPECT_EQ(r.failures[0].pages[0].cause, Cause::ExtraRefUnknown);
-    EXPECT_NE(inferred_next_step(groups[0]).find("not proof"), std::string::npos);
+    EXPECT_THAT(inferred_next_step(groups[0]), HasSubstr("not proof"));
 }
 
 TEST(SnapshotSeed, ASnapshotCutShortIsSaidSo)
@@ -422,7 +421,7 @@ TEST(SnapshotSeed, ASnapshotCutShortIsSaidSo)
     Report r = std::move(ex).finish();
     ASSERT_TRUE(r.snapshot);
     EXPECT_FALSE(r.snapshot->end);
-    EXPECT_NE(render_report_text(r).find("CUT SHORT"), std::string::npos);
+    EXPECT_THAT(render_report_text(r), HasSubstr("CUT SHORT"));
     EXPECT_EQ(json_of(r).get<bool>("snapshot.complete"), false);
 }
 
@@ -439,8 +438,7 @@ TEST(SnapshotSeed, AFailedSnapshotIsNamedAndInfersNothing)
     EXPECT_TRUE(r.failures[0].pages[0].inferred.empty());
     EXPECT_EQ(report_exit_code(r), kExitFailuresUnexplained);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("snapshot at start: none (snapshot failed: /proc/kpageflags: Permission denied)"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("snapshot at start: none (snapshot failed: /proc/kpageflags: Permission denied)"))
         << text;
 }
 
@@ -501,7 +499,7 @@ TEST(SnapshotSeed, RecordsFromASnapshotAndItsOwners)
     ASSERT_GE(s.end.notes.size(), 3u);
     EXPECT_EQ(s.end.notes[0], "the refcount");
     EXPECT_EQ(s.end.notes[1], "pid 9 unreadable");
-    EXPECT_NE(s.end.notes[2].find("4 of 6"), std::string::npos) << s.end.notes[2];
+    EXPECT_THAT(s.end.notes[2], HasSubstr("4 of 6")) << s.end.notes[2];
 }
 
 // Records a sink passes on, by kind, in order.

@@ -1,5 +1,6 @@
 // snapshot: the page classifier, the range parsers (on fixture text and a
 // fixture /proc + /sys tree), the owner-discovery parsers and matching.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 
 namespace pintrace::snapshot {
 namespace {
+
+using testing::HasSubstr;
 
 PageState page(uint64_t flags, std::optional<int32_t> ref, std::optional<int32_t> map,
                std::optional<int32_t> pin = std::nullopt)
@@ -32,7 +35,7 @@ TEST(SnapshotClassify, PinBiasIsMaybePinned)
     // As seen on 5.10-6.12: a FOLL_PIN|FOLL_LONGTERM page mapped once has refcount 1026.
     auto c = classify(page(kAnonLru, 1026, 1));
     EXPECT_EQ(c.cls, PageClass::MaybePinned);
-    EXPECT_NE(c.why.find("1024"), std::string::npos);
+    EXPECT_THAT(c.why, HasSubstr("1024"));
     EXPECT_TRUE(blocks_migration(c.cls));
 }
 
@@ -154,7 +157,7 @@ TEST(SnapshotRange, PfnRangesAndMemoryBlocks)
     EXPECT_EQ(parse_pfn_range("4096+16").value().end, 4112u);
     EXPECT_EQ(parse_pfn_range("0x29f8").value().pages(), 1u);
     EXPECT_FALSE(parse_pfn_range("0x200-0x100").ok());
-    EXPECT_NE(parse_pfn_range("0x200-0x100").error().message.find("ends before it starts"), std::string::npos);
+    EXPECT_THAT(parse_pfn_range("0x200-0x100").error().message, HasSubstr("ends before it starts"));
     EXPECT_FALSE(parse_pfn_range("lots").ok());
     EXPECT_FALSE(parse_pfn_range("1-").ok());
     EXPECT_FALSE(parse_pfn_range("5+0").ok());
@@ -188,7 +191,7 @@ TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
     ASSERT_TRUE(b.ok());
     EXPECT_EQ(b.value()[0].start, 33u * 32768);
     block.memory_block = 34;
-    EXPECT_NE(resolve(block, root).error().message.find("memory block 34 does not exist"), std::string::npos);
+    EXPECT_THAT(resolve(block, root).error().message, HasSubstr("memory block 34 does not exist"));
 
     RangeRequest zone;
     zone.zone = "DMA32";
@@ -215,12 +218,12 @@ TEST(SnapshotRange, ResolvesAgainstAFixtureTree)
     EXPECT_EQ(ram.value()[1].start, 0x100u);
     EXPECT_EQ(ram.value()[1].end, 0xbffdau);
     std::ofstream(root / "proc/iomem") << "00000000-00000000 : System RAM\n";
-    EXPECT_NE(resolve(all, root).error().message.find("needs root"), std::string::npos);
+    EXPECT_THAT(resolve(all, root).error().message, HasSubstr("needs root"));
 
     RangeRequest cma;
     cma.cma = "reserved";
     fs::create_directories(root / "sys/kernel/mm/cma/reserved");
-    EXPECT_NE(resolve(cma, root).error().message.find("needs CONFIG_CMA_DEBUGFS); areas: reserved"), std::string::npos)
+    EXPECT_THAT(resolve(cma, root).error().message, HasSubstr("needs CONFIG_CMA_DEBUGFS); areas: reserved"))
         << resolve(cma, root).error().message;
     fs::create_directories(root / "sys/kernel/debug/cma/reserved");
     std::ofstream(root / "sys/kernel/debug/cma/reserved/base_pfn") << "262144\n";
@@ -305,7 +308,7 @@ TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
     ASSERT_TRUE(only_mapped);
     EXPECT_EQ(only_mapped->confidence, Confidence::Possible);
     EXPECT_EQ(only_mapped->pfns.size(), 2u);
-    EXPECT_NE(only_mapped->evidence[0].what.find("not necessarily a pin"), std::string::npos);
+    EXPECT_THAT(only_mapped->evidence[0].what, HasSubstr("not necessarily a pin"));
 
     MappedRun ring;
     ring.vma = Vma{0x7f0000000000, 0x7f0000001000, "", ""};
@@ -357,7 +360,7 @@ TEST(SnapshotFolio, PinCountMakesHeadAndTailsPinned)
     head.folio_order = 9;
     auto c = classify(head);
     EXPECT_EQ(c.cls, PageClass::Pinned);
-    EXPECT_NE(c.why.find("head of an order-9 folio at pfn 0x1b3c00"), std::string::npos) << c.why;
+    EXPECT_THAT(c.why, HasSubstr("head of an order-9 folio at pfn 0x1b3c00")) << c.why;
     // A tail carries its folio's pin count, and no refcount of its own.
     PageState tail = page(thp | kpf(kKpfCompoundTail), std::nullopt, 1, 1);
     tail.pfn = 0x1b3c64;
@@ -365,7 +368,7 @@ TEST(SnapshotFolio, PinCountMakesHeadAndTailsPinned)
     tail.folio_order = 9;
     c = classify(tail);
     EXPECT_EQ(c.cls, PageClass::Pinned);
-    EXPECT_NE(c.why.find("in the order-9 folio at pfn 0x1b3c00"), std::string::npos) << c.why;
+    EXPECT_THAT(c.why, HasSubstr("in the order-9 folio at pfn 0x1b3c00")) << c.why;
     // Without the why text, the same class (the walk of a whole range).
     EXPECT_EQ(classify(tail, false).cls, PageClass::Pinned);
     EXPECT_TRUE(classify(tail, false).why.empty());
@@ -506,7 +509,7 @@ TEST(SnapshotRange, OneWordSpecsForOptionValues)
     for (const char* bad : {"", "node", "node:", "node:x", "pfn:9-3", "disk:1", "zone"}) {
         auto r = parse_range_spec(bad);
         ASSERT_FALSE(r.ok()) << bad;
-        EXPECT_NE(r.error().message.find("(all, pfn:A-B, node:N"), std::string::npos) << r.error().message;
+        EXPECT_THAT(r.error().message, HasSubstr("(all, pfn:A-B, node:N")) << r.error().message;
     }
 }
 

@@ -1,6 +1,7 @@
 // A trace file is evidence: what the recorder wrote stays readable however
 // it stopped (killed, disk full, cut), a second recorder cannot mix its
 // records in, and damage is reported as damage, never read as figures.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -22,6 +23,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 std::string temp(const std::string& name)
 {
@@ -62,7 +65,7 @@ TEST(TraceDurability, TheHeaderIsOnDiskBeforeTheFirstRecord)
     EXPECT_EQ(reader->info().meta.at("hostname"), "db-7");
     auto strict = reader->read([](const Event&) {});
     ASSERT_FALSE(strict.ok());
-    EXPECT_NE(strict.error().message.find("incomplete"), std::string::npos) << strict.error().message;
+    EXPECT_THAT(strict.error().message, HasSubstr("incomplete")) << strict.error().message;
     auto lenient = reader->read([](const Event&) {}, {.allow_incomplete = true});
     ASSERT_TRUE(lenient.ok()) << lenient.error().message;
     EXPECT_EQ(lenient->records, 0u);
@@ -248,7 +251,7 @@ TEST(TraceDurability, ChecksumErrorsNameTheDamagedBytes)
     bad[at] ^= 0x10;
     auto got = read_bytes(bad, true);
     ASSERT_FALSE(got.summary.ok());
-    EXPECT_NE(got.summary.error().message.find("checksum mismatch in bytes"), std::string::npos)
+    EXPECT_THAT(got.summary.error().message, HasSubstr("checksum mismatch in bytes"))
         << got.summary.error().message;
     EXPECT_TRUE(got.events.empty()) << "nothing of a damaged block is passed on";
 }
@@ -260,7 +263,7 @@ TEST(TraceDurability, ASecondWriterOfTheSamePathIsRefused)
     ASSERT_TRUE(first.ok()) << first.error().message;
     auto second = TraceFile::claim(path, {.keep_previous = true});
     ASSERT_FALSE(second.ok());
-    EXPECT_NE(second.error().message.find("another pintrace record"), std::string::npos) << second.error().message;
+    EXPECT_THAT(second.error().message, HasSubstr("another pintrace record")) << second.error().message;
     EXPECT_FALSE(std::filesystem::exists(path + ".old")) << "a refused recorder must not move the file";
 }
 
@@ -311,12 +314,12 @@ TEST(TraceDurability, SpecialFilesAreRefusedWithoutWaiting)
     ASSERT_EQ(opened.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "open of a FIFO hangs";
     auto reader = opened.get();
     ASSERT_FALSE(reader.ok());
-    EXPECT_NE(reader.error().message.find("not a regular file"), std::string::npos);
+    EXPECT_THAT(reader.error().message, HasSubstr("not a regular file"));
     auto claimed = std::async(std::launch::async, [&] { return TraceFile::claim(fifo); });
     ASSERT_EQ(claimed.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "claim of a FIFO hangs";
     auto file = claimed.get();
     ASSERT_FALSE(file.ok());
-    EXPECT_NE(file.error().message.find("not a regular file"), std::string::npos);
+    EXPECT_THAT(file.error().message, HasSubstr("not a regular file"));
     auto dir = TraceReader::open(::testing::TempDir());
     ASSERT_FALSE(dir.ok());
 }
@@ -327,7 +330,7 @@ TEST(TraceDurability, AnEmptyFileSaysNothingWasRecorded)
     { std::ofstream(path).flush(); }
     auto reader = TraceReader::open(path);
     ASSERT_FALSE(reader.ok());
-    EXPECT_NE(reader.error().message.find("before it wrote the trace header"), std::string::npos)
+    EXPECT_THAT(reader.error().message, HasSubstr("before it wrote the trace header"))
         << reader.error().message;
 }
 
@@ -361,7 +364,7 @@ TEST_F(FullDisk, TheRecordingStopsWithAReadableClosedFile)
     for (; i < 100000 && appended; ++i)
         appended = w->append_kernel_record(test::raw_grab(2000 + i, 4242, 0x100 + i, pin_flags()));
     ASSERT_FALSE(appended.ok()) << "64 KiB never filled";
-    EXPECT_NE(appended.error().message.find("No space left on device"), std::string::npos) << appended.error().message;
+    EXPECT_THAT(appended.error().message, HasSubstr("No space left on device")) << appended.error().message;
     EXPECT_EQ(w->write_errno(), ENOSPC);
     EXPECT_FALSE(w->append(LostEvent{1, 2, 3}).ok()) << "appends after a failed write fail";
     auto finished = w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1});

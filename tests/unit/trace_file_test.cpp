@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 
 namespace pintrace {
 namespace {
+
+using testing::HasSubstr;
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(getpid()); }
 
@@ -114,7 +117,7 @@ TEST(TraceFile, EveryTruncationIsAnErrorNamingIt)
     for (size_t cut : {size_t{10}, size_t{40}, full.size() - 3, full.size() - 40, full.size() - 48}) {
         auto reader = TraceReader::from_bytes(full.substr(0, cut));
         if (!reader.ok()) {
-            EXPECT_NE(reader.error().message.find(cut < 32 ? "too short" : "truncated"), std::string::npos)
+            EXPECT_THAT(reader.error().message, HasSubstr(cut < 32 ? "too short" : "truncated"))
                 << cut << ": " << reader.error().message;
             continue;
         }
@@ -132,7 +135,7 @@ TEST(TraceFile, UnclosedFileIsRefusedUnlessAskedFor)
     ASSERT_TRUE(reader.ok());
     auto strict = reader->read([](const Event&) {});
     ASSERT_FALSE(strict.ok());
-    EXPECT_NE(strict.error().message.find("without its closing record"), std::string::npos);
+    EXPECT_THAT(strict.error().message, HasSubstr("without its closing record"));
     auto lenient = reader->read([](const Event&) {}, {.allow_incomplete = true});
     ASSERT_TRUE(lenient.ok());
     EXPECT_FALSE(lenient->finished);
@@ -142,14 +145,14 @@ TEST(TraceFile, NotATraceAndNewerVersionsAreRefused)
 {
     auto junk = TraceReader::from_bytes(std::string(100, 'x'));
     ASSERT_FALSE(junk.ok());
-    EXPECT_NE(junk.error().message.find("not a pintrace trace"), std::string::npos);
+    EXPECT_THAT(junk.error().message, HasSubstr("not a pintrace trace"));
 
     std::string newer = slurp(write_sample_file());
     uint16_t major = trace::kMajor + 1;
     std::memcpy(newer.data() + 8, &major, 2);
     auto r = TraceReader::from_bytes(newer);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("newer than this pintrace reads"), std::string::npos);
+    EXPECT_THAT(r.error().message, HasSubstr("newer than this pintrace reads"));
 }
 
 TEST(TraceFile, UnknownRecordTypesAndSectionsAreSkipped)
@@ -188,7 +191,7 @@ TEST(TraceFile, CorruptRecordSizeIsAnError)
     ASSERT_TRUE(reader.ok());
     auto r = reader->read([](const Event&) {});
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("corrupt record at byte " + std::to_string(first)), std::string::npos)
+    EXPECT_THAT(r.error().message, HasSubstr("corrupt record at byte " + std::to_string(first)))
         << r.error().message;
 }
 
@@ -223,8 +226,8 @@ TEST(TraceFile, SkippedProgramRunsReachTheReport)
     Report report = std::move(explainer).finish();
     ReportView view;
     std::string text = render_report_text(report, view);
-    EXPECT_NE(text.find("WARNING: the kernel skipped 23 run(s) of the capture's programs"), std::string::npos) << text;
-    EXPECT_NE(render_report_json(report, view).find("\"skipped_runs\":23"), std::string::npos);
+    EXPECT_THAT(text, HasSubstr("WARNING: the kernel skipped 23 run(s) of the capture's programs")) << text;
+    EXPECT_THAT(render_report_json(report, view), HasSubstr("\"skipped_runs\":23"));
 }
 
 }  // namespace

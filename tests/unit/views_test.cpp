@@ -22,6 +22,9 @@
 namespace pintrace {
 namespace {
 
+using testing::HasSubstr;
+using testing::Not;
+
 using test::grab;
 using test::kLongPin;
 using test::release;
@@ -233,13 +236,13 @@ TEST(Pinners, BadSortAndGroupWordsAreNamed)
 {
     auto s = parse_sort_keys("pages,size");
     ASSERT_FALSE(s.ok());
-    EXPECT_NE(s.error().message.find("'size'"), std::string::npos);
-    EXPECT_NE(s.error().message.find("(use pages, longterm, oldest, pins, rate, pid, comm, cgroup)"), std::string::npos)
+    EXPECT_THAT(s.error().message, HasSubstr("'size'"));
+    EXPECT_THAT(s.error().message, HasSubstr("(use pages, longterm, oldest, pins, rate, pid, comm, cgroup)"))
         << s.error().message;
     EXPECT_FALSE(parse_sort_keys("").ok());
     auto g = parse_group_by("user");
     ASSERT_FALSE(g.ok());
-    EXPECT_NE(g.error().message.find("pid, comm, cgroup or stack"), std::string::npos);
+    EXPECT_THAT(g.error().message, HasSubstr("pid, comm, cgroup or stack"));
 }
 
 TEST(Durations, ReleasedAndStillHeldPinsFallInTheirBuckets)
@@ -269,7 +272,7 @@ TEST(Threshold, ListsReleasedAndStillHeldPinsLongerThanIt)
     auto rows = pinner_rows(r, {});
     EXPECT_EQ(rows[0].pages_over_threshold, 63u);
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("held longer than 300 ms: 86 pin(s), 85 still held at the end"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("held longer than 300 ms: 86 pin(s), 85 still held at the end")) << text;
 }
 
 TEST(Threshold, KeepsTheLongestWhenThereAreTooManyToList)
@@ -321,8 +324,8 @@ TEST(History, OnePagesEveryEventInTimeOrder)
     ASSERT_EQ(r.history_holders.at(0x1001).size(), 1u);
     EXPECT_TRUE(r.history_holders.at(0x3003).empty());
     std::string text = test::flat(render_report_text(r));
-    EXPECT_NE(text.find("HISTORY OF PFN 0x1001, 0x3003: 5 event(s)"), std::string::npos) << text;
-    EXPECT_NE(text.find("0x3003 at the end: no holder in the ledger"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("HISTORY OF PFN 0x1001, 0x3003: 5 event(s)")) << text;
+    EXPECT_THAT(text, HasSubstr("0x3003 at the end: no holder in the ledger")) << text;
 }
 
 TEST(FailureFilter, SelectsByReasonTimeAndHolderAndTheExitCodeFollows)
@@ -344,19 +347,18 @@ TEST(FailureFilter, SelectsByReasonTimeAndHolderAndTheExitCodeFollows)
     ReportView view;
     view.failures = splicer;
     std::string text = test::flat(render_report_text(r, view));
-    EXPECT_NE(text.find("1 other holder(s) not shown (filter)"), std::string::npos) << text;
-    EXPECT_EQ(text.find("held by pid 100 (qemu) /usr/bin"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("1 other holder(s) not shown (filter)")) << text;
+    EXPECT_THAT(text, Not(HasSubstr("held by pid 100 (qemu) /usr/bin"))) << text;
 }
 
 TEST(Formats, MarkdownHasTheSummaryTablesAndNestedCulprits)
 {
     Report r = busy_host();
     std::string md = render_report_markdown(r);
-    EXPECT_NE(md.find("**SUMMARY: 1 migration(s) failed, 2 page(s) stuck;"), std::string::npos) << md;
-    EXPECT_NE(md.find("| PID | PAGES | LONGTERM | HELD FOR | PINS/S | WHO / HOW |"), std::string::npos) << md;
-    EXPECT_NE(md.find("| --- | ---: |"), std::string::npos);
-    EXPECT_NE(md.find("    - 1 page(s) held by pid 100 (qemu) /usr/bin/qemu-system-x86_64, cgroup /machine.slice/vm1"),
-              std::string::npos)
+    EXPECT_THAT(md, HasSubstr("**SUMMARY: 1 migration(s) failed, 2 page(s) stuck;")) << md;
+    EXPECT_THAT(md, HasSubstr("| PID | PAGES | LONGTERM | HELD FOR | PINS/S | WHO / HOW |")) << md;
+    EXPECT_THAT(md, HasSubstr("| --- | ---: |"));
+    EXPECT_THAT(md, HasSubstr("    - 1 page(s) held by pid 100 (qemu) /usr/bin/qemu-system-x86_64, cgroup /machine.slice/vm1"))
         << md;
 }
 
@@ -419,16 +421,14 @@ TEST(Report, TwoHoldersOfTheSamePagesAreCountedOnceAndNamedAlike)
     Report r = std::move(ex).finish();
     std::string text = test::flat(render_report_text(r));
 
-    EXPECT_NE(text.find("long-term pins (FOLL_LONGTERM): 4 page(s), 2 holders"), std::string::npos) << text;
+    EXPECT_THAT(text, HasSubstr("long-term pins (FOLL_LONGTERM): 4 page(s), 2 holders")) << text;
     // pid 143 held them longest: first in the failure and in the summary.
-    EXPECT_NE(text.find("4 of 4 stuck pages held by pid 143 (second)"), std::string::npos) << text;
-    EXPECT_NE(text.find("SUMMARY: 1 migration(s) failed, 4 page(s) stuck; pid 143 (second) holds 4 of them"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("4 of 4 stuck pages held by pid 143 (second)")) << text;
+    EXPECT_THAT(text, HasSubstr("SUMMARY: 1 migration(s) failed, 4 page(s) stuck; pid 143 (second) holds 4 of them"))
         << text;
-    EXPECT_NE(text.find("PIN DURATIONS: 8 pin(s) and reference(s) released during the trace, 0 still held"),
-              std::string::npos)
+    EXPECT_THAT(text, HasSubstr("PIN DURATIONS: 8 pin(s) and reference(s) released during the trace, 0 still held"))
         << text;
-    EXPECT_EQ(text.find("pins remain"), std::string::npos) << text;
+    EXPECT_THAT(text, Not(HasSubstr("pins remain"))) << text;
 }
 
 // A FOLL_GET reference's release is an invisible put_page(): once its
@@ -470,13 +470,13 @@ TEST(Pinners, AnExitedProcessesReferencesAreReleasedOrNotUnseenItsPinsRemain)
         size_t at = text.find("  " + std::string(comm) + " ");
         return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
     };
-    EXPECT_NE(line_of("splicer").find("released or not, unseen"), std::string::npos) << text;
-    EXPECT_EQ(line_of("splicer").find("pins remain"), std::string::npos) << text;
-    EXPECT_NE(line_of("dio").find("pins remain"), std::string::npos) << text;
-    EXPECT_NE(line_of("mixed").find("pins remain"), std::string::npos) << text;
+    EXPECT_THAT(line_of("splicer"), HasSubstr("released or not, unseen")) << text;
+    EXPECT_THAT(line_of("splicer"), Not(HasSubstr("pins remain"))) << text;
+    EXPECT_THAT(line_of("dio"), HasSubstr("pins remain")) << text;
+    EXPECT_THAT(line_of("mixed"), HasSubstr("pins remain")) << text;
     // Released everything, then exited: nothing remains to claim.
-    EXPECT_NE(line_of("freed").find("process exited"), std::string::npos) << text;
-    EXPECT_EQ(line_of("freed").find("pins remain"), std::string::npos) << text;
+    EXPECT_THAT(line_of("freed"), HasSubstr("process exited")) << text;
+    EXPECT_THAT(line_of("freed"), Not(HasSubstr("pins remain"))) << text;
 
     std::istringstream in(render_report_json(r));
     pt::ptree root;
