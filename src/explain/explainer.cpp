@@ -65,27 +65,32 @@ namespace {
 bool longer_first(const LongHold& a, const LongHold& b) { return a.until_ns - a.since_ns > b.until_ns - b.since_ns; }
 
 // The kMaxLongHolds longest, as a heap whose top is the shortest kept.
-void keep_long_hold(Report& r, const LongHold& hold)
+// False when the hold is not kept (the heap is full of holds as long).
+bool keep_long_hold(Report& r, const LongHold& hold)
 {
     auto& heap = r.long_holds;
     ++r.long_holds_total;
     if (heap.size() == Report::kMaxLongHolds) {
-        if (!longer_first(hold, heap.front())) return;
+        if (!longer_first(hold, heap.front())) return false;
         std::pop_heap(heap.begin(), heap.end(), longer_first);
         heap.back() = hold;
     } else {
         heap.push_back(hold);
     }
     std::push_heap(heap.begin(), heap.end(), longer_first);
+    return true;
 }
 
 // The same hold on nr_pages pages from hold.pfn, one long hold per page:
-// all as long as each other, so past the kept number only the total grows.
+// all as long as each other, so once one is not kept none of the rest is
+// (the shortest kept can only have grown), and only the total grows.
 void keep_long_holds(Report& r, LongHold hold, uint64_t nr_pages)
 {
-    uint64_t kept = std::min<uint64_t>(nr_pages, Report::kMaxLongHolds);
-    for (uint64_t i = 0; i < kept; ++i, ++hold.pfn) keep_long_hold(r, hold);
-    r.long_holds_total += nr_pages - kept;
+    for (uint64_t i = 0; i < nr_pages; ++i, ++hold.pfn)
+        if (!keep_long_hold(r, hold)) {
+            r.long_holds_total += nr_pages - i - 1;
+            return;
+        }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "render/json_writer.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -11,9 +12,9 @@ namespace pintrace {
 // rejects anything else): an ill-formed byte becomes U+FFFD, one per byte,
 // as docs/report-json.md says. Control characters, DEL and the C1 controls
 // are escaped, so a document piped to a terminal cannot drive it.
-std::string json_escape(std::string_view s)
+void append_json_escaped(std::string& out, std::string_view s)
 {
-    return rewrite_utf8(s, [](std::string& out, std::string_view bytes, unsigned code) {
+    append_rewritten_utf8(out, s, [](std::string& out, std::string_view bytes, unsigned code) {
         switch (code) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
@@ -30,6 +31,14 @@ std::string json_escape(std::string_view s)
             }
         }
     });
+}
+
+std::string json_escape(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size() + 2);
+    append_json_escaped(out, s);
+    return out;
 }
 
 void JsonWriter::before_value()
@@ -78,7 +87,7 @@ JsonWriter& JsonWriter::key(std::string_view k)
 {
     before_value();
     out_ += '"';
-    out_ += json_escape(k);
+    append_json_escaped(out_, k);
     out_ += "\":";
     after_key_ = true;
     return *this;
@@ -88,7 +97,7 @@ JsonWriter& JsonWriter::value(std::string_view s)
 {
     before_value();
     out_ += '"';
-    out_ += json_escape(s);
+    append_json_escaped(out_, s);
     out_ += '"';
     return *this;
 }
@@ -100,17 +109,29 @@ JsonWriter& JsonWriter::value(bool b)
     return *this;
 }
 
+namespace {
+
+template <class Int>
+void append_integer(std::string& out, Int v)
+{
+    char buf[24];  // 20 digits and a sign
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+
+}  // namespace
+
 JsonWriter& JsonWriter::value(int64_t v)
 {
     before_value();
-    out_ += std::to_string(v);
+    append_integer(out_, v);
     return *this;
 }
 
 JsonWriter& JsonWriter::value(uint64_t v)
 {
     before_value();
-    out_ += std::to_string(v);
+    append_integer(out_, v);
     return *this;
 }
 

@@ -51,5 +51,8 @@ private:
 };
 
 std::string json_escape(std::string_view s);
+// The same onto the end of out: how the writer escapes every key and
+// string straight into its document.
+void append_json_escaped(std::string& out, std::string_view s);
 
 }  // namespace pintrace

@@ -22,17 +22,15 @@ inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 // and a report escapes every key and string it prints).
 inline bool is_plain_ascii(char c) { return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\'; }
 
-// Rewrites s character by character: every ill-formed byte becomes U+FFFD;
-// each well-formed character goes to on_char(out, bytes, code), where code
-// is its code point when below U+00C0 (ASCII, and the C1 controls that
-// terminals act on) and 0x100 otherwise. How to write a control is the
-// caller's: JSON escapes, a terminal shows. Plain ASCII (is_plain_ascii)
-// never reaches on_char: it is copied as it is.
+// Rewrites s character by character onto the end of out: every ill-formed
+// byte becomes U+FFFD; each well-formed character goes to on_char(out,
+// bytes, code), where code is its code point when below U+00C0 (ASCII, and
+// the C1 controls that terminals act on) and 0x100 otherwise. How to write
+// a control is the caller's: JSON escapes, a terminal shows. Plain ASCII
+// (is_plain_ascii) never reaches on_char: it is copied as it is.
 template <class OnChar>
-std::string rewrite_utf8(std::string_view s, OnChar&& on_char)
+void append_rewritten_utf8(std::string& out, std::string_view s, OnChar&& on_char)
 {
-    std::string out;
-    out.reserve(s.size() + 2);
     for (size_t i = 0; i < s.size();) {
         size_t plain = i;
         while (plain < s.size() && is_plain_ascii(s[plain])) ++plain;
@@ -52,6 +50,15 @@ std::string rewrite_utf8(std::string_view s, OnChar&& on_char)
         on_char(out, s.substr(i, n), code);
         i += n;
     }
+}
+
+// The same, as a new string.
+template <class OnChar>
+std::string rewrite_utf8(std::string_view s, OnChar&& on_char)
+{
+    std::string out;
+    out.reserve(s.size() + 2);
+    append_rewritten_utf8(out, s, on_char);
     return out;
 }
 

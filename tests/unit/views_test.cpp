@@ -290,6 +290,24 @@ TEST(Threshold, KeepsTheLongestWhenThereAreTooManyToList)
     for (const auto& h : r.long_holds) EXPECT_GE(h.pfn, 0x10000u + 10);
 }
 
+// A 1 GiB folio held past the threshold is 2^18 long holds as long as each
+// other: kMaxLongHolds of them are kept, every one is counted, and an older
+// hold met after them still displaces one.
+TEST(Threshold, AHugeRunFillsTheListAndAnOlderHoldStillGetsIn)
+{
+    ExplainOptions o;
+    o.threshold_ns = 1;
+    Explainer ex(test::sample_info(), o);
+    const uint32_t gigantic = 1u << 18;
+    ex.consume(grab(1000, 100, 0x200000, kFlagPin, 1));  // the oldest, at a higher pfn than the run
+    ex.consume(grab(2000, 200, 0x100000, kFlagPin, gigantic));
+    ex.consume(FinishEvent{5000, 0, 0, StopReason::Duration, -1});
+    Report r = std::move(ex).finish();
+    EXPECT_EQ(r.long_holds_total, uint64_t{gigantic} + 1);
+    ASSERT_EQ(r.long_holds.size(), Report::kMaxLongHolds);
+    EXPECT_EQ(r.long_holds.front().pfn, 0x200000u) << "the longest first";
+}
+
 TEST(Until, ShowsTheLedgerAsItStoodThen)
 {
     ExplainOptions o;
