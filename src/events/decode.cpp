@@ -53,37 +53,56 @@ Error out_of_bounds(const char* what, const char* field, uint64_t value, const s
     return out_of_bounds(what, field, std::to_string(value), limit);
 }
 
-// A folio's page count: at most the largest folio; where it comes from
-// folio_nr_pages() (releases, failed migrations), a power of two.
-std::optional<Error> check_pages(const char* what, uint32_t pages, bool folio_size)
+// The checks below run on every record: each tests inline and builds its
+// message out of line, only for a record that fails it.
+
+[[gnu::cold, gnu::noinline]] Error pages_error(const char* what, uint32_t pages)
 {
     if (pages > kMaxFolioPages)
         return out_of_bounds(what, "nr_pages", pages,
                              "is more than the largest folio (" + std::to_string(kMaxFolioPages) + " pages)");
-    if (folio_size && !std::has_single_bit(pages)) return out_of_bounds(what, "nr_pages", pages, "is not a folio size");
-    return std::nullopt;
+    return out_of_bounds(what, "nr_pages", pages, "is not a folio size");
+}
+
+// A folio's page count: at most the largest folio; where it comes from
+// folio_nr_pages() (releases, failed migrations), a power of two.
+[[gnu::always_inline]] inline std::optional<Error> check_pages(const char* what, uint32_t pages, bool folio_size)
+{
+    if (pages <= kMaxFolioPages && (!folio_size || std::has_single_bit(pages))) [[likely]]
+        return std::nullopt;
+    return pages_error(what, pages);
+}
+
+[[gnu::cold, gnu::noinline]] Error refs_error(const char* what, const char* field, uint32_t refs)
+{
+    return out_of_bounds(what, field, refs, "is more than a page's reference count holds (2^31 - 1)");
 }
 
 // Pins or references taken or dropped at once: a folio's _refcount and
 // _pincount are atomic_t, so no call moves them by more than INT_MAX.
-std::optional<Error> check_refs(const char* what, const char* field, uint32_t refs)
+[[gnu::always_inline]] inline std::optional<Error> check_refs(const char* what, const char* field, uint32_t refs)
 {
-    if (refs > uint32_t{INT32_MAX})
-        return out_of_bounds(what, field, refs, "is more than a page's reference count holds (2^31 - 1)");
-    return std::nullopt;
+    if (refs <= uint32_t{INT32_MAX}) [[likely]]
+        return std::nullopt;
+    return refs_error(what, field, refs);
+}
+
+[[gnu::cold, gnu::noinline]] Error pfn_error(const char* what, uint64_t pfn, uint64_t pages)
+{
+    return out_of_bounds(what, "pfn", hex(pfn),
+                         (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
+                             PfnBounds().describe());
 }
 
 // Pages the record names: they exist, so they lie below the architecture's
 // largest pfn. Most are System RAM (bounds); the rest, device memory or
 // memory added while recording, are noted, not refused.
-std::optional<Error> check_pfn(const char* what, uint64_t pfn, uint64_t pages, const PfnBounds& bounds,
-                               DecodeNotes* notes)
+[[gnu::always_inline]] inline std::optional<Error> check_pfn(const char* what, uint64_t pfn, uint64_t pages,
+                                                             const PfnBounds& bounds, DecodeNotes* notes)
 {
-    const PfnBounds architecture;
-    if (!architecture.contains(pfn, pages))
-        return out_of_bounds(what, "pfn", hex(pfn),
-                             (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
-                                 architecture.describe());
+    // The architecture's limit (what a default PfnBounds checks), inline.
+    if (!pages || pfn >= kMaxPhysPfn || pages > kMaxPhysPfn - pfn) [[unlikely]]
+        return pfn_error(what, pfn, pages);
     if (notes && !bounds.contains(pfn, pages)) notes->outside_ram = true;
     return std::nullopt;
 }

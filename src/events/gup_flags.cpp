@@ -12,16 +12,6 @@ FlagLayout FlagLayout::since_6_3()
     return {.write = 0x01, .get = 0x02, .pin = 0x80000, .longterm = 0x100, .source = "release >= 6.3"};
 }
 
-uint32_t FlagLayout::canonical(uint32_t raw) const
-{
-    uint32_t out = 0;
-    if (raw & pin) out |= kFlagPin;
-    if (raw & get) out |= kFlagGet;
-    if (raw & longterm) out |= kFlagLongterm;
-    if (raw & write) out |= kFlagWrite;
-    return out;
-}
-
 std::vector<std::string_view> flag_names(uint32_t canonical)
 {
     std::vector<std::string_view> names;

@@ -35,7 +35,12 @@ struct FlagLayout {
     static FlagLayout before_6_3();
     static FlagLayout since_6_3();
 
-    uint32_t canonical(uint32_t raw) const;
+    // Inline: the decoder calls it for every grab and release.
+    uint32_t canonical(uint32_t raw) const
+    {
+        return ((raw & pin) ? kFlagPin : 0u) | ((raw & get) ? kFlagGet : 0u) | ((raw & longterm) ? kFlagLongterm : 0u) |
+               ((raw & write) ? kFlagWrite : 0u);
+    }
     bool valid() const { return get && pin && longterm && write; }
 };
 
