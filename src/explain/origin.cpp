@@ -52,7 +52,8 @@ constexpr std::array kOrigins = {
                "persists, live-migrate or restart the guest run by {who}",
                "retry; if it persists, migrate or restart the guest", kKvmMarks},
     OriginInfo{Origin::Exec, "exec", "execve copying its arguments",
-               "execve holds argument pages only while it runs: transient; retry", "transient: retry", kExecMarks},
+               "execve holds argument pages only while it runs: transient; retry", "transient: retry", kExecMarks,
+               true},
     OriginInfo{Origin::Udmabuf, "udmabuf", "a udmabuf (memfd pinned for DMA)",
                "a udmabuf pins the memfd pages it exports until its dma-buf is released: have {who} close the "
                "dma-buf fd (and the devices that imported it let go), or restart it",

@@ -36,6 +36,10 @@ struct OriginInfo {
     std::string_view short_action;  // the few words of next_step that fit a summary line
     // Substrings of kernel function names that mark a stack as this origin.
     std::span<const std::string_view> stack_marks;
+    // The kernel's own brief use of a process's pages (execve copying its
+    // arguments): never what makes a holder worth naming, so it names a
+    // holders-table row only when nothing else in the row does.
+    bool incidental = false;
 };
 
 // Every known origin (Unknown not among them), in the order their stack

@@ -157,18 +157,28 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         if (fresh) groups.emplace_back().key = at->first;
         return groups[at->second];
     };
+    std::unordered_map<int32_t, Origin> origins;  // by kernel stack: its frames are read once
+    auto origin_of_stack = [&](int32_t kstack) {
+        auto [origin, fresh] = origins.try_emplace(kstack, Origin::Unknown);
+        if (fresh) origin->second = origin_of(r.kernel_frames(kstack));
+        return origin->second;
+    };
     for (OwnerId id = 0; id < r.owners.size(); ++id) {
         if (!q.filter.matches(r, id)) continue;
         const OwnerState& s = r.owners[id];
         const Owner& o = s.owner;
         PinnerRow& row = row_of(id);
         // Its largest holder names the row: most pages held now, then the
-        // longest-lasting kind (long-term pin, pin, reference), then most pins taken.
+        // longest-lasting kind (long-term pin, pin, reference), then one whose
+        // origin is not incidental (an execve's own grabs), then most pins taken.
         const Owner& top = r.owner(row.top_owner);
-        auto rank = [](const Owner& x) {
-            return std::tuple(x.pages_held, -static_cast<int>(cause_of_flags(x.flags)), x.pins_taken);
-        };
+        auto rank = [](const Owner& x) { return std::tuple(x.pages_held, -static_cast<int>(cause_of_flags(x.flags))); };
+        auto incidental = [&](const Owner& x) { return origin_info(origin_of_stack(x.kstack)).incidental; };
         bool largest = row.owners.empty() || rank(o) > rank(top);
+        if (!largest && rank(o) == rank(top)) {
+            bool oi = incidental(o), ti = incidental(top);
+            largest = oi != ti ? ti : o.pins_taken > top.pins_taken;
+        }
         if (largest) {
             row.top_owner = id;
             row.task = o.task;
@@ -200,7 +210,6 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
     }
 
     double seconds = r.end_ns > r.first_ns ? (r.end_ns - r.first_ns) / 1e9 : 0;
-    std::unordered_map<int32_t, Origin> origins;  // by kernel stack: its frames are read once
     std::vector<std::pair<uint32_t, uint32_t>> procs;
     for (size_t i = 0; i < groups.size(); ++i) {
         PinnerRow& row = groups[i];
@@ -216,11 +225,7 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.release_unseen = held_kinds == kFlagGet;
         if (const auto* p = r.process(row.top_owner)) row.exe = p->exe;
         row.cgroup = cgroup_of(r, row.top_owner);
-        auto [origin, fresh] = origins.try_emplace(row.kstack, Origin::Unknown);
-        if (fresh) {
-            origin->second = origin_of(r.kernel_frames(row.kstack));
-        }
-        row.origin = origin->second;
+        row.origin = origin_of_stack(row.kstack);
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
     }
     // The keys compared, side by side: sorting 100 000 indices touches
