@@ -71,8 +71,8 @@ int run_doctor(const DoctorArgs& args)
     bool can_load = priv.empty() && btf.ok();
     if (can_load) {
         auto session = CaptureSession::open(CaptureOptions{});
-        checks.push_back({"load and attach", session.ok(),
-                          session.ok() ? "capture programs loaded" : session.error().message});
+        checks.push_back(
+            {"load and attach", session.ok(), session.ok() ? "capture programs loaded" : session.error().message});
         if (session) {
             attach = session.value()->info().attach;
             const auto& meta = session.value()->info().meta;
@@ -86,16 +86,17 @@ int run_doctor(const DoctorArgs& args)
 
     bool all_ok = std::all_of(checks.begin(), checks.end(), [](const Check& c) { return c.ok; });
     size_t missing = missing_attach_points(attach);
-    int code = !priv.empty()                 ? kExitNoPrivileges
-               : !all_ok || attach.empty() ? kExitError
-               : missing                   ? kExitDegraded
-                                           : kExitOk;
+    int code = !priv.empty()             ? kExitNoPrivileges :
+               !all_ok || attach.empty() ? kExitError :
+               missing                   ? kExitDegraded :
+                                           kExitOk;
 
     if (args.format == "json") {
         JsonWriter j;
         j.begin_object().field("schema", "pintrace.doctor/1").field("kernel_release", release);
         j.key("checks").begin_array();
-        for (const auto& c : checks) j.begin_object().field("name", c.name).field("ok", c.ok).field("detail", c.detail).end_object();
+        for (const auto& c : checks)
+            j.begin_object().field("name", c.name).field("ok", c.ok).field("detail", c.detail).end_object();
         j.end_array().key("attach").begin_array();
         for (const auto& a : attach) {
             j.begin_object().field("target", a.target).field("mode", a.mode());
@@ -109,7 +110,8 @@ int run_doctor(const DoctorArgs& args)
     }
 
     std::printf("pintrace doctor — kernel %s\n\n", release.c_str());
-    for (const auto& c : checks) std::printf("  %-16s %-4s %s\n", c.name.c_str(), c.ok ? "ok" : "FAIL", c.detail.c_str());
+    for (const auto& c : checks)
+        std::printf("  %-16s %-4s %s\n", c.name.c_str(), c.ok ? "ok" : "FAIL", c.detail.c_str());
     if (!attach.empty()) std::printf("\nattach points:\n%s", render_attach_table(attach).c_str());
     if (code == kExitOk)
         std::printf("\nverdict: full coverage; reports can name every culprit pintrace knows how to see.\n");
@@ -125,7 +127,9 @@ int run_doctor(const DoctorArgs& args)
 Runner setup_doctor(CLI::App& sub)
 {
     auto args = std::make_shared<DoctorArgs>();
-    sub.add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    sub.add_option("--format", args->format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     sub.add_flag("--kernel-facts", args->kernel_facts,
                  "print what the attach plan reads of this kernel (signatures, trampolines, tracepoints), "
                  "as a fixture for the attach-plan tests");

@@ -83,7 +83,8 @@ Runner setup_explain(CLI::App& sub)
     auto args = std::make_shared<ExplainArgs>();
     sub.add_option("--pfn", args->pfns, "The pages (PFN[,PFN...], hex with 0x or decimal)")->required();
     sub.add_option("trace", args->trace, "A trace file from pintrace record: adds the pages' recorded history");
-    sub.add_option("--source", args->source, "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
+    sub.add_option("--source", args->source,
+                   "auto (BPF refcounts when the kernel allows, else /proc only), bpf, or proc")
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
     sub.add_flag("--no-stacks", args->no_stacks, "Leave stacks out of the history");

@@ -18,10 +18,10 @@
 #include "capture/recorder.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
-#include "stop_signals.hpp"
 #include "render/attach_table.hpp"
 #include "snapshot/bpf_source.hpp"
 #include "snapshot/seed.hpp"
+#include "stop_signals.hpp"
 #include "trace/writer.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
@@ -150,7 +150,10 @@ public:
     }
     RecordSink& sink() { return holding_; }
     bool pending() const { return pending_.valid(); }
-    bool ready() const { return pending_.valid() && pending_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+    bool ready() const
+    {
+        return pending_.valid() && pending_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    }
 
     // Waits for the snapshot, writes it, then what was held back.
     Result<void> write()
@@ -294,8 +297,10 @@ int run_record(const RecordArgs& args)
         // Stopped before it started (a signal during start-up): never start it.
         if (args.command.empty() || g_stop_signal.load()) return {};
         auto pid = spawn(args.command);
-        if (pid) child = pid.value();
-        else not_started = pid.error().message;
+        if (pid)
+            child = pid.value();
+        else
+            not_started = pid.error().message;
         return {};
     };
     if (!seed)
@@ -355,8 +360,7 @@ int run_record(const RecordArgs& args)
 
     std::fprintf(stderr, "pintrace record: %llu records in %s (%s; %llu lost)\n",
                  static_cast<unsigned long long>(writer->records()), args.output.c_str(),
-                 std::string(stop_reason_name(finish->reason)).c_str(),
-                 static_cast<unsigned long long>(finish->lost));
+                 std::string(stop_reason_name(finish->reason)).c_str(), static_cast<unsigned long long>(finish->lost));
     print_bpf_cost(stats);
     if (child > 0) {
         // Interrupted while the command still runs: leave it be, like perf.

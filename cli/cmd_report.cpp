@@ -106,9 +106,9 @@ int run_report(const ReportArgs& args)
     Report report = std::move(explainer).finish();
     report.file = read.value();
 
-    std::string out = args.format == "json"       ? render_report_json(report, view)
-                      : args.format == "markdown" ? render_report_markdown(report, view)
-                                                  : render_report_text(report, view);
+    std::string out = args.format == "json"     ? render_report_json(report, view) :
+                      args.format == "markdown" ? render_report_markdown(report, view) :
+                                                  render_report_text(report, view);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return report_exit_code(report, &view.failures);
 }
@@ -138,7 +138,8 @@ Runner setup_report(CLI::App& sub)
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)")->group(views);
     sub.add_option("--reason", args->reason,
                    "Only failures of this kind: compaction, syscall_or_cpuset, memory_hotplug, contig_range, "
-                   "longterm_pin, isolation, cma, ... (the trace's kernel names them; an unknown one is a usage error listing them)")
+                   "longterm_pin, isolation, cma, ... (the trace's kernel names them; an unknown one is a usage error "
+                   "listing them)")
         ->group(views);
     sub.add_option("--since", args->since, "Only failures from TIME on: +30s, 14:05:30 (UTC) or 2026-11-22T14:05:30")
         ->group(views);

@@ -70,7 +70,9 @@ int run_snapshot(const SnapshotArgs& args)
         bpf_early = open_page_source(args.source, note);
         if (!*bpf_early) return fail("snapshot", bpf_early->error().message, kExitError);
         auto area = locate_cma_area(args.range.cma, bpf_early->value().get());
-        if (!area) return fail("snapshot", "--cma: " + area.error().message + (note.empty() ? "" : " (" + note + ")"), kExitError);
+        if (!area)
+            return fail("snapshot", "--cma: " + area.error().message + (note.empty() ? "" : " (" + note + ")"),
+                        kExitError);
         cma = std::move(area.value());
         spans = cma->spans;
     } else {
@@ -100,7 +102,8 @@ int run_snapshot(const SnapshotArgs& args)
         owners = find_owners_as(pfns, lo, hi, bpf.value().get(), note);
     }
     const OwnerScan* o = owners ? &*owners : nullptr;
-    std::string out = args.format == "json" ? render_snapshot_json(snap.value(), o) : render_snapshot_text(snap.value(), o);
+    std::string out =
+        args.format == "json" ? render_snapshot_json(snap.value(), o) : render_snapshot_text(snap.value(), o);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return snap->blocking() ? kExitBlocked : kExitOk;
 }
@@ -111,7 +114,8 @@ Runner setup_snapshot(CLI::App& sub)
 {
     auto args = std::make_shared<SnapshotArgs>();
     auto range = "Range (exactly one)";
-    sub.add_option("--pfn", args->range.pfn, "Pages A-B (both included), A+N or A; hex with 0x or decimal")->group(range);
+    sub.add_option("--pfn", args->range.pfn, "Pages A-B (both included), A+N or A; hex with 0x or decimal")
+        ->group(range);
     sub.add_option("--node", args->range.node, "Every page a NUMA node spans")->group(range);
     sub.add_option("--zone", args->range.zone, "Every page of a zone (DMA, DMA32, Normal, Movable) on every node")
         ->group(range);

@@ -36,7 +36,8 @@ int run_top(const TopArgs& a)
     // A day between refreshes is already no live view; inf and nan are none.
     if (!(a.interval > 0 && a.interval <= 86400))
         return fail("top", "--interval must be more than 0 and at most 86400 seconds", kExitUsage);
-    if (!(a.speed >= 0 && std::isfinite(a.speed))) return fail("top", "--speed must be 0 (unpaced) or more", kExitUsage);
+    if (!(a.speed >= 0 && std::isfinite(a.speed)))
+        return fail("top", "--speed must be 0 (unpaced) or more", kExitUsage);
     top::TopState state;
     if (!a.sort.empty()) {
         auto keys = parse_sort_keys(a.sort);
@@ -44,9 +45,12 @@ int run_top(const TopArgs& a)
         state.sort = keys.value();
     }
     state.filter = HolderFilter{a.pid, a.comm, a.cgroup};
-    if (a.pid) state.filter_text = "pid:" + std::to_string(*a.pid);
-    else if (!a.comm.empty()) state.filter_text = "comm:" + a.comm;
-    else if (!a.cgroup.empty()) state.filter_text = "cgroup:" + a.cgroup;
+    if (a.pid)
+        state.filter_text = "pid:" + std::to_string(*a.pid);
+    else if (!a.comm.empty())
+        state.filter_text = "comm:" + a.comm;
+    else if (!a.cgroup.empty())
+        state.filter_text = "cgroup:" + a.cgroup;
 
     std::unique_ptr<top::EventSource> source;
     if (!a.replay.empty()) {
@@ -80,8 +84,8 @@ int run_top(const TopArgs& a)
             batch = true;
         }
     }
-    auto run = batch ? top::run_batch(*source, state, options, stdout)
-                     : top::run_interactive(*source, *terminal, state, options);
+    auto run = batch ? top::run_batch(*source, state, options, stdout) :
+                       top::run_interactive(*source, *terminal, state, options);
     terminal.reset();  // the screen is restored before any error is printed
     if (!run) return fail("top", where + run.error().message);
     return kExitOk;
@@ -109,9 +113,10 @@ Runner setup_top(CLI::App& sub)
     sub.add_option("--pid", args->pid, "Only holders in this process")->check(decimal_in(0, INT32_MAX));
     sub.add_option("--comm", args->comm, "Only holders with this command name");
     sub.add_option("--cgroup", args->cgroup, "Only holders in this cgroup (path prefix, or numeric id)");
-    sub.footer("Keys: arrows/j/k move, Enter details, s/F6 sort, / filter, p pause, h/? help, q quit. "
-               "Live capture needs root (or CAP_BPF and CAP_PERFMON), like record.\n" +
-               exit_codes_footer("top"));
+    sub.footer(
+        "Keys: arrows/j/k move, Enter details, s/F6 sort, / filter, p pause, h/? help, q quit. "
+        "Live capture needs root (or CAP_BPF and CAP_PERFMON), like record.\n" +
+        exit_codes_footer("top"));
     return [args] { return run_top(*args); };
 }
 

@@ -34,8 +34,7 @@ Runner setup_exit_codes(CLI::App& sub);
 
 // snapshot and explain --source: auto, bpf or proc. fallback_note says why
 // auto fell back to /proc.
-Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::string& source,
-                                                                 std::string& fallback_note);
+Result<std::unique_ptr<snapshot::BpfRefcounts>> open_page_source(const std::string& source, std::string& fallback_note);
 
 // Why this process may not read page state (/proc/kpageflags needs
 // CAP_SYS_ADMIN), or "" when it may: snapshot and explain check it first,

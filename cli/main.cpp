@@ -16,10 +16,8 @@ namespace {
 
 const Command kCommands[] = {
     {"record", "Record pins, releases and migration failures system-wide into a trace file", setup_record},
-    {"report", "Explain the migration failures in a trace: which pages, held by whom, how, since when",
-     setup_report},
-    {"top", "Watch pins and migration failures live, full screen (or --batch; --replay FILE from a trace)",
-     setup_top},
+    {"report", "Explain the migration failures in a trace: which pages, held by whom, how, since when", setup_report},
+    {"top", "Watch pins and migration failures live, full screen (or --batch; --replay FILE from a trace)", setup_top},
     {"doctor", "Check what pintrace can see on this kernel: privileges, BTF, and every attach point", setup_doctor},
     {"snapshot", "Read the live state of a pfn range: what would make migrating it fail, and who may hold those pages",
      setup_snapshot},
@@ -62,7 +60,8 @@ int main(int argc, char** argv)
     for (const auto& row : kExitCodes)
         if (row.commands == "all")
             common += (common.empty() ? "" : ", ") + std::to_string(int(row.code)) + " " + std::string(row.name);
-    app.footer("Exit status: " + common + " for every command; the others in each command's --help, and all of "
+    app.footer("Exit status: " + common +
+               " for every command; the others in each command's --help, and all of "
                "them in `pintrace exit-codes`.");
     std::vector<std::pair<CLI::App*, Runner>> runners;
     for (const auto& c : kCommands) {

@@ -216,6 +216,8 @@ const std::vector<AttachSpec>& attach_specs()
     const char* releases = "GUP releases";
     const char* cma_outcome = "CMA allocation outcomes";
     const char* contig = "contiguous allocations";
+    // The rows of the table as written, one hook each.
+    // clang-format off
     static const std::vector<AttachSpec> specs = {
         {.hook = PT_HOOK_FOLLOW_PAGE,
          .trampolines = {tramp(&P::fentry_follow_page, &P::fexit_follow_page)},
@@ -321,6 +323,7 @@ const std::vector<AttachSpec>& attach_specs()
          .kprobes = {tramp(&P::kprobe_migrate_pages, &P::kretprobe_migrate_pages)},
          .hides = kHidesFailedList},
     };
+    // clang-format on
     return specs;
 }
 
@@ -356,8 +359,7 @@ std::vector<PlannedAttach> plan_attach(const KernelFacts& facts)
 std::vector<ProgramRef> planned_programs(const PlannedAttach& p)
 {
     switch (p.kind) {
-    case AttachKind::Tracepoint:
-        return {p.spec->tracepoint};
+    case AttachKind::Tracepoint: return {p.spec->tracepoint};
     case AttachKind::Trampoline:
     case AttachKind::Kprobe: {
         std::vector<ProgramRef> out;
@@ -365,8 +367,7 @@ std::vector<ProgramRef> planned_programs(const PlannedAttach& p)
         if (p.variant->exit) out.push_back(p.variant->exit);
         return out;
     }
-    default:
-        return {};
+    default: return {};
     }
 }
 

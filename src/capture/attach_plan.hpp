@@ -40,11 +40,11 @@ struct Variant {
 };
 
 struct AttachSpec {
-    uint16_t hook = 0;                  // enum pt_hook: its PT_HOOKS row names the target
-    std::vector<Variant> trampolines;   // first whose signature matches wins
+    uint16_t hook = 0;  // enum pt_hook: its PT_HOOKS row names the target
+    std::vector<Variant> trampolines;  // first whose signature matches wins
     std::vector<Variant> kprobes;
-    ProgramRef tracepoint = nullptr;    // set for a tracepoint
-    const char* hides = nullptr;        // what the report loses without it
+    ProgramRef tracepoint = nullptr;  // set for a tracepoint
+    const char* hides = nullptr;  // what the report loses without it
     // Kernels without this function have nothing to watch there (the work
     // happens in another function, with its own spec).
     bool absent_is_fine = false;
@@ -69,11 +69,11 @@ std::vector<std::string> spec_tracepoints();
 
 enum class AttachKind {
     Trampoline,  // variant's fentry/fexit
-    Kprobe,      // variant's kprobe/kretprobe
+    Kprobe,  // variant's kprobe/kretprobe
     Tracepoint,
-    Absent,      // nothing to watch on this kernel
-    Missing,     // something to watch, and no way to (why says)
-    Refused,     // the kernel refused to load its program (why: its verifier's or libbpf's line)
+    Absent,  // nothing to watch on this kernel
+    Missing,  // something to watch, and no way to (why says)
+    Refused,  // the kernel refused to load its program (why: its verifier's or libbpf's line)
 };
 
 struct PlannedAttach {

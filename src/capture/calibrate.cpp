@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+// The skeleton's record types first.
 #include "pintrace.h"
+
 #include "calibrate.skel.h"
 #include "capture/libbpf_owners.hpp"
 

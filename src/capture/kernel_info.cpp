@@ -36,10 +36,14 @@ std::optional<FlagLayout> flags_from_btf(const btf* vmlinux)
         for (int i = 0; i < btf_vlen(t); ++i) {
             std::string_view name = btf__name_by_offset(vmlinux, e[i].name_off);
             uint32_t v = static_cast<uint32_t>(e[i].val);
-            if (name == "FOLL_WRITE") layout.write = v;
-            else if (name == "FOLL_GET") layout.get = v;
-            else if (name == "FOLL_PIN") layout.pin = v;
-            else if (name == "FOLL_LONGTERM") layout.longterm = v;
+            if (name == "FOLL_WRITE")
+                layout.write = v;
+            else if (name == "FOLL_GET")
+                layout.get = v;
+            else if (name == "FOLL_PIN")
+                layout.pin = v;
+            else if (name == "FOLL_LONGTERM")
+                layout.longterm = v;
         }
         if (layout.valid()) return layout;
     }
@@ -123,8 +127,10 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
     k.hostname = u.nodename;
     k.boot_id = read_first_line("/proc/sys/kernel/random/boot_id");
 
-    if (auto layout = flags_from_btf(vmlinux)) k.flags = *layout;
-    else k.flags = flags_from_release(k.release);
+    if (auto layout = flags_from_btf(vmlinux))
+        k.flags = *layout;
+    else
+        k.flags = flags_from_release(k.release);
 
     for_each_enumerator(vmlinux, "migrate_reason", [&](const std::string& name, int value) {
         if (name != "MR_TYPES") k.migrate_reasons[value] = migrate_reason_label(name);

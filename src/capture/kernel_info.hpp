@@ -19,8 +19,8 @@ struct KernelInfo {
     std::string hostname;
     FlagLayout flags;
     std::map<int, std::string> migrate_reasons;  // names as the migrate tracepoints print them
-    std::map<int, std::string> page_flags;       // bit -> "PG_locked": enum pageflags moves bits between releases
-    bool try_grab_page_returns_errno = false;    // bool up to 6.1, 0/-errno later
+    std::map<int, std::string> page_flags;  // bit -> "PG_locked": enum pageflags moves bits between releases
+    bool try_grab_page_returns_errno = false;  // bool up to 6.1, 0/-errno later
 };
 
 // Fails when the kernel has no BTF: CO-RE cannot relocate without it.

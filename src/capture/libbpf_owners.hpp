@@ -43,5 +43,4 @@ struct SkelDeleter {
     void operator()(Skel* p) const { Destroy(p); }
 };
 
-
 }  // namespace pintrace

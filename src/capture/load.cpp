@@ -77,7 +77,8 @@ public:
             if (!bpf_program__autoload(prog)) continue;
             std::string tag = std::string("prog '") + bpf_program__name(prog) + "': ";
             for (const auto& line : lines_)
-                if (auto at = line.find(tag); at != std::string::npos) return Refusal{prog, line.substr(at + tag.size())};
+                if (auto at = line.find(tag); at != std::string::npos)
+                    return Refusal{prog, line.substr(at + tag.size())};
         }
         return std::nullopt;
     }
@@ -148,8 +149,7 @@ std::string refusal_line(std::string_view log)
     return std::string(last.substr(0, kMax));
 }
 
-Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelFacts& facts,
-                                 const LoadOptions& options)
+Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelFacts& facts, const LoadOptions& options)
 {
     // Each round takes one attach point down; the plan has that many.
     for (size_t round = 0; round <= plan.size(); ++round) {

@@ -28,8 +28,7 @@ public:
             for (auto ip : session_.stack_addresses(g.kstack_id)) {
                 std::string sym = kernel_.resolve(ip);
                 // pintrace's own program and its trampoline are not the culprit's code path.
-                if (s.frames.empty() && (sym.starts_with("bpf_prog_") || sym.starts_with("bpf_trampoline_")))
-                    continue;
+                if (s.frames.empty() && (sym.starts_with("bpf_prog_") || sym.starts_with("bpf_trampoline_"))) continue;
                 s.frames.push_back({ip, std::move(sym)});
             }
             if (auto r = writer.append(s); !r) return r;
@@ -213,10 +212,7 @@ Result<void> HoldingSink::append(const LostEvent& lost)
     return {};
 }
 
-Result<void> HoldingSink::checkpoint()
-{
-    return holding_ ? Result<void>{} : next_.checkpoint();
-}
+Result<void> HoldingSink::checkpoint() { return holding_ ? Result<void>{} : next_.checkpoint(); }
 
 Result<void> HoldingSink::append(const ProcessInfoEvent& process)
 {

@@ -70,5 +70,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-
 }  // namespace pintrace

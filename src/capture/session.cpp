@@ -8,7 +8,6 @@
 #include <cstring>
 #include <string>
 
-#include "pintrace.h"
 #include "capture/attach_plan.hpp"
 #include "capture/calibrate.hpp"
 #include "capture/capture_constants.hpp"
@@ -18,6 +17,7 @@
 #include "capture/libbpf_owners.hpp"
 #include "capture/load.hpp"
 #include "events/bounds.hpp"
+#include "pintrace.h"
 #include "snapshot/range.hpp"
 #include "util/hex.hpp"
 
@@ -38,7 +38,6 @@ int on_record(void* ctx, void* data, size_t size)
     (*state->sink)(std::span(static_cast<const std::byte*>(data), size));
     return 0;
 }
-
 
 }  // namespace
 

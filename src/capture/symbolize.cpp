@@ -69,8 +69,7 @@ std::vector<std::string> KernelSymbols::compiler_clones(std::string_view func) c
 
 std::string KernelSymbols::resolve(uint64_t addr) const
 {
-    auto it = std::upper_bound(syms_.begin(), syms_.end(), addr,
-                               [](uint64_t a, const auto& s) { return a < s.first; });
+    auto it = std::upper_bound(syms_.begin(), syms_.end(), addr, [](uint64_t a, const auto& s) { return a < s.first; });
     if (it == syms_.begin()) return "";
     --it;
     // Far past the last symbol is not "in" it.
@@ -120,8 +119,8 @@ std::string ElfSymbols::resolve_offset(uint64_t file_offset) const
     for (const auto& seg : segments_) {
         if (file_offset < seg.offset || file_offset >= seg.offset + seg.filesz) continue;
         uint64_t vaddr = file_offset - seg.offset + seg.vaddr;
-        auto it = std::upper_bound(syms_.begin(), syms_.end(), vaddr,
-                                   [](uint64_t a, const Sym& s) { return a < s.start; });
+        auto it =
+            std::upper_bound(syms_.begin(), syms_.end(), vaddr, [](uint64_t a, const Sym& s) { return a < s.start; });
         if (it == syms_.begin()) return "";
         --it;
         if (it->size && vaddr >= it->start + it->size) return "";
@@ -141,8 +140,8 @@ const std::vector<UserSymbols::Mapping>& UserSymbols::maps_of(uint32_t tgid)
         char perms[8], path[4096] = "";
         unsigned dev_major, dev_minor;
         unsigned long inode;
-        int n = std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %lu %4095[^\n]", &start,
-                            &end, perms, &offset, &dev_major, &dev_minor, &inode, path);
+        int n = std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %lu %4095[^\n]", &start, &end,
+                            perms, &offset, &dev_major, &dev_minor, &inode, path);
         if (n >= 7 && perms[2] == 'x') {
             std::string p = path;
             p.erase(0, p.find_first_not_of(' '));

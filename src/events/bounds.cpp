@@ -25,8 +25,10 @@ PfnBounds::PfnBounds(std::vector<std::pair<uint64_t, uint64_t>> ram)
     std::sort(ram.begin(), ram.end());
     for (const auto& r : ram) {
         if (r.second <= r.first) continue;
-        if (!ram_.empty() && r.first <= ram_.back().second) ram_.back().second = std::max(ram_.back().second, r.second);
-        else ram_.push_back(r);
+        if (!ram_.empty() && r.first <= ram_.back().second)
+            ram_.back().second = std::max(ram_.back().second, r.second);
+        else
+            ram_.push_back(r);
     }
 }
 

@@ -89,9 +89,9 @@ Error out_of_bounds(const char* what, const char* field, uint64_t value, const s
 
 [[gnu::cold, gnu::noinline]] Error pfn_error(const char* what, uint64_t pfn, uint64_t pages)
 {
-    return out_of_bounds(what, "pfn", hex(pfn),
-                         (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) +
-                             PfnBounds().describe());
+    return out_of_bounds(
+        what, "pfn", hex(pfn),
+        (pages > 1 ? "+ " + std::to_string(pages) + " pages " : std::string()) + PfnBounds().describe());
 }
 
 // Pages the record names: they exist, so they lie below the architecture's
@@ -112,8 +112,9 @@ Error out_of_bounds(const char* what, const char* field, uint64_t value, const s
 std::optional<Error> check_range(const char* what, uint64_t start, uint64_t end)
 {
     if (start <= end && end <= kMaxPhysPfn) return std::nullopt;
-    return out_of_bounds(what, "range end", hex(end), "does not follow its start " + hex(start) +
-                                                          " below the largest pfn (" + hex(kMaxPhysPfn - 1) + ")");
+    return out_of_bounds(
+        what, "range end", hex(end),
+        "does not follow its start " + hex(start) + " below the largest pfn (" + hex(kMaxPhysPfn - 1) + ")");
 }
 
 }  // namespace
@@ -132,9 +133,9 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (auto e = check_pages("grab", nr_pages, false)) return *e;
         if (auto e = check_refs("grab", "count", r.count)) return *e;
         if (auto e = check_pfn("grab", r.pfn, nr_pages, bounds, notes)) return *e;
-        GrabEvent e{decode_head(r.h), r.pfn, nr_pages, r.count ? r.count : 1, r.gup_flags,
-                    layout.canonical(r.gup_flags), r.kstack_id, r.ustack_id,
-                    (r.stack_flags & PT_STACK_SAMPLED) != 0};
+        GrabEvent e{decode_head(r.h),      r.pfn,       nr_pages,
+                    r.count ? r.count : 1, r.gup_flags, layout.canonical(r.gup_flags),
+                    r.kstack_id,           r.ustack_id, (r.stack_flags & PT_STACK_SAMPLED) != 0};
         out = e;
         return true;
     }
@@ -152,8 +153,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
     case PT_REC_MIGRATE: {
         pt_migrate r;
         if (!read_raw(bytes, r)) return too_short("migrate", bytes.size(), sizeof(r));
-        MigrateEvent e{decode_head(r.h), r.succeeded, r.failed, r.thp_succeeded, r.thp_failed,
-                       r.thp_split, r.mode, r.reason};
+        MigrateEvent e{decode_head(r.h), r.succeeded, r.failed, r.thp_succeeded,
+                       r.thp_failed,     r.thp_split, r.mode,   r.reason};
         out = e;
         return true;
     }
@@ -191,8 +192,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         if (auto e = check_range("isolation-refused", r.start_pfn, r.end_pfn)) return *e;
         if (r.unmovable_pfn != PT_NO_PFN)
             if (auto e = check_pfn("isolation-refused", r.unmovable_pfn, 1, PfnBounds(), notes)) return *e;
-        IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt,
-                               IsolationFailedEvent::Stage::Start, r.error};
+        IsolationFailedEvent e{
+            decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt, IsolationFailedEvent::Stage::Start, r.error};
         if (r.unmovable_pfn != PT_NO_PFN) e.busy_pfn = r.unmovable_pfn;
         out = e;
         return true;
@@ -205,7 +206,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
             return out_of_bounds("contig-alloc", "nr_pages", r.nr_pages, "is more pages than a machine has");
         if (r.pfn != PT_NO_PFN)
             if (auto e = check_pfn("contig-alloc", r.pfn, 1, bounds, notes)) return *e;
-        ContigAllocEvent e{decode_head(r.h), r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
+        ContigAllocEvent e{decode_head(r.h),
+                           r.op == PT_CONTIG_START ? ContigAllocEvent::Op::Start : ContigAllocEvent::Op::End,
                            r.nr_pages, r.nid, std::nullopt};
         if (r.pfn != PT_NO_PFN) e.pfn = r.pfn;
         out = e;

@@ -44,7 +44,7 @@ inline TaskRef task_ref(uint32_t tgid, std::string_view comm)
 
 struct EventHead {
     uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
-    uint16_t hook = 0;   // enum pt_hook
+    uint16_t hook = 0;  // enum pt_hook
     uint16_t cpu = 0;
     TaskRef task;
 };
@@ -53,7 +53,7 @@ struct GrabEvent {
     EventHead head;
     uint64_t pfn = 0;
     uint32_t nr_pages = 1;  // consecutive pages from pfn ...
-    uint32_t count = 1;     // ... each given this many pins or references
+    uint32_t count = 1;  // ... each given this many pins or references
     uint32_t raw_flags = 0;
     uint32_t flags = 0;  // canonical GupFlag bits
     int32_t kstack = -1;
@@ -127,15 +127,19 @@ struct ContigAllocEvent {
 // One cma:* tracepoint: a CMA allocation began, found a range busy and
 // moved on, or ended.
 struct CmaEvent {
-    enum class Op : uint16_t { AllocStart = PT_CMA_ALLOC_START, BusyRetry = PT_CMA_BUSY_RETRY, AllocEnd = PT_CMA_ALLOC_END };
+    enum class Op : uint16_t {
+        AllocStart = PT_CMA_ALLOC_START,
+        BusyRetry = PT_CMA_BUSY_RETRY,
+        AllocEnd = PT_CMA_ALLOC_END
+    };
     EventHead head;
     Op op = Op::AllocStart;
-    uint64_t pfn = 0;    // BusyRetry: the busy range's first pfn
+    uint64_t pfn = 0;  // BusyRetry: the busy range's first pfn
     uint64_t count = 0;  // pages requested (and the busy range's length)
     uint32_t align = 0;
-    bool succeeded = false;         // AllocEnd
-    std::optional<int32_t> error;   // AllocEnd, where the kernel reports it (6.3+)
-    std::string area;               // empty where the kernel does not name it (before 5.11)
+    bool succeeded = false;  // AllocEnd
+    std::optional<int32_t> error;  // AllocEnd, where the kernel reports it (6.3+)
+    std::string area;  // empty where the kernel does not name it (before 5.11)
 };
 
 struct PageFreedEvent {
@@ -157,7 +161,7 @@ struct ProcessExitEvent {
 struct ProcessInfoEvent {
     uint64_t ts_ns = 0;
     uint32_t tgid = 0;
-    std::string exe;     // /proc/PID/exe, "" if unreadable
+    std::string exe;  // /proc/PID/exe, "" if unreadable
     std::string cgroup;  // cgroup v2 path from /proc/PID/cgroup ("/system.slice/x.service"), "" if unknown
 };
 
@@ -167,9 +171,9 @@ struct ProcessInfoEvent {
 // from the holders the trace saw. None has a place in the time order: the
 // recorder writes them before every traced record.
 enum class SeedClass : uint8_t {
-    Pinned = 0,       // a folio pin count, or a registered long-term pin buffer
+    Pinned = 0,  // a folio pin count, or a registered long-term pin buffer
     MaybePinned = 1,  // refcount shows the 1024 pin bias (a heuristic)
-    ExtraRefs = 2,    // more references than the mappings explain
+    ExtraRefs = 2,  // more references than the mappings explain
 };
 std::string_view seed_class_name(SeedClass c);
 
@@ -205,12 +209,12 @@ struct SnapshotHolderEvent {
 struct SnapshotEndEvent {
     uint64_t start_ns = 0;
     uint64_t end_ns = 0;
-    uint64_t pages = 0;             // pages read
+    uint64_t pages = 0;  // pages read
     uint64_t suspicious_total = 0;  // pages a process may hold
-    uint64_t suspicious_kept = 0;   // of them, in the SnapshotPagesEvents
-    uint64_t processes = 0;         // processes searched for owners
-    std::string source;             // "/proc/kpageflags + /proc/kpagecount + BPF refcounts"
-    std::string range;              // "all memory (System RAM)"
+    uint64_t suspicious_kept = 0;  // of them, in the SnapshotPagesEvents
+    uint64_t processes = 0;  // processes searched for owners
+    std::string source;  // "/proc/kpageflags + /proc/kpagecount + BPF refcounts"
+    std::string range;  // "all memory (System RAM)"
     std::vector<std::string> notes;  // what the snapshot could not see
 };
 
@@ -237,7 +241,14 @@ struct LostEvent {
 
 // WriteFailed: the trace file could not be written (disk full, quota,
 // I/O error); FinishEvent::error holds the errno.
-enum class StopReason : uint32_t { Unknown = 0, Duration = 1, Signal = 2, CommandExited = 3, Error = 4, WriteFailed = 5 };
+enum class StopReason : uint32_t {
+    Unknown = 0,
+    Duration = 1,
+    Signal = 2,
+    CommandExited = 3,
+    Error = 4,
+    WriteFailed = 5
+};
 
 struct FinishEvent {
     uint64_t end_ns = 0;
@@ -245,14 +256,14 @@ struct FinishEvent {
     uint64_t lost = 0;
     StopReason reason = StopReason::Unknown;
     int32_t command_status = -1;  // exit status of the traced command, if any
-    int32_t error = 0;            // errno behind StopReason::WriteFailed
-    uint64_t skipped_runs = 0;    // capture program runs the kernel skipped: their events are missing
+    int32_t error = 0;  // errno behind StopReason::WriteFailed
+    uint64_t skipped_runs = 0;  // capture program runs the kernel skipped: their events are missing
 };
 
-using Event = std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent,
-                           IsolationFailedEvent, ContigAllocEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent,
-                           StackEvent, LostEvent, FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent,
-                           SnapshotEndEvent>;
+using Event =
+    std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent, IsolationFailedEvent,
+                 ContigAllocEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent, StackEvent, LostEvent,
+                 FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent, SnapshotEndEvent>;
 
 // The kernel function or tracepoint a hook attaches to (bpf/pintrace.h's
 // PT_HOOKS row), "unknown" for a number it does not have.

@@ -17,19 +17,19 @@ namespace pintrace {
 // The first three are ordered by how long they keep a page (classify
 // relies on it).
 enum class Cause {
-    LongtermPin,      // FOLL_PIN | FOLL_LONGTERM: io_uring buffers, RDMA, VFIO
-    ShortPin,         // FOLL_PIN without LONGTERM: in-flight O_DIRECT / DMA
-    Reference,        // FOLL_GET: vmsplice, KVM, older drivers
-    PinnedUnknown,    // refcount shows a pin (>= 1024) but no grab was seen
+    LongtermPin,  // FOLL_PIN | FOLL_LONGTERM: io_uring buffers, RDMA, VFIO
+    ShortPin,  // FOLL_PIN without LONGTERM: in-flight O_DIRECT / DMA
+    Reference,  // FOLL_GET: vmsplice, KVM, older drivers
+    PinnedUnknown,  // refcount shows a pin (>= 1024) but no grab was seen
     ExtraRefUnknown,  // more references than mappings, origin not seen
-    NoHolderSeen,     // nothing explains it in the trace
-    NotAttempted,     // left on the list of a migration that gave up (ret < 0) before trying it
-    Unmovable,        // the kernel refused to isolate its range because of it (kernel memory, not on an LRU)
+    NoHolderSeen,  // nothing explains it in the trace
+    NotAttempted,  // left on the list of a migration that gave up (ret < 0) before trying it
+    Unmovable,  // the kernel refused to isolate its range because of it (kernel memory, not on an LRU)
 };
 
 struct CauseInfo {
     Cause cause;
-    std::string_view name;     // in JSON and the text's "(...)": "longterm_pin"
+    std::string_view name;  // in JSON and the text's "(...)": "longterm_pin"
     std::string_view heading;  // a noun phrase: "long-term pins (FOLL_LONGTERM)"
     // What to do, as a sentence; "{who}" stands for the holder ("pid 7 (fio)").
     std::string_view next_step;
@@ -39,7 +39,7 @@ struct CauseInfo {
 // Every cause, in enum order.
 std::span<const CauseInfo> causes();
 const CauseInfo& cause_info(Cause c);
-std::string_view cause_name(Cause c);     // "longterm_pin", ...
+std::string_view cause_name(Cause c);  // "longterm_pin", ...
 std::string_view cause_heading(Cause c);  // "long-term pins (FOLL_LONGTERM)", ...
 
 // A page flag that keeps a page from moving on its own, without any holder.

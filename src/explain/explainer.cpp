@@ -112,8 +112,14 @@ void Explainer::on_closed(const ClosedPins& c)
     for (auto it = std::lower_bound(pfns.begin(), pfns.end(), c.pfn); it != pfns.end() && *it < c.pfn + c.nr_pages;
          ++it) {
         const Owner& o = ledger_.owner(c.owner);
-        add_history({.what = HistoryEntry::What::Closed, .ts_ns = c.at_ns, .pfn = *it, .task = o.task,
-                     .flags = o.flags, .count = c.count, .kstack = o.kstack, .ustack = o.ustack,
+        add_history({.what = HistoryEntry::What::Closed,
+                     .ts_ns = c.at_ns,
+                     .pfn = *it,
+                     .task = o.task,
+                     .flags = o.flags,
+                     .count = c.count,
+                     .kstack = o.kstack,
+                     .ustack = o.ustack,
                      .stack_sampled = o.stack_sampled,
                      .detail = c.by_free ? "closed by the page's free" : "closed by the release"});
     }
@@ -130,8 +136,10 @@ void Explainer::consume(const Event& event)
 {
     // The end of the trace: everything queued happened before it.
     if (std::holds_alternative<FinishEvent>(event)) dispatch_all();
-    if (order_.push(event)) dispatch_ready();
-    else dispatch(event);
+    if (order_.push(event))
+        dispatch_ready();
+    else
+        dispatch(event);
 }
 
 void Explainer::dispatch(const Event& event)
@@ -182,9 +190,16 @@ void Explainer::on(const GrabEvent& e)
     ++report_.stats.grabs;
     ledger_.grab(e);
     if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Grab, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
-                     .flags = e.flags, .count = e.count, .nr_pages = e.nr_pages, .kstack = e.kstack,
-                     .ustack = e.ustack, .stack_sampled = e.stack_sampled});
+        add_history({.what = HistoryEntry::What::Grab,
+                     .ts_ns = e.head.ts_ns,
+                     .pfn = e.pfn,
+                     .task = e.head.task,
+                     .flags = e.flags,
+                     .count = e.count,
+                     .nr_pages = e.nr_pages,
+                     .kstack = e.kstack,
+                     .ustack = e.ustack,
+                     .stack_sampled = e.stack_sampled});
 }
 
 void Explainer::on(const ReleaseEvent& e)
@@ -192,12 +207,16 @@ void Explainer::on(const ReleaseEvent& e)
     note_time(e.head.ts_ns);
     ++report_.stats.releases;
     if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Release, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
-                     .flags = e.flags, .count = e.refs, .nr_pages = e.nr_pages});
+        add_history({.what = HistoryEntry::What::Release,
+                     .ts_ns = e.head.ts_ns,
+                     .pfn = e.pfn,
+                     .task = e.head.task,
+                     .flags = e.flags,
+                     .count = e.refs,
+                     .nr_pages = e.nr_pages});
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
-    if (outcome.unmatched && !seeds_.empty())
-        seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns);
+    if (outcome.unmatched && !seeds_.empty()) seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns);
     if (outcome.other_owner) ++report_.stats.cross_task_releases;
 }
 
@@ -243,8 +262,11 @@ void Explainer::on(const FailedFolioEvent& e)
     if (page.cause == Cause::PinnedUnknown || page.cause == Cause::ExtraRefUnknown) infer_holders(page);
     f.pages.push_back(std::move(page));
     if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::MigrationFailed, .ts_ns = e.head.ts_ns, .pfn = e.pfn,
-                     .task = e.head.task, .nr_pages = e.nr_pages,
+        add_history({.what = HistoryEntry::What::MigrationFailed,
+                     .ts_ns = e.head.ts_ns,
+                     .pfn = e.pfn,
+                     .task = e.head.task,
+                     .nr_pages = e.nr_pages,
                      .detail = "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount)});
 }
 
@@ -293,12 +315,17 @@ void Explainer::on(const IsolationFailedEvent& e)
         page->counts_known = false;
         auto hs = ledger_.holders(pfn);
         page->holders.assign(hs.begin(), hs.end());
-        if (!page->holders.empty()) page->cause = classify(*page);
-        else if (refused) page->cause = Cause::Unmovable;
+        if (!page->holders.empty())
+            page->cause = classify(*page);
+        else if (refused)
+            page->cause = Cause::Unmovable;
         // Isolation gives no counts: only the snapshot can tell a pin then.
-        else infer_holders(*page);
+        else
+            infer_holders(*page);
         if (in_history(pfn, 1))
-            add_history({.what = HistoryEntry::What::IsolationBusy, .ts_ns = e.head.ts_ns, .pfn = pfn,
+            add_history({.what = HistoryEntry::What::IsolationBusy,
+                         .ts_ns = e.head.ts_ns,
+                         .pfn = pfn,
                          .task = e.head.task,
                          .detail = (refused ? "refused at isolation (unmovable), range " : "range ") +
                                    std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
@@ -335,11 +362,11 @@ void Explainer::on(const CmaEvent& e)
     if (!e.area.empty()) req.cma_area = e.area;
     if (e.count) req.requested_pages = e.count;
     switch (e.op) {
-    case CmaEvent::Op::AllocStart:
-        break;
+    case CmaEvent::Op::AllocStart: break;
     case CmaEvent::Op::BusyRetry: {
         ++req.busy_retries;
-        if (cma_seen_[tid].ranges.insert({e.pfn, e.pfn + e.count}).second) req.ranges.push_back({e.pfn, e.pfn + e.count});
+        if (cma_seen_[tid].ranges.insert({e.pfn, e.pfn + e.count}).second)
+            req.ranges.push_back({e.pfn, e.pfn + e.count});
         break;
     }
     case CmaEvent::Op::AllocEnd:
@@ -418,8 +445,10 @@ void Explainer::collect_held_in_range(Failure& f) const
     std::vector<PfnRange> merged;
     for (const auto& r : ranges) {
         if (r.end <= r.start) continue;
-        if (!merged.empty() && r.start <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
-        else merged.push_back(r);
+        if (!merged.empty() && r.start <= merged.back().end)
+            merged.back().end = std::max(merged.back().end, r.end);
+        else
+            merged.push_back(r);
     }
     std::unordered_set<uint64_t> busy_pfns;
     for (const auto& p : f.pages) busy_pfns.insert(p.pfn);
@@ -466,7 +495,10 @@ void Explainer::on(const PageFreedEvent& e)
 {
     note_time(e.head.ts_ns);
     if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Freed, .ts_ns = e.head.ts_ns, .pfn = e.pfn, .task = e.head.task,
+        add_history({.what = HistoryEntry::What::Freed,
+                     .ts_ns = e.head.ts_ns,
+                     .pfn = e.pfn,
+                     .task = e.head.task,
                      .nr_pages = e.nr_pages});
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
     if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns);
@@ -483,8 +515,10 @@ void Explainer::on(const ProcessInfoEvent& e) { report_.processes[{e.tgid, ledge
 
 void Explainer::on(const StackEvent& e)
 {
-    if (e.kind == StackKind::Kernel) report_.kernel_stacks[e.id] = e;
-    else report_.user_stacks[{e.id, e.tgid}] = e;
+    if (e.kind == StackKind::Kernel)
+        report_.kernel_stacks[e.id] = e;
+    else
+        report_.user_stacks[{e.id, e.tgid}] = e;
 }
 
 void Explainer::on(const LostEvent& e)
@@ -546,7 +580,10 @@ void Explainer::add_snapshot_history()
         }
         if (s->holders.empty()) detail += "; no process maps or registered it";
         if (s->released_ns) detail += "; released during the trace";
-        add_history({.what = HistoryEntry::What::Snapshot, .ts_ns = report_.snapshot->ts_ns, .pfn = pfn, .task = task,
+        add_history({.what = HistoryEntry::What::Snapshot,
+                     .ts_ns = report_.snapshot->ts_ns,
+                     .pfn = pfn,
+                     .task = task,
                      .detail = detail});
     }
 }
@@ -654,10 +691,7 @@ void Explainer::collect_owner_states(Report& r, const PinLedger& ledger)
 
 // ---- Report helpers ----
 
-bool Report::capture_complete() const
-{
-    return missing_attach_points(info.attach) == 0;
-}
+bool Report::capture_complete() const { return missing_attach_points(info.attach) == 0; }
 
 namespace {
 
@@ -711,7 +745,8 @@ const ProcessInfoEvent* Report::process(OwnerId id) const
 
 bool Report::lost_between(uint64_t from, uint64_t to) const
 {
-    return std::any_of(lost.begin(), lost.end(), [&](const LostEvent& l) { return l.from_ns <= to && l.to_ns >= from; });
+    return std::any_of(lost.begin(), lost.end(),
+                       [&](const LostEvent& l) { return l.from_ns <= to && l.to_ns >= from; });
 }
 
 }  // namespace pintrace

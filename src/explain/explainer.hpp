@@ -100,5 +100,4 @@ private:
     SeedTable seeds_;  // record --snapshot
 };
 
-
 }  // namespace pintrace

@@ -73,8 +73,10 @@ std::vector<InferredGroup> group_inferred(const Report& r, std::span<const Stuck
         for (uint32_t i : page.inferred) {
             if (i >= holders.size()) continue;
             auto p = std::find_if(pids.begin(), pids.end(), [&](const auto& x) { return x.first == holders[i].pid; });
-            if (p == pids.end()) pids.emplace_back(holders[i].pid, holders[i].likely);
-            else p->second |= holders[i].likely;
+            if (p == pids.end())
+                pids.emplace_back(holders[i].pid, holders[i].likely);
+            else
+                p->second |= holders[i].likely;
         }
         for (const auto& pid_likely : pids) {
             // Not a structured binding: the lambda uses them (clang < 16).
@@ -85,7 +87,8 @@ std::vector<InferredGroup> group_inferred(const Report& r, std::span<const Stuck
             if (g == out.end()) {
                 const SnapshotHolderEvent* first = nullptr;
                 for (uint32_t i : page.inferred)
-                    if (i < holders.size() && holders[i].pid == pid && (!first || holders[i].likely)) first = &holders[i];
+                    if (i < holders.size() && holders[i].pid == pid && (!first || holders[i].likely))
+                        first = &holders[i];
                 out.push_back({pid, first->comm, first->exe, likely, Origin::Unknown, page.cause, {}, {}});
                 g = out.end() - 1;
             }

@@ -48,7 +48,7 @@ struct InferredGroup {
     uint32_t pid = 0;
     std::string comm;
     std::string exe;
-    bool likely = false;            // some evidence is a registered long-term pin of these pages
+    bool likely = false;  // some evidence is a registered long-term pin of these pages
     Origin origin = Origin::Unknown;  // what the evidence says took the pin
     Cause cause = Cause::PinnedUnknown;
     std::vector<uint32_t> evidence;  // indices into Report::snapshot->holders

@@ -17,19 +17,19 @@ namespace pintrace {
 enum class Origin {
     Unknown,
     IoUringBuffers,  // IORING_REGISTER_BUFFERS
-    DirectIo,        // O_DIRECT / bio-based I/O in flight
-    Vmsplice,        // pages spliced into a pipe
-    Vfio,            // VFIO DMA mapping (type1 container)
-    Iommufd,         // iommufd IOAS mapping (also VFIO devices bound to iommufd)
-    Rdma,            // RDMA memory registration (ib_umem)
-    Kvm,             // KVM guest memory
-    Exec,            // execve copying its arguments
-    Udmabuf,         // memfd pinned for dma-buf
+    DirectIo,  // O_DIRECT / bio-based I/O in flight
+    Vmsplice,  // pages spliced into a pipe
+    Vfio,  // VFIO DMA mapping (type1 container)
+    Iommufd,  // iommufd IOAS mapping (also VFIO devices bound to iommufd)
+    Rdma,  // RDMA memory registration (ib_umem)
+    Kvm,  // KVM guest memory
+    Exec,  // execve copying its arguments
+    Udmabuf,  // memfd pinned for dma-buf
 };
 
 struct OriginInfo {
     Origin origin = Origin::Unknown;
-    std::string_view name;         // in JSON and in trace seeds: "io_uring_fixed_buffers"
+    std::string_view name;  // in JSON and in trace seeds: "io_uring_fixed_buffers"
     std::string_view description;  // a noun phrase: "io_uring fixed buffers"
     // What to do, as a sentence; "{who}" stands for the holder ("pid 7 (fio)").
     std::string_view next_step;
@@ -50,7 +50,7 @@ const OriginInfo& origin_info(Origin o);
 
 // Frames as "symbol+0xoff", innermost first.
 Origin origin_of(std::span<const std::string> kernel_frames);
-std::string_view origin_name(Origin o);         // "io_uring_fixed_buffers", ...; "unknown"
+std::string_view origin_name(Origin o);  // "io_uring_fixed_buffers", ...; "unknown"
 std::string_view origin_description(Origin o);  // "io_uring fixed buffers", ...; "an unrecognised code path"
 Origin origin_from_name(std::string_view name);  // the inverse of origin_name; Unknown for others
 

@@ -17,6 +17,8 @@ SortValue oldest_value(const PinnerRow& r) { return {r.oldest_ns ? r.oldest_ns :
 // A non-negative double's bits order as the double does.
 SortValue rate_value(const PinnerRow& r) { return {std::bit_cast<uint64_t>(std::max(r.pins_per_s, 0.0)), {}}; }
 
+// One row per key, as written.
+// clang-format off
 constexpr SortKeyInfo kSortKeys[] = {
     {SortKey::Pages, "pages", "pages held", true, false, [](const PinnerRow& r) { return SortValue{r.pages, {}}; }},
     {SortKey::Longterm, "longterm", "pages held by long-term pins", true, false,
@@ -30,6 +32,7 @@ constexpr SortKeyInfo kSortKeys[] = {
      [](const PinnerRow& r) { return SortValue{0, comm_view(r.task.comm)}; }},
     {SortKey::Cgroup, "cgroup", "cgroup path", false, true, [](const PinnerRow& r) { return SortValue{0, r.cgroup}; }},
 };
+// clang-format on
 
 }  // namespace
 
@@ -110,8 +113,8 @@ Result<std::vector<SortKey>> parse_sort_keys(std::string_view text)
         size_t comma = text.find(',');
         std::string_view word = text.substr(0, comma);
         text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-        auto row = std::find_if(sort_keys().begin(), sort_keys().end(),
-                                [&](const SortKeyInfo& k) { return k.name == word; });
+        auto row =
+            std::find_if(sort_keys().begin(), sort_keys().end(), [&](const SortKeyInfo& k) { return k.name == word; });
         if (row == sort_keys().end())
             return make_error("unknown --sort key '" + std::string(word) + "' (use " + sort_key_names() + ")");
         keys.push_back(row->key);
@@ -145,8 +148,10 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
     // is a number: no string is made or hashed per owner.
     std::unordered_map<std::string, size_t> by_name;
     std::unordered_map<uint32_t, size_t> by_pid;
-    if (q.group_by == GroupBy::Pid) by_pid.reserve(r.owners.size());
-    else by_name.reserve(r.owners.size());
+    if (q.group_by == GroupBy::Pid)
+        by_pid.reserve(r.owners.size());
+    else
+        by_name.reserve(r.owners.size());
     auto row_of = [&](OwnerId id) -> PinnerRow& {
         if (q.group_by == GroupBy::Pid) {
             auto [at, fresh] = by_pid.try_emplace(r.owner(id).task.tgid, groups.size());
@@ -217,8 +222,8 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         for (OwnerId id : row.owners) procs.emplace_back(r.owner(id).task.tgid, r.owner(id).incarnation);
         std::sort(procs.begin(), procs.end());
         row.processes = size_t(std::unique(procs.begin(), procs.end()) - procs.begin());
-        row.all_exited = std::all_of(row.owners.begin(), row.owners.end(),
-                                     [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
+        row.all_exited =
+            std::all_of(row.owners.begin(), row.owners.end(), [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
         uint32_t held_kinds = 0;
         for (OwnerId id : row.owners)
             if (r.owner(id).pages_held) held_kinds |= hold_kind(r.owner(id).flags);

@@ -44,10 +44,10 @@ struct SortValue {
 // rows are ordered by. A new key is an enum value and a row.
 struct SortKeyInfo {
     SortKey key;
-    std::string_view name;         // "pages"
+    std::string_view name;  // "pages"
     std::string_view description;  // "pages held"
-    bool descending;               // the largest first
-    bool text;                     // compares the value's text, not its number
+    bool descending;  // the largest first
+    bool text;  // compares the value's text, not its number
     SortValue (*value)(const PinnerRow& row);
 };
 
@@ -56,7 +56,7 @@ std::span<const SortKeyInfo> sort_keys();
 const SortKeyInfo& sort_key_info(SortKey k);
 std::string sort_key_names();  // "pages, longterm, oldest, pins, rate, pid, comm"
 
-Result<GroupBy> parse_group_by(std::string_view text);                // "pid", "comm", "cgroup", "stack"
+Result<GroupBy> parse_group_by(std::string_view text);  // "pid", "comm", "cgroup", "stack"
 Result<std::vector<SortKey>> parse_sort_keys(std::string_view text);  // "longterm,oldest"
 std::string_view group_by_name(GroupBy g);
 std::string_view sort_key_name(SortKey k);
@@ -70,17 +70,17 @@ struct PinnerQuery {
 // One group of owners: what it held when the replay stopped, and what it
 // did during the trace.
 struct PinnerRow {
-    std::string key;   // the group: a pid, a comm, a cgroup path, or the stack's innermost caller
-    TaskRef task;      // its largest holder's task
-    std::string exe;   // its largest holder's executable, "" if not recorded
+    std::string key;  // the group: a pid, a comm, a cgroup path, or the stack's innermost caller
+    TaskRef task;  // its largest holder's task
+    std::string exe;  // its largest holder's executable, "" if not recorded
     std::string cgroup;  // cgroup path, or "cgroup N" when only the id is known
     size_t processes = 0;  // distinct process incarnations in the group
     uint64_t pages = 0;  // pages held (a page two owners of the group hold counts twice)
     uint64_t longterm_pages = 0;
-    uint64_t pins = 0;   // pins and references held
+    uint64_t pins = 0;  // pins and references held
     uint64_t oldest_ns = 0;  // the oldest of them (0: holds nothing)
     uint64_t pins_taken = 0;  // during the trace
-    double pins_per_s = 0;    // pins_taken over the replayed time
+    double pins_per_s = 0;  // pins_taken over the replayed time
     uint64_t pages_over_threshold = 0;
     uint32_t flags = 0;  // union of its owners' FOLL_* bits
     Origin origin = Origin::Unknown;  // of its largest holder
@@ -89,8 +89,8 @@ struct PinnerRow {
     // inline put_page) is invisible, and only the page's free shows them
     // gone. "Held" then means "not seen freed", not "seen held".
     bool release_unseen = false;
-    bool uncertain = false;   // events were lost while it held pages
-    int32_t kstack = -1;      // its largest holder's stacks
+    bool uncertain = false;  // events were lost while it held pages
+    int32_t kstack = -1;  // its largest holder's stacks
     int32_t ustack = -1;
     OwnerId top_owner = 0;
     std::vector<OwnerId> owners;  // its histograms: released_durations / held_ages over these

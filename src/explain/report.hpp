@@ -23,7 +23,7 @@ struct StuckPage {
     uint64_t page_flags = 0;
     std::vector<Holder> holders;  // the ledger's owners at the failure
     Cause cause = Cause::NoHolderSeen;
-    uint32_t nr_pages = 1;        // a large folio fails whole: pfn is its head
+    uint32_t nr_pages = 1;  // a large folio fails whole: pfn is its head
     // No traced holder, but the snapshot at the start of the recording
     // (record --snapshot) found the page held: its state then, and the
     // holders it inferred (indices into Report::snapshot->holders).
@@ -65,10 +65,10 @@ struct Failure {
     // an unmovable page; ret holds the kernel's error), not found busy after
     // migration (test_pages_isolated).
     bool refused_at_isolation = false;
-    std::vector<PfnRange> ranges;              // Isolation and Cma: where held pages block
+    std::vector<PfnRange> ranges;  // Isolation and Cma: where held pages block
 
     // Cma only.
-    std::string cma_area;            // empty where the kernel does not name it (before 5.11)
+    std::string cma_area;  // empty where the kernel does not name it (before 5.11)
     uint64_t requested_pages = 0;
     std::optional<int32_t> cma_error;  // the kernel's error (6.3+)
     // ContigAlloc only: the node asked for (-1: any), and how many ranges it
@@ -76,17 +76,17 @@ struct Failure {
     int32_t nid = -1;
     size_t ranges_tried = 0;
     bool start_seen = true;  // false: the trace began inside it, what it tried before is unknown
-    uint32_t busy_retries = 0;        // cma_alloc_busy_retry events: ranges tried and found busy
-    bool outcome_seen = true;        // false: still retrying when recording stopped
+    uint32_t busy_retries = 0;  // cma_alloc_busy_retry events: ranges tried and found busy
+    bool outcome_seen = true;  // false: still retrying when recording stopped
 
-    EventHead head;                       // the task that migrated, and when
+    EventHead head;  // the task that migrated, and when
     std::optional<MigrateEvent> outcome;  // from the tracepoint
-    std::string reason;                   // kernel's name: compaction, syscall_or_cpuset, ...
+    std::string reason;  // kernel's name: compaction, syscall_or_cpuset, ...
     std::string mode;
     bool pfns_observed = false;  // the failed-list walk ran
     bool walk_truncated = false;
     bool walk_complete = false;  // migrate_pages() return was seen
-    int64_t ret = 0;             // < 0: gave up (e.g. -ENOMEM); its list includes pages never tried
+    int64_t ret = 0;  // < 0: gave up (e.g. -ENOMEM); its list includes pages never tried
 
     bool aborted() const { return walk_complete && ret < 0; }
     std::vector<StuckPage> pages;
@@ -103,7 +103,7 @@ struct Failure {
 // What the replay keeps beyond failures, for the views over the ledger.
 struct ExplainOptions {
     std::optional<uint64_t> until_ns;  // CLOCK_MONOTONIC: events after it are not replayed
-    uint64_t threshold_ns = 0;         // > 0: collect pins held longer than this
+    uint64_t threshold_ns = 0;  // > 0: collect pins held longer than this
     std::vector<uint64_t> history_pfns;  // pages whose every event is kept (report --pfn)
 };
 
@@ -127,7 +127,7 @@ struct LongHold {
     uint64_t since_ns = 0;
     uint64_t until_ns = 0;
     bool released = false;  // false: still held at the end
-    bool by_free = false;   // closed because its page was freed
+    bool by_free = false;  // closed because its page was freed
 };
 
 // One event in the life of a page the user asked about (report --pfn).
@@ -137,22 +137,22 @@ struct HistoryEntry {
     What what = What::Grab;
     uint64_t ts_ns = 0;
     uint64_t pfn = 0;
-    TaskRef task;            // who did it (Closed: the owner that lost the pins)
+    TaskRef task;  // who did it (Closed: the owner that lost the pins)
     uint32_t flags = 0;
     uint32_t count = 0;
-    uint32_t nr_pages = 1;   // pages the grab or folio spans
+    uint32_t nr_pages = 1;  // pages the grab or folio spans
     int32_t kstack = -1;
     int32_t ustack = -1;
     bool stack_sampled = false;
-    std::string detail;      // the failure's reason, "freed", ...
+    std::string detail;  // the failure's reason, "freed", ...
 };
 
 // Consecutive pages one owner holds now.
 struct HeldRange {
     OwnerId owner = 0;
     uint64_t start = 0, end = 0;  // [start, end)
-    uint64_t pins = 0;            // outstanding pins or references on them
-    uint64_t oldest_ns = 0;       // their oldest and newest outstanding pin
+    uint64_t pins = 0;  // outstanding pins or references on them
+    uint64_t oldest_ns = 0;  // their oldest and newest outstanding pin
     uint64_t newest_ns = 0;
 };
 
@@ -161,22 +161,22 @@ struct HeldRange {
 // on the copies; pages that did not move make the pin fail (a failure of
 // its own, reason longterm_pin).
 struct PinMigration {
-    EventHead head;       // the pinning task
-    uint64_t moved = 0;   // pages migrated out (succeeded)
+    EventHead head;  // the pinning task
+    uint64_t moved = 0;  // pages migrated out (succeeded)
     uint64_t failed = 0;  // pages that stayed
 };
 
 struct ReportStats {
     uint64_t grabs = 0;
     uint64_t releases = 0;
-    uint64_t unmatched_releases = 0;     // pins released that were taken before the trace
-    uint64_t cross_task_releases = 0;   // released by a task other than the pinner's process
+    uint64_t unmatched_releases = 0;  // pins released that were taken before the trace
+    uint64_t cross_task_releases = 0;  // released by a task other than the pinner's process
     uint64_t migrations = 0;
-    uint64_t closed_by_page_free = 0;    // holders whose page was freed (unseen put_page)
+    uint64_t closed_by_page_free = 0;  // holders whose page was freed (unseen put_page)
     uint64_t pages_held_at_end = 0;
-    uint64_t process_exits = 0;          // processes that grabbed pages and exited
-    uint64_t reordered = 0;              // records that came before older ones (other CPUs)
-    uint64_t ledger_page_ops = 0;        // the replay's work (PinLedger::page_ops); not rendered
+    uint64_t process_exits = 0;  // processes that grabbed pages and exited
+    uint64_t reordered = 0;  // records that came before older ones (other CPUs)
+    uint64_t ledger_page_ops = 0;  // the replay's work (PinLedger::page_ops); not rendered
 };
 
 struct Report {

@@ -85,7 +85,8 @@ void SeedTable::summarize(SnapshotSeed& seed) const
         ++seed.held_at_end;
         std::vector<uint32_t> pids;
         for (uint32_t i : s.holders)
-            if (std::find(pids.begin(), pids.end(), seed.holders[i].pid) == pids.end()) pids.push_back(seed.holders[i].pid);
+            if (std::find(pids.begin(), pids.end(), seed.holders[i].pid) == pids.end())
+                pids.push_back(seed.holders[i].pid);
         for (uint32_t pid : pids) ++seed.held_at_end_by_pid[pid];
     }
 }

@@ -33,9 +33,9 @@ struct SnapshotSeed {
 
 struct SeedState {
     SeedPage page;
-    uint32_t pins_left = 1;          // pins or references the counts showed, less releases seen since
-    uint64_t released_ns = 0;        // when the last of them went (0: still held)
-    std::vector<uint32_t> holders;   // indices into SnapshotSeed::holders
+    uint32_t pins_left = 1;  // pins or references the counts showed, less releases seen since
+    uint64_t released_ns = 0;  // when the last of them went (0: still held)
+    std::vector<uint32_t> holders;  // indices into SnapshotSeed::holders
 };
 
 class SeedTable {

@@ -321,8 +321,8 @@ void PinLedger::grab(const GrabEvent& e)
         HoldRun more = piece_of(run, from, to, saturating_add(run.hold.count, e.count));
         more.hold.since_ns = std::min(run.hold.since_ns, ts);  // as a page slot does, for a grab out of order
         added += uint64_t{more.hold.count - run.hold.count} * (to - from);
-        replace_run(i, {piece_of(run, run.first, from, run.hold.count), more,
-                        piece_of(run, to, run.end(), run.hold.count)});
+        replace_run(
+            i, {piece_of(run, run.first, from, run.hold.count), more, piece_of(run, to, run.end(), run.hold.count)});
         at = to;
     }
     added += grab_uncovered(id, at, end, e.count, ts);
@@ -366,16 +366,15 @@ void PinLedger::drop_empty(uint64_t pfn)
     list.erase(std::remove_if(list.begin(), list.end(), [](const PageHold& h) { return !h.count; }), list.end());
     if (list.size() > 1) return;
     // One owner left (no list needed), or none.
-    if (list.empty()) erase_page(pfn, slot);
-    else *slot = list.front();
+    if (list.empty())
+        erase_page(pfn, slot);
+    else
+        *slot = list.front();
     list.clear();
     free_shared_.push_back(index);
 }
 
-bool PinLedger::same_process(const Owner& o, uint32_t tgid) const
-{
-    return o.task.tgid == tgid && !o.exited_ns;
-}
+bool PinLedger::same_process(const Owner& o, uint32_t tgid) const { return o.task.tgid == tgid && !o.exited_ns; }
 
 // A release names a folio and a count, not an owner: the kernel keeps no
 // owner. It closes, in order: holders of the same kind in the releasing
@@ -415,8 +414,7 @@ ReleaseOutcome PinLedger::release(const ReleaseEvent& e)
     for_each_slot_in(e.pfn, e.nr_pages, [&](uint64_t pfn, PageHold& slot) {
         for (PageHold& h : holds_of(slot)) {
             const Owner& o = owners_[h.owner];
-            if (hold_kind(o.flags) == kind)
-                candidates_.push_back({pfn, &h, 0, 1, h.since_ns, same_process(o, tgid)});
+            if (hold_kind(o.flags) == kind) candidates_.push_back({pfn, &h, 0, 1, h.since_ns, same_process(o, tgid)});
         }
     });
     for (uint32_t i : runs) {
@@ -520,8 +518,8 @@ uint32_t PinLedger::incarnation(uint32_t tgid) const
 Holder PinLedger::resolve(uint64_t, const PageHold& h) const
 {
     const Owner& o = owners_[h.owner];
-    return Holder{h.owner, o.task, o.flags, h.count, h.since_ns, o.kstack, o.ustack, o.hook, o.stack_sampled,
-                  o.exited_ns};
+    return Holder{h.owner,  o.task,   o.flags, h.count,         h.since_ns,
+                  o.kstack, o.ustack, o.hook,  o.stack_sampled, o.exited_ns};
 }
 
 Holders PinLedger::holders(uint64_t pfn) const
@@ -534,7 +532,8 @@ Holders PinLedger::holders(uint64_t pfn) const
     for (uint32_t i : runs_in(pfn, 1)) out.push_back(resolve(pfn, runs_[i].hold));
     // In the order they took the page, as page slots keep them.
     if (slots && out.size() > slots)
-        std::stable_sort(out.begin(), out.end(), [](const Holder& a, const Holder& b) { return a.first_ns < b.first_ns; });
+        std::stable_sort(out.begin(), out.end(),
+                         [](const Holder& a, const Holder& b) { return a.first_ns < b.first_ns; });
     return out;
 }
 
@@ -588,8 +587,10 @@ size_t PinLedger::pages_held() const
     std::sort(covered.begin(), covered.end());
     std::vector<std::pair<uint64_t, uint64_t>> merged;
     for (const auto& c : covered) {
-        if (!merged.empty() && c.first <= merged.back().second) merged.back().second = std::max(merged.back().second, c.second);
-        else merged.push_back(c);
+        if (!merged.empty() && c.first <= merged.back().second)
+            merged.back().second = std::max(merged.back().second, c.second);
+        else
+            merged.push_back(c);
     }
     size_t pages = 0;
     for (const auto& m : merged) pages += m.second - m.first;

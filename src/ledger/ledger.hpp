@@ -9,8 +9,8 @@
 // stacks, running totals) is stored once per owner, not per page.
 #pragma once
 
-#include <boost/container/small_vector.hpp>
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -31,21 +31,21 @@ using OwnerId = uint32_t;
 // one code path: the unit an SRE acts on. Grabs merge into an owner by
 // (process, pin or reference, long-term or not, kernel and user stack).
 struct Owner {
-    TaskRef task;          // the task of the first grab
-    uint32_t flags = 0;    // canonical GupFlag bits of that grab
+    TaskRef task;  // the task of the first grab
+    uint32_t flags = 0;  // canonical GupFlag bits of that grab
     int32_t kstack = -1;
     int32_t ustack = -1;
-    uint16_t hook = 0;     // the attach point that saw it
+    uint16_t hook = 0;  // the attach point that saw it
     bool stack_sampled = false;  // stacks are the thread's from an earlier grab
-    uint32_t incarnation = 0;    // of task.tgid: a reused pid is another owner
-    uint64_t first_ns = 0;       // first grab
-    uint64_t exited_ns = 0;      // its process exited (0: not seen to)
+    uint32_t incarnation = 0;  // of task.tgid: a reused pid is another owner
+    uint64_t first_ns = 0;  // first grab
+    uint64_t exited_ns = 0;  // its process exited (0: not seen to)
 
     uint64_t pins_taken = 0;
     uint64_t pins_released = 0;  // closed by a release record
-    uint64_t pins_freed = 0;     // closed because the page was freed
-    uint64_t pins_held = 0;      // now
-    uint64_t pages_held = 0;     // now
+    uint64_t pins_freed = 0;  // closed because the page was freed
+    uint64_t pins_held = 0;  // now
+    uint64_t pages_held = 0;  // now
     DurationHistogram held_for;  // how long the closed ones were held
 
     // Where its holds are kept: that many page slots and runs (each page it
@@ -57,7 +57,7 @@ struct Owner {
 // One owner's outstanding pins on one page: the ledger's unit of memory.
 struct PageHold {
     OwnerId owner = 0;
-    uint32_t count = 0;     // outstanding pins or references
+    uint32_t count = 0;  // outstanding pins or references
     uint64_t since_ns = 0;  // when the oldest outstanding one was taken
 };
 
@@ -87,7 +87,7 @@ struct Holder {
 using Holders = boost::container::small_vector<Holder, 2>;
 
 struct ReleaseOutcome {
-    uint32_t matched = 0;    // pins/references closed in the ledger
+    uint32_t matched = 0;  // pins/references closed in the ledger
     uint32_t unmatched = 0;  // taken before the trace began (or by an unseen path)
     bool other_owner = false;  // closed an owner other than the releasing process's
 };
@@ -194,8 +194,8 @@ private:
     static OwnerKey key_of(const Owner& o);
     struct Candidate {
         uint64_t pfn;
-        PageHold* hold;    // a page slot's hold, valid until drop_empty(): nothing is erased before
-        uint32_t run;      // or, when hold is null, the run covering nr_pages from pfn
+        PageHold* hold;  // a page slot's hold, valid until drop_empty(): nothing is erased before
+        uint32_t run;  // or, when hold is null, the run covering nr_pages from pfn
         uint32_t nr_pages;
         uint64_t since_ns;
         bool same_process;
@@ -213,7 +213,7 @@ private:
     // looks only at the regions where something is held.
     struct Region {
         uint32_t slots = 0;  // pages_ entries in the region
-        uint32_t runs = 0;   // 1 + index into region_runs_; 0: none
+        uint32_t runs = 0;  // 1 + index into region_runs_; 0: none
     };
     static constexpr unsigned kRegionShift = 9;
     static uint64_t region_of(uint64_t pfn) { return pfn >> kRegionShift; }
@@ -231,9 +231,15 @@ private:
     // then part of one. What is left of the run stays as runs.
     void take_from_run(uint32_t index, uint64_t from, uint64_t pins);
     template <class F>
-    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f) const { slots_in(*this, pfn, n, f); }
+    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f) const
+    {
+        slots_in(*this, pfn, n, f);
+    }
     template <class F>
-    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f) { slots_in(*this, pfn, n, f); }
+    void for_each_slot_in(uint64_t pfn, uint64_t n, F&& f)
+    {
+        slots_in(*this, pfn, n, f);
+    }
     template <class Self, class F>
     static void slots_in(Self& self, uint64_t pfn, uint64_t n, F& f);
     std::span<const PageHold> holds_of(const PageHold& slot) const;
@@ -256,7 +262,7 @@ private:
     std::optional<std::pair<OwnerKey, OwnerId>> last_owner_;
     std::unordered_map<uint32_t, Process> processes_;
     std::vector<Candidate> candidates_;  // scratch for release(), kept to avoid a malloc per release
-    std::vector<uint64_t> freed_pfns_;   // scratch for page_freed()
+    std::vector<uint64_t> freed_pfns_;  // scratch for page_freed()
     std::function<void(const ClosedPins&)> on_close_;
     mutable uint64_t page_ops_ = 0;
     // pages_held() counts when there are runs: kept until the holds change

@@ -103,7 +103,6 @@ private:
     }
 
 public:
-
     // Replays look pages up in trace order: fetching a slot's line ahead of
     // its use lets several cache misses overlap.
     void prefetch(uint64_t pfn) const { __builtin_prefetch(&slots_[home(pfn)]); }

@@ -46,10 +46,14 @@ std::string Document::text() const
         case Kind::Heading: out += wrap(b.text, "", "    ", kWidth); break;
         case Kind::Line:
             // Code-styled lines are preformatted (attach tables).
-            if (b.style == Style::Code) out += indent + b.text + "\n";
-            else out += wrap(b.text, indent, indent + "    ", kWidth);
+            if (b.style == Style::Code)
+                out += indent + b.text + "\n";
+            else
+                out += wrap(b.text, indent, indent + "    ", kWidth);
             break;
-        case Kind::Code: out += wrap(b.label + ": " + b.text, indent, indent + std::string(b.label.size() + 2, ' '), kWidth); break;
+        case Kind::Code:
+            out += wrap(b.label + ": " + b.text, indent, indent + std::string(b.label.size() + 2, ' '), kWidth);
+            break;
         case Kind::Table: out += b.table.text(indent); break;
         case Kind::Blank: out += "\n"; break;
         }

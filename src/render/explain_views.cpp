@@ -19,9 +19,10 @@ std::string holder_text(const PageHolderNow& h)
 {
     std::string how = "possible holder (maps it)";
     if (h.confidence == Confidence::Likely)
-        how = h.named_by_fd ? "likely holder (pinned it as " + std::string(origin_description(h.origin)) + ")"
-                            : "likely holder (a long-term pin holder that maps it: " +
-                                  std::string(origin_description(h.origin)) + ")";
+        how = h.named_by_fd ?
+                  "likely holder (pinned it as " + std::string(origin_description(h.origin)) + ")" :
+                  "likely holder (a long-term pin holder that maps it: " + std::string(origin_description(h.origin)) +
+                      ")";
     return how + ": " + pid_comm(h.pid, h.comm);
 }
 
@@ -40,8 +41,8 @@ std::string render_explain_text(const Explanation& e)
             out += "; folio of order " + std::to_string(*s.folio_order) + ", pin count " + std::to_string(*s.pincount);
         if (!p.migratetype.empty()) out += "; " + p.migratetype + " pageblock";
         out += "\n  would block migration: " +
-               (p.blocks_migration ? "yes, " + std::string(class_description(p.page.verdict.cls))
-                                   : std::string("not by what this source shows")) +
+               (p.blocks_migration ? "yes, " + std::string(class_description(p.page.verdict.cls)) :
+                                     std::string("not by what this source shows")) +
                "\n";
         for (const auto& h : p.holders) out += "  " + holder_text(h) + "\n";
     }
@@ -54,8 +55,8 @@ std::string render_explain_text(const Explanation& e)
         // --allow-incomplete reads it, but said to be: what happened after
         // its last record is unknown, so its history is not certain.
         out += "\nRECORDED in " + e.trace +
-               (e.trace_complete ? " (certain: seen as it happened)"
-                                 : " (INCOMPLETE: the trace was not closed (recorder killed?); events near its end "
+               (e.trace_complete ? " (certain: seen as it happened)" :
+                                   " (INCOMPLETE: the trace was not closed (recorder killed?); events near its end "
                                    "are missing, so this history is not certain)");
         out += render_history_text(*e.recorded, e.view);
     } else {

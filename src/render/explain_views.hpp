@@ -31,7 +31,7 @@ struct Explanation {
     std::string trace;
     bool trace_complete = true;
     ReportView view;
-    std::string source;                    // "BPF refcounts ..." or "/proc/..."
+    std::string source;  // "BPF refcounts ..." or "/proc/..."
     std::vector<std::string> not_visible;  // what that source cannot show
     int exit_code = 0;
 };

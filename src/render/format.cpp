@@ -21,11 +21,16 @@ std::string format_duration(uint64_t ns)
     if (ns > kMaxDurationNs) return "(out of range)";
     char buf[64];
     uint64_t s = ns / 1000000000ull;
-    if (ns < 1000000) std::snprintf(buf, sizeof buf, "%.0f us", ns / 1e3);
-    else if (ns < 1000000000) std::snprintf(buf, sizeof buf, "%.0f ms", ns / 1e6);
-    else if (s < 120) std::snprintf(buf, sizeof buf, "%.1f s", ns / 1e9);
-    else if (s < 7200) std::snprintf(buf, sizeof buf, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-    else std::snprintf(buf, sizeof buf, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, (s / 60) % 60);
+    if (ns < 1000000)
+        std::snprintf(buf, sizeof buf, "%.0f us", ns / 1e3);
+    else if (ns < 1000000000)
+        std::snprintf(buf, sizeof buf, "%.0f ms", ns / 1e6);
+    else if (s < 120)
+        std::snprintf(buf, sizeof buf, "%.1f s", ns / 1e9);
+    else if (s < 7200)
+        std::snprintf(buf, sizeof buf, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, (s / 60) % 60);
     return buf;
 }
 
@@ -46,8 +51,8 @@ std::string format_wall_time(const Report& r, uint64_t monotonic_ns)
     tm t{};
     gmtime_r(&secs, &t);
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d UTC", t.tm_year + 1900, t.tm_mon + 1,
-                  t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ms);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d UTC", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                  t.tm_hour, t.tm_min, t.tm_sec, ms);
     return buf;
 }
 
@@ -204,9 +209,12 @@ std::string cma_sentence(const Report& r, const Failure& f)
     std::string s = "CMA allocation of " + std::to_string(f.requested_pages) + " page(s)";
     if (!f.cma_area.empty()) s += " from area \"" + f.cma_area + "\"";
     s += " by " + pid_comm(f.head.task.tgid, comm_view(f.head.task.comm));
-    if (!f.outcome_seen) s += " was still retrying when recording stopped";
-    else s += " failed" + (f.cma_error ? " (" + errno_name(*f.cma_error) + ")" : std::string());
-    if (f.busy_retries) s += " after " + std::to_string(f.busy_retries) + " busy retr" + (f.busy_retries == 1 ? "y" : "ies");
+    if (!f.outcome_seen)
+        s += " was still retrying when recording stopped";
+    else
+        s += " failed" + (f.cma_error ? " (" + errno_name(*f.cma_error) + ")" : std::string());
+    if (f.busy_retries)
+        s += " after " + std::to_string(f.busy_retries) + " busy retr" + (f.busy_retries == 1 ? "y" : "ies");
     if (f.ranges.empty()) return s + "; no range was reported busy (the area may be full or unusable)";
     s += ": " + std::to_string(f.ranges.size()) + " range(s) busy";
     auto groups = group_culprits(r, f);
@@ -214,8 +222,10 @@ std::string cma_sentence(const Report& r, const Failure& f)
         s += ", first busy pfn " + format_pfn(f.pages.front().pfn) + " held by " +
              pid_comm(groups.front().task.tgid, comm_view(groups.front().task.comm)) + " as " +
              flag_string(groups.front().flags);
-    if (f.held_in_range_total) s += "; " + std::to_string(f.held_in_range_total) + " page(s) held in those ranges";
-    else if (groups.empty()) s += "; no holder seen in them";
+    if (f.held_in_range_total)
+        s += "; " + std::to_string(f.held_in_range_total) + " page(s) held in those ranges";
+    else if (groups.empty())
+        s += "; no holder seen in them";
     return s;
 }
 
@@ -243,22 +253,25 @@ std::string failure_sentence(const Report& r, const Failure& f)
     if (f.kind == Failure::Kind::Cma) return cma_sentence(r, f);
     if (f.kind == Failure::Kind::ContigAlloc) {
         std::string s = "contiguous allocation of " + std::to_string(f.requested_pages) + " pages (" +
-                        (f.requested_pages >= 256 ? std::to_string(f.requested_pages / 256) + " MiB"
-                                                  : std::to_string(f.requested_pages * 4) + " KiB") + ")" +
-                        (f.nid >= 0 ? " on node " + std::to_string(f.nid) : std::string()) + " by " +
+                        (f.requested_pages >= 256 ? std::to_string(f.requested_pages / 256) + " MiB" :
+                                                    std::to_string(f.requested_pages * 4) + " KiB") +
+                        ")" + (f.nid >= 0 ? " on node " + std::to_string(f.nid) : std::string()) + " by " +
                         pid_comm(f.head.task.tgid, comm_view(f.head.task.comm)) + " failed";
         if (!f.start_seen) return s + "; it began before the trace, so which ranges it tried is unknown";
         if (f.ranges_tried)
             return s + " after trying " + std::to_string(f.ranges_tried) +
                    " range(s): their isolation failures are listed on their own";
-        return s + " without trying a range: the kernel skipped every candidate range for a page it would not "
-                   "try to move (in use, on 5.x; unmovable or not yet on an LRU list, on 7.x), and does not say which";
+        return s +
+               " without trying a range: the kernel skipped every candidate range for a page it would not "
+               "try to move (in use, on 5.x; unmovable or not yet on an LRU list, on 7.x), and does not say which";
     }
     if (f.kind == Failure::Kind::Isolation && f.refused_at_isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
-                        " refused at isolation (" + errno_name(f.ret) + ", contiguous allocation or memory offline, "
-                        "by pid " + std::to_string(f.head.task.tgid) + " (" +
-                        std::string(comm_view(f.head.task.comm)) + ")): the range holds a page the kernel will not move";
+                        " refused at isolation (" + errno_name(f.ret) +
+                        ", contiguous allocation or memory offline, "
+                        "by pid " +
+                        std::to_string(f.head.task.tgid) + " (" + std::string(comm_view(f.head.task.comm)) +
+                        ")): the range holds a page the kernel will not move";
         if (f.pages.empty()) return s + "; the kernel does not say which page on this kernel";
         s += ", pfn " + format_pfn(f.pages.front().pfn);
         auto groups = group_culprits(r, f);
@@ -270,9 +283,11 @@ std::string failure_sentence(const Report& r, const Failure& f)
     if (f.kind == Failure::Kind::Isolation) {
         std::string s = "pfns " + format_pfn(f.range_start) + "-" + format_pfn(f.range_end) +
                         " could not be isolated (contiguous allocation or memory offline, by " +
-                        pid_comm(f.head.task.tgid, comm_view(f.head.task.comm)) + "): first busy pfn " + format_pfn(f.pages.front().pfn);
+                        pid_comm(f.head.task.tgid, comm_view(f.head.task.comm)) + "): first busy pfn " +
+                        format_pfn(f.pages.front().pfn);
         auto groups = group_culprits(r, f);
-        if (groups.empty()) s += ", no holder seen in the trace" + inferred_clause(r, f.pages);
+        if (groups.empty())
+            s += ", no holder seen in the trace" + inferred_clause(r, f.pages);
         else
             s += ", held by pid " + std::to_string(groups.front().task.tgid) + " (" +
                  std::string(comm_view(groups.front().task.comm)) + ") as " + flag_string(groups.front().flags);
@@ -282,8 +297,8 @@ std::string failure_sentence(const Report& r, const Failure& f)
     }
     std::string s = "migration (" + f.reason + ") by pid " + std::to_string(f.head.task.tgid) + " (" +
                     std::string(comm_view(f.head.task.comm)) + ")";
-    if (f.outcome) s += ": " + std::to_string(f.outcome->failed) + " failed, " + std::to_string(f.outcome->succeeded) +
-                        " moved";
+    if (f.outcome)
+        s += ": " + std::to_string(f.outcome->failed) + " failed, " + std::to_string(f.outcome->succeeded) + " moved";
     if (!f.pfns_observed) return s + "; which pages failed is not observable on this kernel";
     if (f.aborted()) s += "; gave up with " + errno_name(f.ret) + ", so some listed pages were never tried";
     auto groups = group_culprits(r, f);
@@ -292,9 +307,9 @@ std::string failure_sentence(const Report& r, const Failure& f)
                inferred_clause(r, f.pages);
     const auto& g = groups.front();
     s += "; " + std::to_string(g.pfns.size()) + " of " + std::to_string(f.pages.size()) + " stuck pages held by " +
-         pid_comm(g.task.tgid, comm_view(g.task.comm)) + " as " + flag_string(g.flags) +
-         " (" + (g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
-                                               : std::string(cause_name(g.cause))) + ")";
+         pid_comm(g.task.tgid, comm_view(g.task.comm)) + " as " + flag_string(g.flags) + " (" +
+         (g.origin != Origin::Unknown ? std::string(origin_description(g.origin)) : std::string(cause_name(g.cause))) +
+         ")";
     if (groups.size() > 1) s += ", and " + std::to_string(groups.size() - 1) + " more holder(s)";
     return s;
 }
@@ -328,8 +343,8 @@ std::string inferred_summary(const Report& r)
     });
     const InferredGroup& g = top->second;
     std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin)) : "pins";
-    std::string action = g.likely ? short_action(Cause::LongtermPin, g.origin, false)
-                                  : "it only maps them, which is not proof: look at its devices, io_uring rings and "
+    std::string action = g.likely ? short_action(Cause::LongtermPin, g.origin, false) :
+                                    "it only maps them, which is not proof: look at its devices, io_uring rings and "
                                     "RDMA (its /proc/PID/fd)";
     std::string s = "; pinned before the trace: the snapshot at its start makes pid " + std::to_string(g.pid) + " (" +
                     g.comm + ") the " + std::string(confidence_word(g)) + " holder of " +
@@ -364,18 +379,15 @@ std::string report_summary(const Report& r)
             e.pages += g.pfns.size();
         }
     }
-    auto isolations = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
-        return f.kind == Failure::Kind::Isolation;
-    }));
+    auto isolations = static_cast<size_t>(std::count_if(
+        r.failures.begin(), r.failures.end(), [](const Failure& f) { return f.kind == Failure::Kind::Isolation; }));
     auto refused = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
         return f.kind == Failure::Kind::Isolation && f.refused_at_isolation;
     }));
-    auto cma = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
-        return f.kind == Failure::Kind::Cma;
-    }));
-    auto contig = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(), [](const Failure& f) {
-        return f.kind == Failure::Kind::ContigAlloc;
-    }));
+    auto cma = static_cast<size_t>(std::count_if(r.failures.begin(), r.failures.end(),
+                                                 [](const Failure& f) { return f.kind == Failure::Kind::Cma; }));
+    auto contig = static_cast<size_t>(std::count_if(
+        r.failures.begin(), r.failures.end(), [](const Failure& f) { return f.kind == Failure::Kind::ContigAlloc; }));
     std::string s;
     if (r.failures.size() > isolations + cma + contig)
         s = std::to_string(r.failures.size() - isolations - cma - contig) + " migration(s) failed";
@@ -393,10 +405,10 @@ std::string report_summary(const Report& r)
         return a.second.oldest_ns < b.second.oldest_ns;
     });
     const CulpritGroup& g = top->second.largest;
-    std::string as = g.origin != Origin::Unknown ? std::string(origin_description(g.origin))
-                                                 : std::string(cause_heading(g.cause));
-    s += "; " + pid_comm(top->first, comm_view(g.task.comm)) + " holds " +
-         std::to_string(top->second.pages) + " of them as " + as;
+    std::string as =
+        g.origin != Origin::Unknown ? std::string(origin_description(g.origin)) : std::string(cause_heading(g.cause));
+    s += "; " + pid_comm(top->first, comm_view(g.task.comm)) + " holds " + std::to_string(top->second.pages) +
+         " of them as " + as;
     std::string wall = format_wall_time(r, top->second.oldest_ns);
     if (wall.size() > 11) s += " since " + wall.substr(11, 8);
     s += ": " + short_action(g.cause, g.origin, g.exited_ns != 0);

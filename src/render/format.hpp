@@ -15,10 +15,10 @@
 
 namespace pintrace {
 
-std::string format_duration(uint64_t ns);       // "412 ms", "3.2 s", "2h14m"; past INT64_MAX "(out of range)"
+std::string format_duration(uint64_t ns);  // "412 ms", "3.2 s", "2h14m"; past INT64_MAX "(out of range)"
 // "2026-11-22 02:30:01.123 UTC"; "" without the trace's clocks or outside years 1970..9999.
 std::string format_wall_time(const Report& r, uint64_t monotonic_ns);
-std::string format_pfn(uint64_t pfn);           // "0x12345"
+std::string format_pfn(uint64_t pfn);  // "0x12345"
 std::string pid_comm(uint32_t pid, std::string_view comm);  // "pid 7 (fio)": how a process is named in prose
 std::string_view failure_kind_name(Failure::Kind kind);  // "migration", "isolation", "cma"
 std::string errno_name(int64_t negative_errno);  // -12 -> "ENOMEM"

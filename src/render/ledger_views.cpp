@@ -26,10 +26,10 @@ std::string owner_label(const Report& r, OwnerId id)
 
 Table pinners_table(const Report& r, const std::vector<PinnerRow>& rows, GroupBy group_by, size_t limit)
 {
-    std::string first = group_by == GroupBy::Pid      ? "PID"
-                        : group_by == GroupBy::Comm   ? "COMM"
-                        : group_by == GroupBy::Cgroup ? "CGROUP"
-                                                      : "CODE PATH";
+    std::string first = group_by == GroupBy::Pid    ? "PID" :
+                        group_by == GroupBy::Comm   ? "COMM" :
+                        group_by == GroupBy::Cgroup ? "CGROUP" :
+                                                      "CODE PATH";
     Table t;
     t.columns = {{first}, {"PAGES", true}, {"LONGTERM", true}, {"HELD FOR", true}, {"PINS/S", true}, {"WHO / HOW"}};
     for (size_t i = 0; i < rows.size() && (!limit || i < limit); ++i) {
@@ -37,19 +37,22 @@ Table pinners_table(const Report& r, const std::vector<PinnerRow>& rows, GroupBy
         char rate[32];
         std::snprintf(rate, sizeof rate, row.pins_per_s >= 10 ? "%.0f" : "%.1f", row.pins_per_s);
         std::string who;
-        if (group_by != GroupBy::Pid) who = row.processes == 1 ? "pid " + std::to_string(row.task.tgid) + " "
-                                                               : std::to_string(row.processes) + " processes, ";
+        if (group_by != GroupBy::Pid)
+            who = row.processes == 1 ? "pid " + std::to_string(row.task.tgid) + " " :
+                                       std::to_string(row.processes) + " processes, ";
         if (group_by != GroupBy::Comm) who += std::string(comm_view(row.task.comm)) + " ";
-        who += origin_description(row.origin) != "" && row.origin != Origin::Unknown
-                   ? std::string(origin_description(row.origin))
-                   : flag_string(row.flags, "|");
+        who += origin_description(row.origin) != "" && row.origin != Origin::Unknown ?
+                   std::string(origin_description(row.origin)) :
+                   flag_string(row.flags, "|");
         // An exited group that holds nothing let go of everything: nothing remains.
         if (row.all_exited && row.pages == 0)
             who += "; process exited";
         else if (row.all_exited && row.release_unseen)
-            who += "; process exited; released or not, unseen: a reference's release is invisible "
-                   "until its page is freed";
-        else if (row.all_exited) who += "; process exited, pins remain";
+            who +=
+                "; process exited; released or not, unseen: a reference's release is invisible "
+                "until its page is freed";
+        else if (row.all_exited)
+            who += "; process exited, pins remain";
         if (row.uncertain) who += "; events lost: may be fewer";
         t.add({row.key, std::to_string(row.pages), std::to_string(row.longterm_pages),
                row.oldest_ns ? format_duration(r.end_ns - std::min(r.end_ns, row.oldest_ns)) : "-", rate, who});
@@ -114,7 +117,8 @@ Table long_holds_table(const Report& r, const HolderFilter& filter, size_t limit
         row.pfns.insert(h.pfn);
     }
     std::vector<std::pair<OwnerId, Row>> rows(by_owner.begin(), by_owner.end());
-    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.longest > b.second.longest; });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const auto& a, const auto& b) { return a.second.longest > b.second.longest; });
     Table t;
     t.columns = {{"LONGEST", true}, {"PINS", true}, {"PAGES", true}, {"STILL HELD", true}, {"FIRST SINCE"}, {"HOLDER"}};
     for (size_t i = 0; i < rows.size() && (!limit || i < limit); ++i) {
@@ -148,8 +152,8 @@ void history_lines(Document& d, const Report& r, bool show_stacks)
 {
     for (const auto& e : r.history) {
         if (e.what == HistoryEntry::What::Snapshot) {
-            d.line(1, format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  snapshot (inferred, not traced): " +
-                          e.detail);
+            d.line(1, format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) +
+                          "  snapshot (inferred, not traced): " + e.detail);
             continue;
         }
         std::string line = format_clock(r, e.ts_ns) + "  " + format_pfn(e.pfn) + "  " + std::string(what_name(e.what)) +

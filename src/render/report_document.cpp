@@ -53,7 +53,8 @@ std::string process_details(const Report& r, OwnerId id, const TaskRef& task)
 void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<const StuckPage> pages,
                     const ReportView& view)
 {
-    auto groups = group_culprits(r, pages, f.head.ts_ns, view.failures.holders.empty() ? nullptr : &view.failures.holders);
+    auto groups =
+        group_culprits(r, pages, f.head.ts_ns, view.failures.holders.empty() ? nullptr : &view.failures.holders);
     for (size_t i = 0; i < groups.size(); ++i) {
         const CulpritGroup& g = groups[i];
         if (i == 0 || groups[i - 1].cause != g.cause) {
@@ -107,12 +108,13 @@ void inferred_groups(Document& d, const Report& r, std::span<const StuckPage> pa
     if (groups.empty()) return;
     size_t n = 0;
     for (const auto& g : groups) n += g.pfns.size();
-    d.line(2, "pinned before the trace, holder INFERRED from the snapshot at " + format_clock(r, r.snapshot->ts_ns) +
-                  " (not traced): " + std::to_string(n) + " page(s)",
+    d.line(2,
+           "pinned before the trace, holder INFERRED from the snapshot at " + format_clock(r, r.snapshot->ts_ns) +
+               " (not traced): " + std::to_string(n) + " page(s)",
            Document::Style::Strong);
     for (const auto& g : groups) {
-        d.line(3, std::string(confidence_word(g)) + ": " + std::to_string(g.pfns.size()) + " page(s), " +
-                      inferred_who(g));
+        d.line(3,
+               std::string(confidence_word(g)) + ": " + std::to_string(g.pfns.size()) + " page(s), " + inferred_who(g));
         for (uint32_t i : g.evidence) d.line(4, "evidence: " + r.snapshot->holders[i].evidence);
         d.line(4, "pfns: " + pfn_list(g.pfns));
         d.line(4, "next: " + inferred_next_step(g));
@@ -159,12 +161,14 @@ std::vector<std::string> recording_end_lines(const Report& r)
             stopped += ": events after " + format_wall_time(r, r.finish->end_ns) + " are missing";
         lines.push_back(stopped);
     } else if (f && f->sealed && f->blocks) {
-        lines.push_back("WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
-                        "stopped): it ends with a block written at " + format_wall_time(r, f->last_block_ns) +
-                        "; events after that are missing");
+        lines.push_back(
+            "WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
+            "stopped): it ends with a block written at " +
+            format_wall_time(r, f->last_block_ns) + "; events after that are missing");
     } else {
-        lines.push_back("WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
-                        "stopped): events near its end are missing");
+        lines.push_back(
+            "WARNING: the trace was not closed (the recorder was killed, crashed, or the machine "
+            "stopped): events near its end are missing");
     }
     if (r.finish && r.finish->skipped_runs)
         lines.push_back("WARNING: the kernel skipped " + std::to_string(r.finish->skipped_runs) +
@@ -187,7 +191,8 @@ std::vector<std::string> recording_end_lines(const Report& r)
 
 void header(Document& d, const Report& r)
 {
-    std::string h = "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
+    std::string h =
+        "pintrace report — kernel " + r.info.get("kernel_release", "?") + " on " + r.info.get("hostname", "?");
     if (auto start = r.info.get_u64("start_monotonic_ns")) {
         h += ", started " + format_wall_time(r, *start);
         if (r.finish && r.finish->end_ns > *start) h += ", " + format_duration(r.finish->end_ns - *start);
@@ -208,9 +213,10 @@ void header(Document& d, const Report& r)
         }
     }
     if (r.lost_total)
-        d.line(0, "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " + std::to_string(r.lost.size()) +
-                      " window(s); ownership in those windows is uncertain");
-    else d.line(0, "lost events: none");
+        d.line(0, "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " +
+                      std::to_string(r.lost.size()) + " window(s); ownership in those windows is uncertain");
+    else
+        d.line(0, "lost events: none");
     if (r.options.until_ns) d.line(0, "replayed up to --until " + format_clock(r, *r.options.until_ns));
     snapshot_header(d, r);
 }
@@ -228,22 +234,25 @@ void failures(Document& d, const Report& r, const ReportView& view)
         if (r.lost_between(r.first_ns, f.head.ts_ns))
             d.line(1, "note: events were lost before this failure; a holder may be missing");
         if (!f.pfns_observed) continue;
-        if (f.walk_truncated) d.line(1, "note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read");
+        if (f.walk_truncated)
+            d.line(1, "note: only the first " + std::to_string(f.pages.size()) + " stuck pages were read");
         culprit_groups(d, r, f, f.pages, view);
         if (view.failures.holders.empty()) inferred_groups(d, r, f.pages);
         if (f.held_in_range_total) {
             d.line(1, std::to_string(f.held_in_range_total) +
-                          (f.kind == Failure::Kind::Cma
-                               ? " page(s) held in the busy ranges (each keeps its range from being allocated):"
-                               : " more page(s) of the range are held (the kernel stops at the first busy one; "
-                                 "these would stop the next attempt):"));
+                          (f.kind == Failure::Kind::Cma ?
+                               " page(s) held in the busy ranges (each keeps its range from being allocated):" :
+                               " more page(s) of the range are held (the kernel stops at the first busy one; "
+                               "these would stop the next attempt):"));
             culprit_groups(d, r, f, f.held_in_range, view);
             if (view.failures.holders.empty()) {
                 inferred_groups(d, r, f.held_in_range);
                 if (auto pfns = held_without_candidate(f.held_in_range); !pfns.empty())
-                    d.line(2, std::to_string(pfns.size()) +
-                                  " page(s) held since before the trace (the snapshot's counts), no candidate "
-                                  "holder: " + pfn_list(pfns),
+                    d.line(2,
+                           std::to_string(pfns.size()) +
+                               " page(s) held since before the trace (the snapshot's counts), no candidate "
+                               "holder: " +
+                               pfn_list(pfns),
                            Document::Style::Strong);
             }
         }
@@ -251,9 +260,10 @@ void failures(Document& d, const Report& r, const ReportView& view)
         for (const auto& g : group_unexplained(r, f)) {
             std::vector<uint64_t> pfns;
             for (auto* p : g.pages) pfns.push_back(p->pfn);
-            d.line(2, std::string(cause_heading(g.cause)) + (g.why.empty() ? "" : ", " + g.why) + ": " +
-                          std::to_string(g.pages.size()) + " page(s) with no holder in the trace (" +
-                          std::string(cause_name(g.cause)) + "): " + pfn_list(pfns),
+            d.line(2,
+                   std::string(cause_heading(g.cause)) + (g.why.empty() ? "" : ", " + g.why) + ": " +
+                       std::to_string(g.pages.size()) + " page(s) with no holder in the trace (" +
+                       std::string(cause_name(g.cause)) + "): " + pfn_list(pfns),
                    Document::Style::Strong);
             d.line(3, "next: " + g.next);
         }
@@ -272,8 +282,8 @@ void pin_migrations(Document& d, const Report& r)
         d.line(1, format_wall_time(r, m.head.ts_ns) + "  pid " + std::to_string(m.head.task.tgid) + " (" +
                       std::string(comm_view(m.head.task.comm)) + "): " + std::to_string(m.moved) + " page(s) moved" +
                       (m.failed ? ", " + std::to_string(m.failed) +
-                                      " could not move, so the pin failed (see the longterm_pin failure)"
-                                : std::string(", then pinned")));
+                                      " could not move, so the pin failed (see the longterm_pin failure)" :
+                                  std::string(", then pinned")));
 }
 
 // Pages the snapshot found held and no release or free took back: held
@@ -284,7 +294,8 @@ void held_since_before(Document& d, const Report& r)
     const SnapshotSeed& s = *r.snapshot;
     std::string who;
     for (const auto& [pid, pages] : s.held_at_end_by_pid) {
-        auto h = std::find_if(s.holders.begin(), s.holders.end(), [&, pid = pid](const auto& x) { return x.pid == pid; });
+        auto h =
+            std::find_if(s.holders.begin(), s.holders.end(), [&, pid = pid](const auto& x) { return x.pid == pid; });
         who += (who.empty() ? "" : ", ") + std::string("pid ") + std::to_string(pid) + " (" + h->comm + ") " +
                std::to_string(pages);
     }
@@ -297,8 +308,8 @@ void holders(Document& d, const Report& r, const ReportView& view)
     auto rows = pinner_rows(r, view.pinners);
     size_t holding = std::count_if(rows.begin(), rows.end(), [](const PinnerRow& p) { return p.pages > 0; });
     d.blank();
-    std::string at = r.options.until_ns ? "at --until " + format_clock(r, r.end_ns)
-                                        : "at the end of the trace (" + format_clock(r, r.end_ns) + ")";
+    std::string at = r.options.until_ns ? "at --until " + format_clock(r, r.end_ns) :
+                                          "at the end of the trace (" + format_clock(r, r.end_ns) + ")";
     d.heading("WHO HOLDS PAGES " + at + ", by " + std::string(group_by_name(view.pinners.group_by)) + ": " +
               std::to_string(holding) + " holding, " + std::to_string(rows.size() - holding) + " released all");
     if (rows.empty()) {
@@ -317,8 +328,10 @@ void holders(Document& d, const Report& r, const ReportView& view)
     if (released.total() + held.total()) {
         d.blank();
         // Counted in pins and references, not in release records (one can end several).
-        d.heading("PIN DURATIONS: " + std::to_string(released.total()) + " pin(s) and reference(s) released during "
-                  "the trace, " + std::to_string(held.total()) + " still held (by age)");
+        d.heading("PIN DURATIONS: " + std::to_string(released.total()) +
+                  " pin(s) and reference(s) released during "
+                  "the trace, " +
+                  std::to_string(held.total()) + " still held (by age)");
         d.table(durations_table(released, held));
     }
     if (r.options.threshold_ns) {
@@ -336,8 +349,10 @@ void history(Document& d, const Report& r, const ReportView& view)
     for (uint64_t p : r.options.history_pfns) pfns += (pfns.empty() ? "" : ", ") + format_pfn(p);
     d.blank();
     d.heading("HISTORY OF PFN " + pfns + ": " + std::to_string(r.history.size()) + " event(s)");
-    if (r.history.empty()) d.line(1, "no grab, release, free or failure touched it during the trace");
-    else history_lines(d, r, view.show_stacks);
+    if (r.history.empty())
+        d.line(1, "no grab, release, free or failure touched it during the trace");
+    else
+        history_lines(d, r, view.show_stacks);
     for (uint64_t pfn : r.options.history_pfns) {
         auto it = r.history_holders.find(pfn);
         if (it == r.history_holders.end() || it->second.empty()) {

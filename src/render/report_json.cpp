@@ -72,8 +72,7 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     // Events lost while it was held: it may have been released unseen.
     bool certain = !r.holder_uncertain(h, f.head.ts_ns);
     j.field("source", "trace").field("confidence", certain ? "certain" : "uncertain").field("certain", certain);
-    j
-        .string_array("flags", flag_names(h.flags))
+    j.string_array("flags", flag_names(h.flags))
         .field("cause", cause_name(holder_cause(h)))
         .field("origin", origin_name(origin_of(kernel)))
         .field("count", h.count)
@@ -86,11 +85,12 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     bool reference = (h.flags & kFlagGet) && !(h.flags & kFlagPin);
     j.field("release_observable", !reference);
     if (reference) {
-        if (auto extra = page.extra_refs()) j.field("refcount_confirms", *extra > 0);
-        else j.key("refcount_confirms").null();
+        if (auto extra = page.extra_refs())
+            j.field("refcount_confirms", *extra > 0);
+        else
+            j.key("refcount_confirms").null();
     }
-    j
-        .field("stack_sampled", h.stack_sampled)
+    j.field("stack_sampled", h.stack_sampled)
         .string_array("stack", all)
         .string_array("kernel_stack", kernel)
         .string_array("user_stack", user)
@@ -223,7 +223,8 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
 void write_history(JsonWriter& j, const Report& r)
 {
     if (r.options.history_pfns.empty()) return;
-    static const char* what[] = {"grab", "release", "closed", "freed", "migration_failed", "isolation_busy", "snapshot"};
+    static const char* what[] = {"grab",           "release", "closed", "freed", "migration_failed",
+                                 "isolation_busy", "snapshot"};
     j.key("history").begin_object();
     j.key("pfns").begin_array();
     for (uint64_t p : r.options.history_pfns) j.value(p);
@@ -344,9 +345,13 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
         j.end_array();
     }
     if (f.kind == Failure::Kind::Cma) {
-        j.field("cma_area", f.cma_area).field("requested_pages", f.requested_pages).field("outcome_seen", f.outcome_seen);
-        if (f.cma_error) j.field("errno", errno_name(*f.cma_error));
-        else j.key("errno").null();
+        j.field("cma_area", f.cma_area)
+            .field("requested_pages", f.requested_pages)
+            .field("outcome_seen", f.outcome_seen);
+        if (f.cma_error)
+            j.field("errno", errno_name(*f.cma_error));
+        else
+            j.key("errno").null();
         j.field("busy_retries", f.busy_retries);
         j.key("busy_ranges").begin_array();
         for (const auto& range : f.ranges) j.begin_array().value(range.start).value(range.end).end_array();
@@ -383,12 +388,13 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
 
     j.key("unexplained").begin_array();
     for (const auto& g : group_unexplained(r, f))
-        for (const StuckPage* p : g.pages)
-        {
+        for (const StuckPage* p : g.pages) {
             j.begin_object().field("pfn", p->pfn);
             // An isolation failure's busy page: the kernel gave no counts.
-            if (p->counts_known) j.field("refcount", p->refcount).field("mapcount", p->mapcount);
-            else j.key("refcount").null().key("mapcount").null();
+            if (p->counts_known)
+                j.field("refcount", p->refcount).field("mapcount", p->mapcount);
+            else
+                j.key("refcount").null().key("mapcount").null();
             j.field("cause", cause_name(p->cause))
                 .field("not_movable_because", g.why)
                 .string_array("page_flags", r.info.page_flag_names(p->page_flags))

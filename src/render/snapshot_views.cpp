@@ -5,11 +5,11 @@
 #include <cstdio>
 
 #include "render/format.hpp"
-#include "util/hex.hpp"
 #include "render/json_sections.hpp"
 #include "render/json_writer.hpp"
 #include "render/safe_text.hpp"
 #include "render/table.hpp"
+#include "util/hex.hpp"
 
 namespace pintrace {
 namespace {
@@ -20,8 +20,10 @@ std::string size_of(uint64_t pages)
 {
     char b[32];
     double mib = static_cast<double>(pages) * 4096 / (1024.0 * 1024);
-    if (mib >= 1024) std::snprintf(b, sizeof b, "%.1f GiB", mib / 1024);
-    else std::snprintf(b, sizeof b, "%.1f MiB", mib);
+    if (mib >= 1024)
+        std::snprintf(b, sizeof b, "%.1f GiB", mib / 1024);
+    else
+        std::snprintf(b, sizeof b, "%.1f MiB", mib);
     return b;
 }
 
@@ -51,12 +53,13 @@ std::string render_candidates_text(const OwnerScan& owners, const std::string& i
                pfn_list(owners.unowned, 6, owners.unowned.size()) + "\n";
     for (const auto& n : owners.notes) out += indent + "note: " + n + "\n";
     char line[200];
-    std::snprintf(line, sizeof line, "%s(%s; %" PRIu64 " processes searched, %" PRIu64 " unreadable, %" PRIu64
-                                     " pagemap entries, %.2f s)\n",
+    std::snprintf(line, sizeof line,
+                  "%s(%s; %" PRIu64 " processes searched, %" PRIu64 " unreadable, %" PRIu64
+                  " pagemap entries, %.2f s)\n",
                   indent.c_str(),
-                  owners.method == OwnerMethod::ReverseMap    ? "from the pages: reverse map"
-                  : owners.method == OwnerMethod::PagemapWalk ? "every process's pagemap walked"
-                                                              : "long-term pin holders only",
+                  owners.method == OwnerMethod::ReverseMap  ? "from the pages: reverse map" :
+                  owners.method == OwnerMethod::PagemapWalk ? "every process's pagemap walked" :
+                                                              "long-term pin holders only",
                   owners.processes, owners.processes_unreadable, owners.pages_walked, owners.seconds);
     // Candidates' comm and exe are any bytes their processes chose.
     return printable(out + line, true);
@@ -69,7 +72,8 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
     if (r.cma) {
         out += "CMA AREA " + r.cma->name + ":";
         for (const auto& s : r.cma->spans)
-            out += " pfn " + format_pfn(s.start) + "-" + format_pfn(s.end - 1) + " (" + std::to_string(s.pages()) + " pages)";
+            out += " pfn " + format_pfn(s.start) + "-" + format_pfn(s.end - 1) + " (" + std::to_string(s.pages()) +
+                   " pages)";
         out += ", range from " + r.cma->range_source + "\n ";
         for (const auto& [file, value] : r.cma->sysfs) out += " " + file + " " + value;
         out += "\n";
@@ -86,8 +90,9 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
         for (size_t i = 0; i < kPageClassCount; ++i) {
             auto cls = static_cast<PageClass>(i);
             if (!sum.counts[i]) continue;
-            std::snprintf(line, sizeof line, "%.1f%%", 100.0 * static_cast<double>(sum.counts[i]) /
-                                                           static_cast<double>(std::max<uint64_t>(1, sum.pages())));
+            std::snprintf(
+                line, sizeof line, "%.1f%%",
+                100.0 * static_cast<double>(sum.counts[i]) / static_cast<double>(std::max<uint64_t>(1, sum.pages())));
             t.add({std::string(class_name(cls)), std::to_string(sum.counts[i]), line,
                    blocks_migration(cls) ? "yes" : "no", std::string(class_description(cls))});
         }
@@ -128,8 +133,7 @@ std::string render_snapshot_text(const SnapshotResult& r, const OwnerScan* owner
             if (++shown > 20) break;
             out += "  " + hex(p.state.pfn) + "  " + std::string(class_name(p.verdict.cls)) + ": " + p.verdict.why +
                    "  [" + kpf_string(p.state.flags) + "]";
-            if (p.state.migratetype)
-                out += " " + std::string(r.pageblocks.name(*p.state.migratetype)) + " pageblock";
+            if (p.state.migratetype) out += " " + std::string(r.pageblocks.name(*p.state.migratetype)) + " pageblock";
             out += "\n";
         }
     }
@@ -185,8 +189,10 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
         for (const auto& [file, value] : r.cma->sysfs) {
             uint64_t v = 0;
             auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-            if (ec == std::errc() && p == value.data() + value.size() && !value.empty()) j.field(file, v);
-            else j.field(file, value);
+            if (ec == std::errc() && p == value.data() + value.size() && !value.empty())
+                j.field(file, v);
+            else
+                j.field(file, value);
         }
         j.end_object().end_object();
     }
@@ -195,7 +201,8 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
         j.begin_object().field("label", s.span.label).field("start_pfn", s.span.start).field("end_pfn", s.span.end);
         j.field("pages", s.summary.pages()).field("blocking", s.summary.blocking());
         j.key("classes").begin_object();
-        for (size_t i = 0; i < kPageClassCount; ++i) j.field(class_name(static_cast<PageClass>(i)), s.summary.counts[i]);
+        for (size_t i = 0; i < kPageClassCount; ++i)
+            j.field(class_name(static_cast<PageClass>(i)), s.summary.counts[i]);
         j.end_object().key("examples").begin_object();
         for (size_t i = 0; i < kPageClassCount; ++i) {
             if (s.summary.examples[i].empty()) continue;
@@ -218,7 +225,10 @@ std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owner
     }
     j.end_array().key("suspicious").begin_array();
     for (const auto& p : r.suspicious) {
-        j.begin_object().field("pfn", p.state.pfn).field("class", class_name(p.verdict.cls)).field("why", p.verdict.why);
+        j.begin_object()
+            .field("pfn", p.state.pfn)
+            .field("class", class_name(p.verdict.cls))
+            .field("why", p.verdict.why);
         j.field("flags", kpf_string(p.state.flags)).field("zone", p.zone);
         if (p.state.refcount) j.field("refcount", *p.state.refcount);
         if (p.state.mapcount) j.field("mapcount", *p.state.mapcount);

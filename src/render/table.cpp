@@ -26,8 +26,10 @@ std::string Table::text(const std::string& indent) const
             std::string v = cell(c);
             bool last = c + 1 == columns.size();
             size_t pad = width[c] - std::min(width[c], v.size());
-            if (columns[c].right) out += std::string(pad, ' ') + v;
-            else out += last ? v : v + std::string(pad, ' ');
+            if (columns[c].right)
+                out += std::string(pad, ' ') + v;
+            else
+                out += last ? v : v + std::string(pad, ' ');
             if (!last) out += "  ";
         }
         while (!out.empty() && out.back() == ' ') out.pop_back();

@@ -34,7 +34,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-
 std::string read_whole(const char* path)
 {
     std::string out;
@@ -71,13 +70,15 @@ KernelFacts read_kernel_facts()
     KernelFacts k;
     k.mem_section = find_kallsyms_symbol(read_whole("/proc/kallsyms"), "mem_section");
     if (!k.mem_section) {
-        k.why_not = "migratetype of the pageblock: its bits hang off the kernel's mem_section table, which "
-                    "/proc/kallsyms does not name on this kernel (data symbols need CONFIG_KALLSYMS_ALL)";
+        k.why_not =
+            "migratetype of the pageblock: its bits hang off the kernel's mem_section table, which "
+            "/proc/kallsyms does not name on this kernel (data symbols need CONFIG_KALLSYMS_ALL)";
         return k;
     }
     BtfPtr b(btf__load_vmlinux_btf());
-    if (b) k.layout = PageblockLayout::from_enums(enumerators(b.get(), "migratetype"),
-                                                  enumerators(b.get(), "pageblock_bits"));
+    if (b)
+        k.layout =
+            PageblockLayout::from_enums(enumerators(b.get(), "migratetype"), enumerators(b.get(), "pageblock_bits"));
     if (auto order = parse_pageblock_order(read_whole("/proc/pagetypeinfo"))) k.layout.order = *order;
     return k;
 }
@@ -154,8 +155,8 @@ Result<std::unique_ptr<BpfRefcounts>> BpfRefcounts::open()
         // More blocks per run than the program has room for, or bits that do not fit its u16.
         r->mem_section_ = 0;
         bss->mem_section_sym = 0;
-        r->no_migratetype_ = "migratetype of the pageblock: pageblock order " + std::to_string(k.layout.order) +
-                             " is not supported";
+        r->no_migratetype_ =
+            "migratetype of the pageblock: pageblock order " + std::to_string(k.layout.order) + " is not supported";
     }
     // One empty run: finds out now whether test runs work here, and fills
     // in the layout the program found (pincount_field()).
@@ -172,10 +173,7 @@ size_t BpfRefcounts::run_pages()
     return sizeof(Bss::op[0]);  // one byte per page
 }
 
-unsigned BpfRefcounts::slots()
-{
-    return sizeof(Bss::op) / sizeof(Bss::op[0]);
-}
+unsigned BpfRefcounts::slots() { return sizeof(Bss::op) / sizeof(Bss::op[0]); }
 
 size_t BpfRefcounts::pageblocks_in(uint64_t start, size_t n) const
 {

@@ -16,24 +16,24 @@
 
 namespace pintrace::snapshot {
 
-inline constexpr int32_t kNoPage = SNAP_NONE;          // no readable struct page
-inline constexpr uint16_t kNoBlock = SNAP_NO_BLOCK;     // pageblock bits unreadable
-inline constexpr uint64_t kNoHead = SNAP_NO_HEAD;       // a tail page whose head was not found
+inline constexpr int32_t kNoPage = SNAP_NONE;  // no readable struct page
+inline constexpr uint16_t kNoBlock = SNAP_NO_BLOCK;  // pageblock bits unreadable
+inline constexpr uint64_t kNoHead = SNAP_NO_HEAD;  // a tail page whose head was not found
 
 // What to read for one page of a run (bpf/snapshot.h enum snap_op).
 enum class PageOp : uint8_t {
-    Skip = SNAP_SKIP,    // free, hole, or a tail page whose head was read already
+    Skip = SNAP_SKIP,  // free, hole, or a tail page whose head was read already
     Small = SNAP_SMALL,  // refcount and mapcount
-    Head = SNAP_HEAD,    // a folio head: also the folio's order and pin count
-    Tail = SNAP_TAIL,    // a tail whose head is not in the run: read its head
+    Head = SNAP_HEAD,  // a folio head: also the folio's order and pin count
+    Tail = SNAP_TAIL,  // a tail whose head is not in the run: read its head
 };
 
 // One page as the BPF program read it.
 struct BpfPage {
     int32_t refcount = kNoPage;
-    int32_t mapcount = 0;                // _mapcount + 1: a typed page (slab, buddy, ...) reads < 0
-    std::optional<int32_t> pincount;     // Head/Tail, where the kernel keeps one for the folio's order
-    uint8_t order = 0;                   // Head/Tail
+    int32_t mapcount = 0;  // _mapcount + 1: a typed page (slab, buddy, ...) reads < 0
+    std::optional<int32_t> pincount;  // Head/Tail, where the kernel keeps one for the folio's order
+    uint8_t order = 0;  // Head/Tail
 };
 
 // Time spent opening, for the benchmark.

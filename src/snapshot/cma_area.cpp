@@ -62,7 +62,8 @@ std::vector<std::string> cma_area_names(const std::string& root)
     return names;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> read_cma_sysfs(const std::string& name, const std::string& root)
+Result<std::vector<std::pair<std::string, std::string>>> read_cma_sysfs(const std::string& name,
+                                                                        const std::string& root)
 {
     std::string dir = root + "/sys/kernel/mm/cma/" + name;
     struct stat st;
@@ -80,8 +81,10 @@ std::vector<PfnSpan> cma_block_runs(uint64_t first_pfn, std::span<const int> typ
     for (size_t i = 0; i < types.size(); ++i) {
         if (cma_value < 0 || types[i] != cma_value) continue;
         uint64_t start = first_pfn + (uint64_t{i} << order), end = start + (uint64_t{1} << order);
-        if (!runs.empty() && runs.back().end == start) runs.back().end = end;
-        else runs.push_back({start, end, ""});
+        if (!runs.empty() && runs.back().end == start)
+            runs.back().end = end;
+        else
+            runs.push_back({start, end, ""});
     }
     return runs;
 }
@@ -94,16 +97,17 @@ Result<std::vector<PfnSpan>> pick_area_runs(const std::vector<PfnSpan>& runs, ui
     std::vector<PfnSpan> out;
     if (areas == 1) {
         if (sum != total_pages)
-            return make_error("CMA area " + name + ": " + std::to_string(sum) + " pages of MIGRATE_CMA pageblocks, but total_pages says " +
-                              std::to_string(total_pages) + " (part of the area isolated by an allocation running now?)");
+            return make_error("CMA area " + name + ": " + std::to_string(sum) +
+                              " pages of MIGRATE_CMA pageblocks, but total_pages says " + std::to_string(total_pages) +
+                              " (part of the area isolated by an allocation running now?)");
         out = runs;
     } else {
         for (const auto& r : runs)
             if (r.pages() == total_pages) out.push_back(r);
         if (out.size() != 1)
-            return make_error("CMA area " + name + ": " + std::to_string(out.size()) + " runs of MIGRATE_CMA pageblocks of " +
-                              std::to_string(total_pages) + " pages among " + std::to_string(areas) +
-                              " areas: the pageblocks cannot tell which is " + name +
+            return make_error("CMA area " + name + ": " + std::to_string(out.size()) +
+                              " runs of MIGRATE_CMA pageblocks of " + std::to_string(total_pages) + " pages among " +
+                              std::to_string(areas) + " areas: the pageblocks cannot tell which is " + name +
                               " (CONFIG_CMA_DEBUGFS would: /sys/kernel/debug/cma/" + name + "/base_pfn)");
     }
     for (auto& r : out) r.label = "cma " + name;
@@ -130,13 +134,17 @@ Result<CmaArea> locate_cma_area(const std::string& name, BpfRefcounts* bpf, cons
     const std::string* total_text = area.counter("total_pages");
     auto total = total_text ? number(*total_text) : std::nullopt;
     if (!total || !*total)
-        return make_error("CMA area " + name + ": no debugfs (CONFIG_CMA_DEBUGFS) and no total_pages in /sys/kernel/mm/cma/" +
-                          name + " (before 6.14): its range cannot be found");
-    if (!bpf) return make_error("CMA area " + name + ": without debugfs its range comes from the pageblocks, which needs BPF");
+        return make_error("CMA area " + name +
+                          ": no debugfs (CONFIG_CMA_DEBUGFS) and no total_pages in /sys/kernel/mm/cma/" + name +
+                          " (before 6.14): its range cannot be found");
+    if (!bpf)
+        return make_error("CMA area " + name +
+                          ": without debugfs its range comes from the pageblocks, which needs BPF");
     if (!bpf->migratetype_visible() || bpf->pageblocks().cma < 0)
-        return make_error("CMA area " + name + ": without debugfs its range comes from the pageblocks' migratetype, not visible here: " +
-                          (bpf->migratetype_visible() ? std::string("this kernel has no MIGRATE_CMA")
-                                                      : bpf->migratetype_unavailable()));
+        return make_error("CMA area " + name +
+                          ": without debugfs its range comes from the pageblocks' migratetype, not visible here: " +
+                          (bpf->migratetype_visible() ? std::string("this kernel has no MIGRATE_CMA") :
+                                                        bpf->migratetype_unavailable()));
     // Where to look: node N for hugetlb_cma's hugetlbN, else all RAM.
     std::vector<PfnSpan> where;
     int node = -1;
@@ -170,8 +178,10 @@ Result<CmaArea> locate_cma_area(const std::string& name, BpfRefcounts* bpf, cons
             std::vector<int> types;
             for (uint16_t raw : blocks) types.push_back(raw == kNoBlock ? -1 : layout.decode(raw));
             for (auto& r : cma_block_runs(start, types, layout.cma, layout.order)) {
-                if (!runs.empty() && runs.back().end == r.start) runs.back().end = r.end;
-                else runs.push_back(r);
+                if (!runs.empty() && runs.back().end == r.start)
+                    runs.back().end = r.end;
+                else
+                    runs.push_back(r);
             }
             start += n;
         }

@@ -28,19 +28,19 @@ struct PinnedRange {
 
 // What an fd's fdinfo added.
 struct FdReading {
-    std::string detail;               // "exported by udmabuf, 2097152 bytes"; "" when nothing to add
+    std::string detail;  // "exported by udmabuf, 2097152 bytes"; "" when nothing to add
     std::vector<PinnedRange> ranges;  // empty: it pins memory without saying which
-    std::string note;                 // what it could not tell ("ring busy: retry"), for the scan's notes
+    std::string note;  // what it could not tell ("ring busy: retry"), for the scan's notes
 };
 
 struct HolderFdKind {
-    std::string_view name;                        // "vfio_container": tests, notes
+    std::string_view name;  // "vfio_container": tests, notes
     bool (*recognises)(std::string_view target);  // the fd's readlink
-    Origin origin;                                // what the report calls its pins
+    Origin origin;  // what the report calls its pins
     // In evidence: "holds a VFIO container fd 5 (...)", "io_uring fd 5 has registered buffer 0".
     std::string_view article;  // "a", "an"
-    std::string_view noun;     // "VFIO container"
-    std::string_view pins;     // "its DMA mappings are long-term pins"
+    std::string_view noun;  // "VFIO container"
+    std::string_view pins;  // "its DMA mappings are long-term pins"
     // Null: the target says all. Else reads /proc/PID/fdinfo/N; nullopt
     // means the fd holds nothing after all (a dma-buf of another exporter).
     std::optional<FdReading> (*read_fdinfo)(std::string_view fdinfo) = nullptr;
@@ -59,7 +59,7 @@ struct IoUringBuffer {
     uint64_t len = 0;
 };
 struct IoUringInfo {
-    uint32_t user_bufs = 0;              // "UserBufs:" count
+    uint32_t user_bufs = 0;  // "UserBufs:" count
     std::vector<IoUringBuffer> buffers;  // listed only when the kernel got the ring's lock
 };
 std::optional<IoUringInfo> parse_io_uring_fdinfo(std::string_view text);
@@ -69,7 +69,7 @@ std::optional<IoUringInfo> parse_io_uring_fdinfo(std::string_view text);
 struct DmaBufInfo {
     uint64_t size = 0;
     std::string exporter;  // "udmabuf", "i915", "system" (a DMA heap), ...
-    std::string name;      // set by DMA_BUF_SET_NAME; often empty
+    std::string name;  // set by DMA_BUF_SET_NAME; often empty
 };
 std::optional<DmaBufInfo> parse_dma_buf_fdinfo(std::string_view text);
 

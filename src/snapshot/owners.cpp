@@ -203,7 +203,6 @@ std::map<uint64_t, std::string> registered_pins(const OwnerScan& scan)
     return out;
 }
 
-
 std::string_view method_name(OwnerMethod m)
 {
     switch (m) {
@@ -233,12 +232,18 @@ std::vector<RdmaMr> parse_rdma_mr(std::string_view text, size_t* bad_lines)
             errno = 0;
             uint64_t n = std::strtoull(v.c_str(), &end, 0);
             bool number = errno == 0 && end && *end == '\0' && !v.empty();
-            if (k == "dev") mr.dev = v;
-            else if (k == "comm") mr.comm = v;
-            else if (k == "mrn") ok = number, mr.mrn = static_cast<uint32_t>(n);
-            else if (k == "mrlen") ok = number, mr.len = n, has_len = true;
-            else if (k == "iova") ok = number, mr.iova = n;
-            else if (k == "pid") ok = number, mr.pid = static_cast<uint32_t>(n);
+            if (k == "dev")
+                mr.dev = v;
+            else if (k == "comm")
+                mr.comm = v;
+            else if (k == "mrn")
+                ok = number, mr.mrn = static_cast<uint32_t>(n);
+            else if (k == "mrlen")
+                ok = number, mr.len = n, has_len = true;
+            else if (k == "iova")
+                ok = number, mr.iova = n;
+            else if (k == "pid")
+                ok = number, mr.pid = static_cast<uint32_t>(n);
             // rkey, lkey, pdn, and what later versions add: not needed.
         }
         if (!ok || !has_len || mr.dev.empty()) {
@@ -282,7 +287,8 @@ std::vector<MappedRun> runs_from_hits(const std::vector<Vma>& maps, std::vector<
     std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.vaddr < b.vaddr; });
     std::vector<MappedRun> runs;
     for (const auto& h : hits) {
-        auto it = std::find_if(maps.begin(), maps.end(), [&](const Vma& v) { return h.vaddr >= v.start && h.vaddr < v.end; });
+        auto it =
+            std::find_if(maps.begin(), maps.end(), [&](const Vma& v) { return h.vaddr >= v.start && h.vaddr < v.end; });
         Vma v = it != maps.end() ? *it : Vma{h.vaddr, h.vaddr + kPage, "?", "(gone from maps)"};
         if (runs.empty() || runs.back().vma.start != v.start) runs.push_back(MappedRun{v, std::nullopt, {}});
         runs.back().hits.push_back(h);
@@ -336,8 +342,8 @@ struct Query {
 // address says whether the page is really there (a forked child shares the
 // parent's anon_vma but may hold its own copy). If the reverse map fails,
 // the method becomes the walk and nothing is returned.
-std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const RmapLookup& rmap,
-                                                        const std::string& proc, uint32_t self, OwnerScan& scan)
+std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const RmapLookup& rmap, const std::string& proc,
+                                                        uint32_t self, OwnerScan& scan)
 {
     std::map<uint32_t, std::vector<Hit>> hits_by_pid;
     std::map<uint32_t, Fd> pagemaps;
@@ -352,8 +358,10 @@ std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const Rm
         }
         ++scan.rmap_pages;
         scan.rmap_mappers += pm->mappers.size();
-        if (pm->kind == RmapKind::Ksm) ++ksm;
-        else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File) ++not_mapped;
+        if (pm->kind == RmapKind::Ksm)
+            ++ksm;
+        else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File)
+            ++not_mapped;
         truncated += pm->truncated;
         no_head += pm->no_head;
         for (const auto& m : pm->mappers) {
@@ -381,10 +389,11 @@ std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const Rm
                 hits.push_back({m.vaddr, pfn});
         }
     }
-    scan.notes.push_back("mappers found from the pages through the kernel's reverse map (BPF, read without its "
-                         "locks), each confirmed by one /proc/PID/pagemap read: " +
-                         std::to_string(scan.rmap_pages) + " page(s), " + std::to_string(scan.rmap_mappers) +
-                         " mapping(s) found, " + std::to_string(scan.rmap_unconfirmed) + " not confirmed");
+    scan.notes.push_back(
+        "mappers found from the pages through the kernel's reverse map (BPF, read without its "
+        "locks), each confirmed by one /proc/PID/pagemap read: " +
+        std::to_string(scan.rmap_pages) + " page(s), " + std::to_string(scan.rmap_mappers) + " mapping(s) found, " +
+        std::to_string(scan.rmap_unconfirmed) + " not confirmed");
     if (truncated)
         scan.notes.push_back(std::to_string(truncated) +
                              " page(s) have more mappers than were searched (widely shared file pages): their list "
@@ -439,10 +448,10 @@ void scan_holder_fds(const ProcessDir& p, const Query& q, OwnerScan& scan, Proce
         for (auto& range : reading.ranges) {
             MappedRun run;
             run.vma = Vma{range.addr, range.addr + range.len, "", ""};
-            scan.pages_walked += walk_pagemap(p.pagemap, range.addr, range.addr + range.len,
-                                              [&](uint64_t va, uint64_t pfn) {
-                                                  if (q.in_range(pfn)) run.hits.push_back({va, pfn});
-                                              });
+            scan.pages_walked +=
+                walk_pagemap(p.pagemap, range.addr, range.addr + range.len, [&](uint64_t va, uint64_t pfn) {
+                    if (q.in_range(pfn)) run.hits.push_back({va, pfn});
+                });
             run.pinned_by = PinnedBy{fd, kind, std::move(range)};
             found.runs.push_back(std::move(run));
         }
@@ -523,9 +532,11 @@ void add_rdma_evidence(uint32_t pid, const ProcessFinds& found, const RdmaRegion
         c.evidence.push_back(std::move(covered));
     }
     if (rdma.listed)
-        c.evidence.push_back(Evidence{"rdma lists " + std::to_string(regions) + " memory region(s) of " +
-                                          std::to_string(bytes) + " bytes for it",
-                                      {}, true, Origin::Rdma});
+        c.evidence.push_back(Evidence{
+            "rdma lists " + std::to_string(regions) + " memory region(s) of " + std::to_string(bytes) + " bytes for it",
+            {},
+            true,
+            Origin::Rdma});
 }
 
 // The candidate one process makes: what it maps or pinned, then its
@@ -590,10 +601,10 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
         rmap_hits = mappers_from_pages(q, options.rmap, proc, self, scan);
     } else if (!pfns.empty()) {
         scan.method = OwnerMethod::PagemapWalk;
-        scan.notes.push_back("mappers found by walking every process's /proc/PID/pagemap (proportional to mapped "
-                             "memory)" +
-                             (options.rmap_unavailable.empty() ? std::string()
-                                                               : ": no reverse map, " + options.rmap_unavailable));
+        scan.notes.push_back(
+            "mappers found by walking every process's /proc/PID/pagemap (proportional to mapped "
+            "memory)" +
+            (options.rmap_unavailable.empty() ? std::string() : ": no reverse map, " + options.rmap_unavailable));
     }
     bool walk = scan.method == OwnerMethod::PagemapWalk;
 
@@ -619,7 +630,8 @@ OwnerScan find_owners(const std::set<uint64_t>& pfns, uint64_t range_start, uint
             add_mapped_by_rmap(p, std::move(it->second), found);
             rmap_hits.erase(it);
         }
-        bool any = std::any_of(found.runs.begin(), found.runs.end(), [](const MappedRun& r) { return !r.hits.empty(); });
+        bool any =
+            std::any_of(found.runs.begin(), found.runs.end(), [](const MappedRun& r) { return !r.hits.empty(); });
         if (any || !found.held.empty()) finds.emplace(pid, std::move(found));
     }
 

@@ -27,7 +27,7 @@ namespace pintrace::snapshot {
 struct Vma {
     uint64_t start = 0, end = 0;
     std::string perms;  // "rw-p"
-    std::string path;   // "" anonymous, "[heap]", a file
+    std::string path;  // "" anonymous, "[heap]", a file
 };
 std::vector<Vma> parse_maps(std::string_view text);
 
@@ -52,7 +52,8 @@ enum class Confidence { Likely, Possible };
 std::string_view confidence_word(Confidence c);
 
 struct Evidence {
-    std::string what;  // "io_uring fd 5 has registered buffer 0 (0x7f..., 65536 bytes; ...) on 2 pages", "maps 1 page at ..."
+    std::string
+        what;  // "io_uring fd 5 has registered buffer 0 (0x7f..., 65536 bytes; ...) on 2 pages", "maps 1 page at ..."
     std::vector<uint64_t> pfns;
     bool long_term = false;  // says the holder pins long-term (a holder fd: holder_fds.hpp), not just maps
     Origin origin = Origin::Unknown;  // what takes the pin; Unknown for a mapping
@@ -73,23 +74,23 @@ struct Candidate {
 
 // How the mappers of the pages asked about were found.
 enum class OwnerMethod {
-    None,         // no pages asked about
-    ReverseMap,   // from each page (BPF), each answer confirmed by one pagemap read
+    None,  // no pages asked about
+    ReverseMap,  // from each page (BPF), each answer confirmed by one pagemap read
     PagemapWalk,  // every process's whole pagemap: proportional to mapped memory
 };
 std::string_view method_name(OwnerMethod m);  // "rmap", "pagemap_walk", "none"
 
 struct OwnerScan {
     std::vector<Candidate> candidates;  // likely first, then by pages
-    std::vector<uint64_t> unowned;      // asked-about pfns no process maps or registered
+    std::vector<uint64_t> unowned;  // asked-about pfns no process maps or registered
     OwnerMethod method = OwnerMethod::None;
     uint64_t processes = 0;
     uint64_t processes_unreadable = 0;  // exited meanwhile, or no permission
-    uint64_t pages_walked = 0;          // pagemap entries read
-    uint64_t rmap_pages = 0;            // pages walked from, through the reverse map
-    uint64_t rmap_mappers = 0;          // (task, address) answers it gave
-    uint64_t rmap_unconfirmed = 0;      // answers pagemap did not confirm (stale, or a forked copy)
-    std::vector<std::string> notes;     // what it could not see, and which method was used
+    uint64_t pages_walked = 0;  // pagemap entries read
+    uint64_t rmap_pages = 0;  // pages walked from, through the reverse map
+    uint64_t rmap_mappers = 0;  // (task, address) answers it gave
+    uint64_t rmap_unconfirmed = 0;  // answers pagemap did not confirm (stale, or a forked copy)
+    std::vector<std::string> notes;  // what it could not see, and which method was used
     double seconds = 0;
 };
 
@@ -162,7 +163,7 @@ struct PageHolderNow {
     std::string comm;
     Confidence confidence = Confidence::Possible;
     Origin origin = Origin::Unknown;  // of the evidence that makes it likely
-    bool named_by_fd = false;         // its fd names this page as pinned (an io_uring buffer)
+    bool named_by_fd = false;  // its fd names this page as pinned (an io_uring buffer)
 };
 std::vector<PageHolderNow> holders_now(const OwnerScan& scan, uint64_t pfn);
 
@@ -184,7 +185,7 @@ struct PinnedBy {
     PinnedRange range;
 };
 struct MappedRun {
-    Vma vma;                           // the mapping (a pinned range: the range)
+    Vma vma;  // the mapping (a pinned range: the range)
     std::optional<PinnedBy> pinned_by;  // set: a long-term pin, not just a mapping
     std::vector<Hit> hits;
 };

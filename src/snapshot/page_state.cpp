@@ -10,16 +10,36 @@ namespace pintrace::snapshot {
 std::string kpf_string(uint64_t flags)
 {
     static constexpr std::pair<unsigned, const char*> kNames[] = {
-        {kKpfLocked, "locked"},     {kKpfReferenced, "referenced"}, {kKpfUptodate, "uptodate"},
-        {kKpfDirty, "dirty"},       {kKpfLru, "lru"},               {kKpfActive, "active"},
-        {kKpfSlab, "slab"},         {kKpfWriteback, "writeback"},   {kKpfReclaim, "reclaim"},
-        {kKpfBuddy, "buddy"},       {kKpfMmap, "mmap"},             {kKpfAnon, "anon"},
-        {kKpfSwapcache, "swapcache"}, {kKpfSwapbacked, "swapbacked"}, {kKpfCompoundHead, "compound_head"},
-        {kKpfCompoundTail, "compound_tail"}, {kKpfHuge, "huge"},    {kKpfUnevictable, "unevictable"},
-        {kKpfHwpoison, "hwpoison"}, {kKpfNopage, "nopage"},         {kKpfKsm, "ksm"},
-        {kKpfThp, "thp"},           {kKpfOffline, "offline"},       {kKpfZeroPage, "zero_page"},
-        {kKpfIdle, "idle"},         {kKpfPgtable, "pgtable"},       {kKpfReserved, "reserved"},
-        {kKpfMlocked, "mlocked"},   {kKpfPrivate, "private"},       {kKpfPrivate2, "private_2"},
+        {kKpfLocked, "locked"},
+        {kKpfReferenced, "referenced"},
+        {kKpfUptodate, "uptodate"},
+        {kKpfDirty, "dirty"},
+        {kKpfLru, "lru"},
+        {kKpfActive, "active"},
+        {kKpfSlab, "slab"},
+        {kKpfWriteback, "writeback"},
+        {kKpfReclaim, "reclaim"},
+        {kKpfBuddy, "buddy"},
+        {kKpfMmap, "mmap"},
+        {kKpfAnon, "anon"},
+        {kKpfSwapcache, "swapcache"},
+        {kKpfSwapbacked, "swapbacked"},
+        {kKpfCompoundHead, "compound_head"},
+        {kKpfCompoundTail, "compound_tail"},
+        {kKpfHuge, "huge"},
+        {kKpfUnevictable, "unevictable"},
+        {kKpfHwpoison, "hwpoison"},
+        {kKpfNopage, "nopage"},
+        {kKpfKsm, "ksm"},
+        {kKpfThp, "thp"},
+        {kKpfOffline, "offline"},
+        {kKpfZeroPage, "zero_page"},
+        {kKpfIdle, "idle"},
+        {kKpfPgtable, "pgtable"},
+        {kKpfReserved, "reserved"},
+        {kKpfMlocked, "mlocked"},
+        {kKpfPrivate, "private"},
+        {kKpfPrivate2, "private_2"},
     };
     std::string out;
     for (auto [bit, name] : kNames) {
@@ -117,8 +137,8 @@ Classified classify(const PageState& p, bool explain)
             if (std::string n = counts(); !n.empty()) why += "; " + n;
             return why;
         });
-    const uint64_t kernel_flags = kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) | kpf(kKpfOffline) |
-                                  kpf(kKpfZeroPage) | kpf(kKpfHwpoison);
+    const uint64_t kernel_flags =
+        kpf(kKpfSlab) | kpf(kKpfPgtable) | kpf(kKpfReserved) | kpf(kKpfOffline) | kpf(kKpfZeroPage) | kpf(kKpfHwpoison);
     if (p.refcount) {
         if (*p.refcount == 0 && !(f & kernel_flags))
             return set(PageClass::Free, text("refcount 0 (free, e.g. on a per-CPU list)"));
@@ -178,7 +198,8 @@ PageblockLayout PageblockLayout::from_enums(const std::vector<std::pair<std::str
         if (name == "__NR_PAGEBLOCK_BITS") raw_count = value;
         if (name == "PB_migrate_isolate") l.isolate_bit = value;
     }
-    if (count > 0) l.bits = static_cast<unsigned>(count);
+    if (count > 0)
+        l.bits = static_cast<unsigned>(count);
     else if (raw_count > 0) {
         // 6.16+: #define NR_PAGEBLOCK_BITS roundup_pow_of_two(__NR_PAGEBLOCK_BITS)
         unsigned b = 1;

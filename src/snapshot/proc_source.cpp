@@ -16,7 +16,8 @@ Result<int> open_proc(const std::string& path)
     if (fd >= 0) return fd;
     int e = errno;
     if (e == EACCES || e == EPERM)
-        return make_error(path + ": permission denied (run as root: the kernel needs CAP_SYS_ADMIN to show page flags)");
+        return make_error(path +
+                          ": permission denied (run as root: the kernel needs CAP_SYS_ADMIN to show page flags)");
     return make_error(path + ": " + std::strerror(e));
 }
 
@@ -85,9 +86,11 @@ std::vector<std::string> ProcPageSource::blind_spots(const BpfRefcounts* bpf)
     std::vector<std::string> out;
     if (!bpf->migratetype_visible()) out.push_back(bpf->migratetype_unavailable());
     if (bpf->pincount_field().starts_with("page[2]"))
-        out.push_back("pins of order-1 folios: this kernel keeps no pin count for them (their pins add 1 to the "
-                      "refcount, not 1024)");
-    if (bpf->pincount_field().empty()) out.push_back("pin counts of large folios: no field for them in this kernel's BTF");
+        out.push_back(
+            "pins of order-1 folios: this kernel keeps no pin count for them (their pins add 1 to the "
+            "refcount, not 1024)");
+    if (bpf->pincount_field().empty())
+        out.push_back("pin counts of large folios: no field for them in this kernel's BTF");
     out.push_back("the 1024 bias is a heuristic: 1024 ordinary references look the same");
     out.push_back("values are read without locks, page by page: a snapshot, not an atomic picture");
     return out;

@@ -65,9 +65,12 @@ std::vector<ZoneSpan> parse_zoneinfo(std::string_view text)
         std::string key;
         uint64_t v;
         if (!(words >> key >> v)) continue;
-        if (key == "spanned") zones.back().spanned = v;
-        else if (key == "present") zones.back().present = v;
-        else if (key == "start_pfn:") zones.back().start_pfn = v;
+        if (key == "spanned")
+            zones.back().spanned = v;
+        else if (key == "present")
+            zones.back().present = v;
+        else if (key == "start_pfn:")
+            zones.back().start_pfn = v;
     }
     return zones;
 }
@@ -156,8 +159,7 @@ Result<std::vector<PfnSpan>> clip_to_ram(const PfnSpan& span, const std::vector<
         out.push_back({start, end, "pfn " + hex(start) + "-" + hex(end - 1)});
     }
     std::sort(out.begin(), out.end(), [](const PfnSpan& a, const PfnSpan& b) { return a.start < b.start; });
-    if (out.empty())
-        return make_error(span.label + " is not RAM (System RAM: " + describe_ram(ram) + ")");
+    if (out.empty()) return make_error(span.label + " is not RAM (System RAM: " + describe_ram(ram) + ")");
     return out;
 }
 
@@ -207,8 +209,10 @@ std::vector<PfnSpan> memory_block_ram(const std::string& root)
     for (uint64_t b : blocks) {
         auto span = memory_block_span(b, bs.value());
         if (!span) return {};
-        if (!out.empty() && out.back().end == span->start) out.back().end = span->end;
-        else out.push_back({span->start, span->end, "System RAM"});
+        if (!out.empty() && out.back().end == span->start)
+            out.back().end = span->end;
+        else
+            out.push_back({span->start, span->end, "System RAM"});
     }
     return out;
 }
@@ -224,8 +228,9 @@ Result<std::vector<PfnSpan>> system_ram(const std::string& root)
     if (auto ram = firmware_memmap_ram(root); !ram.empty()) return ram;
     if (auto ram = memory_block_ram(root); !ram.empty()) return ram;
     // Others than root read every address in /proc/iomem as zero.
-    return make_error("no System RAM in /proc/iomem (needs root), /sys/firmware/memmap or "
-                      "/sys/devices/system/memory");
+    return make_error(
+        "no System RAM in /proc/iomem (needs root), /sys/firmware/memmap or "
+        "/sys/devices/system/memory");
 }
 
 Result<std::vector<PfnSpan>> node_spans(const std::vector<ZoneSpan>& zones, int node)
@@ -287,7 +292,8 @@ Result<RangeRequest> parse_range_spec(std::string_view spec)
         return req;
     }
     auto colon = spec.find(':');
-    std::string_view kind = spec.substr(0, colon), value = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+    std::string_view kind = spec.substr(0, colon),
+                     value = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
     auto bad = [&](const std::string& why) {
         return make_error("range '" + std::string(spec) + "': " + why +
                           " (all, pfn:A-B, node:N, zone:NAME, memory-block:N or cma:NAME)");
@@ -299,8 +305,10 @@ Result<RangeRequest> parse_range_spec(std::string_view spec)
     } else if (kind == "node" || kind == "memory-block") {
         auto n = parse_number(value, 10);
         if (!n || (kind == "node" && *n > 1u << 20)) return bad("not a number");
-        if (kind == "node") req.node = static_cast<int>(*n);
-        else req.memory_block = *n;
+        if (kind == "node")
+            req.node = static_cast<int>(*n);
+        else
+            req.memory_block = *n;
     } else if (kind == "zone") {
         req.zone = std::string(value);
     } else if (kind == "cma") {
@@ -344,10 +352,8 @@ Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string&
                 ::closedir(d);
             }
         if (!exists(dbg)) {
-            return make_error("CMA ranges are only in " + dbg +
-                              " (mount debugfs; needs CONFIG_CMA_DEBUGFS)" +
-                              (names.empty() ? std::string("; this kernel shows no CMA area")
-                                             : "; areas: " + names));
+            return make_error("CMA ranges are only in " + dbg + " (mount debugfs; needs CONFIG_CMA_DEBUGFS)" +
+                              (names.empty() ? std::string("; this kernel shows no CMA area") : "; areas: " + names));
         }
         auto base = read_text_file(dbg + "/" + req.cma + "/base_pfn");
         auto count = read_text_file(dbg + "/" + req.cma + "/count");
@@ -370,8 +376,8 @@ Result<std::vector<PfnSpan>> resolve(const RangeRequest& req, const std::string&
         auto bs = read_text_file(dir + "/block_size_bytes");
         if (!bs) return make_error("memory blocks: " + bs.error().message + " (no memory hotplug on this kernel?)");
         if (!exists(dir + "/memory" + std::to_string(*req.memory_block)))
-            return make_error("memory block " + std::to_string(*req.memory_block) + " does not exist (see " +
-                              dir + ")");
+            return make_error("memory block " + std::to_string(*req.memory_block) + " does not exist (see " + dir +
+                              ")");
         auto s = memory_block_span(*req.memory_block, bs.value());
         if (!s) return s.error();
         return std::vector<PfnSpan>{s.value()};

@@ -16,7 +16,7 @@ namespace pintrace::snapshot {
 
 struct PfnSpan {
     uint64_t start = 0, end = 0;  // [start, end)
-    std::string label;            // "node 0 Normal", "memory block 32", "pfn 0x100-0x1ff"
+    std::string label;  // "node 0 Normal", "memory block 32", "pfn 0x100-0x1ff"
     uint64_t pages() const { return end - start; }
     bool operator==(const PfnSpan&) const = default;
 };
@@ -57,12 +57,12 @@ Result<std::vector<PfnSpan>> zone_spans(const std::vector<ZoneSpan>& zones, std:
 Result<PfnSpan> memory_block_span(uint64_t block, std::string_view block_size_bytes, uint64_t page_size = 4096);
 
 struct RangeRequest {
-    std::string pfn;                // --pfn
-    std::optional<int> node;        // --node
-    std::string zone;               // --zone
+    std::string pfn;  // --pfn
+    std::optional<int> node;  // --node
+    std::string zone;  // --zone
     std::optional<uint64_t> memory_block;  // --memory-block
-    std::string cma;                // --cma: an area under /sys/kernel/debug/cma (CONFIG_CMA_DEBUGFS)
-    bool all = false;               // --all: every "System RAM" span of /proc/iomem
+    std::string cma;  // --cma: an area under /sys/kernel/debug/cma (CONFIG_CMA_DEBUGFS)
+    bool all = false;  // --all: every "System RAM" span of /proc/iomem
 };
 
 // One range as a single word, for options that take a range as a value

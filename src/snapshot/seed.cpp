@@ -29,7 +29,8 @@ SeedRecords seed_records(const SnapshotResult& snap, const OwnerScan& owners, ui
     for (const auto& p : snap.suspicious) {
         auto held_as = seed_class(p.verdict.cls);
         if (!held_as) continue;
-        out.pages.pages.push_back({p.state.pfn, p.state.refcount.value_or(-1), p.state.mapcount.value_or(-1), *held_as});
+        out.pages.pages.push_back(
+            {p.state.pfn, p.state.refcount.value_or(-1), p.state.mapcount.value_or(-1), *held_as});
     }
     // Evidence is "likely" only where it is itself a long-term pin holder's
     // (a registered buffer, a VFIO or RDMA fd); a mapping says only that the

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "snapshot/owners.hpp"
 #include "snapshot/proc_source.hpp"
@@ -136,19 +136,24 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     auto work = [&](unsigned slot) {
         for (size_t k; (k = next.fetch_add(1)) < pieces.size();) {
             Piece& piece = pieces[k];
-            auto got = src->scan_piece(piece.start, piece.n, zones, ram, [&](const PageState& p) {
-                // The why text only for the pages kept: building it for
-                // every page cost more than the rest of the walk.
-                Classified c = classify_with(p, hints, false);
-                piece.summary.add(p, c, layout);
-                if (owner_worth_finding(c.cls)) {
-                    ++piece.suspicious_total;
-                    if (piece.suspicious.size() < SnapshotResult::kMaxSuspicious)
-                        piece.suspicious.push_back(keep(p, classify_with(p, hints)));
-                }
-            }, bpf, slot);
-            if (!got) piece.error = got.error();
-            else piece.got = got.value();
+            auto got = src->scan_piece(
+                piece.start, piece.n, zones, ram,
+                [&](const PageState& p) {
+                    // The why text only for the pages kept: building it for
+                    // every page cost more than the rest of the walk.
+                    Classified c = classify_with(p, hints, false);
+                    piece.summary.add(p, c, layout);
+                    if (owner_worth_finding(c.cls)) {
+                        ++piece.suspicious_total;
+                        if (piece.suspicious.size() < SnapshotResult::kMaxSuspicious)
+                            piece.suspicious.push_back(keep(p, classify_with(p, hints)));
+                    }
+                },
+                bpf, slot);
+            if (!got)
+                piece.error = got.error();
+            else
+                piece.got = got.value();
         }
     };
     std::vector<std::thread> pool;
@@ -158,8 +163,8 @@ Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const Pi
     if (bpf && bpf->heads_not_found() > heads_missed_before)
         r.blind.push_back(std::to_string(bpf->heads_not_found() - heads_missed_before) +
                           " run(s) of tail pages whose head page could not be found (" +
-                          (bpf->head_field().empty() ? std::string("no head field in this kernel's BTF")
-                                                     : "its " + bpf->head_field() + " word made no sense") +
+                          (bpf->head_field().empty() ? std::string("no head field in this kernel's BTF") :
+                                                       "its " + bpf->head_field() + " word made no sense") +
                           "): their folio's order and pin count");
 
     r.spans.reserve(spans.size());
@@ -191,9 +196,9 @@ Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints, BpfRefcount
     auto src = ProcPageSource::open(root);
     if (!src) return src.error();
     std::optional<SuspiciousPage> out;
-    auto ok = src->scan(PfnSpan{pfn, pfn + 1, ""}, zones, ram, [&](const PageState& p) {
-        out = keep(p, classify_with(p, hints));
-    }, bpf);
+    auto ok = src->scan(
+        PfnSpan{pfn, pfn + 1, ""}, zones, ram, [&](const PageState& p) { out = keep(p, classify_with(p, hints)); },
+        bpf);
     if (!ok) return ok.error();
     if (!out) return make_error("pfn " + std::to_string(pfn) + " is beyond the end of memory");
     return *out;

@@ -27,8 +27,8 @@ struct SuspiciousPage {
 SuspiciousPage keep(const PageState& p, Classified c);
 
 struct SnapshotResult {
-    std::string source;                 // "/proc/kpageflags + /proc/kpagecount"
-    std::vector<std::string> blind;     // what that source cannot show
+    std::string source;  // "/proc/kpageflags + /proc/kpagecount"
+    std::vector<std::string> blind;  // what that source cannot show
     std::vector<SpanResult> spans;
     // Pinned, maybe pinned or with extra references: pages a process may
     // hold. At most kMaxSuspicious (in pfn order); the total says how many.
@@ -36,13 +36,13 @@ struct SnapshotResult {
     uint64_t suspicious_total = 0;
     static constexpr size_t kMaxSuspicious = 4096;
     double seconds = 0;
-    unsigned threads = 1;               // that read the range
+    unsigned threads = 1;  // that read the range
     // Migratetypes: names and which are movable, when visible (BPF and
     // mem_section known); Summary::migratetypes counts by value.
     bool migratetype_visible = false;
     PageblockLayout pageblocks;
-    std::string pincount_field;         // where this kernel keeps folio pin counts ("" unknown / no BPF)
-    std::optional<CmaArea> cma;         // snapshot --cma: the area, its range's source and its counters
+    std::string pincount_field;  // where this kernel keeps folio pin counts ("" unknown / no BPF)
+    std::optional<CmaArea> cma;  // snapshot --cma: the area, its range's source and its counters
     uint64_t pages() const;
     uint64_t blocking() const;
 };
@@ -74,8 +74,7 @@ class BpfRefcounts;
 // spread over threads (0: one per CPU, at most as many as the BPF reader
 // has slots; the kernel's /proc walk is the cost, and it runs per CPU).
 Result<SnapshotResult> take_snapshot(const std::vector<PfnSpan>& spans, const PinHints* hints = nullptr,
-                                     BpfRefcounts* bpf = nullptr, const std::string& root = "",
-                                     unsigned threads = 0);
+                                     BpfRefcounts* bpf = nullptr, const std::string& root = "", unsigned threads = 0);
 // One page: state now.
 Result<SuspiciousPage> page_now(uint64_t pfn, const PinHints* hints = nullptr, BpfRefcounts* bpf = nullptr,
                                 const std::string& root = "");

@@ -17,7 +17,7 @@ struct TopOptions {
     double interval_s = 1;
     uint64_t iterations = 0;  // batch: snapshots to print (0: until the source ends or a signal)
     bool json = false;
-    int width = 120;          // batch text lines
+    int width = 120;  // batch text lines
     // Set by a signal handler: stop at the next tick.
     const std::atomic<int>* stop = nullptr;
 };
@@ -27,7 +27,6 @@ Result<void> run_batch(EventSource& source, TopState state, const TopOptions& op
 Result<void> run_interactive(EventSource& source, Terminal& terminal, TopState state, const TopOptions& options);
 
 // One snapshot as one line of JSON (schema pintrace.top/1, docs/report-json.md).
-std::string snapshot_json(const Report& r, const SourceStatus& src, const TopState& s,
-                          std::span<const PinnerRow> rows);
+std::string snapshot_json(const Report& r, const SourceStatus& src, const TopState& s, std::span<const PinnerRow> rows);
 
 }  // namespace pintrace::top

@@ -93,11 +93,10 @@ void header(std::vector<Line>& out, const Report& r, const SourceStatus& src, co
     } else {
         std::string missing;
         for (const auto& a : r.info.attach)
-            if (!a.attached())
-                missing += (missing.empty() ? "" : ", ") + a.target;
+            if (!a.attached()) missing += (missing.empty() ? "" : ", ") + a.target;
         out.push_back({"capture: DEGRADED, " + std::to_string(missing_attach_points(r.info.attach)) + " of " +
-                           std::to_string(r.info.attach.size()) + " attach points missing, what they see is not shown (" +
-                           missing + "); h: what each hides",
+                           std::to_string(r.info.attach.size()) +
+                           " attach points missing, what they see is not shown (" + missing + "); h: what each hides",
                        Style::Warning});
     }
 
@@ -126,10 +125,10 @@ struct Column {
 
 // PID, COMM, PAGES and LONGTERM stay on any terminal: they answer "who holds the most long-term pins".
 constexpr Column kColumns[] = {
-    {"PID", 7, true, 9, SortKey::Pid, true},          {"COMM", 15, false, 8, SortKey::Comm, true},
-    {"CGROUP", 22, false, 1, SortKey::Cgroup, true},  {"PAGES", 9, true, 7, SortKey::Pages, true},
+    {"PID", 7, true, 9, SortKey::Pid, true},           {"COMM", 15, false, 8, SortKey::Comm, true},
+    {"CGROUP", 22, false, 1, SortKey::Cgroup, true},   {"PAGES", 9, true, 7, SortKey::Pages, true},
     {"LONGTERM", 9, true, 6, SortKey::Longterm, true}, {"PINS", 9, true, 2, SortKey::Pins, true},
-    {"OLDEST", 9, true, 5, SortKey::Oldest, true},    {"PINS/S", 8, true, 4, SortKey::Rate, true},
+    {"OLDEST", 9, true, 5, SortKey::Oldest, true},     {"PINS/S", 8, true, 4, SortKey::Rate, true},
     {"WHO / HOW", 0, false, 3, SortKey::Pages, false},
 };
 constexpr size_t kNumColumns = sizeof kColumns / sizeof kColumns[0];
@@ -181,14 +180,19 @@ void table(std::vector<Line>& out, const Report& r, const TopState& s, std::span
     for (size_t i = 0; i < visible.size(); ++i) {
         const PinnerRow& row = visible[i];
         const auto& t = shared.rows[i];  // PID PAGES LONGTERM HELD-FOR PINS/S WHO
-        std::vector<std::string> cells{t[0],    std::string(comm_view(row.task.comm)), row.cgroup, t[1], t[2],
-                                       std::to_string(row.pins), t[3], t[4], t[5]};
+        std::vector<std::string> cells{
+            t[0], std::string(comm_view(row.task.comm)), row.cgroup, t[1], t[2], std::to_string(row.pins), t[3], t[4],
+            t[5]};
         bool sel = !batch && first + i == selected && s.mode != Mode::SortMenu;
-        out.push_back({table_line(shown, cells, batch ? "" : sel ? "> " : "  "), sel ? Style::Selected : Style::Normal});
+        out.push_back({table_line(shown, cells,
+                                  batch ? "" :
+                                  sel   ? "> " :
+                                          "  "),
+                       sel ? Style::Selected : Style::Normal});
     }
     if (rows.empty()) {
-        std::string why = s.filter.empty() ? "no process holds pinned or referenced pages"
-                                           : "no holder matches the filter '" + s.filter_text + "'";
+        std::string why = s.filter.empty() ? "no process holds pinned or referenced pages" :
+                                             "no holder matches the filter '" + s.filter_text + "'";
         out.push_back({(batch ? "" : "  ") + why, Style::Dim});
     }
     if (!batch)
@@ -263,20 +267,22 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
         return;
     }
     const PinnerRow& row = *it;
-    body.push_back({pid_comm(row.task.tgid, comm_view(row.task.comm)) +
-                        (row.exe.empty() ? "" : " " + row.exe) + ", " + row.cgroup,
-                    Style::ColumnHeader});
+    body.push_back(
+        {pid_comm(row.task.tgid, comm_view(row.task.comm)) + (row.exe.empty() ? "" : " " + row.exe) + ", " + row.cgroup,
+         Style::ColumnHeader});
     body.push_back({"holds " + std::to_string(row.pages) + " page(s), " + std::to_string(row.longterm_pages) +
                     " long-term, " + std::to_string(row.pins) + " pin(s)/reference(s); oldest held " +
                     (row.oldest_ns ? format_duration(r.end_ns - std::min(r.end_ns, row.oldest_ns)) : "-") + "; " +
                     rate_text(row.pins_per_s) + " pins/s (" + std::to_string(row.pins_taken) + " taken)"});
     body.push_back({"as " + flag_string(row.flags, " ") +
                     (row.origin != Origin::Unknown ? ": " + std::string(origin_description(row.origin)) : "")});
-    if (row.all_exited && row.pages) body.push_back({"its process exited; the pins remain", Style::Warning});
-    else if (row.all_exited) body.push_back({"its process exited, after releasing everything it held"});
+    if (row.all_exited && row.pages)
+        body.push_back({"its process exited; the pins remain", Style::Warning});
+    else if (row.all_exited)
+        body.push_back({"its process exited, after releasing everything it held"});
     if (row.uncertain)
-        body.push_back({"UNCERTAIN: events were lost while it held pages; some may have been released unseen",
-                        Style::Warning});
+        body.push_back(
+            {"UNCERTAIN: events were lost while it held pages; some may have been released unseen", Style::Warning});
 
     for (size_t i = 0; i < row.owners.size(); ++i) {
         const Owner& o = r.owner(row.owners[i]);
@@ -294,7 +300,8 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
     }
 
     body.push_back({});
-    body.push_back({"PFN RANGES HELD (" + std::to_string(held.size()) + "): FIRST-LAST  PAGES  PINS  HELD FOR (oldest / newest pin)",
+    body.push_back({"PFN RANGES HELD (" + std::to_string(held.size()) +
+                        "): FIRST-LAST  PAGES  PINS  HELD FOR (oldest / newest pin)",
                     Style::ColumnHeader});
     for (const auto& h : held) {
         std::string range = format_pfn(h.start) + (h.end - h.start > 1 ? "-" + format_pfn(h.end - 1) : "");
@@ -439,7 +446,8 @@ void handle_key(TopState& s, const Key& k, std::span<const PinnerRow> rows, size
         }
         return;
     case Mode::SortMenu:
-        if (k.kind == Key::Up || is(k, 'k')) s.menu_cursor = s.menu_cursor ? s.menu_cursor - 1 : 0;
+        if (k.kind == Key::Up || is(k, 'k'))
+            s.menu_cursor = s.menu_cursor ? s.menu_cursor - 1 : 0;
         else if (k.kind == Key::Down || is(k, 'j'))
             s.menu_cursor = std::min(s.menu_cursor + 1, sort_keys().size() - 1);
         else if (k.kind == Key::Enter) {
@@ -450,28 +458,45 @@ void handle_key(TopState& s, const Key& k, std::span<const PinnerRow> rows, size
             s.mode = Mode::Table;
         return;
     case Mode::Help:
-        if (k.kind == Key::Up || is(k, 'k')) s.detail_scroll = s.detail_scroll ? s.detail_scroll - 1 : 0;
-        else if (k.kind == Key::Down || is(k, 'j')) ++s.detail_scroll;
-        else s.mode = Mode::Table;
+        if (k.kind == Key::Up || is(k, 'k'))
+            s.detail_scroll = s.detail_scroll ? s.detail_scroll - 1 : 0;
+        else if (k.kind == Key::Down || is(k, 'j'))
+            ++s.detail_scroll;
+        else
+            s.mode = Mode::Table;
         return;
     case Mode::Detail:
-        if (k.kind == Key::Up || is(k, 'k')) s.detail_scroll = s.detail_scroll ? s.detail_scroll - 1 : 0;
-        else if (k.kind == Key::Down || is(k, 'j')) ++s.detail_scroll;
-        else if (k.kind == Key::PageUp) s.detail_scroll -= std::min(s.detail_scroll, page);
-        else if (k.kind == Key::PageDown) s.detail_scroll += page;
-        else if (k.kind == Key::Home) s.detail_scroll = 0;
-        else if (k.kind == Key::Escape || k.kind == Key::Enter || is(k, 'q')) s.mode = Mode::Table;
-        else if (is(k, 'p') || is(k, ' ')) s.paused = !s.paused;
+        if (k.kind == Key::Up || is(k, 'k'))
+            s.detail_scroll = s.detail_scroll ? s.detail_scroll - 1 : 0;
+        else if (k.kind == Key::Down || is(k, 'j'))
+            ++s.detail_scroll;
+        else if (k.kind == Key::PageUp)
+            s.detail_scroll -= std::min(s.detail_scroll, page);
+        else if (k.kind == Key::PageDown)
+            s.detail_scroll += page;
+        else if (k.kind == Key::Home)
+            s.detail_scroll = 0;
+        else if (k.kind == Key::Escape || k.kind == Key::Enter || is(k, 'q'))
+            s.mode = Mode::Table;
+        else if (is(k, 'p') || is(k, ' '))
+            s.paused = !s.paused;
         return;
     case Mode::Table: break;
     }
-    if (k.kind == Key::Escape || is(k, 'q')) s.quit = true;
-    else if (k.kind == Key::Up || is(k, 'k')) select(s, rows, s.selected ? s.selected - 1 : 0, page);
-    else if (k.kind == Key::Down || is(k, 'j')) select(s, rows, s.selected + 1, page);
-    else if (k.kind == Key::PageUp) select(s, rows, s.selected - std::min(s.selected, page), page);
-    else if (k.kind == Key::PageDown) select(s, rows, s.selected + page, page);
-    else if (k.kind == Key::Home || is(k, 'g')) select(s, rows, 0, page);
-    else if (k.kind == Key::End || is(k, 'G')) select(s, rows, rows.empty() ? 0 : rows.size() - 1, page);
+    if (k.kind == Key::Escape || is(k, 'q'))
+        s.quit = true;
+    else if (k.kind == Key::Up || is(k, 'k'))
+        select(s, rows, s.selected ? s.selected - 1 : 0, page);
+    else if (k.kind == Key::Down || is(k, 'j'))
+        select(s, rows, s.selected + 1, page);
+    else if (k.kind == Key::PageUp)
+        select(s, rows, s.selected - std::min(s.selected, page), page);
+    else if (k.kind == Key::PageDown)
+        select(s, rows, s.selected + page, page);
+    else if (k.kind == Key::Home || is(k, 'g'))
+        select(s, rows, 0, page);
+    else if (k.kind == Key::End || is(k, 'G'))
+        select(s, rows, rows.empty() ? 0 : rows.size() - 1, page);
     else if (k.kind == Key::Enter) {
         if (rows.empty()) return;
         select(s, rows, s.selected, page);
@@ -480,13 +505,14 @@ void handle_key(TopState& s, const Key& k, std::span<const PinnerRow> rows, size
     } else if (k.kind == Key::Sort || is(k, 's')) {
         s.mode = Mode::SortMenu;
         auto keys = sort_keys();
-        s.menu_cursor = size_t(std::find_if(keys.begin(), keys.end(), [&](const SortKeyInfo& k) {
-                                   return k.key == s.sort.front();
-                               }) - keys.begin());
+        s.menu_cursor = size_t(
+            std::find_if(keys.begin(), keys.end(), [&](const SortKeyInfo& k) { return k.key == s.sort.front(); }) -
+            keys.begin());
     } else if (is(k, '/')) {
         s.mode = Mode::FilterInput;
         s.input = s.filter_text;
-    } else if (is(k, 'p') || is(k, ' ')) s.paused = !s.paused;
+    } else if (is(k, 'p') || is(k, ' '))
+        s.paused = !s.paused;
     else if (k.kind == Key::Help || is(k, 'h') || is(k, '?')) {
         s.mode = Mode::Help;
         s.detail_scroll = 0;
@@ -507,12 +533,15 @@ Screen build_screen(const Report& r, const SourceStatus& src, const TopState& s,
         if (!batch && s.mode == Mode::SortMenu) sort_menu(menu, s);
         table(out, r, s, rows, layout);
         // The menu covers the top of the table, as htop's setup panels do.
-        for (size_t i = 0; i < menu.size() && kHeaderLines + 1 + i < out.size(); ++i) out[kHeaderLines + 1 + i] = menu[i];
+        for (size_t i = 0; i < menu.size() && kHeaderLines + 1 + i < out.size(); ++i)
+            out[kHeaderLines + 1 + i] = menu[i];
         failures_panel(out, r, s, layout);
     } else {
         std::vector<Line> body;
-        if (s.mode == Mode::Detail) detail(body, r, s, rows, held);
-        else help(body, r);
+        if (s.mode == Mode::Detail)
+            detail(body, r, s, rows, held);
+        else
+            help(body, r);
         size_t room = size_t(layout.height) > kHeaderLines + 1 ? size_t(layout.height) - kHeaderLines - 1 : 0;
         size_t first = std::min(s.detail_scroll, body.size() > room ? body.size() - room : 0);
         for (size_t i = first; i < body.size() && out.size() < kHeaderLines + room; ++i) out.push_back(body[i]);
@@ -549,20 +578,28 @@ Appearance appearance(Style style, bool colors)
         if (colors) a.fg = Color::Yellow;
         break;
     case Style::Failure:
-        if (colors) a.fg = Color::Red;
-        else a.bold = true;
+        if (colors)
+            a.fg = Color::Red;
+        else
+            a.bold = true;
         break;
     case Style::ColumnHeader:
-        if (colors) a.bg = Color::Green;
-        else a.reverse = true;
+        if (colors)
+            a.bg = Color::Green;
+        else
+            a.reverse = true;
         break;
     case Style::Selected:
-        if (colors) a.bg = Color::Cyan;
-        else a.reverse = a.bold = true;
+        if (colors)
+            a.bg = Color::Cyan;
+        else
+            a.reverse = a.bold = true;
         break;
     case Style::StatusBar:
-        if (colors) a.bg = Color::Cyan;
-        else a.reverse = true;
+        if (colors)
+            a.bg = Color::Cyan;
+        else
+            a.reverse = true;
         break;
     }
     return a;

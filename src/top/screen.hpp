@@ -30,13 +30,13 @@ struct TopState {
     // rows move as the numbers change.
     std::string selected_key;
     size_t selected = 0;  // its index in the last rows, kept when the key vanishes
-    size_t scroll = 0;    // first table row on screen
+    size_t scroll = 0;  // first table row on screen
     size_t detail_scroll = 0;
     bool paused = false;
     bool quit = false;
     size_t menu_cursor = 0;  // sort menu
-    std::string input;       // filter being typed
-    std::string message;     // one-line feedback (bad filter), cleared by the next key
+    std::string input;  // filter being typed
+    std::string message;  // one-line feedback (bad filter), cleared by the next key
 };
 
 // Bare "1234" is a pid, "/..." a cgroup path, anything else a command name;
@@ -61,7 +61,7 @@ void follow_selection(TopState& s, std::span<const PinnerRow> rows);
 
 // What the header says about where events come from.
 struct SourceStatus {
-    std::string mode;   // "live", "replay pins.trace at 2x"
+    std::string mode;  // "live", "replay pins.trace at 2x"
     bool ended = false;  // the replay reached the end of the trace
     uint64_t events = 0;
     double events_per_s = 0;
@@ -70,7 +70,7 @@ struct SourceStatus {
     uint64_t bpf_runs = 0;
     double bpf_ns_per_run = 0;
     double bpf_cpu_fraction = 0;  // of one CPU
-    std::string bpf_note;        // why it is unknown
+    std::string bpf_note;  // why it is unknown
 };
 
 enum class Style { Normal, Title, Warning, ColumnHeader, Selected, Failure, Dim, StatusBar };
@@ -89,7 +89,7 @@ struct Screen {
 
 struct Layout {
     int width = 80;
-    int height = 24;      // 0: batch (no paging, no selection, no status bar)
+    int height = 24;  // 0: batch (no paging, no selection, no status bar)
     size_t failures = 5;  // lines of the recent-failures panel
 };
 

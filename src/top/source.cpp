@@ -50,7 +50,8 @@ public:
                     if (!first_ts) first_ts = *ts;
                     // Records a little out of order (other CPUs) are due at once.
                     double due_s = *ts > *first_ts ? double(*ts - *first_ts) / 1e9 / speed_ : 0;
-                    auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(due_s));
+                    auto due =
+                        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(due_s));
                     for (auto now = Clock::now(); now < due; now = Clock::now()) {
                         std::this_thread::sleep_for(std::min<Clock::duration>(due - now, kTickEvery));
                         if (Clock::now() - last_tick >= kTickEvery && !ticked(Clock::now())) return;

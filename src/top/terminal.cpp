@@ -25,10 +25,7 @@ short curses_color(Color c)
 constexpr Color kColors[] = {Color::Default, Color::Red, Color::Yellow, Color::Green, Color::Cyan};
 constexpr short kNumColors = 5;
 
-short pair_of(const Appearance& a)
-{
-    return short(1 + short(a.fg) * kNumColors + short(a.bg));
-}
+short pair_of(const Appearance& a) { return short(1 + short(a.fg) * kNumColors + short(a.bg)); }
 
 attr_t attributes(const Appearance& a, bool colors)
 {

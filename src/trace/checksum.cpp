@@ -27,9 +27,9 @@ namespace {
 // it. The constants are those powers of x, bit-reflected and shifted left
 // by one as the reflected algorithm needs; tests/unit/checksum_test.cpp
 // holds the result to zlib's over every length and alignment it tries.
-constexpr uint64_t kFold512Low = 0x154442bd4;   // x^(4*128+32) mod P
+constexpr uint64_t kFold512Low = 0x154442bd4;  // x^(4*128+32) mod P
 constexpr uint64_t kFold512High = 0x1c6e41596;  // x^(4*128-32) mod P
-constexpr uint64_t kFold128Low = 0x1751997d0;   // x^(128+32) mod P
+constexpr uint64_t kFold128Low = 0x1751997d0;  // x^(128+32) mod P
 constexpr uint64_t kFold128High = 0x0ccaa009e;  // x^(128-32) mod P
 
 __attribute__((target("pclmul,sse4.1"))) inline __m128i fold(__m128i x, __m128i k)

@@ -36,11 +36,11 @@ struct FileHeader {
 static_assert(sizeof(FileHeader) == 32);
 
 enum SectionId : uint16_t {
-    kSectionMeta = 1,            // key=value lines
-    kSectionFlagLayout = 2,      // write=, get=, pin=, longterm=, source=
-    kSectionAttach = 3,          // hook \t target \t mode \t detail \t hides
+    kSectionMeta = 1,  // key=value lines
+    kSectionFlagLayout = 2,  // write=, get=, pin=, longterm=, source=
+    kSectionAttach = 3,  // hook \t target \t mode \t detail \t hides
     kSectionMigrateReasons = 4,  // number=name lines
-    kSectionPageFlags = 5,       // bit=name lines (enum pageflags)
+    kSectionPageFlags = 5,  // bit=name lines (enum pageflags)
 };
 
 struct SectionHeader {
@@ -56,7 +56,7 @@ enum UserRecordType : uint16_t {
     kRecStack = 0x101,
     kRecLost = 0x102,
     kRecFinish = 0x103,
-    kRecProcess = 0x104,        // 1.1
+    kRecProcess = 0x104,  // 1.1
     kRecSnapshotPages = 0x105,  // 1.2: record --snapshot
     kRecSnapshotHolder = 0x106,
     kRecSnapshotEnd = 0x107,
@@ -106,7 +106,7 @@ struct SeedPageEntry {
     uint64_t pfn;
     int32_t refcount;  // -1: not read
     int32_t mapcount;
-    uint8_t held_as;   // SeedClass
+    uint8_t held_as;  // SeedClass
     uint8_t reserved[7];
 };
 static_assert(sizeof(SeedPageEntry) == 24);
@@ -158,11 +158,11 @@ inline constexpr char kSealMagic[8] = {'P', 'T', 'S', 'E', 'A', 'L', '1', '\n'};
 // Ends a block. crc is zlib's CRC-32 (ISO-HDLC) of every byte from the
 // block's first up to crc itself, this record's header and fields included.
 struct SealPayload {
-    char magic[8];     // kSealMagic: lets a reader tell a torn tail from corrupt framing
-    uint64_t from;     // offset of the block's first byte: the end of the previous seal, or 0
+    char magic[8];  // kSealMagic: lets a reader tell a torn tail from corrupt framing
+    uint64_t from;  // offset of the block's first byte: the end of the previous seal, or 0
     uint64_t records;  // records in the block, this seal not counted
-    uint64_t ts_ns;    // CLOCK_MONOTONIC when the block was written
-    uint32_t reason;   // SealReason
+    uint64_t ts_ns;  // CLOCK_MONOTONIC when the block was written
+    uint32_t reason;  // SealReason
     uint32_t crc;
 };
 // The bytes of a seal record its own crc covers.
@@ -175,6 +175,5 @@ enum class SealReason : uint32_t { Header = 0, Interval = 1, Size = 2, LostWindo
 // A writer's blocks stay below this, so a longer run of bytes after the last
 // seal cannot be one torn write: it is corruption.
 inline constexpr uint64_t kMaxBlock = (uint64_t{1} << 20) + 2 * kMaxRecord;
-
 
 }  // namespace pintrace::trace

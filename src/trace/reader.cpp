@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
 #include <charconv>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -64,11 +64,16 @@ void parse_section(TraceInfo& info, uint16_t id, std::string_view text)
         if (id == trace::kSectionMeta) {
             info.meta[std::string(key)] = std::string(value);
         } else if (id == trace::kSectionFlagLayout) {
-            if (key == "write") info.flags.write = parse_u64(value);
-            else if (key == "get") info.flags.get = parse_u64(value);
-            else if (key == "pin") info.flags.pin = parse_u64(value);
-            else if (key == "longterm") info.flags.longterm = parse_u64(value);
-            else if (key == "source") info.flags.source = std::string(value);
+            if (key == "write")
+                info.flags.write = parse_u64(value);
+            else if (key == "get")
+                info.flags.get = parse_u64(value);
+            else if (key == "pin")
+                info.flags.pin = parse_u64(value);
+            else if (key == "longterm")
+                info.flags.longterm = parse_u64(value);
+            else if (key == "source")
+                info.flags.source = std::string(value);
         } else if (id == trace::kSectionMigrateReasons) {
             info.migrate_reasons[static_cast<int>(parse_u64(key))] = std::string(value);
         } else if (id == trace::kSectionPageFlags) {
@@ -133,7 +138,7 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         constexpr size_t kBefore13 = offsetof(trace::FinishPayload, error);
         if (auto r = need(kBefore13); !r) return r.error();
         std::memcpy(&p, payload.data(), std::min(payload.size(), sizeof p));
-        out = FinishEvent{p.end_ns,           p.records, p.lost, static_cast<StopReason>(p.reason),
+        out = FinishEvent{p.end_ns,         p.records, p.lost,        static_cast<StopReason>(p.reason),
                           p.command_status, p.error,   p.skipped_runs};
         return true;
     }
@@ -190,8 +195,15 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         std::memcpy(&p, payload.data(), sizeof p);
         if (auto r = need(sizeof p + size_t{p.source_len} + p.range_len + p.notes_len); !r) return r.error();
         const char* text = reinterpret_cast<const char*>(payload.data()) + sizeof p;
-        SnapshotEndEvent e{p.start_ns, p.end_ns, p.pages, p.suspicious_total, p.suspicious_kept, p.processes,
-                           std::string(text, p.source_len), std::string(text + p.source_len, p.range_len), {}};
+        SnapshotEndEvent e{p.start_ns,
+                           p.end_ns,
+                           p.pages,
+                           p.suspicious_total,
+                           p.suspicious_kept,
+                           p.processes,
+                           std::string(text, p.source_len),
+                           std::string(text + p.source_len, p.range_len),
+                           {}};
         for (auto line : split(std::string_view(text + p.source_len + p.range_len, p.notes_len), '\n'))
             if (!line.empty()) e.notes.emplace_back(line);
         out = std::move(e);
@@ -259,8 +271,9 @@ Result<void> TraceReader::parse_header()
                           ".x): use a newer pintrace");
     if (fh.major == 0) return make_error("corrupt header: format version 0");
     size_t end = sizeof fh + size_t{fh.sections_bytes};
-    if (end > data_.size()) return make_error("truncated: the header says " + std::to_string(end) +
-                                              " bytes of sections but the file has " + std::to_string(data_.size()));
+    if (end > data_.size())
+        return make_error("truncated: the header says " + std::to_string(end) + " bytes of sections but the file has " +
+                          std::to_string(data_.size()));
     size_t off = sizeof fh;
     while (off < end) {
         trace::SectionHeader sh;
@@ -268,8 +281,7 @@ Result<void> TraceReader::parse_header()
         std::memcpy(&sh, data_.data() + off, sizeof sh);
         size_t body = off + sizeof sh;
         if (sh.length > end - body) return make_error("corrupt header section " + at(off) + ": length past header");
-        parse_section(info_, sh.id,
-                      std::string_view(reinterpret_cast<const char*>(data_.data()) + body, sh.length));
+        parse_section(info_, sh.id, std::string_view(reinterpret_cast<const char*>(data_.data()) + body, sh.length));
         off = (body + sh.length + 7) & ~size_t{7};
     }
     if (!info_.flags.valid()) return make_error("corrupt header: no FOLL_* flag layout");
@@ -366,8 +378,10 @@ Result<bool> TraceReader::deliver(size_t from, size_t to, const std::function<vo
             auto known = decode_kernel_record(rec, info_.flags, event, pfns_, &notes);
             if (!known) return make_error("corrupt " + known.error().message + " " + at(off));
             summary.outside_ram_records += notes.outside_ram;
-            if (known.value()) sink(event);
-            else ++summary.unknown_records;
+            if (known.value())
+                sink(event);
+            else
+                ++summary.unknown_records;
         }
         off += f.size;
         summary.end_offset = off;

@@ -22,12 +22,12 @@ struct ReadOptions {
 // How far a read got and how much of it was checked: what a report says
 // about a file that was not closed.
 struct ReadSummary {
-    uint64_t records = 0;          // passed on or skipped as unknown (seals not counted)
+    uint64_t records = 0;  // passed on or skipped as unknown (seals not counted)
     uint64_t unknown_records = 0;  // from a newer pintrace: skipped
-    bool finished = false;         // a Finish record closed the file
-    bool sealed = false;           // format 1.3+: blocks carry checksums
-    uint64_t blocks = 0;           // blocks whose checksum matched (the header's included)
-    uint64_t last_block_ns = 0;    // CLOCK_MONOTONIC when the last of them was written
+    bool finished = false;  // a Finish record closed the file
+    bool sealed = false;  // format 1.3+: blocks carry checksums
+    uint64_t blocks = 0;  // blocks whose checksum matched (the header's included)
+    uint64_t last_block_ns = 0;  // CLOCK_MONOTONIC when the last of them was written
     // A recorder that stopped mid-write leaves a block without its seal:
     // its whole records are read unchecked (allow_incomplete only), and a
     // last partial record, or a zero-filled end, is skipped.
@@ -69,7 +69,6 @@ private:
     TraceInfo info_;
     PfnBounds pfns_;  // the header's ram_pfns, else the architecture's limit
 };
-
 
 // Recomputes every seal of a 1.3 trace for the bytes it now holds. For
 // tests and fuzzing, which alter files on purpose and want the decoder, not

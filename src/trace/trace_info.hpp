@@ -19,13 +19,13 @@ enum class AttachState { Attached, Absent, Missing, Refused };
 
 struct AttachPoint {
     std::string target;  // kernel function or tracepoint
-    uint16_t hook = 0;   // enum pt_hook
+    uint16_t hook = 0;  // enum pt_hook
     AttachState state = AttachState::Missing;
     // Attached: which programs run there: fentry, fexit, fentry+fexit,
     // kprobe, kretprobe, kprobe+kretprobe or tracepoint.
     std::string how;
     std::string detail;  // why it is absent, missing or refused
-    std::string hides;   // what the report cannot see without it
+    std::string hides;  // what the report cannot see without it
 
     // Nothing it should see is lost (attached, or absent).
     bool attached() const { return state == AttachState::Attached || state == AttachState::Absent; }

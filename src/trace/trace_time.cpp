@@ -32,11 +32,13 @@ Result<uint64_t> parse_trace_time(std::string_view text, const TraceInfo& info)
     std::string_view offset = text.starts_with('+') ? text.substr(1) : text;
     if (auto d = parse_duration_ns(offset)) {
         uint64_t t;
-        if (__builtin_add_overflow(*start_mono, *d, &t)) return make_error("'" + std::string(text) + "' is past any trace");
+        if (__builtin_add_overflow(*start_mono, *d, &t))
+            return make_error("'" + std::string(text) + "' is past any trace");
         return t;
     }
 
-    if (!start_real) return make_error("the trace has no wall clock: give '" + std::string(text) + "' as an offset like +30s");
+    if (!start_real)
+        return make_error("the trace has no wall clock: give '" + std::string(text) + "' as an offset like +30s");
     // In 128 bits: a year-9999 time in ns is past INT64_MAX, and overflowed
     // into "before the machine booted".
     __int128 wall_ns;
@@ -92,7 +94,8 @@ Result<std::vector<uint64_t>> parse_pfn_list(std::string_view text)
         if (word.empty() || ec != std::errc() || end != word.data() + word.size())
             return make_error("not a pfn: '" + std::string(word) + "' (use 0x1a2b or 6699)");
         // x86-64 has at most 52 physical address bits: 2^40 pages.
-        if (pfn >= (uint64_t{1} << 40)) return make_error("pfn " + std::string(word) + " is beyond any physical memory");
+        if (pfn >= (uint64_t{1} << 40))
+            return make_error("pfn " + std::string(word) + " is beyond any physical memory");
         pfns.push_back(pfn);
     }
     return pfns;

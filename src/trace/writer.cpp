@@ -44,8 +44,8 @@ std::string encode_section_text(const TraceInfo& info, uint16_t section)
         break;
     case trace::kSectionAttach:
         for (const auto& a : info.attach)
-            out += std::to_string(a.hook) + "\t" + clean(a.target) + "\t" + clean(std::string(a.mode())) + "\t" + clean(a.detail) +
-                   "\t" + clean(a.hides) + "\n";
+            out += std::to_string(a.hook) + "\t" + clean(a.target) + "\t" + clean(std::string(a.mode())) + "\t" +
+                   clean(a.detail) + "\t" + clean(a.hides) + "\n";
         break;
     case trace::kSectionMigrateReasons:
         for (const auto& [n, name] : info.migrate_reasons) out += std::to_string(n) + "=" + clean(name) + "\n";
@@ -170,10 +170,7 @@ void TraceWriter::put(const void* data, size_t size)
     block_.insert(block_.end(), bytes, bytes + size);
 }
 
-Error TraceWriter::write_error() const
-{
-    return os_error("cannot write", path(), write_errno_);
-}
+Error TraceWriter::write_error() const { return os_error("cannot write", path(), write_errno_); }
 
 Result<void> TraceWriter::end_record()
 {
@@ -210,7 +207,8 @@ Result<void> TraceWriter::write_block(trace::SealReason reason)
     // full disk then still takes the Finish record (where the file system
     // can reserve; elsewhere a failed write is cut off below).
     int err = 0;
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(file_end_), static_cast<off_t>(block_.size() + 4096)) != 0 &&
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(file_end_), static_cast<off_t>(block_.size() + 4096)) !=
+            0 &&
         (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
         err = errno;
     if (!err) err = write_all(fd, block_.data(), block_.size());
@@ -341,7 +339,8 @@ Result<void> TraceWriter::append(const SnapshotPagesEvent& pages)
         left = left.subspan(chunk.size());
         std::vector<trace::SeedPageEntry> entries(chunk.size());
         for (size_t i = 0; i < chunk.size(); ++i)
-            entries[i] = {chunk[i].pfn, chunk[i].refcount, chunk[i].mapcount, static_cast<uint8_t>(chunk[i].held_as), {}};
+            entries[i] = {
+                chunk[i].pfn, chunk[i].refcount, chunk[i].mapcount, static_cast<uint8_t>(chunk[i].held_as), {}};
         trace::SnapshotPagesPayload p{pages.ts_ns, static_cast<uint32_t>(chunk.size()), 0};
         if (auto r = write_user_record(trace::kRecSnapshotPages, pack(p, {std::as_bytes(std::span(entries))}),
                                        trace::kMinAddedRecord);
@@ -372,8 +371,8 @@ Result<void> TraceWriter::append(const SnapshotHolderEvent& holder)
                                        static_cast<uint16_t>(exe.size()),
                                        static_cast<uint16_t>(evidence.size()),
                                        static_cast<uint32_t>(chunk.size())};
-        auto payload = pack(p, {std::as_bytes(chunk), bytes_of(comm), bytes_of(exe), bytes_of(evidence),
-                                       bytes_of(origin)});
+        auto payload =
+            pack(p, {std::as_bytes(chunk), bytes_of(comm), bytes_of(exe), bytes_of(evidence), bytes_of(origin)});
         if (auto r = write_user_record(trace::kRecSnapshotHolder, payload, trace::kMinAddedRecord); !r) return r;
     } while (!left.empty());
     return {};
@@ -409,15 +408,16 @@ Result<void> TraceWriter::finish(const FinishEvent& finish)
     int failed = write_errno_;
     write_errno_ = 0;
     trace::FinishPayload p{finish.end_ns,         records_ + 1, finish.lost, static_cast<uint32_t>(finish.reason),
-                           finish.command_status, finish.error, 0,          finish.skipped_runs};
+                           finish.command_status, finish.error, 0,           finish.skipped_runs};
     if (failed) {
         p.reason = static_cast<uint32_t>(StopReason::WriteFailed);
         p.error = failed;
     }
     auto written = write_user_record(trace::kRecFinish, std::as_bytes(std::span(&p, 1)));
     if (written) written = write_block(trace::SealReason::Finish);
-    if (!written) return make_error(written.error().message + " (the file ends at byte " +
-                                    std::to_string(file_end_) + ", unclosed)");
+    if (!written)
+        return make_error(written.error().message + " (the file ends at byte " + std::to_string(file_end_) +
+                          ", unclosed)");
     closed_ = true;
     if (fsync(file_.fd_.get()) != 0) return os_error("cannot sync", path(), errno);
     if (failed) {

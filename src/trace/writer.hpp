@@ -48,7 +48,9 @@ public:
 private:
     friend class TraceWriter;
     TraceFile(Fd fd, std::string path, std::string previous)
-        : fd_(std::move(fd)), path_(std::move(path)), previous_(std::move(previous)) {}
+        : fd_(std::move(fd)), path_(std::move(path)), previous_(std::move(previous))
+    {
+    }
     Fd fd_;
     std::string path_;
     std::string previous_;
@@ -91,8 +93,8 @@ public:
 
     uint64_t records() const { return records_; }
     uint64_t bytes_written() const { return file_end_; }  // whole blocks on disk
-    int write_errno() const { return write_errno_; }       // 0 until a write fails
-    bool closed() const { return closed_; }                // its Finish record is on disk
+    int write_errno() const { return write_errno_; }  // 0 until a write fails
+    bool closed() const { return closed_; }  // its Finish record is on disk
     const std::string& path() const { return file_.path(); }
 
 private:
@@ -107,8 +109,8 @@ private:
     TraceWriterOptions options_;
     std::vector<std::byte> block_;  // the block being filled, not yet written
     uint64_t block_records_ = 0;
-    uint64_t block_first_ns_ = 0;   // when its first record came
-    uint64_t file_end_ = 0;         // bytes of whole blocks written
+    uint64_t block_first_ns_ = 0;  // when its first record came
+    uint64_t file_end_ = 0;  // bytes of whole blocks written
     uint64_t records_ = 0;
     int write_errno_ = 0;
     bool finished_ = false;

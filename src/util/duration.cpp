@@ -13,9 +13,12 @@ struct DurationUnit {
 // The units a duration may carry; the longest names first, so "ms" and
 // "min" are not read as "m".
 constexpr std::array kUnits{
-    DurationUnit{"min", 60'000'000'000ull}, DurationUnit{"ns", 1},
-    DurationUnit{"us", 1'000},              DurationUnit{"ms", 1'000'000},
-    DurationUnit{"s", 1'000'000'000ull},    DurationUnit{"m", 60'000'000'000ull},
+    DurationUnit{"min", 60'000'000'000ull},
+    DurationUnit{"ns", 1},
+    DurationUnit{"us", 1'000},
+    DurationUnit{"ms", 1'000'000},
+    DurationUnit{"s", 1'000'000'000ull},
+    DurationUnit{"m", 60'000'000'000ull},
     DurationUnit{"h", 3'600'000'000'000ull},
 };
 

@@ -18,7 +18,7 @@ enum ExitCode : int {
     kExitError = 1,
     kExitUsage = 2,
     kExitFailuresExplained = 3,  // report
-    kExitBlocked = 3,            // snapshot, explain
+    kExitBlocked = 3,  // snapshot, explain
     kExitFailuresUnexplained = 4,
     // Every stuck page has a holder, but some only as the snapshot at the
     // start inferred it (pinned before the trace): not certain.
@@ -26,12 +26,12 @@ enum ExitCode : int {
     kExitDegraded = 5,  // doctor
     kExitNoPrivileges = 6,
     kExitCommandNotStarted = 7,  // record -- COMMAND
-    kExitCommandFailed = 8,      // record -- COMMAND
+    kExitCommandFailed = 8,  // record -- COMMAND
 };
 
 struct ExitCodeRow {
     ExitCode code;
-    std::string_view name;      // stable, for runbooks and JSON
+    std::string_view name;  // stable, for runbooks and JSON
     std::string_view commands;  // "all", or the commands, comma-separated
     std::string_view meaning;
 };
@@ -48,8 +48,7 @@ inline constexpr std::array kExitCodes{
     ExitCodeRow{kExitUsage, "usage", "all",
                 "an unknown option or value (the message names the valid ones), a number out of range, a "
                 "range that does not exist"},
-    ExitCodeRow{kExitFailuresExplained, "failures_explained", "report",
-                "failures, and every stuck page has a culprit"},
+    ExitCodeRow{kExitFailuresExplained, "failures_explained", "report", "failures, and every stuck page has a culprit"},
     ExitCodeRow{kExitBlocked, "blocked", "snapshot,explain",
                 "something seen would block migrating the pages (or a process likely pins them)"},
     ExitCodeRow{kExitFailuresUnexplained, "failures_unexplained", "report",

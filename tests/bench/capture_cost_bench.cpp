@@ -32,11 +32,11 @@
 #include <vector>
 
 #include "capture/calibrate.hpp"
-#include "capture_cost.h"
 #include "capture/capture_constants.hpp"
 #include "capture/grabbed_pages.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "capture_cost.h"
 #include "capture_cost.skel.h"
 #include "snapshot/owners.hpp"
 #include "snapshot/range.hpp"
@@ -116,7 +116,8 @@ Result<std::vector<uint64_t>> locked_pages(size_t n)
     std::vector<uint64_t> pfns;
     for (uint64_t e : entries)
         if (auto pfn = snapshot::pagemap_pfn(e)) pfns.push_back(*pfn);
-    if (pfns.size() != n || std::count(pfns.begin(), pfns.end(), 0)) return make_error("pagemap gave no pfns (not root?)");
+    if (pfns.size() != n || std::count(pfns.begin(), pfns.end(), 0))
+        return make_error("pagemap gave no pfns (not root?)");
     return pfns;
 }
 
@@ -234,8 +235,8 @@ Result<void> check_block_free(Runner& runner, capture_cost_bpf* skel, uint64_t p
 // (mark_pages_grabbed): their frees must get through the filter as well.
 Result<void> check_watched_frees(Runner& runner, capture_cost_bpf* skel, std::span<const uint64_t> watched)
 {
-    size_t marked = mark_pages_grabbed(bpf_map__fd(skel->maps.grabbed_pages), bpf_map__fd(skel->maps.grabbed_regions),
-                                       watched);
+    size_t marked =
+        mark_pages_grabbed(bpf_map__fd(skel->maps.grabbed_pages), bpf_map__fd(skel->maps.grabbed_regions), watched);
     if (marked != watched.size())
         return make_error("marked " + std::to_string(marked) + " of " + std::to_string(watched.size()) + " pages");
     auto freed = runner.run(kCases[kFreeUntracked], kPages);
@@ -258,8 +259,8 @@ struct Throughput {
     double seconds = 0;
 };
 
-Result<Throughput> drive(capture_cost_bpf* skel, const Case& grab, uint64_t rate, double seconds,
-                         const TraceInfo& info, const std::string& path)
+Result<Throughput> drive(capture_cost_bpf* skel, const Case& grab, uint64_t rate, double seconds, const TraceInfo& info,
+                         const std::string& path)
 {
     auto writer = TraceWriter::create(path, info);
     if (!writer) return writer.error();
@@ -395,8 +396,7 @@ int main(int argc, char** argv)
 
     // Last: it marks regions the untracked frees above must not see marked.
     std::vector<uint64_t> watched(skel->bss->cost_untracked_pfns, skel->bss->cost_untracked_pfns + 64);
-    if (auto checked = check_watched_frees(runner, skel.get(), watched); !checked)
-        return fail(checked.error().message);
+    if (auto checked = check_watched_frees(runner, skel.get(), watched); !checked) return fail(checked.error().message);
 
     // Last: the drain at DRAIN_RATE grabs a second (issue 14's target: none lost at 1 M).
     TraceInfo info;
@@ -418,8 +418,9 @@ int main(int argc, char** argv)
         std::printf("%-18s %9.1f %9.1f %9.1f %9.1f  %s\n", kCases[i].name, *lo, median(ns[i]), *hi, net[i],
                     kCases[i].what);
     }
-    std::printf("net = median - empty's median. Not measured here (refused on this host), from the kernel's\n"
-                "own figures, per call: fentry/fexit ~7-15 ns, kprobe ~18 ns, kretprobe ~46 ns.\n");
+    std::printf(
+        "net = median - empty's median. Not measured here (refused on this host), from the kernel's\n"
+        "own figures, per call: fentry/fexit ~7-15 ns, kprobe ~18 ns, kretprobe ~46 ns.\n");
     std::string last;
     for (size_t i = 0; i < kTimedCases; ++i) {
         if (!kCases[i].last_line_key) continue;

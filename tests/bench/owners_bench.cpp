@@ -5,10 +5,10 @@
 // process's pagemap, RUNS times each. Needs root.
 //   bench_owners [RUNS] MIB:N [MIB:N ...]     (default: 5 64:8 4096:8 4096:64 4096:512)
 // One line per case: mib, pages, method, median seconds, pagemap entries read.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>

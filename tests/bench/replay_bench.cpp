@@ -113,9 +113,12 @@ int main(int argc, char** argv)
     uint64_t page_ops = 0;
     t0 = std::chrono::steady_clock::now();
     auto read = reader->read([&](const Event& e) {
-        if (auto* g = std::get_if<GrabEvent>(&e)) page_ops += g->nr_pages;
-        else if (auto* r = std::get_if<ReleaseEvent>(&e)) page_ops += r->nr_pages;
-        else if (auto* f = std::get_if<PageFreedEvent>(&e)) page_ops += f->nr_pages;
+        if (auto* g = std::get_if<GrabEvent>(&e))
+            page_ops += g->nr_pages;
+        else if (auto* r = std::get_if<ReleaseEvent>(&e))
+            page_ops += r->nr_pages;
+        else if (auto* f = std::get_if<PageFreedEvent>(&e))
+            page_ops += f->nr_pages;
         explainer.consume(e);
     });
     double replay_s = seconds_since(t0);
@@ -135,9 +138,10 @@ int main(int argc, char** argv)
     std::printf("pages_held_at_end=%llu failures=%zu anonymous_memory_growth=%zu bytes\n", (unsigned long long)live,
                 report.failures.size(), heap_after - heap_before);
     if (!reuse && (live != truth.pages_held_at_end || report.failures.size() != truth.failures)) {
-        std::fprintf(stderr, "bench_replay: the replay disagrees with the generator: %llu pages held (want %llu), "
-                     "%zu failures (want %llu)\n", (unsigned long long)live,
-                     (unsigned long long)truth.pages_held_at_end, report.failures.size(),
+        std::fprintf(stderr,
+                     "bench_replay: the replay disagrees with the generator: %llu pages held (want %llu), "
+                     "%zu failures (want %llu)\n",
+                     (unsigned long long)live, (unsigned long long)truth.pages_held_at_end, report.failures.size(),
                      (unsigned long long)truth.failures);
         return 1;
     }

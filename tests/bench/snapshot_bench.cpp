@@ -40,17 +40,20 @@ int main(int argc, char** argv)
     std::unique_ptr<BpfRefcounts> bpf;
     if (source != "proc") {
         auto b = BpfRefcounts::open();
-        if (b) bpf = std::move(b.value());
-        else std::printf("bpf: unavailable (%s): /proc only\n", b.error().message.c_str());
+        if (b)
+            bpf = std::move(b.value());
+        else
+            std::printf("bpf: unavailable (%s): /proc only\n", b.error().message.c_str());
     }
     double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("source: %s; BPF open + calibration %.3f s\n", source_name(bpf != nullptr).c_str(), open_s);
     if (bpf) {
         const auto& t = bpf->open_times();
-        std::printf("  calibration %.3f s, then in parallel program load %.3f s, kallsyms/BTF/pagetypeinfo %.3f s; "
-                    "migratetype %s; folio pin counts in %s\n",
-                    t.calibrate, t.load, t.kernel_facts, bpf->migratetype_visible() ? "visible" : "not visible",
-                    bpf->pincount_field().c_str());
+        std::printf(
+            "  calibration %.3f s, then in parallel program load %.3f s, kallsyms/BTF/pagetypeinfo %.3f s; "
+            "migratetype %s; folio pin counts in %s\n",
+            t.calibrate, t.load, t.kernel_facts, bpf->migratetype_visible() ? "visible" : "not visible",
+            bpf->pincount_field().c_str());
     }
 
     std::vector<PfnSpan> spans{{start, start + pages, "bench"}};
@@ -76,7 +79,8 @@ int main(int argc, char** argv)
             used[mode] = r->threads;
             std::printf("run %d, %u thread(s): %" PRIu64 " pages in %.3f s, %.3f s CPU (%" PRIu64 " blocking, %" PRIu64
                         " suspicious)\n",
-                        i + 1, r->threads, r->pages(), r->seconds, cpu[mode].back(), r->blocking(), r->suspicious_total);
+                        i + 1, r->threads, r->pages(), r->seconds, cpu[mode].back(), r->blocking(),
+                        r->suspicious_total);
             last = std::move(r.value());
         }
     }

@@ -114,7 +114,9 @@ private:
 TraceInfo synthetic_info()
 {
     TraceInfo info;
-    info.meta = {{"kernel_release", "synthetic"}, {"hostname", "bench"}, {"start_monotonic_ns", "1000000"},
+    info.meta = {{"kernel_release", "synthetic"},
+                 {"hostname", "bench"},
+                 {"start_monotonic_ns", "1000000"},
                  {"start_realtime_ns", "1795000000000000000"}};
     info.flags = FlagLayout::before_6_3();
     info.migrate_reasons = {{0, "compaction"}, {3, "syscall_or_cpuset"}};
@@ -158,8 +160,11 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
     for (int32_t id = 1; id <= 4; ++id) {
         static const char* paths[] = {"io_sqe_buffer_register+0x63", "__iov_iter_get_pages_alloc+0x101",
                                       "ib_umem_get+0x1a0", "vfio_pin_pages_remote+0x55"};
-        if (auto r = w.append(StackEvent{id, StackKind::Kernel, 0,
-                                         {{0xffffffff81000010, "try_grab_page+0x10"}, {0xffffffff81000200, paths[id - 1]}}});
+        if (auto r =
+                w.append(StackEvent{id,
+                                    StackKind::Kernel,
+                                    0,
+                                    {{0xffffffff81000010, "try_grab_page+0x10"}, {0xffffffff81000200, paths[id - 1]}}});
             !r)
             return r.error();
     }
@@ -172,7 +177,8 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
     for (uint64_t b = 0; b < longterm_blocks && pinned < spec.live_pins; ++b) {
         uint32_t tgid = owner_of_block(b);
         for (uint64_t i = 0; i < kBlockPages && pinned < spec.live_pins; ++i, ++pinned)
-            out.grab(out.tick(rng), tgid, tgid, block_base(b) + i, 1, lt_flags, 1 + int32_t(b % 4) / 2 * 2, int32_t(b % 7));
+            out.grab(out.tick(rng), tgid, tgid, block_base(b) + i, 1, lt_flags, 1 + int32_t(b % 4) / 2 * 2,
+                     int32_t(b % 7));
     }
     const uint64_t last_block_pages = longterm_blocks ? spec.live_pins - (longterm_blocks - 1) * kBlockPages : 0;
     // A failure names the first four long-term pages of a full block (the
@@ -247,13 +253,17 @@ Result<SyntheticTruth> write_synthetic_trace(const std::string& path, const Synt
             inflight.pop_front();
             uint64_t ts = out.tick(rng);
             if (rng.below(64) == 0) ts -= 120;
-            if (f.freed) out.freed(ts, f.pfn);
-            else out.release(ts, f.tgid, 3, f.pfn, f.nr, f.flags);
+            if (f.freed)
+                out.freed(ts, f.pfn);
+            else
+                out.release(ts, f.tgid, 3, f.pfn, f.nr, f.flags);
         }
     }
     for (const auto& f : inflight) {
-        if (f.freed) out.freed(out.tick(rng), f.pfn);
-        else out.release(out.tick(rng), f.tgid, 3, f.pfn, f.nr, f.flags);
+        if (f.freed)
+            out.freed(out.tick(rng), f.pfn);
+        else
+            out.release(out.tick(rng), f.tgid, 3, f.pfn, f.nr, f.flags);
     }
     if (auto r = out.status(); !r) return r.error();
     if (auto r = w.finish(FinishEvent{out.now() + 1000, out.records(), 0, StopReason::Duration, -1}); !r)

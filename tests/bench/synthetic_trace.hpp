@@ -14,16 +14,16 @@
 namespace pintrace::bench {
 
 struct SyntheticSpec {
-    uint64_t events = 50'000'000;    // kernel records, roughly (the tail drains what is in flight)
+    uint64_t events = 50'000'000;  // kernel records, roughly (the tail drains what is in flight)
     uint64_t live_pins = 1'000'000;  // long-term pinned pages held at once, from the first tenth on
-    uint32_t processes = 1000;       // long-term pinners
+    uint32_t processes = 1000;  // long-term pinners
     uint64_t seed = 1;
 };
 
 struct SyntheticTruth {
-    uint64_t records = 0;            // kernel records written
+    uint64_t records = 0;  // kernel records written
     uint64_t pages_held_at_end = 0;  // exactly the long-term pages
-    uint64_t failures = 0;           // migrations that left pages behind
+    uint64_t failures = 0;  // migrations that left pages behind
     uint64_t failed_pages = 0;
 };
 

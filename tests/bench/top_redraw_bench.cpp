@@ -46,12 +46,17 @@ int main(int argc, char** argv)
     int runs = 5;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (i + 1 >= argc) return std::fprintf(stderr, "usage: bench_top_redraw [--pinners N] [--pages-each N] [--runs N]\n"), 2;
+        if (i + 1 >= argc)
+            return std::fprintf(stderr, "usage: bench_top_redraw [--pinners N] [--pages-each N] [--runs N]\n"), 2;
         uint64_t v = std::strtoull(argv[++i], nullptr, 10);
-        if (a == "--pinners") pinners = v;
-        else if (a == "--pages-each") pages_each = v;
-        else if (a == "--runs") runs = int(std::max<uint64_t>(v, 1));
-        else return std::fprintf(stderr, "bench_top_redraw: unknown option %s\n", a.c_str()), 2;
+        if (a == "--pinners")
+            pinners = v;
+        else if (a == "--pages-each")
+            pages_each = v;
+        else if (a == "--runs")
+            runs = int(std::max<uint64_t>(v, 1));
+        else
+            return std::fprintf(stderr, "bench_top_redraw: unknown option %s\n", a.c_str()), 2;
     }
 
     TraceInfo info;

@@ -10,8 +10,8 @@
 #include <iterator>
 #include <string>
 
-#include "pintrace.h"
 #include "../unit/sample_trace.hpp"
+#include "pintrace.h"
 #include "trace/writer.hpp"
 
 using namespace pintrace;
@@ -70,9 +70,9 @@ std::vector<std::byte> raw_freed(uint64_t ts, uint64_t pfn, uint32_t order)
 std::vector<std::byte> raw_cma(uint64_t ts, uint16_t op, uint64_t pfn, uint64_t count, uint16_t flags, int32_t err)
 {
     pt_cma x{};
-    uint16_t hook = op == PT_CMA_ALLOC_START   ? PT_HOOK_CMA_ALLOC_START_TP
-                    : op == PT_CMA_BUSY_RETRY ? PT_HOOK_CMA_BUSY_RETRY_TP
-                                              : PT_HOOK_CMA_ALLOC_FINISH_TP;
+    uint16_t hook = op == PT_CMA_ALLOC_START ? PT_HOOK_CMA_ALLOC_START_TP :
+                    op == PT_CMA_BUSY_RETRY  ? PT_HOOK_CMA_BUSY_RETRY_TP :
+                                               PT_HOOK_CMA_ALLOC_FINISH_TP;
     x.h = raw_head(PT_REC_CMA, sizeof x, hook, ts, 88, "cma_test", 89);
     x.pfn = pfn;
     x.count = count;
@@ -118,14 +118,29 @@ void all_kernel_records(TraceWriter& w)
 
 void snapshot_records(TraceWriter& w)
 {
-    SnapshotPagesEvent pages{1500, {{0x300, 1025, 1, SeedClass::Pinned}, {0x301, -1, -1, SeedClass::MaybePinned},
-                                    {0x302, 3, 1, SeedClass::ExtraRefs}}};
+    SnapshotPagesEvent pages{1500,
+                             {{0x300, 1025, 1, SeedClass::Pinned},
+                              {0x301, -1, -1, SeedClass::MaybePinned},
+                              {0x302, 3, 1, SeedClass::ExtraRefs}}};
     (void)w.append(pages);
-    (void)w.append(SnapshotHolderEvent{1500, 4242, true, "qemu-kvm", "/usr/bin/qemu", "io_uring fd 3 buffer 0",
-                                       "io_uring_fixed_buffers", {0x300, 0x301}});
+    (void)w.append(SnapshotHolderEvent{1500,
+                                       4242,
+                                       true,
+                                       "qemu-kvm",
+                                       "/usr/bin/qemu",
+                                       "io_uring fd 3 buffer 0",
+                                       "io_uring_fixed_buffers",
+                                       {0x300, 0x301}});
     (void)w.append(SnapshotHolderEvent{1500, 99, false, "cat", "", "maps it", "", {0x302}});
-    (void)w.append(SnapshotEndEvent{1400, 1600, 4096, 3, 3, 12, "/proc/kpageflags + /proc/kpagecount",
-                                    "all memory (System RAM)", {"no BPF refcounts", "a second note"}});
+    (void)w.append(SnapshotEndEvent{1400,
+                                    1600,
+                                    4096,
+                                    3,
+                                    3,
+                                    12,
+                                    "/proc/kpageflags + /proc/kpagecount",
+                                    "all memory (System RAM)",
+                                    {"no BPF refcounts", "a second note"}});
     (void)w.append_kernel_record(raw_migrate(5000, 77, 1, 2, 6));
     (void)w.append_kernel_record(raw_failed(5001, 77, 0x300, 1025, 0));
     (void)w.append_kernel_record(raw_failed(5001, 77, 0x302, 3, 1));

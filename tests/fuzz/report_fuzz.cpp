@@ -179,8 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     // checksum and framing checks), and the pipeline gets it resealed, so
     // the decoders, the ledger and the views meet the mutation.
     std::string bytes(reinterpret_cast<const char*>(data), size);
-    if (auto as_is = TraceReader::from_bytes(bytes))
-        (void)as_is->read([](const Event&) {}, {.allow_incomplete = true});
+    if (auto as_is = TraceReader::from_bytes(bytes)) (void)as_is->read([](const Event&) {}, {.allow_incomplete = true});
     auto reader = TraceReader::from_bytes(reseal(std::move(bytes)));
     if (!reader) return 0;
     size_t variant = size;

@@ -82,58 +82,137 @@ struct KernelCase {
 // tracepoints only where the kernel has CMA (7.x of Debian's amd64
 // kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
 // 7.3 (trixie-backports) and 7.2 (sid) give the same plan.
-const std::map<std::string, std::string> k7x =
-{{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
-      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "fentry+fexit"},
-      {"unpin_user_folio", "fentry+fexit"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "tracepoint"}, {"cma:cma_alloc_busy_retry", "tracepoint"},
-      {"cma:cma_alloc_finish", "tracepoint"}, {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "absent"}, {"alloc_contig_pages_noprof", "fentry+fexit"}, {"alloc_contig_frozen_pages_noprof", "fentry+fexit"},
-      {"migrate_pages", "fexit"}};
+const std::map<std::string, std::string> k7x = {{"follow_page", "absent"},
+                                                {"try_grab_page", "absent"},
+                                                {"try_grab_folio", "fexit"},
+                                                {"try_grab_folio_fast", "fexit"},
+                                                {"try_grab_compound_head", "absent"},
+                                                {"gup_put_folio", "fentry"},
+                                                {"put_compound_head", "absent"},
+                                                {"unpin_user_page", "fentry+fexit"},
+                                                {"unpin_folio", "fentry+fexit"},
+                                                {"unpin_user_folio", "fentry+fexit"},
+                                                {"migrate:mm_migrate_pages", "tracepoint"},
+                                                {"sched:sched_process_exec", "tracepoint"},
+                                                {"sched:sched_process_exit", "tracepoint"},
+                                                {"page_isolation:test_pages_isolated", "tracepoint"},
+                                                {"kmem:mm_page_free", "tracepoint"},
+                                                {"cma:cma_alloc_start", "tracepoint"},
+                                                {"cma:cma_alloc_busy_retry", "tracepoint"},
+                                                {"cma:cma_alloc_finish", "tracepoint"},
+                                                {"cma:cma_alloc", "absent"},
+                                                {"start_isolate_page_range", "fexit"},
+                                                {"has_unmovable_pages", "absent"},
+                                                {"alloc_contig_pages", "absent"},
+                                                {"alloc_contig_pages_noprof", "fentry+fexit"},
+                                                {"alloc_contig_frozen_pages_noprof", "fentry+fexit"},
+                                                {"migrate_pages", "fexit"}};
 
 const KernelCase kCases[] = {
     {"5.10",
-     {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "absent"},
-      {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "fexit"}, {"gup_put_folio", "absent"},
-      {"put_compound_head", "fentry"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "absent"},
-      {"unpin_user_folio", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
-      {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "fexit"}, {"alloc_contig_pages", "fentry+fexit"}, {"alloc_contig_pages_noprof", "absent"}, {"alloc_contig_frozen_pages_noprof", "absent"},
+     {{"follow_page", "fentry+fexit"},
+      {"try_grab_page", "fexit"},
+      {"try_grab_folio", "absent"},
+      {"try_grab_folio_fast", "absent"},
+      {"try_grab_compound_head", "fexit"},
+      {"gup_put_folio", "absent"},
+      {"put_compound_head", "fentry"},
+      {"unpin_user_page", "fentry+fexit"},
+      {"unpin_folio", "absent"},
+      {"unpin_user_folio", "absent"},
+      {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"},
+      {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"},
+      {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"},
+      {"cma:cma_alloc_busy_retry", "absent"},
+      {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"},
+      {"start_isolate_page_range", "fexit"},
+      {"has_unmovable_pages", "fexit"},
+      {"alloc_contig_pages", "fentry+fexit"},
+      {"alloc_contig_pages_noprof", "absent"},
+      {"alloc_contig_frozen_pages_noprof", "absent"},
       {"migrate_pages", "fexit"}}},
     {"6.1",
-     {{"follow_page", "fentry+fexit"}, {"try_grab_page", "fexit"}, {"try_grab_folio", "fexit"},
-      {"try_grab_folio_fast", "absent"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "absent"},
-      {"unpin_user_folio", "absent"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
-      {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "fentry+fexit"}, {"alloc_contig_pages_noprof", "absent"}, {"alloc_contig_frozen_pages_noprof", "absent"},
+     {{"follow_page", "fentry+fexit"},
+      {"try_grab_page", "fexit"},
+      {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "absent"},
+      {"try_grab_compound_head", "absent"},
+      {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"},
+      {"unpin_user_page", "fentry+fexit"},
+      {"unpin_folio", "absent"},
+      {"unpin_user_folio", "absent"},
+      {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"},
+      {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"},
+      {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"},
+      {"cma:cma_alloc_busy_retry", "absent"},
+      {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"},
+      {"start_isolate_page_range", "fexit"},
+      {"has_unmovable_pages", "absent"},
+      {"alloc_contig_pages", "fentry+fexit"},
+      {"alloc_contig_pages_noprof", "absent"},
+      {"alloc_contig_frozen_pages_noprof", "absent"},
       {"migrate_pages", "kprobe+kretprobe"}}},
     {"6.12",
-     {{"follow_page", "absent"}, {"try_grab_page", "absent"}, {"try_grab_folio", "fexit"},
-      {"try_grab_folio_fast", "fexit"}, {"try_grab_compound_head", "absent"}, {"gup_put_folio", "fentry"},
-      {"put_compound_head", "absent"}, {"unpin_user_page", "fentry+fexit"}, {"unpin_folio", "fentry+fexit"},
-      {"unpin_user_folio", "fentry+fexit"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
-      {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "fexit"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "absent"}, {"alloc_contig_pages_noprof", "fentry+fexit"}, {"alloc_contig_frozen_pages_noprof", "absent"},
+     {{"follow_page", "absent"},
+      {"try_grab_page", "absent"},
+      {"try_grab_folio", "fexit"},
+      {"try_grab_folio_fast", "fexit"},
+      {"try_grab_compound_head", "absent"},
+      {"gup_put_folio", "fentry"},
+      {"put_compound_head", "absent"},
+      {"unpin_user_page", "fentry+fexit"},
+      {"unpin_folio", "fentry+fexit"},
+      {"unpin_user_folio", "fentry+fexit"},
+      {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"},
+      {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"},
+      {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"},
+      {"cma:cma_alloc_busy_retry", "absent"},
+      {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"},
+      {"start_isolate_page_range", "fexit"},
+      {"has_unmovable_pages", "absent"},
+      {"alloc_contig_pages", "absent"},
+      {"alloc_contig_pages_noprof", "fentry+fexit"},
+      {"alloc_contig_frozen_pages_noprof", "absent"},
       {"migrate_pages", "fexit"}}},
     // The development host: fentry and fexit refused (EPERM), no kprobes.
     {"6.18-host",
-     {{"follow_page", "absent"}, {"try_grab_page", "missing"}, {"try_grab_folio", "missing"},
-      {"try_grab_folio_fast", "missing"}, {"try_grab_compound_head", "missing"}, {"gup_put_folio", "missing"},
-      {"put_compound_head", "missing"}, {"unpin_user_page", "missing"}, {"unpin_folio", "missing"},
-      {"unpin_user_folio", "missing"}, {"migrate:mm_migrate_pages", "tracepoint"},
-      {"sched:sched_process_exec", "tracepoint"}, {"sched:sched_process_exit", "tracepoint"},
-      {"page_isolation:test_pages_isolated", "tracepoint"}, {"kmem:mm_page_free", "tracepoint"},
-      {"cma:cma_alloc_start", "absent"}, {"cma:cma_alloc_busy_retry", "absent"}, {"cma:cma_alloc_finish", "absent"},
-      {"cma:cma_alloc", "absent"}, {"start_isolate_page_range", "missing"}, {"has_unmovable_pages", "absent"}, {"alloc_contig_pages", "missing"}, {"alloc_contig_pages_noprof", "missing"}, {"alloc_contig_frozen_pages_noprof", "missing"},
+     {{"follow_page", "absent"},
+      {"try_grab_page", "missing"},
+      {"try_grab_folio", "missing"},
+      {"try_grab_folio_fast", "missing"},
+      {"try_grab_compound_head", "missing"},
+      {"gup_put_folio", "missing"},
+      {"put_compound_head", "missing"},
+      {"unpin_user_page", "missing"},
+      {"unpin_folio", "missing"},
+      {"unpin_user_folio", "missing"},
+      {"migrate:mm_migrate_pages", "tracepoint"},
+      {"sched:sched_process_exec", "tracepoint"},
+      {"sched:sched_process_exit", "tracepoint"},
+      {"page_isolation:test_pages_isolated", "tracepoint"},
+      {"kmem:mm_page_free", "tracepoint"},
+      {"cma:cma_alloc_start", "absent"},
+      {"cma:cma_alloc_busy_retry", "absent"},
+      {"cma:cma_alloc_finish", "absent"},
+      {"cma:cma_alloc", "absent"},
+      {"start_isolate_page_range", "missing"},
+      {"has_unmovable_pages", "absent"},
+      {"alloc_contig_pages", "missing"},
+      {"alloc_contig_pages_noprof", "missing"},
+      {"alloc_contig_frozen_pages_noprof", "missing"},
       {"migrate_pages", "missing"}}},
     {"7.3", k7x},
     {"7.2", k7x},
@@ -160,13 +239,12 @@ TEST_P(PlanPerKernel, TheFixtureIsWhatDoctorWouldWriteAgain)
     EXPECT_EQ(write_kernel_facts(facts.value(), spec_functions(), spec_tracepoints()), text);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, PlanPerKernel, ::testing::ValuesIn(kCases),
-                         [](const auto& info) {
-                             std::string name = info.param.kernel;
-                             for (auto& ch : name)
-                                 if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                             return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Kernels, PlanPerKernel, ::testing::ValuesIn(kCases), [](const auto& info) {
+    std::string name = info.param.kernel;
+    for (auto& ch : name)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return name;
+});
 
 TEST(AttachPlan, SixOneGetsTheSevenArgumentMigratePagesThroughKprobesAndSaysWhy)
 {
@@ -174,7 +252,8 @@ TEST(AttachPlan, SixOneGetsTheSevenArgumentMigratePagesThroughKprobesAndSaysWhy)
     ASSERT_TRUE(s.skel);
     auto plan = plan_attach(facts_of("6.1"));
     const PlannedAttach& p = planned(plan, "migrate_pages");
-    EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
+    EXPECT_EQ(program_names(s.skel.get(), p),
+              (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
     EXPECT_THAT(p.why, HasSubstr("ENOTSUPP")) << p.why;
 }
 
@@ -274,9 +353,9 @@ TEST(Refusal, ARefusedTracepointProgramTakesDownItsAttachPointAlone)
     RecordedKernelFacts facts = facts_of("7.3");
     auto plan = plan_attach(facts);
     auto before = modes(planned_table(plan));
-    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.tp_cma_alloc_start,
-                               "failed to resolve CO-RE relocation <byte_off> struct trace_event_raw_cma_alloc_start.count",
-                               facts));
+    ASSERT_TRUE(refuse_program(
+        plan, s.skel.get(), s.skel->progs.tp_cma_alloc_start,
+        "failed to resolve CO-RE relocation <byte_off> struct trace_event_raw_cma_alloc_start.count", facts));
     auto table = planned_table(plan);
     auto after = modes(table);
     EXPECT_EQ(after["cma:cma_alloc_start"], "refused");
@@ -299,11 +378,12 @@ TEST(Refusal, ARefusedTrampolineFallsBackToItsKprobes)
     ASSERT_TRUE(s.skel);
     RecordedKernelFacts facts = facts_of("6.12");
     auto plan = plan_attach(facts);
-    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.fexit_migrate_pages_7args, "R1 invalid mem access",
-                               facts));
+    ASSERT_TRUE(
+        refuse_program(plan, s.skel.get(), s.skel->progs.fexit_migrate_pages_7args, "R1 invalid mem access", facts));
     const PlannedAttach& p = planned(plan, "migrate_pages");
     EXPECT_EQ(p.kind, AttachKind::Kprobe);
-    EXPECT_EQ(program_names(s.skel.get(), p), (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
+    EXPECT_EQ(program_names(s.skel.get(), p),
+              (std::vector<std::string>{"kprobe_migrate_pages", "kretprobe_migrate_pages"}));
     EXPECT_THAT(p.why, HasSubstr("R1 invalid mem access"));
     // Refused again, as a kprobe: nothing left to fall back to.
     ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.kretprobe_migrate_pages, "again", facts));
@@ -323,7 +403,8 @@ TEST(Refusal, ARefusedUnpinHookTakesOnlyItselfDown)
     auto before = modes(planned_table(plan));
     EXPECT_EQ(program_names(s.skel.get(), planned(plan, "unpin_user_folio")),
               (std::vector<std::string>{"fentry_unpin_user_folio", "fexit_unpin_user_folio"}));
-    ASSERT_TRUE(refuse_program(plan, s.skel.get(), s.skel->progs.fexit_unpin_user_folio, "R1 invalid mem access", facts));
+    ASSERT_TRUE(
+        refuse_program(plan, s.skel.get(), s.skel->progs.fexit_unpin_user_folio, "R1 invalid mem access", facts));
     EXPECT_EQ(program_names(s.skel.get(), planned(plan, "unpin_user_folio")),
               (std::vector<std::string>{"kprobe_unpin_user_folio", "kretprobe_unpin_user_folio"}));
     auto after = modes(planned_table(plan));
@@ -357,11 +438,12 @@ TEST(Refusal, AProgramThePlanDoesNotLoadIsNotTaken)
 TEST(Refusal, TheVerifierLogLineThatSaysWhy)
 {
     // libbpf rewrites the poisoned instruction's complaint into a diagnosis.
-    EXPECT_EQ(refusal_line("0: R1=ctx() R10=fp0\n; int tp(void *ctx)\n1: (85) call unknown#195896080\n"
-                           "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
-                           "(0:2 @ offset 16)\nprocessed 12 insns (limit 1000000) max_states_per_insn 0\n"),
-              "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
-              "(0:2 @ offset 16)");
+    EXPECT_EQ(
+        refusal_line("0: R1=ctx() R10=fp0\n; int tp(void *ctx)\n1: (85) call unknown#195896080\n"
+                     "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
+                     "(0:2 @ offset 16)\nprocessed 12 insns (limit 1000000) max_states_per_insn 0\n"),
+        "failed to resolve CO-RE relocation <byte_off> [12] struct trace_event_raw_cma_alloc_start.count "
+        "(0:2 @ offset 16)");
     EXPECT_EQ(refusal_line("0: R1=ctx() R10=fp0\n0: (bf) r0 = r2\nR2 !read_ok\nprocessed 1 insns (limit 1000000)\n"
                            "verification time 12 usec\nstack depth 0\n"),
               "R2 !read_ok");

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
 
 #include <array>
 #include <cstdio>
@@ -142,7 +142,8 @@ TEST(Cli, ReportViewsSelectAndFormat)
 
 TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
 {
-    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and setpriv to drop privileges";
     auto [status, out] = run_unprivileged("record -o /tmp/never.trace --duration 1s");
     EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
@@ -197,7 +198,8 @@ namespace {
 
 TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
 {
-    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and setpriv to drop privileges";
     pintrace::Run r = run_unprivileged("top --batch --iterations 1");
     EXPECT_EQ(r.status, 6) << "no_privileges: " << r.out;
     EXPECT_EQ(lines(r.out), 1u) << r.out;
@@ -206,9 +208,9 @@ TEST(CliTop, LiveWithoutPrivilegesSaysWhatIsNeeded)
 
 TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
 {
-    for (const char* args : {"snapshot --pfn 0x200-0x100", "snapshot --node 4096", "snapshot --zone Nowhere",
-                             "snapshot --memory-block 99999999", "snapshot --pfn 1-2 --node 0", "snapshot",
-                             "explain --pfn zz"}) {
+    for (const char* args :
+         {"snapshot --pfn 0x200-0x100", "snapshot --node 4096", "snapshot --zone Nowhere",
+          "snapshot --memory-block 99999999", "snapshot --pfn 1-2 --node 0", "snapshot", "explain --pfn zz"}) {
         auto r = run(args);
         EXPECT_EQ(r.status, 2) << args << ": " << r.out;
         EXPECT_EQ(lines(r.out), 1u) << args << ": " << r.out;
@@ -218,7 +220,8 @@ TEST(Cli, SnapshotRangeErrorsAreOneLineUsageErrors)
 
 TEST(Cli, SnapshotWithoutPrivilegesSaysWhatIsNeeded)
 {
-    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and setpriv to drop privileges";
     auto [status, out] = run_unprivileged("snapshot --pfn 0x1000+16");
     EXPECT_EQ(status, 6) << "no_privileges";
     EXPECT_EQ(lines(out), 1u) << out;
@@ -350,8 +353,7 @@ TEST(Cli, SnapshotNamesTheProcessThatPinnedBeforePintraceStarted)
 
     auto ex = run("explain --pfn " + std::to_string(pfn));
     EXPECT_EQ(ex.status, 3) << ex.out;
-    EXPECT_THAT(ex.out, HasSubstr("likely holder (pinned it as io_uring fixed buffers): pid " + pid))
-        << ex.out;
+    EXPECT_THAT(ex.out, HasSubstr("likely holder (pinned it as io_uring fixed buffers): pid " + pid)) << ex.out;
     // The same as JSON, read as a runbook would.
     auto exj = run("explain --format json --pfn " + std::to_string(pfn));
     EXPECT_EQ(exj.status, 3) << exj.out;
@@ -413,14 +415,13 @@ TEST(Cli, RecordSnapshotOfARangeFindsThePinsInIt)
     PinningScenario scenario(false);
     if (!scenario.skip.empty()) GTEST_SKIP() << scenario.skip;
     std::string trace = temp("range.trace");
-    auto rec = run("record --snapshot-range pfn:" + std::to_string(scenario.first_pfn) +
-                   "+1 --duration 1ms -o " + trace);
+    auto rec =
+        run("record --snapshot-range pfn:" + std::to_string(scenario.first_pfn) + "+1 --duration 1ms -o " + trace);
     ASSERT_EQ(rec.status, 0) << rec.out;
     EXPECT_THAT(rec.out, HasSubstr("snapshot of 1 pages")) << rec.out;
     auto rep = run("report --format json " + trace);
     unlink(trace.c_str());
-    EXPECT_THAT(rep.out, HasSubstr("\"range\":\"pfn " + std::to_string(scenario.first_pfn) + "+1\""))
-        << rep.out;
+    EXPECT_THAT(rep.out, HasSubstr("\"range\":\"pfn " + std::to_string(scenario.first_pfn) + "+1\"")) << rep.out;
     EXPECT_THAT(rep.out, HasSubstr("\"pid\":" + std::to_string(scenario.pid) + ",\"comm\":\"scenario_iourin\""))
         << rep.out;
 }
@@ -535,18 +536,34 @@ TEST(ExitCodes, UnknownFilterValuesAreUsageErrorsNamingTheValidOnes)
 TEST(ExitCodes, NumericOptionsAreDecimalAndInRange)
 {
     std::string trace = sample_file(true);
-    for (const char* bad : {"report T --top -1", "report T --top 0x10", "report T --top 99999999999999999999",
-                            "report T --pid -1", "report T --pid 0x10", "report T --threshold 0x10",
-                            "report T --threshold 0", "report T --threshold 10", "report T --since +0x10",
-                            "top --batch --replay T --iterations -1", "top --batch --replay T --interval inf",
-                            "top --batch --replay T --interval nan", "top --batch --replay T --speed inf",
-                            "top --batch --replay T --pid -5", "record --duration 0x10", "record --duration 0",
-                            "record --duration 10", "record --duration -1s", "record --stack-sample 1e3",
-                            "record --buffer-size 4096", "record --buffer-size 0x10", "record --buffer-size -1",
+    for (const char* bad : {"report T --top -1",
+                            "report T --top 0x10",
+                            "report T --top 99999999999999999999",
+                            "report T --pid -1",
+                            "report T --pid 0x10",
+                            "report T --threshold 0x10",
+                            "report T --threshold 0",
+                            "report T --threshold 10",
+                            "report T --since +0x10",
+                            "top --batch --replay T --iterations -1",
+                            "top --batch --replay T --interval inf",
+                            "top --batch --replay T --interval nan",
+                            "top --batch --replay T --speed inf",
+                            "top --batch --replay T --pid -5",
+                            "record --duration 0x10",
+                            "record --duration 0",
+                            "record --duration 10",
+                            "record --duration -1s",
+                            "record --stack-sample 1e3",
+                            "record --buffer-size 4096",
+                            "record --buffer-size 0x10",
+                            "record --buffer-size -1",
                             "record --buffer-size 3"}) {
         std::string args = bad;
-        if (auto t = args.find(" T "); t != std::string::npos) args.replace(t, 3, " " + trace + " ");
-        else if (args.ends_with(" T")) args.replace(args.size() - 1, 1, trace);
+        if (auto t = args.find(" T "); t != std::string::npos)
+            args.replace(t, 3, " " + trace + " ");
+        else if (args.ends_with(" T"))
+            args.replace(args.size() - 1, 1, trace);
         auto r = run(args.starts_with("record") ? args + " -o /tmp/never.trace" : args);
         EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
     }
@@ -561,7 +578,8 @@ TEST(ExitCodes, NumericOptionsAreDecimalAndInRange)
 // zeros and called it a usage error).
 TEST(ExitCodes, MissingPrivilegesAreSixForEveryCommandThatNeedsThem)
 {
-    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0) GTEST_SKIP() << "needs root and setpriv to drop privileges";
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and setpriv to drop privileges";
     for (const char* args : {"snapshot --all", "snapshot --node 0", "snapshot --pfn 0x1000+16", "explain --pfn 0x100",
                              "record -o /tmp/never.trace --duration 1s", "top --batch --iterations 1", "doctor",
                              "doctor --kernel-facts"}) {
@@ -614,9 +632,9 @@ TEST(ExitCodes, RecordSaysWhatBecameOfTheCommandAndOfTheCapture)
     std::string line = ok.out.substr(at, ok.out.find('\n', at) - at);
     unsigned points = 0, missed = 0;
     char state[16] = {};
-    ASSERT_EQ(std::sscanf(line.c_str(), "pintrace record: capture=%15s attach_points=%u missing=%u", state, &points,
-                          &missed),
-              3)
+    ASSERT_EQ(
+        std::sscanf(line.c_str(), "pintrace record: capture=%15s attach_points=%u missing=%u", state, &points, &missed),
+        3)
         << line;
     EXPECT_GT(points, 0u);
     EXPECT_EQ(std::string(state), missed ? "degraded" : "complete") << line;
@@ -665,12 +683,15 @@ std::string hostile_trace()
     const std::string comm = "\xff\xfe\x1b[31m\x1b[2J\x07";
     for (uint64_t pfn = 0x100; pfn < 0x104; ++pfn)
         (void)w->append_kernel_record(test::raw_grab(2000 + pfn, 4242, pfn, pin, comm));
-    (void)w->append(StackEvent{1, StackKind::Kernel, 0,
+    (void)w->append(StackEvent{1,
+                               StackKind::Kernel,
+                               0,
                                {{0xffffffff81000010, "try_grab_page\xc0\xaf"},  // overlong '/'
                                 {0xffffffff81000200, "io_sqe_buffer_register\xed\xa0\x80\x1b]0;owned\x07"}}});
     (void)w->append_kernel_record(test::raw_migrate(5000, 77, 5, 3));
     uint32_t i = 0;
-    for (uint64_t pfn : {0x100, 0x101, 0x103}) (void)w->append_kernel_record(test::raw_failed(5001, 77, pfn, 1026, i++));
+    for (uint64_t pfn : {0x100, 0x101, 0x103})
+        (void)w->append_kernel_record(test::raw_failed(5001, 77, pfn, 1026, i++));
     (void)w->append_kernel_record(test::raw_end(5002, 77, 3, 3));
     (void)w->finish(FinishEvent{9000, 0, 0, StopReason::Duration, -1});
     return path;
@@ -688,7 +709,8 @@ TEST(HostileStrings, JsonIsValidUtf8WithControlsEscaped)
         << "each bad byte one U+FFFD, controls as \\u00XX: " << r.out;
     EXPECT_THAT(r.out, HasSubstr("try_grab_page\xEF\xBF\xBD\xEF\xBF\xBD")) << r.out;
     // top's JSON lines too.
-    auto top = run_command(std::string(PINTRACE_BIN) + " top --replay " + trace + " --speed 0 --format json 2>/dev/null");
+    auto top =
+        run_command(std::string(PINTRACE_BIN) + " top --replay " + trace + " --speed 0 --format json 2>/dev/null");
     EXPECT_TRUE(strict_utf8(top.out, &why)) << why;
     EXPECT_EQ(top.out.find('\x1b'), std::string::npos) << top.out;
 }
@@ -701,9 +723,9 @@ TEST(HostileStrings, TextAndMarkdownCarryNoControlCharacters)
         EXPECT_EQ(r.status, 3) << r.out;
         std::string why;
         EXPECT_TRUE(strict_utf8(r.out, &why)) << format << ": " << why;
-        for (unsigned char c : r.out) EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F) << format << ": byte " << int(c);
-        EXPECT_THAT(r.out, HasSubstr("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07")) << format << ": "
-                                                                                                 << r.out;
+        for (unsigned char c : r.out)
+            EXPECT_FALSE((c < 0x20 && c != '\n') || c == 0x7F) << format << ": byte " << int(c);
+        EXPECT_THAT(r.out, HasSubstr("\xEF\xBF\xBD\xEF\xBF\xBD\\x1b[31m\\x1b[2J\\x07")) << format << ": " << r.out;
     }
 }
 

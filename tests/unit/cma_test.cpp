@@ -124,7 +124,9 @@ TEST(Cma, AFailedAllocationBlamesTheHoldersOfItsBusyRanges)
     EXPECT_EQ(jf.get<int>("held_in_range_total"), 1);
 
     std::string text = test::flat(render_report_text(r));
-    EXPECT_THAT(text, HasSubstr("CMA allocation of 1024 page(s) from area \"reserved\" by pid 321 (camera-hal) failed (ENOMEM)"))
+    EXPECT_THAT(
+        text,
+        HasSubstr("CMA allocation of 1024 page(s) from area \"reserved\" by pid 321 (camera-hal) failed (ENOMEM)"))
         << text;
     EXPECT_THAT(report_summary(r), HasSubstr("1 CMA allocation(s) failed"));
 }

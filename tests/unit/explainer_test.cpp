@@ -179,7 +179,10 @@ TEST(ReportJson, FollowsTheDocumentedSchema)
 TEST(ReportText, LeadsWithTheSummaryAndTheNextStep)
 {
     std::string text = test::flat(render_report_text(explain_sample()));
-    EXPECT_THAT(text, HasSubstr("SUMMARY: 1 migration(s) failed, 3 page(s) stuck; pid 4242 (qemu-kvm) holds 3 of them as io_uring fixed buffers since 11:06:40: unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it."))
+    EXPECT_THAT(
+        text,
+        HasSubstr("SUMMARY: 1 migration(s) failed, 3 page(s) stuck; pid 4242 (qemu-kvm) holds 3 of them as io_uring "
+                  "fixed buffers since 11:06:40: unregister the buffers (IORING_UNREGISTER_BUFFERS) or restart it."))
         << text;
     EXPECT_THAT(text, HasSubstr("IORING_UNREGISTER_BUFFERS")) << text;
     EXPECT_THAT(text, HasSubstr("io_sqe_buffer_register"));
@@ -533,7 +536,9 @@ TEST(Explainer, UserStacksEndAtTheProcessEntry)
     Holder h;
     h.task.tgid = 7;
     h.ustack = 3;
-    r.user_stacks[{3, 7}] = StackEvent{3, StackKind::User, 7,
+    r.user_stacks[{3, 7}] = StackEvent{3,
+                                       StackKind::User,
+                                       7,
                                        {{0x401000, "syscall+0x19 (app)"},
                                         {0x401100, "main+0x74e (app)"},
                                         {0x401200, "__libc_start_call_main+0x64 (app)"},

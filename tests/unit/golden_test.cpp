@@ -29,15 +29,14 @@ const std::string kDir = std::string(PINTRACE_TEST_DATA) + "/golden/";
 
 struct GoldenCase {
     const char* trace;  // KERNEL-SCENARIO, recorded by tests/vm/run.sh
-    int exit_code;      // what `pintrace report` exits with
+    int exit_code;  // what `pintrace report` exits with
 };
 
 // The kernels of the bench and what each scenario shows: pins, references,
 // two holders of one page, a released pin, a gigantic page's isolation.
 const GoldenCase kCases[] = {
-    {"5.10-iouring_pin", 3},   {"5.10-vmsplice_ref", 3},   {"6.1-two_pinners", 3},
-    {"6.1-odirect_inflight", 3}, {"7.3-two_pinners", 3},    {"7.3-gigantic_pinned", 3},
-    {"7.3-released_pin", 0},
+    {"5.10-iouring_pin", 3}, {"5.10-vmsplice_ref", 3},   {"6.1-two_pinners", 3},  {"6.1-odirect_inflight", 3},
+    {"7.3-two_pinners", 3},  {"7.3-gigantic_pinned", 3}, {"7.3-released_pin", 0},
 };
 
 std::string read_file(const std::string& path)
@@ -76,8 +75,8 @@ TEST_P(Golden, ReportTextAndMarkdownAreAsRecorded)
     report.file = read.value();
     EXPECT_EQ(report_exit_code(report, nullptr), GetParam().exit_code);
 
-    for (auto [ext, text] : {std::pair{".txt", render_report_text(report)},
-                             std::pair{".md", render_report_markdown(report)}}) {
+    for (auto [ext, text] :
+         {std::pair{".txt", render_report_text(report)}, std::pair{".md", render_report_markdown(report)}}) {
         std::string path = base + ext;
         if (std::getenv("PINTRACE_UPDATE_GOLDEN")) {
             std::ofstream(path, std::ios::binary) << text;
@@ -89,12 +88,12 @@ TEST_P(Golden, ReportTextAndMarkdownAreAsRecorded)
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(VmTraces, Golden, ::testing::ValuesIn(kCases),
-                         [](const auto& info) {
-                             std::string name = info.param.trace;
-                             std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
-                             return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(VmTraces, Golden, ::testing::ValuesIn(kCases), [](const auto& info) {
+    std::string name = info.param.trace;
+    std::replace_if(
+        name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
+    return name;
+});
 
 // Every trace in the folder is a case: one added without a line in kCases
 // would never be compared.
@@ -103,7 +102,8 @@ TEST(GoldenFiles, EveryTraceIsACase)
     for (const auto& entry : fs::directory_iterator(kDir)) {
         if (entry.path().extension() != ".pt") continue;
         std::string stem = entry.path().stem().string();
-        EXPECT_TRUE(std::any_of(std::begin(kCases), std::end(kCases), [&](const GoldenCase& c) { return stem == c.trace; }))
+        EXPECT_TRUE(
+            std::any_of(std::begin(kCases), std::end(kCases), [&](const GoldenCase& c) { return stem == c.trace; }))
             << stem << ".pt is not in kCases";
     }
 }

@@ -14,14 +14,14 @@
 #include "event_builders.hpp"
 #include "events/bounds.hpp"
 #include "explain/explainer.hpp"
-#include "render/report_views.hpp"
 #include "ledger/ledger.hpp"
+#include "render/report_views.hpp"
 #include "sample_trace.hpp"
-#include "trace_bytes.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/snapshot.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
+#include "trace_bytes.hpp"
 
 namespace pintrace {
 namespace {
@@ -54,7 +54,8 @@ std::string make_trace(const std::function<void(TraceWriter&)>& write, const std
     trace::FileHeader fh;
     std::memcpy(&fh, bytes.data(), sizeof fh);
     // The records begin after the header and the seal that ends its block.
-    if (first_record) *first_record = sizeof fh + fh.sections_bytes + sizeof(trace::UserRecordHeader) + sizeof(trace::SealPayload);
+    if (first_record)
+        *first_record = sizeof fh + fh.sections_bytes + sizeof(trace::UserRecordHeader) + sizeof(trace::SealPayload);
     return bytes;
 }
 
@@ -130,9 +131,12 @@ PinLedger replay(const std::vector<Event>& events)
 {
     PinLedger ledger;
     for (const Event& e : events) {
-        if (auto* g = std::get_if<GrabEvent>(&e)) ledger.grab(*g);
-        else if (auto* r = std::get_if<ReleaseEvent>(&e)) ledger.release(*r);
-        else if (auto* f = std::get_if<PageFreedEvent>(&e)) ledger.page_freed(f->pfn, f->nr_pages, f->head.ts_ns);
+        if (auto* g = std::get_if<GrabEvent>(&e))
+            ledger.grab(*g);
+        else if (auto* r = std::get_if<ReleaseEvent>(&e))
+            ledger.release(*r);
+        else if (auto* f = std::get_if<PageFreedEvent>(&e))
+            ledger.page_freed(f->pfn, f->nr_pages, f->head.ts_ns);
     }
     return ledger;
 }
@@ -140,8 +144,8 @@ PinLedger replay(const std::vector<Event>& events)
 struct Hostile {
     const char* name;
     std::vector<std::byte> record;
-    std::string ram;       // the header's ram_pfns ("" none)
-    const char* expect;    // in the error, besides "at byte N"
+    std::string ram;  // the header's ram_pfns ("" none)
+    const char* expect;  // in the error, besides "at byte N"
 };
 
 // One record each that no kernel writes. On the code before the bounds,
@@ -156,7 +160,8 @@ std::vector<Hostile> hostile_records()
         {"grab_past_the_architecture_with_ram", grab_of(kMaxPhysPfn, 1), "0x1000-0x9ffff,0x100000-0x63fffff",
          "beyond the largest pfn of 52-bit physical addresses"},
         {"release_of_2G_pages", release_of(0x1000, 0x80000000), "", "corrupt release record: nr_pages 2147483648"},
-        {"release_not_a_folio_size", release_of(0x1000, 3), "", "corrupt release record: nr_pages 3 is not a folio size"},
+        {"release_not_a_folio_size", release_of(0x1000, 3), "",
+         "corrupt release record: nr_pages 3 is not a folio size"},
         {"release_refs_past_refcount", release_of(0x1000, 1, 0xffffffff), "", "corrupt release record: refs"},
         {"free_of_order_31", freed_of(0x1000, 31), "", "corrupt page-freed record: order 31"},
         {"free_of_order_19", freed_of(0x1000, 19), "", "corrupt page-freed record: order 19"},
@@ -191,7 +196,8 @@ TEST(HostileInput, EveryImpossibleCountIsCorruptAtItsByteOffset)
 // stops the read either way (it is not a cut file).
 TEST(HostileInput, AllowIncompleteDoesNotReadPastCorruption)
 {
-    auto bytes = make_trace([](TraceWriter& w) { ASSERT_TRUE(w.append_kernel_record(grab_of(0x1000, 0xffffffff)).ok()); });
+    auto bytes =
+        make_trace([](TraceWriter& w) { ASSERT_TRUE(w.append_kernel_record(grab_of(0x1000, 0xffffffff)).ok()); });
     auto reader = TraceReader::from_bytes(bytes);
     ASSERT_TRUE(reader.ok());
     auto r = reader->read([](const Event&) {}, {true});
@@ -206,13 +212,15 @@ TEST(HostileInput, AllowIncompleteDoesNotReadPastCorruption)
 TEST(HostileInput, LargestLegitimateRecordsCostAFixedAmountEach)
 {
     constexpr int kRecords = 8;
-    auto bytes = make_trace([](TraceWriter& w) {
-        for (int i = 0; i < kRecords; ++i) {
-            uint64_t pfn = 0x100000 + uint64_t(i) * kMaxFolioPages;
-            ASSERT_TRUE(w.append_kernel_record(grab_of(pfn, kMaxFolioPages)).ok());
-            ASSERT_TRUE(w.append_kernel_record(freed_of(pfn, kMaxFolioOrder)).ok());
-        }
-    }, "0x100000-0x63fffff");
+    auto bytes = make_trace(
+        [](TraceWriter& w) {
+            for (int i = 0; i < kRecords; ++i) {
+                uint64_t pfn = 0x100000 + uint64_t(i) * kMaxFolioPages;
+                ASSERT_TRUE(w.append_kernel_record(grab_of(pfn, kMaxFolioPages)).ok());
+                ASSERT_TRUE(w.append_kernel_record(freed_of(pfn, kMaxFolioOrder)).ok());
+            }
+        },
+        "0x100000-0x63fffff");
     auto read = read_trace(bytes);
     ASSERT_TRUE(read.summary.ok()) << read.summary.error().message;
     PinLedger ledger = replay(read.events);
@@ -229,7 +237,8 @@ TEST(HostileInput, LargestLegitimateRecordsCostAFixedAmountEach)
 // ledger sees nothing of it.
 TEST(HostileInput, TinyTraceClaimingHugeGrabDoesNoLedgerWork)
 {
-    auto bytes = make_trace([](TraceWriter& w) { ASSERT_TRUE(w.append_kernel_record(grab_of(0x1000, 0xffffffff)).ok()); });
+    auto bytes =
+        make_trace([](TraceWriter& w) { ASSERT_TRUE(w.append_kernel_record(grab_of(0x1000, 0xffffffff)).ok()); });
     EXPECT_LT(bytes.size(), 2048u);
     auto read = read_trace(bytes);
     ASSERT_FALSE(read.summary.ok());
@@ -246,7 +255,7 @@ TEST(HostileInput, PagesOutsideRecordedRamAreReadAndCounted)
 {
     auto bytes = make_trace(
         [](TraceWriter& w) {
-            ASSERT_TRUE(w.append_kernel_record(grab_of(0x2000, 1)).ok());     // RAM
+            ASSERT_TRUE(w.append_kernel_record(grab_of(0x2000, 1)).ok());  // RAM
             ASSERT_TRUE(w.append_kernel_record(grab_of(0x6400000, 1)).ok());  // past its end: a pmem page
             ASSERT_TRUE(w.append_kernel_record(grab_of(0x9ff00, 512)).ok());  // a folio across a hole's start
         },
@@ -281,7 +290,8 @@ TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
         "0x1000-0x9ffff", &first);
     auto read = read_trace(bytes);
     ASSERT_FALSE(read.summary.ok());
-    EXPECT_THAT(read.summary.error().message, HasSubstr("corrupt snapshot holder record at byte " + std::to_string(first)))
+    EXPECT_THAT(read.summary.error().message,
+                HasSubstr("corrupt snapshot holder record at byte " + std::to_string(first)))
         << read.summary.error().message;
 
     bytes = make_trace(
@@ -292,7 +302,8 @@ TEST(HostileInput, SnapshotPfnsOutsideRamAreCorrupt)
         "", &first);
     read = read_trace(bytes);
     ASSERT_FALSE(read.summary.ok());
-    EXPECT_THAT(read.summary.error().message, HasSubstr("corrupt snapshot page record at byte " + std::to_string(first)))
+    EXPECT_THAT(read.summary.error().message,
+                HasSubstr("corrupt snapshot page record at byte " + std::to_string(first)))
         << read.summary.error().message;
 }
 
@@ -305,7 +316,8 @@ TEST(HostileInput, FailedFolioKeepsOneHolderPerOwner)
     ex.consume(test::grab(10, 100, 0x100000, test::kLongPin, kMaxFolioPages, "qemu"));
     ex.consume(test::grab(11, 200, 0x100000 + 7, test::kLongPin, 1, "rdma-app"));
     for (int attempt = 0; attempt < 4; ++attempt)
-        for (const auto& e : test::migration_failure(100 + attempt * 10, {{0x100000, 3, kMaxFolioPages}})) ex.consume(e);
+        for (const auto& e : test::migration_failure(100 + attempt * 10, {{0x100000, 3, kMaxFolioPages}}))
+            ex.consume(e);
     Report r = std::move(ex).finish();
     ASSERT_EQ(r.failures.size(), 4u);
     for (const auto& f : r.failures) {
@@ -365,13 +377,12 @@ TEST(HostileInput, RamPfnsHeaderKey)
     EXPECT_THAT(reader.error().message, HasSubstr("corrupt header: ram_pfns")) << reader.error().message;
 }
 
-
 // snapshot --pfn, record --snapshot-range pfn:A-B: the parse refuses what
 // would wrap, and the range is clipped to RAM before any work list exists.
 namespace snap = pintrace::snapshot;
 
-const std::vector<snap::PfnSpan> kRam = {{0x1, 0x9f, "System RAM"}, {0x100, 0xbffda, "System RAM"},
-                                         {0x100000, 0x640000, "System RAM"}};
+const std::vector<snap::PfnSpan> kRam = {
+    {0x1, 0x9f, "System RAM"}, {0x100, 0xbffda, "System RAM"}, {0x100000, 0x640000, "System RAM"}};
 
 TEST(HostileSnapshotRange, ParseRefusesWhatWouldWrap)
 {

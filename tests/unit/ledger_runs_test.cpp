@@ -39,8 +39,10 @@ public:
         for (uint64_t pfn = e.pfn; pfn < e.pfn + e.nr_pages; ++pfn) {
             auto& holds = pages_[pfn];
             auto it = std::find_if(holds.begin(), holds.end(), [&](const Hold& h) { return h.owner == id; });
-            if (it != holds.end()) it->count += e.count;
-            else holds.push_back({id, e.count, e.head.ts_ns});
+            if (it != holds.end())
+                it->count += e.count;
+            else
+                holds.push_back({id, e.count, e.head.ts_ns});
         }
     }
 
@@ -108,8 +110,14 @@ public:
         return out;
     }
     size_t pages_held() const { return pages_.size(); }
-    uint64_t pins_held(OwnerId id) const { return sum(id, [](const Hold& h) { return uint64_t{h.count}; }); }
-    uint64_t pages_held(OwnerId id) const { return sum(id, [](const Hold&) { return uint64_t{1}; }); }
+    uint64_t pins_held(OwnerId id) const
+    {
+        return sum(id, [](const Hold& h) { return uint64_t{h.count}; });
+    }
+    uint64_t pages_held(OwnerId id) const
+    {
+        return sum(id, [](const Hold&) { return uint64_t{1}; });
+    }
     const Totals& totals(OwnerId id) const { return totals_.at(id); }
     size_t owners() const { return owners_.size(); }
 
@@ -184,7 +192,10 @@ struct Walk {
         ++ts;
         uint32_t tgid = pick({100u, 101u, 102u, 103u, 9u});
         switch (rng() % 10) {
-        case 0: case 1: case 2: case 3: {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
             uint32_t nr = pick({1u, 1u, 1u, 2u, 3u, 8u, 64u, 512u, 700u, 1500u});
             uint64_t pfn = rng() % (kPages - nr);
             if (rng() % 2) pfn &= ~uint64_t{std::bit_ceil(nr) - 1};  // a folio's own alignment
@@ -196,25 +207,28 @@ struct Walk {
             model.grab(e);
             break;
         }
-        case 4: case 5: case 6: {
+        case 4:
+        case 5:
+        case 6: {
             uint32_t nr = pick({1u, 1u, 2u, 4u, 512u, 1024u});
             uint64_t pfn = (rng() % kPages) & ~uint64_t{nr - 1};
-            ReleaseEvent e = test::release(ts, tgid, pfn, pick<uint32_t>({kFlagPin, kFlagGet}), pick({1u, 2u, 3u, 100u, 600u, 5000u}), nr);
+            ReleaseEvent e = test::release(ts, tgid, pfn, pick<uint32_t>({kFlagPin, kFlagGet}),
+                                           pick({1u, 2u, 3u, 100u, 600u, 5000u}), nr);
             ReleaseOutcome got = ledger.release(e), want = model.release(e);
             ASSERT_EQ(got.matched, want.matched) << "release at ts " << ts;
             ASSERT_EQ(got.unmatched, want.unmatched) << "release at ts " << ts;
             ASSERT_EQ(got.other_owner, want.other_owner) << "release at ts " << ts;
             break;
         }
-        case 7: case 8: {
+        case 7:
+        case 8: {
             uint32_t order = pick({0u, 0u, 1u, 3u, 9u, 10u});
             uint64_t pfn = (rng() % kPages) & ~((uint64_t{1} << order) - 1);
-            ASSERT_EQ(ledger.page_freed(pfn, 1u << order, ts), model.page_freed(pfn, 1u << order)) << "free at ts " << ts;
+            ASSERT_EQ(ledger.page_freed(pfn, 1u << order, ts), model.page_freed(pfn, 1u << order))
+                << "free at ts " << ts;
             break;
         }
-        default:
-            ledger.process_exited(tgid, ts);
-            model.process_exited(tgid);
+        default: ledger.process_exited(tgid, ts); model.process_exited(tgid);
         }
     }
 

@@ -113,8 +113,9 @@ TEST(Owners, HolderFdKindFromTheFdTarget)
 // As drivers/dma-buf/dma-buf.c prints it (5.10 to 7.x).
 TEST(Owners, DmaBufFdinfoNamesItsExporter)
 {
-    auto info = parse_dma_buf_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1042\nsize:\t8192\ncount:\t1\n"
-                                     "exp_name:\tudmabuf\nname:\tframe0\n");
+    auto info = parse_dma_buf_fdinfo(
+        "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1042\nsize:\t8192\ncount:\t1\n"
+        "exp_name:\tudmabuf\nname:\tframe0\n");
     ASSERT_TRUE(info);
     EXPECT_EQ(info->exporter, "udmabuf");
     EXPECT_EQ(info->size, 8192u);
@@ -186,8 +187,9 @@ struct Fixture {
     {
         OwnerOptions o;
         o.root = t.root();
-        o.rdma_mr_text = "dev mlx5_0 mrn 4 rkey 0x1 lkey 0x1 iova 0x600000 mrlen 8192 pdn 3 pid 200 comm ib_app\n"
-                         "dev mlx5_0 mrn 5 rkey 0x2 lkey 0x2 iova 0x900000 mrlen 4096 pdn 3 pid 200 comm ib_app\n";
+        o.rdma_mr_text =
+            "dev mlx5_0 mrn 4 rkey 0x1 lkey 0x1 iova 0x600000 mrlen 8192 pdn 3 pid 200 comm ib_app\n"
+            "dev mlx5_0 mrn 5 rkey 0x2 lkey 0x2 iova 0x900000 mrlen 4096 pdn 3 pid 200 comm ib_app\n";
         return o;
     }
 };
@@ -211,8 +213,8 @@ void expect_fixture_candidates(const OwnerScan& s)
     ASSERT_TRUE(qemu);
     EXPECT_EQ(qemu->confidence, Confidence::Likely);
     EXPECT_EQ(qemu->pfns, (std::set<uint64_t>{0x1000}));
-    EXPECT_TRUE(has_evidence(*qemu, "holds a VFIO container fd 5 (/dev/vfio/vfio): its DMA mappings are long-term pins",
-                             true));
+    EXPECT_TRUE(
+        has_evidence(*qemu, "holds a VFIO container fd 5 (/dev/vfio/vfio): its DMA mappings are long-term pins", true));
     EXPECT_TRUE(has_evidence(*qemu, "holds a VFIO group fd 6 (/dev/vfio/12)", true));
     EXPECT_TRUE(has_evidence(*qemu, "maps 1 page at 0x400000 (rw-p anonymous)", false));
     EXPECT_TRUE(qemu->evidence.front().long_term);  // the pin evidence first
@@ -222,8 +224,9 @@ void expect_fixture_candidates(const OwnerScan& s)
     EXPECT_EQ(ib->confidence, Confidence::Likely);
     EXPECT_TRUE(has_evidence(*ib, "holds an RDMA verbs fd 3 (/dev/infiniband/uverbs0)", true));
     // mrn 4 (iova 0x600000, 8 KiB) holds the page's address 0x601000; mrn 5 does not.
-    EXPECT_TRUE(has_evidence(*ib, "RDMA memory region mrn 4 on mlx5_0 (iova 0x600000, 8192 bytes; a long-term pin) "
-                                  "covers 1 page",
+    EXPECT_TRUE(has_evidence(*ib,
+                             "RDMA memory region mrn 4 on mlx5_0 (iova 0x600000, 8192 bytes; a long-term pin) "
+                             "covers 1 page",
                              true));
     EXPECT_FALSE(has_evidence(*ib, "RDMA memory region mrn 5", true));
     EXPECT_TRUE(has_evidence(*ib, "rdma lists 2 memory region(s) of 12288 bytes for it", true));
@@ -257,7 +260,7 @@ TEST(Owners, FromThePagesThroughTheReverseMap)
     EXPECT_EQ(s.rmap_pages, 4u);
     EXPECT_EQ(s.rmap_mappers, 4u);
     EXPECT_EQ(s.rmap_unconfirmed, 1u);  // pid 400: pagemap shows its own copy there
-    EXPECT_EQ(s.pages_walked, 4u);      // one pagemap entry per answer, nothing else
+    EXPECT_EQ(s.pages_walked, 4u);  // one pagemap entry per answer, nothing else
     expect_fixture_candidates(s);
     EXPECT_THAT(s.notes.front(), HasSubstr("reverse map"));
 }
@@ -351,7 +354,8 @@ TEST(Owners, TheRdmaToolIsRunFromPathOrItsAbsenceNoted)
     setenv("PATH", saved.c_str(), 1);
     const Candidate* ib = find(present, 200);
     ASSERT_TRUE(ib);
-    EXPECT_TRUE(has_evidence(*ib, "RDMA memory region mrn 7 on rxe0 (iova 0x601000, 4096 bytes; a long-term pin)", true));
+    EXPECT_TRUE(
+        has_evidence(*ib, "RDMA memory region mrn 7 on rxe0 (iova 0x601000, 4096 bytes; a long-term pin)", true));
 }
 
 // Each holder fd kind gives its evidence the origin of its row, and one
@@ -450,7 +454,8 @@ TEST(OwnersLive, ReverseMapFindsThisProcessAtItsAddresses)
     auto rmap = open_rmap_or_skip(why);
     if (!rmap) GTEST_SKIP() << why;
     constexpr size_t kPages = 8;
-    auto* anon = static_cast<char*>(mmap(nullptr, kPages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    auto* anon =
+        static_cast<char*>(mmap(nullptr, kPages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     ASSERT_NE(anon, MAP_FAILED);
     std::string file = ::testing::TempDir() + "/owners_shared" + std::to_string(getpid());
     {
@@ -475,7 +480,8 @@ TEST(OwnersLive, ReverseMapFindsThisProcessAtItsAddresses)
             bool me = false;
             for (const auto& x : m->mappers)
                 me = me || (x.tgid == static_cast<uint32_t>(getpid()) && x.vaddr == reinterpret_cast<uintptr_t>(addr));
-            EXPECT_TRUE(me) << "page " << i << ": " << m->mappers.size() << " mappers, none this process at its address";
+            EXPECT_TRUE(me) << "page " << i << ": " << m->mappers.size()
+                            << " mappers, none this process at its address";
         }
     }
     munmap(anon, kPages * 4096);
@@ -492,7 +498,8 @@ TEST(OwnersLive, ReverseMapOfLargeFolioTailPages)
     auto rmap = open_rmap_or_skip(why);
     if (!rmap) GTEST_SKIP() << why;
     constexpr size_t kHuge = 2 << 20;
-    auto* raw = static_cast<char*>(mmap(nullptr, 2 * kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    auto* raw =
+        static_cast<char*>(mmap(nullptr, 2 * kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     ASSERT_NE(raw, MAP_FAILED);
     char* huge = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(raw) + kHuge - 1) & ~(kHuge - 1));
     madvise(huge, kHuge, MADV_HUGEPAGE);
@@ -557,7 +564,8 @@ TEST(OwnersLive, ReverseMapAndWalkAgreeAfterForkAndCopyOnWrite)
     if (child == 0) {
         close(stop[1]);  // else the read below never sees the test close its end
         close(ready[0]);
-        auto* p = static_cast<char*>(mmap(nullptr, kPages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* p = static_cast<char*>(
+            mmap(nullptr, kPages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         for (size_t i = 0; i < kPages; ++i) p[i * 4096] = 1;
         int copied[2];
         if (pipe(copied) != 0) _exit(1);

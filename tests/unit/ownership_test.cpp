@@ -216,8 +216,7 @@ TEST(Ownership, UnexplainedPagesAreGroupedByCauseAndByWhatTheirFlagsSay)
     TraceInfo info = test::sample_info();
     info.page_flags = {{0, "PG_locked"}, {1, "PG_writeback"}, {2, "PG_referenced"}, {9, "PG_reserved"}};
     Explainer ex(info);
-    std::vector<Event> events = test::migration_failure(
-        40, {{0x10, 1026}, {0x11, 2}, {0x12, 2}, {0x13, 2}});
+    std::vector<Event> events = test::migration_failure(40, {{0x10, 1026}, {0x11, 2}, {0x12, 2}, {0x13, 2}});
     auto flags_of = [&](uint64_t pfn, uint64_t flags) {
         for (auto& e : events)
             if (auto* f = std::get_if<FailedFolioEvent>(&e); f && f->pfn == pfn) f->page_flags = flags;

@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "capture/process_info.hpp"
-#include "trace/reader.hpp"
 #include "sample_trace.hpp"
+#include "trace/reader.hpp"
 
 namespace pintrace {
 namespace {
@@ -74,9 +74,11 @@ protected:
         std::vector<ProcessInfoEvent> out;
         auto reader = TraceReader::open(path);
         EXPECT_TRUE(reader.ok());
-        EXPECT_TRUE(reader->read([&](const Event& e) {
-            if (auto* p = std::get_if<ProcessInfoEvent>(&e)) out.push_back(*p);
-        }).ok());
+        EXPECT_TRUE(reader
+                        ->read([&](const Event& e) {
+                            if (auto* p = std::get_if<ProcessInfoEvent>(&e)) out.push_back(*p);
+                        })
+                        .ok());
         fs::remove(path);
         return out;
     }

@@ -10,9 +10,9 @@
 
 #include "events/decode.hpp"
 #include "sample_trace.hpp"
-#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
+#include "trace_bytes.hpp"
 
 namespace pintrace {
 namespace {
@@ -34,12 +34,12 @@ TEST(ProcessExit, DecodesTheKernelRecordLayout)
     put<uint16_t>(b, 0, PT_REC_PROCESS_EXIT);
     put<uint16_t>(b, 2, 48);
     put<uint16_t>(b, 4, PT_HOOK_EXIT_TP);
-    put<uint16_t>(b, 6, 1);                       // cpu
-    put<uint64_t>(b, 8, 123456789);               // ts_ns
-    put<uint32_t>(b, 16, 4242);                   // tgid
-    put<uint32_t>(b, 20, 4250);                   // tid: the thread that exited last
+    put<uint16_t>(b, 6, 1);  // cpu
+    put<uint64_t>(b, 8, 123456789);  // ts_ns
+    put<uint32_t>(b, 16, 4242);  // tgid
+    put<uint32_t>(b, 20, 4250);  // tid: the thread that exited last
     std::memcpy(b.data() + 24, "iou-wrk-4242", 12);  // comm
-    put<uint64_t>(b, 40, 77);                     // cgroup id
+    put<uint64_t>(b, 40, 77);  // cgroup id
 
     Event out;
     auto known = decode_kernel_record(b, FlagLayout::before_6_3(), out);
@@ -96,8 +96,10 @@ std::string write_trace(const std::vector<std::variant<ProcessInfoEvent, std::ve
     auto w = TraceWriter::create(path, test::sample_info());
     EXPECT_TRUE(w.ok());
     for (const auto& r : records) {
-        if (auto* p = std::get_if<ProcessInfoEvent>(&r)) EXPECT_TRUE(w->append(*p).ok());
-        else EXPECT_TRUE(w->append_kernel_record(std::get<std::vector<std::byte>>(r)).ok());
+        if (auto* p = std::get_if<ProcessInfoEvent>(&r))
+            EXPECT_TRUE(w->append(*p).ok());
+        else
+            EXPECT_TRUE(w->append_kernel_record(std::get<std::vector<std::byte>>(r)).ok());
     }
     EXPECT_TRUE(w->finish(FinishEvent{9000, 0, 0, StopReason::CommandExited, 0}).ok());
     return path;

@@ -140,7 +140,8 @@ TEST_F(RecordHere, DoctorExplainsThisHostAndExitsByCoverage)
     std::istringstream in(out);
     ASSERT_NO_THROW(pt::read_json(in, root)) << out;
     EXPECT_EQ(root.get<std::string>("schema"), "pintrace.doctor/1");
-    for (const auto& c : root.get_child("checks")) EXPECT_TRUE(c.second.get<bool>("ok")) << c.second.get<std::string>("name");
+    for (const auto& c : root.get_child("checks"))
+        EXPECT_TRUE(c.second.get<bool>("ok")) << c.second.get<std::string>("name");
     bool missing = false;
     for (const auto& a : root.get_child("attach"))
         if (a.second.get<std::string>("mode") == "missing") {
@@ -243,9 +244,8 @@ TEST_F(RecordHere, SigkillKeepsEveryRecordWrittenBeforeIt)
     int status;
     std::string strict = capture(std::string(PINTRACE_BIN) + " report " + trace, &status);
     EXPECT_EQ(status, 1) << "an unclosed trace needs --allow-incomplete: " << strict;
-    std::string out = capture(std::string(PINTRACE_BIN) + " report --allow-incomplete --format json " + trace +
-                                  " 2>/dev/null",
-                              &status);
+    std::string out = capture(
+        std::string(PINTRACE_BIN) + " report --allow-incomplete --format json " + trace + " 2>/dev/null", &status);
     ASSERT_TRUE(status == 0 || status == 3 || status == 4) << out;
     pt::ptree root;
     std::istringstream in(out);

@@ -103,16 +103,19 @@ inline std::vector<std::byte> raw_process_exit(uint64_t ts, uint32_t tgid, std::
 inline TraceInfo sample_info(bool walk_attached = true)
 {
     TraceInfo info;
-    info.meta = {{"kernel_release", "6.1.0-50-cloud-amd64"}, {"boot_id", "b00t"}, {"hostname", "db-7"},
-                 {"start_monotonic_ns", "1000"}, {"start_realtime_ns", "1795000000000000000"}};
+    info.meta = {{"kernel_release", "6.1.0-50-cloud-amd64"},
+                 {"boot_id", "b00t"},
+                 {"hostname", "db-7"},
+                 {"start_monotonic_ns", "1000"},
+                 {"start_realtime_ns", "1795000000000000000"}};
     info.flags = FlagLayout::before_6_3();
     info.migrate_reasons = {{0, "compaction"}, {3, "syscall_or_cpuset"}, {6, "contig_range"}};
-    info.attach = {attach_point("try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit"),
-                   attach_point("gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry"),
-                   attach_point("migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint"),
-                   attach_point("migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, walk_attached ? "kretprobe" : "missing",
-                                walk_attached ? "" : "refused (EPERM)",
-                                walk_attached ? "" : "which pages failed is unknown")};
+    info.attach = {
+        attach_point("try_grab_page", PT_HOOK_TRY_GRAB_PAGE, "fexit"),
+        attach_point("gup_put_folio", PT_HOOK_GUP_PUT_FOLIO, "fentry"),
+        attach_point("migrate:mm_migrate_pages", PT_HOOK_MIGRATE_TP, "tracepoint"),
+        attach_point("migrate_pages", PT_HOOK_MIGRATE_PAGES_EXIT, walk_attached ? "kretprobe" : "missing",
+                     walk_attached ? "" : "refused (EPERM)", walk_attached ? "" : "which pages failed is unknown")};
     return info;
 }
 
@@ -122,8 +125,11 @@ inline void write_sample(TraceWriter& w, bool walk = true)
 {
     uint32_t pin = k61Pin | k61Longterm | k61Write;
     for (uint64_t pfn = 0x100; pfn < 0x104; ++pfn) (void)w.append_kernel_record(raw_grab(2000 + pfn, 4242, pfn, pin));
-    (void)w.append(StackEvent{1, StackKind::Kernel, 0, {{0xffffffff81000010, "try_grab_page+0x10"},
-                                                         {0xffffffff81000200, "io_sqe_buffer_register+0x63"}}});
+    (void)w.append(
+        StackEvent{1,
+                   StackKind::Kernel,
+                   0,
+                   {{0xffffffff81000010, "try_grab_page+0x10"}, {0xffffffff81000200, "io_sqe_buffer_register+0x63"}}});
     (void)w.append_kernel_record(raw_release(3000, 99, 0x102, k61Pin));
     (void)w.append_kernel_record(raw_migrate(5000, 77, 5, 3));
     if (walk) {

@@ -1,7 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
@@ -180,9 +180,9 @@ TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
     std::vector<std::string> iouring = {"try_grab_page+0x5", "follow_page_pte+0x2c9", "__gup_longterm_locked+0xbc",
                                         "io_pin_pages+0xba", "io_sqe_buffer_register+0x63"};
     EXPECT_EQ(origin_of(iouring), Origin::IoUringBuffers);
-    std::vector<std::string> dio = {"try_grab_folio_fast+0x5", "gup_fast_fallback+0x858", "iov_iter_extract_pages+0xe9",
-                                    "bio_iov_iter_get_pages+0xba", "__blkdev_direct_IO_simple+0x134",
-                                    "io_read+0x50"};
+    std::vector<std::string> dio = {"try_grab_folio_fast+0x5",         "gup_fast_fallback+0x858",
+                                    "iov_iter_extract_pages+0xe9",     "bio_iov_iter_get_pages+0xba",
+                                    "__blkdev_direct_IO_simple+0x134", "io_read+0x50"};
     EXPECT_EQ(origin_of(dio), Origin::DirectIo);
     EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "iter_to_pipe+0x40"}), Origin::Vmsplice);
     // As 6.1 shows it: iter_to_pipe inlined into the syscall.
@@ -197,9 +197,9 @@ TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
                                                  "pfn_reader_user_pin+0x11c", "iopt_map_pages+0x8c",
                                                  "vfio_iommufd_compat_attach_ioas+0x31"}),
               Origin::Iommufd);
-    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "memfd_pin_folios+0x1d6",
-                                                 "udmabuf_create+0x2a1"}),
-              Origin::Udmabuf);
+    EXPECT_EQ(
+        origin_of(std::vector<std::string>{"try_grab_folio+0x5", "memfd_pin_folios+0x1d6", "udmabuf_create+0x2a1"}),
+        Origin::Udmabuf);
 }
 
 // Every origin says what it is and what to do, under a name of its own
@@ -254,7 +254,10 @@ TEST(SafeText, PrintableShowsControlsAndKeepsText)
     EXPECT_EQ(printable("\x1b[31mred\x07"), "\\x1b[31mred\\x07");
     EXPECT_EQ(printable("a\nb"), "a\\x0ab");
     EXPECT_EQ(printable("a\nb", true), "a\nb");
-    EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\x9b2J") << "C1 CSI";
+    EXPECT_EQ(printable("\xc2\x9b"
+                        "2J"),
+              "\\x9b2J")
+        << "C1 CSI";
     EXPECT_EQ(printable("\xff"), "\xEF\xBF\xBD");
     EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");
 }

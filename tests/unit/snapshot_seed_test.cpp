@@ -36,10 +36,15 @@ SnapshotPagesEvent seeded_pages(std::vector<uint64_t> pfns, int32_t refcount = 1
 
 SnapshotHolderEvent holder(std::vector<uint64_t> pfns, bool likely = true, uint32_t pid = kOwner)
 {
-    return {kSnapAt, pid, likely, "fio", "/usr/bin/fio",
-            likely ? "io_uring fd 5 has registered buffer 0 (0x7f0000000000, 32768 bytes; a long-term pin) on 8 pages"
-                   : "maps 1 page at 0x7f0000000000 (rw-p anonymous): a mapping, not necessarily a pin",
-            likely ? "io_uring_fixed_buffers" : "", pfns};
+    return {kSnapAt,
+            pid,
+            likely,
+            "fio",
+            "/usr/bin/fio",
+            likely ? "io_uring fd 5 has registered buffer 0 (0x7f0000000000, 32768 bytes; a long-term pin) on 8 pages" :
+                     "maps 1 page at 0x7f0000000000 (rw-p anonymous): a mapping, not necessarily a pin",
+            likely ? "io_uring_fixed_buffers" : "",
+            pfns};
 }
 
 SnapshotEndEvent snapshot_end()
@@ -198,8 +203,9 @@ TEST(SnapshotSeed, FailureOnAPinOlderThanTheTraceGoesToTheLikelyHolder)
     // Nothing released them: all 8 are still held at the end, by the candidate.
     EXPECT_EQ(json.get<uint64_t>("snapshot.held_at_end"), 8u);
     EXPECT_EQ(json.get_child("snapshot.held_at_end_by_pid").front().second.get<uint32_t>("pid"), kOwner);
-    EXPECT_THAT(text, HasSubstr("held since before the trace (the snapshot's inference, not traced): 8 page(s); candidates: "
-                        "pid 107 (fio) 8"))
+    EXPECT_THAT(text,
+                HasSubstr("held since before the trace (the snapshot's inference, not traced): 8 page(s); candidates: "
+                          "pid 107 (fio) 8"))
         << text;
     EXPECT_EQ(json.get_child("snapshot.candidates").size(), 1u);
 }
@@ -217,7 +223,8 @@ TEST(SnapshotSeed, PageHistoryStartsWithWhatTheSnapshotFound)
     ASSERT_EQ(r.history.size(), 2u);  // nothing about 0x300: the snapshot did not find it held
     EXPECT_EQ(r.history[0].what, HistoryEntry::What::Snapshot);
     EXPECT_EQ(r.history[0].task.tgid, kOwner);
-    EXPECT_THAT(r.history[0].detail, HasSubstr("held as maybe_pinned (refcount 1025, mapcount 1); likely holder pid 107 (fio)"))
+    EXPECT_THAT(r.history[0].detail,
+                HasSubstr("held as maybe_pinned (refcount 1025, mapcount 1); likely holder pid 107 (fio)"))
         << r.history[0].detail;
     EXPECT_EQ(r.history[1].what, HistoryEntry::What::MigrationFailed);
     std::string text = test::flat(render_history_text(r));
@@ -356,7 +363,8 @@ TEST(SnapshotSeed, ACmaFailureOnlyTheSnapshotExplainsIsInferredNotCertain)
     Report lone = std::move(ex).finish();
     EXPECT_EQ(report_exit_code(lone), kExitFailuresUnexplained);
     std::string text = test::flat(render_report_text(lone));
-    EXPECT_THAT(text, HasSubstr("1 page(s) held since before the trace (the snapshot's counts), no candidate holder: 0x300"))
+    EXPECT_THAT(text,
+                HasSubstr("1 page(s) held since before the trace (the snapshot's counts), no candidate holder: 0x300"))
         << text;
     EXPECT_EQ(json_of(lone).get_child("failures").front().second.get_child("held_in_range_no_holder").size(), 1u);
 }
@@ -365,7 +373,7 @@ TEST(SnapshotSeed, ARegisteredPageIsLikelyAndAMappedOneOfTheSameProcessOnlyPossi
 {
     Explainer ex(test::sample_info());
     ex.consume(seeded_pages({0x600, 0x601}));
-    ex.consume(holder({0x600}));                // io_uring registration: likely
+    ex.consume(holder({0x600}));  // io_uring registration: likely
     ex.consume(holder({0x600, 0x601}, false));  // a mapping of both: possible
     ex.consume(snapshot_end());
     for (auto& e : test::migration_failure(5000, {{0x600}, {0x601}})) ex.consume(e);
@@ -391,8 +399,9 @@ TEST(SnapshotSeed, APossibleHolderIsNotToldToReleaseWhatItMayNotHold)
     ex.consume(snapshot_end());
     for (auto& e : test::migration_failure(5000, {{0x700}})) ex.consume(e);
     std::string summary = report_summary(std::move(ex).finish());
-    EXPECT_THAT(summary, HasSubstr("the possible holder of 1 page(s) (it maps them; inferred, not traced): it only maps them, "
-                           "which is not proof"))
+    EXPECT_THAT(summary,
+                HasSubstr("the possible holder of 1 page(s) (it maps them; inferred, not traced): it only maps them, "
+                          "which is not proof"))
         << summary;
 }
 
@@ -474,8 +483,11 @@ TEST(SnapshotSeed, RecordsFromASnapshotAndItsOwners)
     c.pid = kOwner;
     c.comm = "fio";
     c.confidence = Confidence::Likely;
-    c.evidence = {{"io_uring fd 5 has registered buffer 0 (0x7f, 4096 bytes; a long-term pin) on 1 page", {0x200},
-                   true, Origin::IoUringBuffers, true},
+    c.evidence = {{"io_uring fd 5 has registered buffer 0 (0x7f, 4096 bytes; a long-term pin) on 1 page",
+                   {0x200},
+                   true,
+                   Origin::IoUringBuffers,
+                   true},
                   {"maps 2 pages at 0x7f (rw-p anonymous): a mapping, not necessarily a pin", {0x200, 0x201}}};
     owners.candidates.push_back(c);
     owners.notes = {"pid 9 unreadable"};
@@ -559,8 +571,7 @@ TEST(SnapshotSeed, HoldingSinkKeepsOrderAndPassesThroughOnceReleased)
     out.seen.push_back("snapshot");
     ASSERT_TRUE(holding.release().ok());
     ASSERT_TRUE(holding.append_kernel_record(std::span(rec, 8)).ok());
-    EXPECT_EQ(out.seen,
-              (std::vector<std::string>{"snapshot", "kernel16", "stack7", "lost3", "process42", "kernel8"}));
+    EXPECT_EQ(out.seen, (std::vector<std::string>{"snapshot", "kernel16", "stack7", "lost3", "process42", "kernel8"}));
 }
 
 }  // namespace

@@ -244,9 +244,10 @@ namespace {
 
 TEST(SnapshotRange, SystemRamFromIomem)
 {
-    auto ram = parse_iomem_ram("00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
-                               "000a0000-000bffff : PCI Bus 0000:00\n00100000-bfffffff : System RAM\n"
-                               "  01000000-01ffffff : Kernel code\n100000000-63fffffff : System RAM\n");
+    auto ram = parse_iomem_ram(
+        "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n"
+        "000a0000-000bffff : PCI Bus 0000:00\n00100000-bfffffff : System RAM\n"
+        "  01000000-01ffffff : Kernel code\n100000000-63fffffff : System RAM\n");
     ASSERT_EQ(ram.size(), 3u);
     EXPECT_EQ(ram[0], (PfnSpan{1, 0x9f, "System RAM"}));  // the partial last page is left out
     EXPECT_EQ(ram[1].start, 0x100u);
@@ -267,9 +268,10 @@ namespace {
 
 TEST(SnapshotOwners, ParsesMapsPagemapAndIoUringFdinfo)
 {
-    auto vmas = parse_maps("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n"
-                           "7f2b7302b000-7f2b7303b000 rw-p 00000000 00:00 0 \n"
-                           "7f2b73100000-7f2b73128000 r--p 00000000 fe:01 1234                       /usr/lib/libc.so.6\n");
+    auto vmas = parse_maps(
+        "55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n"
+        "7f2b7302b000-7f2b7303b000 rw-p 00000000 00:00 0 \n"
+        "7f2b73100000-7f2b73128000 r--p 00000000 fe:01 1234                       /usr/lib/libc.so.6\n");
     ASSERT_EQ(vmas.size(), 3u);
     EXPECT_EQ(vmas[0].path, "[heap]");
     EXPECT_EQ(vmas[1].start, 0x7f2b7302b000u);
@@ -278,13 +280,14 @@ TEST(SnapshotOwners, ParsesMapsPagemapAndIoUringFdinfo)
     EXPECT_EQ(vmas[2].perms, "r--p");
 
     EXPECT_EQ(pagemap_pfn((uint64_t{1} << 63) | 0x1aa27f), 0x1aa27fu);
-    EXPECT_FALSE(pagemap_pfn(0x1aa27f));                                      // not present
+    EXPECT_FALSE(pagemap_pfn(0x1aa27f));  // not present
     EXPECT_FALSE(pagemap_pfn((uint64_t{1} << 63) | (uint64_t{1} << 62) | 5));  // swapped
-    EXPECT_FALSE(pagemap_pfn(uint64_t{1} << 63));                             // pfn hidden (not root)
+    EXPECT_FALSE(pagemap_pfn(uint64_t{1} << 63));  // pfn hidden (not root)
 
     // As 6.1 to 6.18 print it (io_uring/fdinfo.c).
-    auto info = parse_io_uring_fdinfo("SqThread:\t-1\nSqThreadCpu:\t-1\nUserFiles:\t0\nUserBufs:\t2\n"
-                                      "    0: 0x7f2b7302b000/32768\n    1: 0x7f2b74000000/4096\nPollList:\n");
+    auto info = parse_io_uring_fdinfo(
+        "SqThread:\t-1\nSqThreadCpu:\t-1\nUserFiles:\t0\nUserBufs:\t2\n"
+        "    0: 0x7f2b7302b000/32768\n    1: 0x7f2b74000000/4096\nPollList:\n");
     ASSERT_TRUE(info);
     EXPECT_EQ(info->user_bufs, 2u);
     ASSERT_EQ(info->buffers.size(), 2u);
@@ -312,7 +315,8 @@ TEST(SnapshotOwners, RegisteredBufferIsLikelyAMappingOnlyPossible)
 
     MappedRun ring;
     ring.vma = Vma{0x7f0000000000, 0x7f0000001000, "", ""};
-    ring.pinned_by = PinnedBy{5, holder_fd_kind("anon_inode:[io_uring]"), {0x7f0000000000, 4096, "registered buffer 0"}};
+    ring.pinned_by =
+        PinnedBy{5, holder_fd_kind("anon_inode:[io_uring]"), {0x7f0000000000, 4096, "registered buffer 0"}};
     ring.hits = {{0x7f0000000000, 0x100}};
     auto pinner = make_candidate(43, "fio", {mapping, ring});
     ASSERT_TRUE(pinner);
@@ -383,7 +387,7 @@ TEST(SnapshotPageblock, LayoutFromTheKernelsEnums)
 {
     // 5.10 to 6.15 without CMA (Debian's cloud kernels, from their BTF).
     std::vector<std::pair<std::string, int>> mt = {
-        {"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+        {"MIGRATE_UNMOVABLE", 0},  {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
         {"MIGRATE_HIGHATOMIC", 3}, {"MIGRATE_ISOLATE", 4}, {"MIGRATE_TYPES", 5}};
     std::vector<std::pair<std::string, int>> bits = {
         {"PB_migrate", 0}, {"PB_migrate_end", 2}, {"PB_migrate_skip", 3}, {"NR_PAGEBLOCK_BITS", 4}};
@@ -402,8 +406,8 @@ TEST(SnapshotPageblock, LayoutFromTheKernelsEnums)
     EXPECT_FALSE(l.movable_kind(0));
 
     // With CONFIG_CMA: CMA takes 4, isolate moves to 5.
-    mt = {{"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
-          {"MIGRATE_HIGHATOMIC", 3}, {"MIGRATE_CMA", 4}, {"MIGRATE_ISOLATE", 5}, {"MIGRATE_TYPES", 6}};
+    mt = {{"MIGRATE_UNMOVABLE", 0},  {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+          {"MIGRATE_HIGHATOMIC", 3}, {"MIGRATE_CMA", 4},     {"MIGRATE_ISOLATE", 5},     {"MIGRATE_TYPES", 6}};
     l = PageblockLayout::from_enums(mt, bits);
     EXPECT_EQ(l.name(4), "cma");
     EXPECT_EQ(l.decode(0x5), 5);
@@ -412,10 +416,10 @@ TEST(SnapshotPageblock, LayoutFromTheKernelsEnums)
 
     // 6.16+ (6.18 has it so): isolation is a bit of its own, and
     // NR_PAGEBLOCK_BITS is __NR_PAGEBLOCK_BITS (5) rounded up to 8.
-    mt = {{"MIGRATE_UNMOVABLE", 0}, {"MIGRATE_MOVABLE", 1}, {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
-          {"MIGRATE_HIGHATOMIC", 3}, {"__MIGRATE_TYPE_END", 3}, {"MIGRATE_ISOLATE", 4}, {"MIGRATE_TYPES", 5}};
-    bits = {{"PB_migrate_0", 0}, {"PB_migrate_1", 1}, {"PB_migrate_2", 2}, {"PB_compact_skip", 3},
-            {"PB_migrate_isolate", 4}, {"__NR_PAGEBLOCK_BITS", 5}};
+    mt = {{"MIGRATE_UNMOVABLE", 0},  {"MIGRATE_MOVABLE", 1},    {"MIGRATE_RECLAIMABLE", 2}, {"MIGRATE_PCPTYPES", 3},
+          {"MIGRATE_HIGHATOMIC", 3}, {"__MIGRATE_TYPE_END", 3}, {"MIGRATE_ISOLATE", 4},     {"MIGRATE_TYPES", 5}};
+    bits = {{"PB_migrate_0", 0},    {"PB_migrate_1", 1},       {"PB_migrate_2", 2},
+            {"PB_compact_skip", 3}, {"PB_migrate_isolate", 4}, {"__NR_PAGEBLOCK_BITS", 5}};
     l = PageblockLayout::from_enums(mt, bits);
     EXPECT_EQ(l.bits, 8u);
     EXPECT_EQ(l.isolate_bit, 4);
@@ -472,8 +476,9 @@ TEST(SnapshotPageblock, CountsPerMigratetypeAndBlockingPagesInMovableBlocks)
 
 TEST(SnapshotBpfFacts, KallsymsAndPagetypeinfo)
 {
-    std::string syms = "ffffffff81000000 T _text\nffffffff8a6c2a20 b __mem_section_x\n"
-                       "ffffffff8a6c2a28 B mem_section\nffffffffc0a01000 t mem_section\t[kvm]\n";
+    std::string syms =
+        "ffffffff81000000 T _text\nffffffff8a6c2a20 b __mem_section_x\n"
+        "ffffffff8a6c2a28 B mem_section\nffffffffc0a01000 t mem_section\t[kvm]\n";
     EXPECT_EQ(find_kallsyms_symbol(syms, "mem_section"), 0xffffffff8a6c2a28u);
     EXPECT_EQ(find_kallsyms_symbol(syms, "vmemmap_base"), 0u);
     // Without CONFIG_KALLSYMS_ALL: text symbols only.

@@ -27,7 +27,8 @@ constexpr uint64_t kMs = 1'000'000;
 // 300 (splicer) 3 references; pid 400 migrates 0x1000 and fails.
 void feed_sample(Explainer& ex)
 {
-    ex.consume(StackEvent{7, StackKind::Kernel, 0, {{0x1, "try_grab_page+0x10"}, {0x2, "io_sqe_buffer_register+0x63"}}});
+    ex.consume(
+        StackEvent{7, StackKind::Kernel, 0, {{0x1, "try_grab_page+0x10"}, {0x2, "io_sqe_buffer_register+0x63"}}});
     for (uint64_t i = 0; i < 8; ++i) {
         GrabEvent g = grab(1 * kMs + i, 100, 0x1000 + i, kLongPin, 1, "iouring");
         g.kstack = 7;
@@ -139,7 +140,7 @@ TEST(TopScreen, SortMenuChoosesTheColumnAndMarksIt)
     EXPECT_EQ(f.state.sort.front(), SortKey::Cgroup);
     EXPECT_TRUE(has(f.screen().text(), "CGROUP*")) << f.screen().text();
     f.key(Key::of('s'));  // the menu opens on the current key
-    f.key({Key::Up});     // comm
+    f.key({Key::Up});  // comm
     f.key({Key::Enter});
     EXPECT_EQ(f.state.sort.front(), SortKey::Comm);
     EXPECT_TRUE(has(f.table_rows()[0], " dio")) << f.table_rows()[0];

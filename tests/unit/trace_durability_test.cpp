@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "sample_trace.hpp"
-#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
 #include "trace/writer.hpp"
+#include "trace_bytes.hpp"
 
 namespace pintrace {
 namespace {
@@ -44,7 +44,8 @@ Read read_bytes(std::string bytes, bool allow_incomplete)
         out.summary = reader.error();
         return out;
     }
-    out.summary = reader->read([&](const Event& e) { out.events.push_back(e); }, {.allow_incomplete = allow_incomplete});
+    out.summary =
+        reader->read([&](const Event& e) { out.events.push_back(e); }, {.allow_incomplete = allow_incomplete});
     return out;
 }
 
@@ -251,8 +252,7 @@ TEST(TraceDurability, ChecksumErrorsNameTheDamagedBytes)
     bad[at] ^= 0x10;
     auto got = read_bytes(bad, true);
     ASSERT_FALSE(got.summary.ok());
-    EXPECT_THAT(got.summary.error().message, HasSubstr("checksum mismatch in bytes"))
-        << got.summary.error().message;
+    EXPECT_THAT(got.summary.error().message, HasSubstr("checksum mismatch in bytes")) << got.summary.error().message;
     EXPECT_TRUE(got.events.empty()) << "nothing of a damaged block is passed on";
 }
 
@@ -327,11 +327,12 @@ TEST(TraceDurability, SpecialFilesAreRefusedWithoutWaiting)
 TEST(TraceDurability, AnEmptyFileSaysNothingWasRecorded)
 {
     std::string path = temp("empty");
-    { std::ofstream(path).flush(); }
+    {
+        std::ofstream(path).flush();
+    }
     auto reader = TraceReader::open(path);
     ASSERT_FALSE(reader.ok());
-    EXPECT_THAT(reader.error().message, HasSubstr("before it wrote the trace header"))
-        << reader.error().message;
+    EXPECT_THAT(reader.error().message, HasSubstr("before it wrote the trace header")) << reader.error().message;
 }
 
 // A small tmpfs fills up mid-recording: the file is cut back to its last

@@ -8,9 +8,9 @@
 #include "explain/explainer.hpp"
 #include "render/report_views.hpp"
 #include "sample_trace.hpp"
-#include "trace_bytes.hpp"
 #include "trace/format.hpp"
 #include "trace/reader.hpp"
+#include "trace_bytes.hpp"
 
 namespace pintrace {
 namespace {
@@ -80,10 +80,10 @@ TEST(TraceFile, AttachModesReadBackAsStates)
         AttachState state;
         bool attached;
     };
-    for (const Case& c : {Case{"fentry+fexit", AttachState::Attached, true},
-                          Case{"tracepoint", AttachState::Attached, true}, Case{"absent", AttachState::Absent, true},
-                          Case{"missing", AttachState::Missing, false}, Case{"refused", AttachState::Refused, false},
-                          Case{"uprobe", AttachState::Attached, true}}) {
+    for (const Case& c :
+         {Case{"fentry+fexit", AttachState::Attached, true}, Case{"tracepoint", AttachState::Attached, true},
+          Case{"absent", AttachState::Absent, true}, Case{"missing", AttachState::Missing, false},
+          Case{"refused", AttachState::Refused, false}, Case{"uprobe", AttachState::Attached, true}}) {
         SCOPED_TRACE(std::string(c.word));
         AttachPoint a = attach_point("f", 1, c.word, "why");
         EXPECT_EQ(a.state, c.state);
@@ -191,8 +191,7 @@ TEST(TraceFile, CorruptRecordSizeIsAnError)
     ASSERT_TRUE(reader.ok());
     auto r = reader->read([](const Event&) {});
     ASSERT_FALSE(r.ok());
-    EXPECT_THAT(r.error().message, HasSubstr("corrupt record at byte " + std::to_string(first)))
-        << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("corrupt record at byte " + std::to_string(first))) << r.error().message;
 }
 
 }  // namespace

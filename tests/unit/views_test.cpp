@@ -50,8 +50,11 @@ ProcessInfoEvent info_of(uint64_t ts, uint32_t tgid, std::string exe, std::strin
 Report busy_host(ExplainOptions options = {})
 {
     Explainer ex(test::sample_info(), options);
-    ex.consume(StackEvent{1, StackKind::Kernel, 0,
-                          {{0xffffffff81000010, "try_grab_page+0x10"}, {0xffffffff81000020, "__gup_longterm_locked+0x4"},
+    ex.consume(StackEvent{1,
+                          StackKind::Kernel,
+                          0,
+                          {{0xffffffff81000010, "try_grab_page+0x10"},
+                           {0xffffffff81000020, "__gup_longterm_locked+0x4"},
                            {0xffffffff81000200, "vfio_pin_pages_remote+0x55"}}});
     ex.consume(grab_in(1 * kMs, 100, 0x1000, kLongPin, 64, "qemu", 11, 1));
     ex.consume(info_of(1 * kMs, 100, "/usr/bin/qemu-system-x86_64", "/machine.slice/vm1"));
@@ -143,7 +146,8 @@ TEST(Pinners, SortedByTheKeysGivenInOrder)
     q.sort = parse_sort_keys("oldest").value();
     EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "200", "300"}));
     q.sort = parse_sort_keys("comm,pid").value();
-    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200", "100", "101", "300"}));    q.sort = parse_sort_keys("cgroup").value();  // by path, "/machine.slice/..." before "/machine.slicer"
+    EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"200", "100", "101", "300"}));
+    q.sort = parse_sort_keys("cgroup").value();  // by path, "/machine.slice/..." before "/machine.slicer"
     EXPECT_EQ(keys(pinner_rows(r, q)), (std::vector<std::string>{"100", "101", "300", "200"}));
 }
 
@@ -184,9 +188,13 @@ TEST(SortKeys, EveryKeyHasARowThatParsesBackAndOrders)
         ASSERT_GE(rows.size(), 2u);
         for (size_t i = 1; i < rows.size(); ++i) {
             SortValue a = k.value(rows[i - 1]), b = k.value(rows[i]);
-            auto key = [&](const SortValue& v) { return k.text ? std::pair(uint64_t{0}, v.text) : std::pair(v.number, std::string_view()); };
-            if (k.descending) EXPECT_GE(key(a), key(b)) << "row " << i;
-            else EXPECT_LE(key(a), key(b)) << "row " << i;
+            auto key = [&](const SortValue& v) {
+                return k.text ? std::pair(uint64_t{0}, v.text) : std::pair(v.number, std::string_view());
+            };
+            if (k.descending)
+                EXPECT_GE(key(a), key(b)) << "row " << i;
+            else
+                EXPECT_LE(key(a), key(b)) << "row " << i;
         }
     }
     EXPECT_EQ(seen.size(), 8u);  // every SortKey
@@ -266,7 +274,8 @@ TEST(Threshold, ListsReleasedAndStillHeldPinsLongerThanIt)
     Report r = busy_host(o);
     // Released after 399 ms: 1. Still held at 1000 ms and older than 300 ms: 63 + 16 + 2 + 4.
     EXPECT_EQ(r.long_holds_total, 1u + 63 + 16 + 2 + 4);
-    size_t released = std::count_if(r.long_holds.begin(), r.long_holds.end(), [](const LongHold& h) { return h.released; });
+    size_t released =
+        std::count_if(r.long_holds.begin(), r.long_holds.end(), [](const LongHold& h) { return h.released; });
     EXPECT_EQ(released, 1u);
     EXPECT_EQ(r.long_holds.front().until_ns - r.long_holds.front().since_ns, 999 * kMs) << "longest first";
     auto rows = pinner_rows(r, {});
@@ -376,7 +385,8 @@ TEST(Formats, MarkdownHasTheSummaryTablesAndNestedCulprits)
     EXPECT_THAT(md, HasSubstr("**SUMMARY: 1 migration(s) failed, 2 page(s) stuck;")) << md;
     EXPECT_THAT(md, HasSubstr("| PID | PAGES | LONGTERM | HELD FOR | PINS/S | WHO / HOW |")) << md;
     EXPECT_THAT(md, HasSubstr("| --- | ---: |"));
-    EXPECT_THAT(md, HasSubstr("    - 1 page(s) held by pid 100 (qemu) /usr/bin/qemu-system-x86_64, cgroup /machine.slice/vm1"))
+    EXPECT_THAT(
+        md, HasSubstr("    - 1 page(s) held by pid 100 (qemu) /usr/bin/qemu-system-x86_64, cgroup /machine.slice/vm1"))
         << md;
 }
 
