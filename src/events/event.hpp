@@ -61,6 +61,24 @@ struct GrabEvent {
     bool stack_sampled = false;  // the thread's stack from an earlier grab
 };
 
+// Who took a pin or reference, and how: the task, its FOLL_* flags, the
+// stacks and the attach point that saw it. One value for the ledger's
+// owners and holders, the report's page history and the views' holder
+// groups (each is a Taker and what it adds).
+struct Taker {
+    TaskRef task;
+    uint32_t flags = 0;  // canonical GupFlag bits
+    int32_t kstack = -1;
+    int32_t ustack = -1;
+    uint16_t hook = 0;  // the attach point that saw it (enum pt_hook)
+    bool stack_sampled = false;  // stacks are the thread's from an earlier grab
+};
+
+inline Taker taker_of(const GrabEvent& e)
+{
+    return {e.head.task, e.flags, e.kstack, e.ustack, e.head.hook, e.stack_sampled};
+}
+
 struct ReleaseEvent {
     EventHead head;
     uint64_t pfn = 0;  // folio head

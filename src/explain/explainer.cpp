@@ -112,16 +112,10 @@ void Explainer::on_closed(const ClosedPins& c)
     for (auto it = std::lower_bound(pfns.begin(), pfns.end(), c.pfn); it != pfns.end() && *it < c.pfn + c.nr_pages;
          ++it) {
         const Owner& o = ledger_.owner(c.owner);
-        add_history({.what = HistoryEntry::What::Closed,
-                     .ts_ns = c.at_ns,
-                     .pfn = *it,
-                     .task = o.task,
-                     .flags = o.flags,
-                     .count = c.count,
-                     .kstack = o.kstack,
-                     .ustack = o.ustack,
-                     .stack_sampled = o.stack_sampled,
-                     .detail = c.by_free ? "closed by the page's free" : "closed by the release"});
+        auto entry = HistoryEntry::of(HistoryEntry::What::Closed, c.at_ns, *it, o,
+                                      c.by_free ? "closed by the page's free" : "closed by the release");
+        entry.count = c.count;
+        add_history(std::move(entry));
     }
 }
 
@@ -189,31 +183,25 @@ void Explainer::on(const GrabEvent& e)
     note_time(e.head.ts_ns);
     ++report_.stats.grabs;
     ledger_.grab(e);
-    if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Grab,
-                     .ts_ns = e.head.ts_ns,
-                     .pfn = e.pfn,
-                     .task = e.head.task,
-                     .flags = e.flags,
-                     .count = e.count,
-                     .nr_pages = e.nr_pages,
-                     .kstack = e.kstack,
-                     .ustack = e.ustack,
-                     .stack_sampled = e.stack_sampled});
+    if (in_history(e.pfn, e.nr_pages)) {
+        auto entry = HistoryEntry::of(HistoryEntry::What::Grab, e.head.ts_ns, e.pfn, taker_of(e));
+        entry.count = e.count;
+        entry.nr_pages = e.nr_pages;
+        add_history(std::move(entry));
+    }
 }
 
 void Explainer::on(const ReleaseEvent& e)
 {
     note_time(e.head.ts_ns);
     ++report_.stats.releases;
-    if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Release,
-                     .ts_ns = e.head.ts_ns,
-                     .pfn = e.pfn,
-                     .task = e.head.task,
-                     .flags = e.flags,
-                     .count = e.refs,
-                     .nr_pages = e.nr_pages});
+    if (in_history(e.pfn, e.nr_pages)) {
+        auto entry = HistoryEntry::of(HistoryEntry::What::Release, e.head.ts_ns, e.pfn,
+                                      Taker{.task = e.head.task, .flags = e.flags});
+        entry.count = e.refs;
+        entry.nr_pages = e.nr_pages;
+        add_history(std::move(entry));
+    }
     auto outcome = ledger_.release(e);
     report_.stats.unmatched_releases += outcome.unmatched;
     if (outcome.unmatched && !seeds_.empty()) seeds_.released(e.pfn, e.nr_pages, outcome.unmatched, e.head.ts_ns);
@@ -261,13 +249,13 @@ void Explainer::on(const FailedFolioEvent& e)
     // seen taking: the snapshot may know who.
     if (page.cause == Cause::PinnedUnknown || page.cause == Cause::ExtraRefUnknown) infer_holders(page);
     f.pages.push_back(std::move(page));
-    if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::MigrationFailed,
-                     .ts_ns = e.head.ts_ns,
-                     .pfn = e.pfn,
-                     .task = e.head.task,
-                     .nr_pages = e.nr_pages,
-                     .detail = "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount)});
+    if (in_history(e.pfn, e.nr_pages)) {
+        auto entry =
+            HistoryEntry::of(HistoryEntry::What::MigrationFailed, e.head.ts_ns, e.pfn, Taker{.task = e.head.task},
+                             "refcount " + std::to_string(e.refcount) + ", mapcount " + std::to_string(e.mapcount));
+        entry.nr_pages = e.nr_pages;
+        add_history(std::move(entry));
+    }
 }
 
 void Explainer::on(const MigrateEndEvent& e)
@@ -323,12 +311,10 @@ void Explainer::on(const IsolationFailedEvent& e)
         else
             infer_holders(*page);
         if (in_history(pfn, 1))
-            add_history({.what = HistoryEntry::What::IsolationBusy,
-                         .ts_ns = e.head.ts_ns,
-                         .pfn = pfn,
-                         .task = e.head.task,
-                         .detail = (refused ? "refused at isolation (unmovable), range " : "range ") +
-                                   std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)});
+            add_history(HistoryEntry::of(HistoryEntry::What::IsolationBusy, e.head.ts_ns, pfn,
+                                         Taker{.task = e.head.task},
+                                         (refused ? "refused at isolation (unmovable), range " : "range ") +
+                                             std::to_string(e.start_pfn) + "-" + std::to_string(e.end_pfn)));
     }
     if (auto cma = cma_open_.find(e.head.task.tid); cma != cma_open_.end()) {
         // Part of a CMA allocation: its busy page, reported when the allocation ends.
@@ -494,12 +480,11 @@ void Explainer::infer_holders(StuckPage& page) const
 void Explainer::on(const PageFreedEvent& e)
 {
     note_time(e.head.ts_ns);
-    if (in_history(e.pfn, e.nr_pages))
-        add_history({.what = HistoryEntry::What::Freed,
-                     .ts_ns = e.head.ts_ns,
-                     .pfn = e.pfn,
-                     .task = e.head.task,
-                     .nr_pages = e.nr_pages});
+    if (in_history(e.pfn, e.nr_pages)) {
+        auto entry = HistoryEntry::of(HistoryEntry::What::Freed, e.head.ts_ns, e.pfn, Taker{.task = e.head.task});
+        entry.nr_pages = e.nr_pages;
+        add_history(std::move(entry));
+    }
     report_.stats.closed_by_page_free += ledger_.page_freed(e.pfn, e.nr_pages, e.head.ts_ns);
     if (!seeds_.empty()) seeds_.freed(e.pfn, e.nr_pages, e.head.ts_ns);
 }
@@ -580,11 +565,8 @@ void Explainer::add_snapshot_history()
         }
         if (s->holders.empty()) detail += "; no process maps or registered it";
         if (s->released_ns) detail += "; released during the trace";
-        add_history({.what = HistoryEntry::What::Snapshot,
-                     .ts_ns = report_.snapshot->ts_ns,
-                     .pfn = pfn,
-                     .task = task,
-                     .detail = detail});
+        add_history(
+            HistoryEntry::of(HistoryEntry::What::Snapshot, report_.snapshot->ts_ns, pfn, Taker{.task = task}, detail));
     }
 }
 

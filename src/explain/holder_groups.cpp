@@ -23,15 +23,11 @@ std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckP
             if (filter && !filter->matches(r, h.owner)) continue;
             auto& g = groups[h.owner];
             if (g.pfns.empty()) {
+                static_cast<Taker&>(g) = h;
                 g.owner = h.owner;
-                g.task = h.task;
-                g.flags = h.flags;
-                g.kstack = h.kstack;
-                g.ustack = h.ustack;
                 g.oldest_ns = h.first_ns;
                 g.cause = holder_cause(h);
                 g.origin = holder_origin(r, h);
-                g.stack_sampled = h.stack_sampled;
             }
             g.oldest_ns = std::min(g.oldest_ns, h.first_ns);
             g.uncertain |= r.holder_uncertain(h, at_ns);

@@ -14,15 +14,11 @@
 
 namespace pintrace {
 
-struct CulpritGroup {
+// Its Taker is its owner's.
+struct CulpritGroup : Taker {
     OwnerId owner = 0;
-    TaskRef task;
-    uint32_t flags = 0;
     Cause cause = Cause::NoHolderSeen;
     Origin origin = Origin::Unknown;
-    int32_t kstack = -1;
-    int32_t ustack = -1;
-    bool stack_sampled = false;
     std::vector<uint64_t> pfns;
     uint64_t oldest_ns = 0;
     bool uncertain = false;  // events were lost while it held them: it may have released some

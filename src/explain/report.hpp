@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "events/event.hpp"
@@ -131,20 +132,28 @@ struct LongHold {
 };
 
 // One event in the life of a page the user asked about (report --pfn).
-struct HistoryEntry {
+// Its Taker is who did it (Closed: the owner that lost the pins); a
+// failure, a free or a snapshot names only the task.
+struct HistoryEntry : Taker {
     // Snapshot: what record --snapshot found at the start (inferred, not traced).
     enum class What { Grab, Release, Closed, Freed, MigrationFailed, IsolationBusy, Snapshot };
     What what = What::Grab;
     uint64_t ts_ns = 0;
     uint64_t pfn = 0;
-    TaskRef task;  // who did it (Closed: the owner that lost the pins)
-    uint32_t flags = 0;
     uint32_t count = 0;
     uint32_t nr_pages = 1;  // pages the grab or folio spans
-    int32_t kstack = -1;
-    int32_t ustack = -1;
-    bool stack_sampled = false;
     std::string detail;  // the failure's reason, "freed", ...
+
+    static HistoryEntry of(What what, uint64_t ts_ns, uint64_t pfn, const Taker& who, std::string detail = {})
+    {
+        HistoryEntry h;
+        static_cast<Taker&>(h) = who;
+        h.what = what;
+        h.ts_ns = ts_ns;
+        h.pfn = pfn;
+        h.detail = std::move(detail);
+        return h;
+    }
 };
 
 // Consecutive pages one owner holds now.

@@ -40,12 +40,7 @@ OwnerId PinLedger::owner_of(const GrabEvent& e)
     if (fresh) {
         Process& proc = processes_[e.head.task.tgid];
         Owner o;
-        o.task = e.head.task;
-        o.flags = e.flags;
-        o.kstack = e.kstack;
-        o.ustack = e.ustack;
-        o.hook = e.head.hook;
-        o.stack_sampled = e.stack_sampled;
+        static_cast<Taker&>(o) = taker_of(e);
         o.incarnation = proc.incarnation;
         o.first_ns = e.head.ts_ns;
         owners_.push_back(o);
@@ -518,8 +513,7 @@ uint32_t PinLedger::incarnation(uint32_t tgid) const
 Holder PinLedger::resolve(uint64_t, const PageHold& h) const
 {
     const Owner& o = owners_[h.owner];
-    return Holder{h.owner,  o.task,   o.flags, h.count,         h.since_ns,
-                  o.kstack, o.ustack, o.hook,  o.stack_sampled, o.exited_ns};
+    return Holder{{static_cast<const Taker&>(o)}, h.owner, h.count, h.since_ns, o.exited_ns};
 }
 
 Holders PinLedger::holders(uint64_t pfn) const

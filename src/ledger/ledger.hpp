@@ -30,13 +30,8 @@ using OwnerId = uint32_t;
 // One process incarnation's pins (or references) of one kind, taken through
 // one code path: the unit an SRE acts on. Grabs merge into an owner by
 // (process, pin or reference, long-term or not, kernel and user stack).
-struct Owner {
-    TaskRef task;  // the task of the first grab
-    uint32_t flags = 0;  // canonical GupFlag bits of that grab
-    int32_t kstack = -1;
-    int32_t ustack = -1;
-    uint16_t hook = 0;  // the attach point that saw it
-    bool stack_sampled = false;  // stacks are the thread's from an earlier grab
+// Its Taker is that of its first grab.
+struct Owner : Taker {
     uint32_t incarnation = 0;  // of task.tgid: a reused pid is another owner
     uint64_t first_ns = 0;  // first grab
     uint64_t exited_ns = 0;  // its process exited (0: not seen to)
@@ -71,16 +66,10 @@ struct HoldRun {
 };
 
 // A PageHold with its owner's details, as reports use it.
-struct Holder {
+struct Holder : Taker {
     OwnerId owner = 0;
-    TaskRef task;
-    uint32_t flags = 0;
     uint32_t count = 0;
     uint64_t first_ns = 0;  // the oldest outstanding pin on this page
-    int32_t kstack = -1;
-    int32_t ustack = -1;
-    uint16_t hook = 0;
-    bool stack_sampled = false;
     uint64_t exited_ns = 0;  // the owner's process had exited
 };
 
