@@ -45,7 +45,6 @@ constexpr CauseInfo kCauses[] = {
      ""},
 };
 
-// In the order unmovable_because() lists them.
 constexpr PageStateInfo kPageStates[] = {
     {"PG_locked", "locked", false},
     {"PG_writeback", "under writeback", false},

@@ -37,8 +37,8 @@ struct OriginInfo {
     // Substrings of kernel function names that mark a stack as this origin.
     std::span<const std::string_view> stack_marks;
     // The kernel's own brief use of a process's pages (execve copying its
-    // arguments): never what makes a holder worth naming, so it names a
-    // holders-table row only when nothing else in the row does.
+    // arguments): never what makes a holder worth naming, so between a
+    // row's owners that hold as many pages the same way, it loses.
     bool incidental = false;
 };
 

@@ -54,7 +54,7 @@ struct SortKeyInfo {
 // In the order --help and top's sort menu list them.
 std::span<const SortKeyInfo> sort_keys();
 const SortKeyInfo& sort_key_info(SortKey k);
-std::string sort_key_names();  // "pages, longterm, oldest, pins, rate, pid, comm"
+std::string sort_key_names();  // "pages, longterm, ..., comm, cgroup": every row, in order
 
 Result<GroupBy> parse_group_by(std::string_view text);  // "pid", "comm", "cgroup", "stack"
 Result<std::vector<SortKey>> parse_sort_keys(std::string_view text);  // "longterm,oldest"

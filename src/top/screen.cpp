@@ -315,12 +315,14 @@ void detail(std::vector<Line>& body, const Report& r, const TopState& s, std::sp
 
 void help(std::vector<Line>& body, const Report& r)
 {
+    // The sort keys from their table (explain/pinners.cpp), like the menu.
+    const std::string sort_line = "  s, F6            sort by: " + sort_key_names();
     const char* text[] = {
         "PINTRACE TOP: who pins pages now, and why migrations fail",
         "",
         "  Up/Down, j/k     select a pinner        PgUp/PgDn, Home/End  page",
         "  Enter            its details: code paths (stacks), pfn ranges, how long each is held",
-        "  s, F6            sort by: pages, longterm, oldest, pins, rate, pid, comm",
+        sort_line.c_str(),
         "  /                filter: a PID, a command name, or a cgroup path (/system.slice/...)",
         "  p, Space         pause (the screen stops changing; recording goes on)",
         "  h, ?, F1         this help              q, Esc, Ctrl-C   quit",

@@ -274,7 +274,8 @@ TEST(TopScreen, PauseHelpAndQuitKeys)
     for (Key k : {Key::of('h'), Key::of('?'), Key{Key::Help}}) {
         f.key(k);
         ASSERT_EQ(f.state.mode, Mode::Help);
-        EXPECT_TRUE(has(f.screen(120, 40).text(), "s, F6            sort by"));
+        EXPECT_TRUE(has(f.screen(120, 40).text(),
+                        "s, F6            sort by: pages, longterm, oldest, pins, rate, pid, comm, cgroup"));
         f.key(Key::of('x'));
         EXPECT_EQ(f.state.mode, Mode::Table);
     }
