@@ -30,9 +30,19 @@ for grown in "$@"; do cp "$grown"/* "$work/corpus/" 2>/dev/null; done
 cp "$binary" "$work/report_fuzz"
 git -C "$root" rev-parse --short HEAD >"$work/commit" 2>/dev/null || echo unknown >"$work/commit"
 
-options=(-fork=2 -entropic=0 -timeout=30 -rss_limit_mb=2048 -max_len=16384
+# FUZZ_MAX_LEN: the largest input, in bytes (default 16384: whole VM
+# traces; libFuzzer's own default is 4096, and inputs cost about their
+# size). FUZZ_RUNS: stop after this many executions (fork mode counts
+# them across its jobs). Both are recorded in WORKDIR/options.
+max_len=${FUZZ_MAX_LEN:-16384}
+[[ $max_len =~ ^[0-9]+$ ]] || { echo "long_run: FUZZ_MAX_LEN must be a whole number, not '$max_len'" >&2; exit 2; }
+options=(-fork=2 -entropic=0 -timeout=30 -rss_limit_mb=2048 -max_len="$max_len"
          -dict="$root/tests/fuzz/trace.dict" -artifact_prefix="$work/artifacts/")
 [ "$seconds" -gt 0 ] && options+=(-max_total_time="$seconds")
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    [[ $FUZZ_RUNS =~ ^[0-9]+$ ]] || { echo "long_run: FUZZ_RUNS must be a whole number, not '$FUZZ_RUNS'" >&2; exit 2; }
+    options+=(-runs="$FUZZ_RUNS")
+fi
 
 # ASan records the allocating stack of every malloc; at the default depth
 # (30 frames) that unwinding is about a tenth of an execution here. Two
@@ -40,6 +50,7 @@ options=(-fork=2 -entropic=0 -timeout=30 -rss_limit_mb=2048 -max_len=16384
 # site; a finding is replayed with the defaults for its whole stack.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=2}
 echo "$ASAN_OPTIONS" >"$work/asan_options"
+echo "${options[*]}" >"$work/options"
 
 start=$(date +%s)
 nice -n 19 "$work/report_fuzz" "${options[@]}" "$work/corpus" >"$work/log" 2>&1 &
