@@ -42,11 +42,15 @@ std::string file_path(const pt_page_identity& raw)
 {
     unsigned depth = std::min<unsigned>(raw.path_depth, PT_IDENTITY_PATH_DEPTH);
     if (depth == 0) return "";
+    // Leaf first. A chain that ends at a filesystem's root ends with its
+    // name, "/"; one that ends at a dentry that is its own parent but not
+    // named "/" is outside any tree (memfd, pipe, anonymous inodes).
+    bool rooted = raw.path_complete && fixed_string(raw.path[depth - 1]) == "/";
+    unsigned names = rooted ? depth - 1 : depth;
     std::string path;
-    // Leaf first; a complete chain ends at the root, whose name is "/".
-    unsigned names = raw.path_complete ? depth - 1 : depth;
     for (unsigned i = names; i-- > 0;) path += "/" + fixed_string(raw.path[i]);
-    if (raw.path_complete) return path.empty() ? "/" : path;
+    if (rooted) return path.empty() ? "/" : path;
+    if (raw.path_complete) return path.substr(1);
     return "..." + path;
 }
 

@@ -23,10 +23,10 @@ struct PageIdentity {
         uint64_t index = 0;  // the page's offset in the file, in pages
         std::string fs;  // the filesystem type: "tmpfs", "ext4"
         // Inside its filesystem, from the dentry names the page's inode had:
-        // "/dir/name" when the names reached the filesystem's root, else
-        // ".../dir/name" (the deepest PT_IDENTITY_PATH_DEPTH of them); ""
-        // when the inode had no name (deleted, or never linked: memfd names
-        // are "memfd:NAME").
+        // "/dir/name" when the names reached the filesystem's root,
+        // ".../dir/name" when they did not (the deepest
+        // PT_IDENTITY_PATH_DEPTH of them), the bare name for a dentry in no
+        // tree ("memfd:NAME"), "" when the inode had none.
         std::string path;
 
         uint32_t major() const { return dev >> 20; }

@@ -210,6 +210,12 @@ std::string page_what(const PageIdentity& id)
     return std::string(page_kind_what(id.kind));
 }
 
+std::string page_what_at(const PageIdentity& id)
+{
+    std::string what = page_what(id);
+    return id.file ? what + ", page " + std::to_string(id.file->index) + " of the file" : what;
+}
+
 std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f)
 {
     std::vector<UnexplainedGroup> out;

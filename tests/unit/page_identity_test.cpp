@@ -144,6 +144,11 @@ TEST(PageIdentity, DecodingTrustsNothingItCannotCheck)
     ASSERT_TRUE(id.file);
     EXPECT_EQ(id.file->path, ".../data/" + std::string(PT_IDENTITY_NAME_LEN, 'a'));
     EXPECT_EQ(id.file->fs, std::string(PT_IDENTITY_FS_LEN, 'f'));
+    // A dentry that is its own parent and not a root: a memfd's, a pipe's.
+    pt_page_identity memfd = file_identity();
+    put_name(memfd.path[0], "memfd:buf");
+    memfd.path_depth = 1;
+    EXPECT_EQ(decode_page_identity(memfd).file->path, "memfd:buf");
     raw.path_depth = 200;  // more names than the record holds: the ones it holds
     EXPECT_THAT(decode_page_identity(raw).file->path,
                 testing::EndsWith("/data/" + std::string(PT_IDENTITY_NAME_LEN, 'a')));
