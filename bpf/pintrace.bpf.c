@@ -767,10 +767,42 @@ static __always_inline const void *pfn_to_page(__u64 pfn)
 	return (const void *)(vmemmap_base + pfn * bpf_core_type_size(struct page));
 }
 
-/* The identity of @page (NULL: none read), its head found as page_head(). */
-static __always_inline void identify(struct pt_page_identity *st, const void *page)
+/* The identity reader runs in a global function: the verifier checks a
+ * global function once, on its own, where it would check an inlined or
+ * static one again at each of the failed-list walk's 1024 iterations (5.10
+ * refused the walk so: its verifier log ran out of room). A global function
+ * takes scalars only, and a program holding a ring buffer reservation
+ * should not call one: it reads into a per-CPU scratch record before the
+ * caller reserves, and the caller copies that. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pt_page_identity);
+} identity_scratch SEC(".maps");
+
+/* Reads the identity of the struct page at @page (0: none) into this CPU's
+ * scratch record; 1 when it did. */
+__noinline int pt_identify(__u64 page)
 {
-	read_page_identity(st, page, page ? page_head(page) : NULL);
+	__u32 zero = 0;
+	struct pt_page_identity *st = bpf_map_lookup_elem(&identity_scratch, &zero);
+
+	if (!st)
+		return 0;
+	read_page_identity(st, (const void *)page, page ? page_head((const void *)page) : NULL);
+	return 1;
+}
+
+/* The scratch record pt_identify() filled, into @st; zeroes (unread) when
+ * it did not. */
+static __always_inline void copy_identity(struct pt_page_identity *st, int identified)
+{
+	__u32 zero = 0;
+	void *scratch = identified ? bpf_map_lookup_elem(&identity_scratch, &zero) : NULL;
+
+	/* A failed read (scratch NULL) zero-fills st. */
+	bpf_probe_read_kernel(st, sizeof(*st), scratch);
 }
 
 /* ---- isolation: the page a contiguous allocation or an offline died on ---- */
@@ -779,9 +811,11 @@ SEC("tracepoint/page_isolation/test_pages_isolated")
 int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 {
 	struct pt_isolation_failed_identified *r;
+	int identified;
 
 	if (ctx->fin_pfn >= ctx->end_pfn)
 		return 0; /* success: nothing to explain */
+	identified = pt_identify(ptr_to_u64(pfn_to_page(ctx->fin_pfn)));
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
@@ -789,7 +823,7 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 	r->base.start_pfn = ctx->start_pfn;
 	r->base.end_pfn = ctx->end_pfn;
 	r->base.busy_pfn = ctx->fin_pfn;
-	identify(&r->identity, pfn_to_page(ctx->fin_pfn));
+	copy_identity(&r->identity, identified);
 	submit(r);
 	return 0;
 }
@@ -821,11 +855,13 @@ static __always_inline void emit_isolation_refused(__u64 start_pfn, __u64 end_pf
 	__u64 *seen = bpf_map_lookup_elem(&unmovable_seen, &tid);
 	__u64 unmovable = seen ? *seen : PT_NO_PFN;
 	struct pt_isolation_refused_identified *r;
+	int identified;
 
 	if (seen)
 		bpf_map_delete_elem(&unmovable_seen, &tid);
 	if ((int)ret == 0)
 		return;
+	identified = pt_identify(ptr_to_u64(pfn_to_page(unmovable)));
 	r = reserve(sizeof(*r));
 	if (!r)
 		return;
@@ -835,7 +871,7 @@ static __always_inline void emit_isolation_refused(__u64 start_pfn, __u64 end_pf
 	r->base.unmovable_pfn = unmovable;
 	r->base.error = (int)ret;
 	r->base.pad = 0;
-	identify(&r->identity, pfn_to_page(unmovable));
+	copy_identity(&r->identity, identified);
 	submit(r);
 }
 
@@ -1203,6 +1239,7 @@ int tp_mm_migrate_pages(struct trace_event_raw_mm_migrate_pages *ctx)
 static __always_inline void emit_failed_folio(struct list_head *entry, __u32 index)
 {
 	struct page *page = (void *)entry - bpf_core_field_offset(struct page, lru);
+	int identified = pt_identify(ptr_to_u64(page));
 	struct pt_failed_folio_identified *r = reserve(sizeof(*r));
 
 	if (!r)
@@ -1214,7 +1251,7 @@ static __always_inline void emit_failed_folio(struct list_head *entry, __u32 ind
 	r->base.mapcount = BPF_CORE_READ(page, _mapcount.counter) + 1;
 	r->base.index = index;
 	r->base.nr_pages = folio_nr_pages((struct folio *)page);
-	identify(&r->identity, page);
+	copy_identity(&r->identity, identified);
 	submit(r);
 }
 
