@@ -6,11 +6,11 @@
  *
  * The truth adds "expect_unexplained": the stuck pages the report must
  * list with no holder, their cause, and the file as fstat() names it. */
+#include "common.h" /* first: it defines _GNU_SOURCE (splice) */
+
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-
-#include "common.h"
 
 #define NPAGES 8
 #define NSPLICED 4
@@ -49,8 +49,12 @@ int main(void)
 	map = mmap(NULL, NPAGES * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
-	for (i = 0; i < NPAGES; i++)
+	for (i = 0; i < NPAGES; i++) {
+		/* Mapped in this process's page tables, so that it has a pfn
+		 * here and move_pages(2) moves it. */
+		*(volatile char *)(map + i * page_size());
 		before[i] = pfn_of(map + i * page_size());
+	}
 	if (pipe(fds))
 		die("pipe");
 	if (splice(fd, &off, fds[1], NULL, NSPLICED * page_size(), 0) != NSPLICED * page_size())
