@@ -99,6 +99,16 @@ TEST(PageIdentity, AnOlderRecordHasNone)
     auto known = decode_kernel_record(bytes_of(failed_folio_base()), FlagLayout::before_6_3(), out);
     ASSERT_TRUE(known.ok());
     EXPECT_FALSE(std::get<FailedFolioEvent>(out).identity);
+    // Longer than the base, shorter than base and identity: the base alone.
+    pt_failed_folio_identified r{};
+    r.base = failed_folio_base();
+    r.identity = file_identity();
+    auto cut = bytes_of(r);
+    cut.resize(sizeof(pt_failed_folio) + 100);
+    known = decode_kernel_record(cut, FlagLayout::before_6_3(), out);
+    ASSERT_TRUE(known.ok()) << known.error().message;
+    EXPECT_EQ(std::get<FailedFolioEvent>(out).pfn, 0x500u);
+    EXPECT_FALSE(std::get<FailedFolioEvent>(out).identity);
 }
 
 TEST(PageIdentity, IsolationRecordsCarryTheBusyPagesIdentity)
