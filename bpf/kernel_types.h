@@ -74,8 +74,10 @@ struct task_struct {
 	struct signal_struct *signal;
 };
 
-enum pageflags {
-	PG_head = 16, /* the real value comes from the kernel's BTF */
+enum pageflags { /* the real values come from the kernel's BTF */
+	PG_head = 16,
+	PG_slab = 9,        /* up to 6.9; a page type from 6.10 */
+	PG_movable_ops = 3, /* 6.17+: a typed page moved through movable_ops (aliases PG_uptodate) */
 };
 
 struct trace_entry {
@@ -226,6 +228,7 @@ struct anon_vma_chain {
 /* A file folio's mapping: its vmas are in i_mmap, the same kind of tree,
  * linked through vma->shared.rb. */
 struct address_space {
+	struct inode *host;
 	struct rb_root_cached i_mmap;
 };
 
@@ -305,6 +308,87 @@ struct mem_section_usage {
 struct mem_section {
 	unsigned long section_mem_map;
 	struct mem_section_usage *usage;
+};
+
+/* ---- what a failed page is (pintrace.bpf.c read_page_state) ---- */
+
+struct hlist_node {
+	struct hlist_node *next, **pprev;
+};
+
+struct hlist_head {
+	struct hlist_node *first;
+};
+
+struct file_system_type {
+	const char *name;
+};
+
+struct super_block {
+	__u32 s_dev;
+	struct file_system_type *s_type;
+};
+
+struct inode {
+	struct super_block *i_sb;
+	unsigned long i_ino;
+	struct hlist_head i_dentry; /* in an anonymous union: CO-RE finds it there */
+};
+
+struct qstr {
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name; /* 7.x: in an anonymous union with __d_name */
+};
+
+/* A dentry's place on its inode's alias list: in the union d_u up to 6.x,
+ * in an anonymous union from 7.x. */
+struct dentry___d_u {
+	union {
+		struct hlist_node d_alias;
+	} d_u;
+};
+
+struct dentry___alias {
+	struct hlist_node d_alias;
+};
+
+struct kmem_cache {
+	const char *name;
+};
+
+struct slab { /* 5.17+ */
+	struct kmem_cache *slab_cache;
+};
+
+struct page___slab_cache { /* before struct slab */
+	struct kmem_cache *slab_cache;
+};
+
+/* 5.11+ (memcg_data replaced mem_cgroup): the witness that the page types
+ * lost PG_kmemcg and moved down a bit. */
+struct page___memcg_data {
+	unsigned long memcg_data;
+};
+
+/* 6.12+: the top byte of page_type is the type (include/linux/page-flags.h). */
+enum pagetype {
+	PGTY_buddy = 0xf0,
+	PGTY_offline = 0xf1,
+	PGTY_table = 0xf2,
+	PGTY_guard = 0xf3,
+	PGTY_hugetlb = 0xf4,
+	PGTY_slab = 0xf5,
+	PGTY_zsmalloc = 0xf6,
+	PGTY_unaccepted = 0xf7,
+	PGTY_large_kmalloc = 0xf8,
+};
+
+struct page___page_type {
+	unsigned int page_type; /* shares its word with _mapcount */
 };
 
 #pragma clang attribute pop

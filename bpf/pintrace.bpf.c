@@ -19,6 +19,7 @@
 #include "pintrace.h"
 #include "bpf_util.h"
 #include "compound_head.h"
+#include "page_identity.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -359,13 +360,6 @@ static __always_inline void fill_header(struct pt_header *h, __u16 type, __u16 s
 	h->tid = (__u32)id;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	h->cgroup_id = bpf_get_current_cgroup_id();
-}
-
-static __always_inline __u64 page_flags(const void *page)
-{
-	if (bpf_core_field_exists(struct page___memdesc, flags))
-		return BPF_CORE_READ((struct page___memdesc *)page, flags.f);
-	return BPF_CORE_READ((struct page *)page, flags);
 }
 
 static __always_inline __u32 folio_nr_pages(const struct folio *folio)
@@ -765,22 +759,71 @@ UNPIN_ONE(unpin_user_page, PT_HOOK_UNPIN_USER_PAGE, struct page *, page_head(arg
 UNPIN_ONE(unpin_folio, PT_HOOK_UNPIN_FOLIO, struct folio *, arg, 1)
 UNPIN_ONE(unpin_user_folio, PT_HOOK_UNPIN_USER_FOLIO, struct folio *, arg, (__u32)npages, unsigned long npages)
 
+/* The struct page of @pfn; NULL when the vmemmap base is unknown. */
+static __always_inline const void *pfn_to_page(__u64 pfn)
+{
+	if (!vmemmap_base || pfn == PT_NO_PFN)
+		return NULL;
+	return (const void *)(vmemmap_base + pfn * bpf_core_type_size(struct page));
+}
+
+/* The identity reader runs in a global function: the verifier checks a
+ * global function once, on its own, where it would check an inlined or
+ * static one again at each of the failed-list walk's 1024 iterations (5.10
+ * refused the walk so: its verifier log ran out of room). A global function
+ * takes scalars only, and a program holding a ring buffer reservation
+ * should not call one: it reads into a per-CPU scratch record before the
+ * caller reserves, and the caller copies that. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pt_page_identity);
+} identity_scratch SEC(".maps");
+
+/* Reads the identity of the struct page at @page (0: none) into this CPU's
+ * scratch record; 1 when it did. */
+__noinline int pt_identify(__u64 page)
+{
+	__u32 zero = 0;
+	struct pt_page_identity *st = bpf_map_lookup_elem(&identity_scratch, &zero);
+
+	if (!st)
+		return 0;
+	read_page_identity(st, (const void *)page, page ? page_head((const void *)page) : NULL);
+	return 1;
+}
+
+/* The scratch record pt_identify() filled, into @st; zeroes (unread) when
+ * it did not. */
+static __always_inline void copy_identity(struct pt_page_identity *st, int identified)
+{
+	__u32 zero = 0;
+	void *scratch = identified ? bpf_map_lookup_elem(&identity_scratch, &zero) : NULL;
+
+	/* A failed read (scratch NULL) zero-fills st. */
+	bpf_probe_read_kernel(st, sizeof(*st), scratch);
+}
+
 /* ---- isolation: the page a contiguous allocation or an offline died on ---- */
 
 SEC("tracepoint/page_isolation/test_pages_isolated")
 int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 {
-	struct pt_isolation_failed *r;
+	struct pt_isolation_failed_identified *r;
+	int identified;
 
 	if (ctx->fin_pfn >= ctx->end_pfn)
 		return 0; /* success: nothing to explain */
+	identified = pt_identify(ptr_to_u64(pfn_to_page(ctx->fin_pfn)));
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
-	fill_header(&r->h, PT_REC_ISOLATION_FAILED, sizeof(*r), PT_HOOK_ISOLATION_TP);
-	r->start_pfn = ctx->start_pfn;
-	r->end_pfn = ctx->end_pfn;
-	r->busy_pfn = ctx->fin_pfn;
+	fill_header(&r->base.h, PT_REC_ISOLATION_FAILED, sizeof(*r), PT_HOOK_ISOLATION_TP);
+	r->base.start_pfn = ctx->start_pfn;
+	r->base.end_pfn = ctx->end_pfn;
+	r->base.busy_pfn = ctx->fin_pfn;
+	copy_identity(&r->identity, identified);
 	submit(r);
 	return 0;
 }
@@ -811,21 +854,24 @@ static __always_inline void emit_isolation_refused(__u64 start_pfn, __u64 end_pf
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 *seen = bpf_map_lookup_elem(&unmovable_seen, &tid);
 	__u64 unmovable = seen ? *seen : PT_NO_PFN;
-	struct pt_isolation_refused *r;
+	struct pt_isolation_refused_identified *r;
+	int identified;
 
 	if (seen)
 		bpf_map_delete_elem(&unmovable_seen, &tid);
 	if ((int)ret == 0)
 		return;
+	identified = pt_identify(ptr_to_u64(pfn_to_page(unmovable)));
 	r = reserve(sizeof(*r));
 	if (!r)
 		return;
-	fill_header(&r->h, PT_REC_ISOLATION_REFUSED, sizeof(*r), PT_HOOK_ISOLATE_RANGE);
-	r->start_pfn = start_pfn;
-	r->end_pfn = end_pfn;
-	r->unmovable_pfn = unmovable;
-	r->error = (int)ret;
-	r->pad = 0;
+	fill_header(&r->base.h, PT_REC_ISOLATION_REFUSED, sizeof(*r), PT_HOOK_ISOLATE_RANGE);
+	r->base.start_pfn = start_pfn;
+	r->base.end_pfn = end_pfn;
+	r->base.unmovable_pfn = unmovable;
+	r->base.error = (int)ret;
+	r->base.pad = 0;
+	copy_identity(&r->identity, identified);
 	submit(r);
 }
 
@@ -1193,17 +1239,19 @@ int tp_mm_migrate_pages(struct trace_event_raw_mm_migrate_pages *ctx)
 static __always_inline void emit_failed_folio(struct list_head *entry, __u32 index)
 {
 	struct page *page = (void *)entry - bpf_core_field_offset(struct page, lru);
-	struct pt_failed_folio *r = reserve(sizeof(*r));
+	int identified = pt_identify(ptr_to_u64(page));
+	struct pt_failed_folio_identified *r = reserve(sizeof(*r));
 
 	if (!r)
 		return;
-	fill_header(&r->h, PT_REC_FAILED_FOLIO, sizeof(*r), PT_HOOK_MIGRATE_PAGES_EXIT);
-	r->pfn = page_to_pfn(page);
-	r->page_flags = page_flags(page);
-	r->refcount = BPF_CORE_READ(page, _refcount.counter);
-	r->mapcount = BPF_CORE_READ(page, _mapcount.counter) + 1;
-	r->index = index;
-	r->nr_pages = folio_nr_pages((struct folio *)page);
+	fill_header(&r->base.h, PT_REC_FAILED_FOLIO, sizeof(*r), PT_HOOK_MIGRATE_PAGES_EXIT);
+	r->base.pfn = page_to_pfn(page);
+	r->base.page_flags = page_flags(page);
+	r->base.refcount = BPF_CORE_READ(page, _refcount.counter);
+	r->base.mapcount = BPF_CORE_READ(page, _mapcount.counter) + 1;
+	r->base.index = index;
+	r->base.nr_pages = folio_nr_pages((struct folio *)page);
+	copy_identity(&r->identity, identified);
 	submit(r);
 }
 

@@ -229,6 +229,88 @@ struct pt_cma {
 	char name[PT_CMA_NAME_LEN];
 };
 
+/*
+ * What a page was when an operation failed on it, read from its struct page
+ * by the program that saw the failure: by the time anyone looks, the page
+ * may be anything else. Records that name a failed page carry it at their
+ * end (the *_identified records below); traces of older pintraces lack it.
+ *
+ * Kinds come from folio->mapping's low bits (and, 7.x, PG_movable_ops);
+ * types from page->page_type, whose encoding changed three times (5.10,
+ * 5.11-6.11, 6.12+): the BPF side translates both into pintrace's numbers,
+ * and the raw word is kept for diagnosis.
+ */
+#define PT_PAGE_KINDS(X) \
+	X(UNREAD, 0, "unread")          /* not read: no struct page known there */ \
+	X(NO_MAPPING, 1, "no_mapping")  /* kernel or driver memory, or a page cache page cut from its file */ \
+	X(ANON, 2, "anonymous") \
+	X(FILE, 3, "file")              /* page cache: the file is named */ \
+	X(KSM, 4, "ksm") \
+	X(MOVABLE_OPS, 5, "driver_movable") /* non-LRU movable (zsmalloc, balloon): moved by its driver only */
+
+enum pt_page_kind {
+#define PT_PAGE_KIND_ENUMERATOR(name, number, label) PT_PAGE_##name = number,
+	PT_PAGE_KINDS(PT_PAGE_KIND_ENUMERATOR)
+#undef PT_PAGE_KIND_ENUMERATOR
+};
+
+#define PT_PAGE_TYPES(X) \
+	X(NONE, 0, "") \
+	X(BUDDY, 1, "buddy")          /* free, in the allocator */ \
+	X(OFFLINE, 2, "offline")      /* logically offline: balloon, virtio-mem */ \
+	X(TABLE, 3, "page_table") \
+	X(GUARD, 4, "guard") \
+	X(HUGETLB, 5, "hugetlb") \
+	X(SLAB, 6, "slab")            /* PG_slab up to 6.9, a page type from 6.10 */ \
+	X(ZSMALLOC, 7, "zsmalloc") \
+	X(UNACCEPTED, 8, "unaccepted") \
+	X(LARGE_KMALLOC, 9, "large_kmalloc") \
+	X(KMEMCG, 10, "kmemcg")       /* 5.10: a kernel allocation charged to a cgroup */
+
+enum pt_page_type {
+#define PT_PAGE_TYPE_ENUMERATOR(name, number, label) PT_TYPE_##name = number,
+	PT_PAGE_TYPES(PT_PAGE_TYPE_ENUMERATOR)
+#undef PT_PAGE_TYPE_ENUMERATOR
+};
+
+#define PT_IDENTITY_NAME_LEN 32
+#define PT_IDENTITY_PATH_DEPTH 4
+#define PT_IDENTITY_FS_LEN 16
+
+struct pt_page_identity {
+	__u64 flags;        /* the head page's flags (as pt_failed_folio's) */
+	__s32 refcount;     /* the head page's _refcount */
+	__s32 mapcount;     /* the page's _mapcount + 1; meaningless where type is set (the same word) */
+	__u64 index;        /* FILE: the folio's offset in its file, in pages */
+	__u64 ino;          /* FILE: the inode number */
+	__u32 dev;          /* FILE: the filesystem's s_dev, kernel encoding (major << 20 | minor) */
+	__u32 page_type;    /* the raw page_type word */
+	__u8 kind;          /* enum pt_page_kind */
+	__u8 type;          /* enum pt_page_type */
+	__u8 path_depth;    /* FILE: entries of path[] filled, the file's own name first */
+	__u8 path_complete; /* FILE: path[] reached its filesystem's root */
+	__u32 pad;
+	char fs[PT_IDENTITY_FS_LEN];  /* FILE: the filesystem type: "tmpfs", "ext4" */
+	char path[PT_IDENTITY_PATH_DEPTH][PT_IDENTITY_NAME_LEN]; /* FILE: dentry names, leaf first, each cut to 31 bytes */
+	char slab_cache[PT_IDENTITY_NAME_LEN]; /* SLAB: the cache's name */
+};
+
+/* The records that name a failed page, with its identity at their end. */
+struct pt_failed_folio_identified {
+	struct pt_failed_folio base;
+	struct pt_page_identity identity;
+};
+
+struct pt_isolation_failed_identified {
+	struct pt_isolation_failed base;
+	struct pt_page_identity identity;
+};
+
+struct pt_isolation_refused_identified {
+	struct pt_isolation_refused base;
+	struct pt_page_identity identity;
+};
+
 /* Calibration: pairs of (struct page *, pfn) seen by two programs attached
  * to kmem:mm_page_alloc, from which user space derives the vmemmap base. */
 #define PT_CALIB_SAMPLES 64
@@ -261,5 +343,9 @@ PT_ASSERT_SIZE(pt_isolation_refused, 80);
 PT_ASSERT_SIZE(pt_contig_alloc, 72);
 PT_ASSERT_SIZE(pt_page_freed, 64);
 PT_ASSERT_SIZE(pt_cma, 112);
+PT_ASSERT_SIZE(pt_page_identity, 224);
+PT_ASSERT_SIZE(pt_failed_folio_identified, 304);
+PT_ASSERT_SIZE(pt_isolation_failed_identified, 296);
+PT_ASSERT_SIZE(pt_isolation_refused_identified, 304);
 
 #endif

@@ -35,7 +35,10 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "pintrace.h"
+#include "bpf_util.h"
 #include "compound_head.h"
+#include "page_identity.h"
 #include "rmap.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -64,6 +67,9 @@ __u32 head_mode = 0;     /* enum head_mode */
 __u64 head_off = 0;
 __u32 anon_pgoff = 0;    /* 7.3: vma->__vm_anon_pgoff_{lo,hi} */
 __u64 anon_lo_off = 0, anon_hi_off = 0;
+
+/* Output of a first run (rmap_resume 0): what the page is. */
+struct pt_page_identity rmap_identity = {};
 
 /* Output of one run. */
 __u32 rmap_flags = 0;
@@ -113,6 +119,7 @@ static __always_inline void resolve(void)
 	rmap_kind = RMAP_UNREADABLE;
 	rmap_sp = 0;
 	rmap_pgoff = 0;
+	__builtin_memset(&rmap_identity, 0, sizeof(rmap_identity));
 	if (head_mode == HEAD_UNKNOWN ||
 	    bpf_probe_read_kernel(&info, sizeof(info), (void *)(page + head_off)))
 		return;
@@ -124,6 +131,7 @@ static __always_inline void resolve(void)
 		}
 	}
 	pg = (void *)head;
+	read_page_identity(&rmap_identity, (const void *)page, (const void *)head);
 	if (bpf_core_read(&mapping, sizeof(mapping), &pg->mapping))
 		return;
 	/* 6.16 renamed page->index; folio->index (5.16+) is the same word. */

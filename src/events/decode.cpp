@@ -21,6 +21,16 @@ bool read_raw(std::span<const std::byte> bytes, Raw& raw)
     return true;
 }
 
+// The identity a newer record carries after its base layout (Identified
+// is the base record followed by struct pt_page_identity).
+template <class Identified>
+std::optional<PageIdentity> identity_after(std::span<const std::byte> bytes)
+{
+    Identified r;
+    if (!read_raw(bytes, r)) return std::nullopt;
+    return decode_page_identity(r.identity);
+}
+
 EventHead decode_head(const pt_header& h)
 {
     EventHead head;
@@ -164,7 +174,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         uint32_t nr_pages = r.nr_pages ? r.nr_pages : 1;
         if (auto e = check_pages("failed-folio", nr_pages, true)) return *e;
         if (auto e = check_pfn("failed-folio", r.pfn, nr_pages, bounds, notes)) return *e;
-        FailedFolioEvent e{decode_head(r.h), r.pfn, r.page_flags, r.refcount, r.mapcount, r.index, nr_pages};
+        FailedFolioEvent e{decode_head(r.h), r.pfn,   r.page_flags, r.refcount,
+                           r.mapcount,       r.index, nr_pages,     identity_after<pt_failed_folio_identified>(bytes)};
         out = e;
         return true;
     }
@@ -183,6 +194,7 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         // System RAM: only the architecture's limit holds.
         if (auto e = check_pfn("isolation", r.busy_pfn, 1, PfnBounds(), notes)) return *e;
         IsolationFailedEvent e{decode_head(r.h), r.start_pfn, r.end_pfn, r.busy_pfn};
+        e.identity = identity_after<pt_isolation_failed_identified>(bytes);
         out = e;
         return true;
     }
@@ -194,7 +206,10 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
             if (auto e = check_pfn("isolation-refused", r.unmovable_pfn, 1, PfnBounds(), notes)) return *e;
         IsolationFailedEvent e{
             decode_head(r.h), r.start_pfn, r.end_pfn, std::nullopt, IsolationFailedEvent::Stage::Start, r.error};
-        if (r.unmovable_pfn != PT_NO_PFN) e.busy_pfn = r.unmovable_pfn;
+        if (r.unmovable_pfn != PT_NO_PFN) {
+            e.busy_pfn = r.unmovable_pfn;
+            e.identity = identity_after<pt_isolation_refused_identified>(bytes);
+        }
         out = e;
         return true;
     }

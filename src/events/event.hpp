@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "events/page_identity.hpp"
 #include "pintrace.h"
 
 namespace pintrace {
@@ -107,6 +108,7 @@ struct FailedFolioEvent {
     int32_t mapcount = 0;
     uint32_t index = 0;
     uint32_t nr_pages = 1;  // pages the folio spans
+    std::optional<PageIdentity> identity;  // absent in traces of older pintraces
 };
 
 struct MigrateEndEvent {
@@ -129,6 +131,7 @@ struct IsolationFailedEvent {
     std::optional<uint64_t> busy_pfn;
     Stage stage = Stage::Test;
     int32_t error = 0;  // Stage::Start: the kernel's return (-EBUSY)
+    std::optional<PageIdentity> identity;  // busy_pfn's; absent in traces of older pintraces
 };
 
 // alloc_contig_pages() (a gigantic page, say) began or ended; an end

@@ -9,8 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
+
+#include "pintrace.h"
 
 namespace pintrace {
 
@@ -25,6 +28,11 @@ enum class Cause {
     NoHolderSeen,  // nothing explains it in the trace
     NotAttempted,  // left on the list of a migration that gave up (ret < 0) before trying it
     Unmovable,  // the kernel refused to isolate its range because of it (kernel memory, not on an LRU)
+    // What the page was at the failure (PageIdentity) explains it:
+    FileReferenced,  // a file's page with references no traced holder took (a pipe, a socket)
+    PageTable,  // a page-table page
+    KernelMemory,  // slab or another kernel allocation
+    DriverMovable,  // moved only by its driver (zsmalloc, a balloon), which did not
 };
 
 struct CauseInfo {
@@ -34,6 +42,9 @@ struct CauseInfo {
     // What to do, as a sentence; "{who}" stands for the holder ("pid 7 (fio)").
     std::string_view next_step;
     std::string_view short_action;  // the few words of next_step that fit a summary line; "" for none
+    // The next step for a page stuck the same way in an earlier failure too,
+    // where next_step would call it transient; "" where next_step holds.
+    std::string_view persistent_step = {};
 };
 
 // Every cause, in enum order.
@@ -52,6 +63,19 @@ struct PageStateInfo {
 };
 
 std::span<const PageStateInfo> page_states();
+
+// A kernel page type (pt_page_type) and what it means for a stuck page.
+struct PageTypeInfo {
+    pt_page_type type;
+    std::string_view what;  // "a page-table page"
+    std::optional<Cause> cause;  // the cause it decides, where it decides one
+};
+// The row of a type; null for PT_TYPE_NONE and a number no row has.
+const PageTypeInfo* page_type_info(pt_page_type type);
+
+// What folio->mapping said of a page (pt_page_kind), in words: "anonymous
+// memory"; "" for PT_PAGE_UNREAD and a number no row has.
+std::string_view page_kind_what(pt_page_kind kind);
 // The row of a flag's name; null for a flag that does not keep a page in place.
 const PageStateInfo* page_state_of(std::string_view flag);
 

@@ -34,12 +34,41 @@ Cause classify(const StuckPage& page)
         for (const auto& h : page.holders) worst = std::min(worst, holder_cause(h));
         return worst;
     }
+    // Without one, what the page is decides where its type does (kernel
+    // memory, page tables, a driver's pages)...
+    if (page.identity)
+        if (const PageTypeInfo* t = page_type_info(page.identity->type); t && t->cause) return *t->cause;
+    if (page.identity && page.identity->kind == PT_PAGE_MOVABLE_OPS) return Cause::DriverMovable;
+    if (!page.counts_known) return Cause::NoHolderSeen;
     if (page.refcount >= kGupPinCountingBias) return Cause::PinnedUnknown;
-    // Isolated for migration: one reference per mapping, plus the one
-    // isolation holds. Anything beyond is someone else's.
-    if (page.refcount > page.mapcount + 1) return Cause::ExtraRefUnknown;
+    // ... then the counts: one reference per mapping, plus the page's own
+    // (own_refs). Anything beyond is someone else's: a file's page is then
+    // held by what takes file pages without GUP (a pipe, a socket).
+    if (int64_t{page.refcount} > int64_t{page.mapcount} + page.own_refs)
+        return page.identity && page.identity->kind == PT_PAGE_FILE ? Cause::FileReferenced : Cause::ExtraRefUnknown;
     return Cause::NoHolderSeen;
 }
+
+namespace {
+
+// The references a page's own state holds (StuckPage::own_refs, without the
+// isolation's): the page cache's, one a page, for a file page; the swap
+// cache's for a swap-backed anonymous one (PG_swapcache is PG_owner_priv_1
+// there); one more for private data (buffer heads). The snapshot's
+// expected_refs() applies the same rule to /proc/kpageflags. Named by the
+// recording kernel's flag layout.
+uint32_t state_refs(const PageIdentity& id, uint32_t nr_pages, const TraceInfo& info)
+{
+    auto names = info.page_flag_names(id.flags);
+    auto has = [&](std::string_view flag) { return std::find(names.begin(), names.end(), flag) != names.end(); };
+    uint32_t refs = has("PG_private") ? 1 : 0;
+    if (id.kind == PT_PAGE_FILE) refs += nr_pages;
+    if (id.kind == PT_PAGE_ANON && has("PG_swapbacked") && (has("PG_swapcache") || has("PG_owner_priv_1")))
+        refs += nr_pages;
+    return refs;
+}
+
+}  // namespace
 
 Explainer::Explainer(TraceInfo info, ExplainOptions options)
     : walk_attached_(info.hook_attached(PT_HOOK_MIGRATE_PAGES_EXIT))
@@ -239,6 +268,10 @@ void Explainer::on(const FailedFolioEvent& e)
     }
     f.pfns_observed = true;
     StuckPage page{e.pfn, e.refcount, e.mapcount, e.page_flags, {}, Cause::NoHolderSeen, e.nr_pages};
+    if (e.identity) {
+        page.identity = e.identity;
+        page.own_refs = 1 + state_refs(*e.identity, e.nr_pages, report_.info);
+    }
     // A large folio fails as a whole; its pins may sit on any of its pages.
     // One entry per owner (its pins summed, dated by the oldest): a 1 GiB
     // folio pinned page by page would otherwise keep 262144 holders per
@@ -301,14 +334,28 @@ void Explainer::on(const IsolationFailedEvent& e)
         uint64_t pfn = *e.busy_pfn;
         page = StuckPage{pfn, 0, 0, 0, {}, Cause::NoHolderSeen, 1};
         page->counts_known = false;
+        if (e.identity && e.identity->kind != PT_PAGE_UNREAD) {
+            // The page as the kernel left it: not isolated (a page that failed
+            // to migrate is back on its LRU), its counts read with the rest.
+            // A typed page keeps its type where the mapcount would be.
+            const PageIdentity& id = *e.identity;
+            page->identity = id;
+            page->page_flags = id.flags;
+            page->refcount = id.refcount;
+            page->mapcount = id.mapcount;
+            page->own_refs = state_refs(id, 1, report_.info);
+            page->counts_known = id.type == PT_TYPE_NONE;
+        }
         auto hs = ledger_.holders(pfn);
         page->holders.assign(hs.begin(), hs.end());
-        if (!page->holders.empty())
-            page->cause = classify(*page);
-        else if (refused)
+        page->cause = classify(*page);
+        // What the kernel itself refused, where nothing else explains it.
+        if (refused && page->holders.empty() &&
+            (page->cause == Cause::NoHolderSeen || page->cause == Cause::ExtraRefUnknown))
             page->cause = Cause::Unmovable;
-        // Isolation gives no counts: only the snapshot can tell a pin then.
-        else
+        // Without counts only the snapshot can tell a pin.
+        if (!refused && (page->cause == Cause::NoHolderSeen || page->cause == Cause::PinnedUnknown ||
+                         page->cause == Cause::ExtraRefUnknown))
             infer_holders(*page);
         if (in_history(pfn, 1))
             add_history(HistoryEntry::of(HistoryEntry::What::IsolationBusy, e.head.ts_ns, pfn,
@@ -465,6 +512,14 @@ void Explainer::collect_held_in_range(Failure& f) const
     }
 }
 
+// A page stuck with no holder in the trace: how often it was before. A
+// page a migration gave up on before trying it was not stuck.
+void Explainer::note_stuck(StuckPage& page)
+{
+    if (!page.holders.empty() || page.cause == Cause::NotAttempted) return;
+    page.earlier_failures = stuck_before_[page.pfn]++;
+}
+
 // A pin or reference from before the trace, as the snapshot saw it: its
 // cause from the counts then, its holders as inferred (never certain).
 void Explainer::infer_holders(StuckPage& page) const
@@ -542,7 +597,11 @@ void Explainer::on(const SnapshotEndEvent& e)
     seeds_.taken(e.start_ns, e.end_ns);
 }
 
-void Explainer::close_attempt(Failure&& f) { report_.failures.push_back(std::move(f)); }
+void Explainer::close_attempt(Failure&& f)
+{
+    for (auto& page : f.pages) note_stuck(page);
+    report_.failures.push_back(std::move(f));
+}
 
 // The --pfn pages as the snapshot at the start found them, with the
 // holders it inferred: the first line of their history.

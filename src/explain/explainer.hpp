@@ -60,6 +60,7 @@ private:
     void on(const SnapshotHolderEvent& e);
     void on(const SnapshotEndEvent& e);
     void infer_holders(StuckPage& page) const;
+    void note_stuck(StuckPage& page);
     void add_snapshot_history();
     void watch_closes();
     void collect_held_in_range(Failure& f) const;
@@ -78,6 +79,8 @@ private:
     // Migrations in progress, by thread: the tracepoint fires inside
     // migrate_pages(), the failed-list walk at its return.
     std::unordered_map<uint32_t, Failure> open_;
+    // Per pfn: failures in which it was stuck with no traced holder.
+    std::unordered_map<uint64_t, uint32_t> stuck_before_;
     // CMA allocations in progress, by thread: their isolation failures and
     // busy retries fold into one failure when the allocation ends.
     std::unordered_map<uint32_t, Failure> cma_open_;

@@ -34,16 +34,26 @@ struct StuckPage {
     // page, the other held pages of its range): refcount and mapcount are
     // then not the page's, and say nothing either way.
     bool counts_known = true;
+    // What the page was at the failure (absent in traces of older pintraces).
+    std::optional<PageIdentity> identity;
+    // References the page accounts for itself, beyond its mappings: the
+    // migration's isolation (a failed list's page), and where its identity
+    // is known the page cache's (and its private data's) or the swap
+    // cache's. Anything beyond is someone else's.
+    uint32_t own_refs = 1;
+    // Earlier failures of this trace in which this page was stuck with no
+    // holder either: a state that survives retries is not transient.
+    uint32_t earlier_failures = 0;
 
-    // References beyond isolation's and the mappings': what pins and FOLL_GET
-    // references add (a pin adds 1024). Known for small pages only: a large
-    // folio's counts are per folio, its mapcount per page. Unknown where the
-    // kernel gave no counts.
+    // References beyond the page's own (own_refs) and its mappings': what
+    // pins and FOLL_GET references add (a pin adds 1024). Known for small
+    // pages only: a large folio's counts are per folio, its mapcount per
+    // page. Unknown where the kernel gave no counts.
     // 64-bit: the counts come from a file, and any two int32s subtract.
     std::optional<int64_t> extra_refs() const
     {
         if (nr_pages != 1 || !counts_known) return std::nullopt;
-        return int64_t{refcount} - mapcount - 1;
+        return int64_t{refcount} - mapcount - own_refs;
     }
 };
 

@@ -26,6 +26,14 @@ std::string holder_text(const PageHolderNow& h)
     return how + ": " + pid_comm(h.pid, h.comm);
 }
 
+// What the reverse map read of the page, where it ran.
+const PageIdentity* identity_of(const Explanation& e, uint64_t pfn)
+{
+    if (!e.owners) return nullptr;
+    auto it = e.owners->identities.find(pfn);
+    return it == e.owners->identities.end() ? nullptr : &it->second;
+}
+
 }  // namespace
 
 std::string render_explain_text(const Explanation& e)
@@ -44,6 +52,7 @@ std::string render_explain_text(const Explanation& e)
                (p.blocks_migration ? "yes, " + std::string(class_description(p.page.verdict.cls)) :
                                      std::string("not by what this source shows")) +
                "\n";
+        if (const PageIdentity* id = identity_of(e, s.pfn)) out += "  what it is: " + page_what_at(*id) + "\n";
         for (const auto& h : p.holders) out += "  " + holder_text(h) + "\n";
     }
     if (e.owners) {
@@ -82,6 +91,7 @@ std::string render_explain_json(const Explanation& e)
         if (s.folio_order) j.field("folio_order", *s.folio_order);
         if (!p.migratetype.empty()) j.field("migratetype", p.migratetype);
         j.field("blocks_migration", p.blocks_migration);
+        if (const PageIdentity* id = identity_of(e, s.pfn)) write_identity(j.key("page"), *id);
         j.key("holders_now").begin_array();
         for (const auto& h : p.holders)
             j.begin_object()

@@ -156,29 +156,94 @@ UnmovableState unmovable_because(const Report& r, const StuckPage& p)
     return state;
 }
 
-std::string unmovable_step(const UnmovableState& state, Cause cause, const TaskRef& mover)
+// A state that survived an earlier failure is no transient one: its
+// cause's persistent step replaces advice to retry.
+std::string unmovable_step(const UnmovableState& state, Cause cause, const TaskRef& mover, bool persistent)
 {
+    if (std::string_view step = cause_info(cause).persistent_step; persistent && !step.empty())
+        return std::string(step);
     if (cause != Cause::NoHolderSeen || state.why.empty()) return next_step(cause, mover);
-    if (state.kernel_memory)
-        return "kernel memory never moves: this range cannot be vacated; use another range or node, or keep "
-               "kernel allocations out of it (movablecore=, a CMA area)";
+    if (state.kernel_memory) return std::string(cause_info(Cause::KernelMemory).next_step);
     return "the page was " + state.why + " when the migration tried it, usually I/O in flight: transient; retry";
+}
+
+// "0-3, 7": sorted numbers as runs.
+std::string number_runs(std::vector<uint64_t> v)
+{
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    std::string out;
+    for (size_t i = 0; i < v.size();) {
+        size_t j = i;
+        while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+        out += (out.empty() ? "" : ", ") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
+        i = j + 1;
+    }
+    return out;
+}
+
+// Pages group by what they are: a file's pages together (their offsets
+// listed), any other identity by its words.
+std::string identity_key(const StuckPage& p)
+{
+    if (!p.identity) return "";
+    if (p.identity->file)
+        return "file " + std::to_string(p.identity->file->dev) + ":" + std::to_string(p.identity->file->ino);
+    return page_what(*p.identity);
 }
 
 }  // namespace
 
+std::string page_what(const PageIdentity& id)
+{
+    if (id.file) {
+        const auto& f = id.file;
+        std::string out = "page cache of " + (f->fs.empty() ? std::string("a file") : f->fs) + " " +
+                          std::to_string(f->major()) + ":" + std::to_string(f->minor()) + " inode " +
+                          std::to_string(f->ino);
+        return f->path.empty() ? out : out + " " + f->path;
+    }
+    if (const PageTypeInfo* t = page_type_info(id.type)) {
+        std::string out(t->what);
+        return id.slab_cache.empty() ? out : out + " (cache " + id.slab_cache + ")";
+    }
+    return std::string(page_kind_what(id.kind));
+}
+
+std::string page_what_at(const PageIdentity& id)
+{
+    std::string what = page_what(id);
+    return id.file ? what + ", page " + std::to_string(id.file->index) + " of the file" : what;
+}
+
 std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f)
 {
     std::vector<UnexplainedGroup> out;
+    std::vector<std::string> keys;  // identity_key of each group
     for (const StuckPage* p : unexplained_pages(f)) {
         UnmovableState state = unmovable_because(r, *p);
-        auto g = std::find_if(out.begin(), out.end(),
-                              [&](const UnexplainedGroup& x) { return x.cause == p->cause && x.why == state.why; });
-        if (g == out.end()) {
-            out.push_back({p->cause, state.why, {}, unmovable_step(state, p->cause, f.head.task)});
-            g = out.end() - 1;
+        std::string key = identity_key(*p);
+        bool persistent = p->earlier_failures > 0;
+        size_t i = 0;
+        while (i < out.size() && !(out[i].cause == p->cause && out[i].why == state.why && keys[i] == key &&
+                                   out[i].persistent == persistent))
+            ++i;
+        if (i == out.size()) {
+            out.push_back({p->cause,
+                           state.why,
+                           p->identity ? page_what(*p->identity) : "",
+                           persistent,
+                           {},
+                           unmovable_step(state, p->cause, f.head.task, persistent)});
+            keys.push_back(std::move(key));
         }
-        g->pages.push_back(p);
+        out[i].pages.push_back(p);
+    }
+    for (auto& g : out) {
+        std::vector<uint64_t> offsets;
+        for (const StuckPage* p : g.pages)
+            if (p->identity && p->identity->file) offsets.push_back(p->identity->file->index);
+        if (!offsets.empty()) g.what += " (file pages " + number_runs(std::move(offsets)) + ")";
     }
     return out;
 }

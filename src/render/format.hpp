@@ -41,10 +41,19 @@ std::string inferred_next_step(const InferredGroup& g);
 struct UnexplainedGroup {
     Cause cause = Cause::NoHolderSeen;
     std::string why;  // "locked (PG_locked)", ... or "" when the flags say nothing
+    // What the pages were at the failure: "page cache of tmpfs 0:26 inode 14
+    // /data/x (file pages 0-3)"; "" where the trace does not say.
+    std::string what;
+    bool persistent = false;  // a page of it was stuck with no holder in an earlier failure too
     std::vector<const StuckPage*> pages;
     std::string next;
 };
 std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f);
+// What a page was, in words, without its offset: "page cache of tmpfs 0:26
+// inode 14 /data/x", "a slab page (cache kmalloc-64)"; "" when unread.
+std::string page_what(const PageIdentity& id);
+// The same with a file page's offset: "..., page 3 of the file".
+std::string page_what_at(const PageIdentity& id);
 // What to do about a failure: one step per holder group, the stuck pages'
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);

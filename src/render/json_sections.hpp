@@ -13,5 +13,9 @@ namespace pintrace {
 void write_candidates(JsonWriter& j, const snapshot::OwnerScan& owners);
 // "history": the --pfn pages' events and their holders at the end (report_json.cpp).
 void write_history(JsonWriter& j, const Report& r);
+// What a page was at a failure, as an object: kind, type, the file
+// ({fs, dev "MAJ:MIN", inode, path, offset_pages}) or slab cache, the
+// page's counts and the raw page_type word (report_json.cpp).
+void write_identity(JsonWriter& j, const PageIdentity& id);
 
 }  // namespace pintrace

@@ -265,6 +265,8 @@ void failures(Document& d, const Report& r, const ReportView& view)
                        std::to_string(g.pages.size()) + " page(s) with no holder in the trace (" +
                        std::string(cause_name(g.cause)) + "): " + pfn_list(pfns),
                    Document::Style::Strong);
+            if (!g.what.empty()) d.line(3, "what: " + g.what);
+            if (g.persistent) d.line(3, "stuck with no holder in an earlier failure of this trace too");
             d.line(3, "next: " + g.next);
         }
     }

@@ -220,6 +220,29 @@ void write_pinner_row_json(JsonWriter& j, const Report& r, const PinnerRow& row)
     j.end_object();
 }
 
+void write_identity(JsonWriter& j, const PageIdentity& id)
+{
+    j.begin_object().field("kind", page_kind_name(id.kind));
+    if (id.type == PT_TYPE_NONE)
+        j.key("type").null();
+    else
+        j.field("type", page_type_name(id.type));
+    j.field("what", page_what(id));
+    if (id.file) {
+        const auto& f = *id.file;
+        j.key("file")
+            .begin_object()
+            .field("fs", f.fs)
+            .field("dev", std::to_string(f.major()) + ":" + std::to_string(f.minor()))
+            .field("inode", f.ino)
+            .field("path", f.path)
+            .field("offset_pages", f.index)
+            .end_object();
+    }
+    if (!id.slab_cache.empty()) j.field("slab_cache", id.slab_cache);
+    j.field("refcount", id.refcount).field("page_type_word", uint64_t{id.raw_type}).end_object();
+}
+
 void write_history(JsonWriter& j, const Report& r)
 {
     if (r.options.history_pfns.empty()) return;
@@ -397,9 +420,9 @@ void write_failure(JsonWriter& j, const Report& r, const Failure& f)
                 j.key("refcount").null().key("mapcount").null();
             j.field("cause", cause_name(p->cause))
                 .field("not_movable_because", g.why)
-                .string_array("page_flags", r.info.page_flag_names(p->page_flags))
-                .field("next_step", g.next)
-                .end_object();
+                .string_array("page_flags", r.info.page_flag_names(p->page_flags));
+            if (p->identity) write_identity(j.key("page"), *p->identity);
+            j.field("earlier_failures", p->earlier_failures).field("next_step", g.next).end_object();
         }
     j.end_array();
 

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 
 #include "render/format.hpp"
 #include "render/json_sections.hpp"
@@ -51,6 +52,13 @@ std::string render_candidates_text(const OwnerScan& owners, const std::string& i
         out += indent + std::to_string(owners.unowned.size()) +
                " page(s) no process maps or registered (kernel, driver or unmapped holders): " +
                pfn_list(owners.unowned, 6, owners.unowned.size()) + "\n";
+    // What those pages are, where the reverse map read it.
+    std::map<std::string, std::vector<uint64_t>> by_what;
+    for (uint64_t pfn : owners.unowned)
+        if (auto it = owners.identities.find(pfn); it != owners.identities.end())
+            by_what[page_what(it->second)].push_back(pfn);
+    for (const auto& [what, pfns] : by_what)
+        out += indent + "    " + what + ": " + pfn_list(pfns, 6, pfns.size()) + "\n";
     for (const auto& n : owners.notes) out += indent + "note: " + n + "\n";
     char line[200];
     std::snprintf(line, sizeof line,
@@ -171,6 +179,13 @@ void write_candidates(JsonWriter& j, const OwnerScan& owners)
     j.field("rmap_mappers", owners.rmap_mappers).field("rmap_unconfirmed", owners.rmap_unconfirmed);
     j.field("pagemap_entries", owners.pages_walked);
     j.field("processes_searched", owners.processes).field("owner_seconds", owners.seconds);
+    j.key("page_identities").begin_array();
+    for (const auto& [pfn, id] : owners.identities) {
+        j.begin_object().field("pfn", pfn);
+        write_identity(j.key("page"), id);
+        j.end_object();
+    }
+    j.end_array();
 }
 
 std::string render_snapshot_json(const SnapshotResult& r, const OwnerScan* owners)

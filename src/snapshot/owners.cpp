@@ -358,6 +358,7 @@ std::map<uint32_t, std::vector<Hit>> mappers_from_pages(const Query& q, const Rm
         }
         ++scan.rmap_pages;
         scan.rmap_mappers += pm->mappers.size();
+        if (pm->identity) scan.identities[pfn] = *pm->identity;
         if (pm->kind == RmapKind::Ksm)
             ++ksm;
         else if (pm->kind != RmapKind::Anon && pm->kind != RmapKind::File)

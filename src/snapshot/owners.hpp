@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "events/page_identity.hpp"
+
 #include "explain/origin.hpp"
 #include "snapshot/holder_fds.hpp"
 #include "util/result.hpp"
@@ -92,6 +94,8 @@ struct OwnerScan {
     uint64_t rmap_unconfirmed = 0;  // answers pagemap did not confirm (stale, or a forked copy)
     std::vector<std::string> notes;  // what it could not see, and which method was used
     double seconds = 0;
+    // What each page asked about is, where the reverse map read it.
+    std::map<uint64_t, PageIdentity> identities;
 };
 
 // The reverse map's answer for one page (bpf/rmap.bpf.c).
@@ -111,6 +115,7 @@ struct PageMappers {
     bool truncated = false;  // more mappers than were searched or kept
     bool no_owner = false;
     bool no_head = false;  // a tail page whose head the program could not find: not walked
+    std::optional<PageIdentity> identity;  // what the page is, read by the same run
 };
 using RmapLookup = std::function<Result<PageMappers>(uint64_t pfn)>;
 

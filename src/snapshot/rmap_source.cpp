@@ -13,6 +13,7 @@
 #include "capture/calibrate.hpp"
 #include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
+#include "pintrace.h"  // struct pt_page_identity, before the skeleton that names it
 #include "rmap.h"
 #include "rmap.skel.h"
 
@@ -82,6 +83,7 @@ Result<PageMappers> BpfRmap::walk(uint64_t pfn, size_t max_mappers, unsigned max
         if (run == 0) {
             out.kind = kind_of(bss->rmap_kind);
             out.pgoff = bss->rmap_pgoff;
+            if (bss->rmap_identity.kind != PT_PAGE_UNREAD) out.identity = decode_page_identity(bss->rmap_identity);
         }
         if (bss->rmap_sp == 0) break;
         if (out.mappers.size() >= max_mappers || run + 1 >= max_runs) {

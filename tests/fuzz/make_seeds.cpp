@@ -6,6 +6,7 @@
 // (kernel and user space), snapshot records, a trace never closed and one
 // cut mid-record, so the fuzzer starts from every branch of the reader.
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -147,6 +148,51 @@ void snapshot_records(TraceWriter& w)
     (void)w.append_kernel_record(raw_end(5002, 77, 2, 2));
 }
 
+// The records that end with a page identity: a migration's failed folio
+// (a file's page: tmpfs, a path cut short), an isolation's busy page (a
+// page-table page) and a refusal's page (slab).
+template <class Identified, class Base>
+std::vector<std::byte> identified(const std::vector<std::byte>& base_bytes, const pt_page_identity& id)
+{
+    Identified x{};
+    std::memcpy(&x.base, base_bytes.data(), sizeof(Base));
+    x.base.h.size = sizeof x;
+    x.identity = id;
+    return bytes_of(x);
+}
+
+void identity_records(TraceWriter& w)
+{
+    write_sample(w);
+    pt_page_identity file{};
+    file.kind = PT_PAGE_FILE;
+    file.refcount = 4;
+    file.mapcount = 1;
+    file.dev = 26;
+    file.ino = 14;
+    file.index = 3;
+    std::snprintf(file.fs, sizeof file.fs, "tmpfs");
+    std::snprintf(file.path[0], sizeof file.path[0], "data");
+    std::snprintf(file.path[1], sizeof file.path[1], "dir");
+    file.path_depth = 2;
+    (void)w.append_kernel_record(raw_migrate(6000, 77, 0, 1));
+    (void)w.append_kernel_record(
+        identified<pt_failed_folio_identified, pt_failed_folio>(raw_failed(6001, 77, 0x400, 4, 0), file));
+    (void)w.append_kernel_record(raw_end(6002, 77, 1, 1));
+    pt_page_identity table{};
+    table.kind = PT_PAGE_NO_MAPPING;
+    table.type = PT_TYPE_TABLE;
+    table.page_type = 0xf2000000;
+    (void)w.append_kernel_record(identified<pt_isolation_failed_identified, pt_isolation_failed>(
+        raw_isolation(6100, 0x400, 0x600, 0x410), table));
+    pt_page_identity slab{};
+    slab.kind = PT_PAGE_NO_MAPPING;
+    slab.type = PT_TYPE_SLAB;
+    std::snprintf(slab.slab_cache, sizeof slab.slab_cache, "dentry");
+    (void)w.append_kernel_record(identified<pt_isolation_refused_identified, pt_isolation_refused>(
+        raw_refused(6200, 0x600, 0x800, 0x610), slab));
+}
+
 void sample(TraceWriter& w) { write_sample(w); }
 void sample_nowalk(TraceWriter& w) { write_sample(w, false); }
 
@@ -158,6 +204,7 @@ int main(int argc, char** argv)
     bool ok = write(dir + "/hand-sample.trace", sample) && write(dir + "/hand-no-walk.trace", sample_nowalk) &&
               write(dir + "/hand-all-records.trace", all_kernel_records) &&
               write(dir + "/hand-snapshot.trace", snapshot_records) &&
+              write(dir + "/hand-identity.trace", identity_records) &&
               write(dir + "/hand-not-closed.trace", all_kernel_records, false);
     if (!ok) return 1;
     // Cut mid-record: what a recorder killed in a write leaves.

@@ -220,7 +220,7 @@ TEST(Causes, EveryCauseHasANameAHeadingAndAStep)
         EXPECT_EQ(c.next_step.find("{who}") != std::string_view::npos, hold);
         EXPECT_EQ(!c.short_action.empty(), hold);
     }
-    EXPECT_EQ(names.size(), 8u);
+    EXPECT_EQ(names.size(), 12u);
     TaskRef fio = test::head(0, 7, "fio").task;
     EXPECT_THAT(next_step(Cause::ShortPin, fio), testing::EndsWith("look for I/O stuck in pid 7 (fio)"));
     EXPECT_EQ(cause_name(Cause::ExtraRefUnknown), "reference_of_unknown_origin");

@@ -1,0 +1,78 @@
+/* Issue 16's case: a process writes 8 pages to a file on tmpfs, maps them
+ * shared, and splice()s the first 4 into a pipe nobody reads. The pipe holds
+ * page cache references no GUP call took; move_pages(2) of all 8 leaves
+ * those 4 behind. The report must say what they are (the file, where in
+ * it) and why (file_page_referenced), and blame no process for a pin.
+ *
+ * The truth adds "expect_unexplained": the stuck pages the report must
+ * list with no holder, their cause, and the file as fstat() names it. */
+#include "common.h" /* first: it defines _GNU_SOURCE (splice) */
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#define NPAGES 8
+#define NSPLICED 4
+#define DIR "/splice_file_fs"
+#define FILE_NAME "data"
+
+int main(void)
+{
+	unsigned long node0 = 1;
+	uint64_t before[NPAGES];
+	struct stat st;
+	loff_t off = 0;
+	int fds[2], fd, i;
+	char *map;
+	long ret;
+
+	/* tmpfs: shmem migrates its pages (ramfs, the initramfs root, does not). */
+	mkdir(DIR, 0755);
+	if (mount("tmpfs", DIR, "tmpfs", 0, "size=1m") && errno != EBUSY)
+		die("mount tmpfs");
+	/* The page cache comes from the writer's policy: node 0, so that a
+	 * move to node 1 has something to do. */
+	if (syscall(__NR_set_mempolicy, MPOL_BIND, &node0, 8 * sizeof(node0)))
+		die("set_mempolicy");
+	fd = open(DIR "/" FILE_NAME, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("open");
+	map = malloc(NPAGES * page_size());
+	for (i = 0; i < NPAGES; i++)
+		memset(map + i * page_size(), i + 1, page_size());
+	if (write(fd, map, NPAGES * page_size()) != NPAGES * page_size())
+		die("write");
+	free(map);
+	if (fstat(fd, &st))
+		die("fstat");
+	map = mmap(NULL, NPAGES * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		die("mmap");
+	for (i = 0; i < NPAGES; i++) {
+		/* Mapped in this process's page tables, so that it has a pfn
+		 * here and move_pages(2) moves it. */
+		*(volatile char *)(map + i * page_size());
+		before[i] = pfn_of(map + i * page_size());
+	}
+	if (pipe(fds))
+		die("pipe");
+	if (splice(fd, &off, fds[1], NULL, NSPLICED * page_size(), 0) != NSPLICED * page_size())
+		die("splice");
+	ret = move_all(map, NPAGES, 1, MPOL_MF_MOVE);
+
+	json_begin("splice_file", 1, "syscall_or_cpuset");
+	printf(", \"expect\": []");
+	printf(", \"expect_unexplained\": [");
+	for (i = 0; i < NSPLICED; i++)
+		printf("%s{\"pfn\": %llu, \"cause\": \"file_page_referenced\", \"file\": {\"dev\": \"%u:%u\", "
+		       "\"inode\": %llu, \"path\": \"/" FILE_NAME "\", \"offset_pages\": %d}}",
+		       i ? ", " : "", (unsigned long long)before[i], major(st.st_dev), minor(st.st_dev),
+		       (unsigned long long)st.st_ino, i);
+	printf("]");
+	json_list("not_blamed", before + NSPLICED, NPAGES - NSPLICED);
+	printf(", \"move_pages_ret\": %ld", ret);
+	json_end();
+	linger();
+	return 0;
+}
