@@ -243,7 +243,9 @@ std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& 
         std::vector<uint64_t> offsets;
         for (const StuckPage* p : g.pages)
             if (p->identity && p->identity->file) offsets.push_back(p->identity->file->index);
-        if (!offsets.empty()) g.what += " (file pages " + number_runs(std::move(offsets)) + ")";
+        if (offsets.empty()) continue;
+        bool one = std::all_of(offsets.begin(), offsets.end(), [&](uint64_t o) { return o == offsets[0]; });
+        g.what += (one ? " (file page " : " (file pages ") + number_runs(std::move(offsets)) + ")";
     }
     return out;
 }
