@@ -31,12 +31,21 @@ def pane(session, escapes=False):
 
 
 def wait_for(session, pattern, timeout=8.0):
-    """The pane once it matches pattern (a regex), or None."""
+    """The pane once it matches pattern (a regex) and has settled, or None.
+
+    Settled means two captures 100 ms apart are equal: curses draws a frame
+    top to bottom, so a capture can hold a new header over a half-drawn
+    table (seen in CI: "(ended)" above three of the table's rows)."""
     end = time.time() + timeout
+    last = None
     while time.time() < end:
         text = pane(session)
         if re.search(pattern, text, re.M):
-            return text
+            if text == last:
+                return text
+            last = text
+        else:
+            last = None
         time.sleep(0.1)
     return None
 
