@@ -84,6 +84,24 @@ COST_PROGRAM(grab_fresh_stacks,
 COST_PROGRAM(release, its_release(i))
 /* A short-lived pin: a direct I/O's grab and its completion's release. */
 COST_PROGRAM(pair, short_term_grab(loop->ctx, i); its_release(i))
+/* The same pin paired in the kernel (record's default where the kernel
+ * can): the grab parked in its folio's slot, the release claims it, and
+ * neither is recorded. The bench loads the object with pairing off, so
+ * the calls are made here as emit_grab() and emit_release() make them
+ * with it on. */
+static __always_inline void paired_pin(void *ctx, __u32 i)
+{
+	const void *page = cost_page(i);
+
+	if (!park_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, page, 1, 1, foll_pin))
+		short_term_grab(ctx, i);
+	if (!pair_release(page_to_pfn(page), 1))
+		its_release(i);
+}
+/* Over all 4096 pages, so each slot is cold (a buffer pool); over 8, as a
+ * loop reading into the same small buffer keeps its slots in the cache. */
+COST_PROGRAM(paired_pair, paired_pin(loop->ctx, i))
+COST_PROGRAM(paired_pair_hot, paired_pin(loop->ctx, i & 7))
 /* One folio a migration left on its list (walk_failed_list's per-folio body). */
 COST_PROGRAM(failure,
 	     emit_failed_folio((struct list_head *)((__u64)cost_page(i) + bpf_core_field_offset(struct page, lru)), i))
@@ -196,7 +214,7 @@ COST_PROGRAM(ring_pair, ring_pair(i))
  * looks through every row before it would be sent as today (a completion
  * interrupt on another CPU finds its grab somewhere on the way: this is
  * the most it pays). */
-struct parked_grab {
+struct cost_parked_grab {
 	__u64 state; /* 0: free, 1: parked */
 	__u64 pfn;
 	struct live_grab grab;
@@ -206,7 +224,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, COST_ROWS * COST_RING);
 	__type(key, __u32);
-	__type(value, struct parked_grab);
+	__type(value, struct cost_parked_grab);
 } cost_parked SEC(".maps");
 
 __u32 cost_parked_head[COST_ROWS];
@@ -216,7 +234,7 @@ static __always_inline __u32 own_row(void)
 	return bpf_get_smp_processor_id() & (COST_ROWS - 1);
 }
 
-static __always_inline struct parked_grab *parked_slot(__u32 row, __u32 k)
+static __always_inline struct cost_parked_grab *parked_slot(__u32 row, __u32 k)
 {
 	__u32 at = (row * COST_RING + k) & (COST_ROWS * COST_RING - 1);
 
@@ -228,7 +246,7 @@ static __always_inline struct parked_grab *parked_slot(__u32 row, __u32 k)
 static __always_inline int park_on(__u32 row, __u64 pfn)
 {
 	__u32 k = cost_parked_head[row & (COST_ROWS - 1)]++ & (COST_RING - 1);
-	struct parked_grab *p = parked_slot(row, k);
+	struct cost_parked_grab *p = parked_slot(row, k);
 
 	if (!p)
 		return -1;
@@ -249,7 +267,7 @@ static __always_inline void park(__u64 pfn)
 static __always_inline bool claim_in_row(__u32 row, __u64 pfn)
 {
 	for (__u32 k = 0; k < COST_RING; k++) {
-		struct parked_grab *p = parked_slot(row, k);
+		struct cost_parked_grab *p = parked_slot(row, k);
 
 		if (p && p->state == 1 && p->pfn == pfn && __sync_val_compare_and_swap(&p->state, 1, 0) == 1)
 			return true;
@@ -308,7 +326,7 @@ static __always_inline void park_hinted(__u32 row, __u64 pfn)
 static __always_inline bool claim_hinted(__u64 pfn)
 {
 	__u32 key = (__u32)pfn & (COST_HINTS - 1), *hint = bpf_map_lookup_elem(&cost_parked_hint, &key);
-	struct parked_grab *p;
+	struct cost_parked_grab *p;
 
 	if (!hint)
 		return false;

@@ -33,6 +33,11 @@ const volatile __u32 foll_longterm = 0;
 const volatile __u64 stack_sample_ns = 1000000000ULL;
 const volatile __u32 wakeup_bytes = 1 << 20;
 const volatile bool try_grab_page_returns_errno = false;
+/* Pairing short-lived pins in the kernel (docs/pairing.md): set by user
+ * space where the kernel has BPF compare-and-exchange and bpf_loop (5.17+),
+ * unless `record --all-events`. Off, every branch using it is pruned, so
+ * 5.10 never sees the atomics it lacks. */
+const volatile bool pair_pins = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -101,6 +106,9 @@ __u64 threads_in_follow_page = 0;
  * still matters) but makes its next grab wake user space again. */
 #define PINNER_MAPPED 1
 #define PINNER_EXECED 2
+/* Only parked pins so far (pairing): its exit is reported, and its first
+ * grab sent wakes user space as a first grab does. */
+#define PINNER_PARKED 3
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -382,29 +390,15 @@ static __always_inline __u32 folio_nr_pages(const struct folio *folio)
 
 /* ---- grab: a page gets a pin (FOLL_PIN) or a reference (FOLL_GET) ---- */
 
-static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
-				     __u32 gup_flags)
+/* What every grab record gets before it goes: its pages marked for the
+ * free program, and the first grab of a process wakes user space at once
+ * to read its memory map. */
+static __always_inline void submit_grab(struct pt_grab *r)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pt_grab *r;
+	__u32 tgid = r->h.tgid;
 	__u8 *known;
-	__u32 tgid;
 
-	if (!page || !(gup_flags & (foll_get | foll_pin)))
-		return 0;
-	if (threads_in_follow_page && bpf_map_lookup_elem(&in_follow_page, &tid))
-		return 0;
-	r = reserve(sizeof(*r));
-	if (!r)
-		return 0;
-	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
-	r->pfn = page_to_pfn(page);
-	r->nr_pages = nr_pages;
-	r->count = count;
-	r->gup_flags = gup_flags;
-	fill_stacks(ctx, r, gup_flags);
-	mark_grabbed(r->pfn, nr_pages);
-	tgid = r->h.tgid;
+	mark_grabbed(r->pfn, r->nr_pages);
 	known = bpf_map_lookup_elem(&known_pinners, &tgid);
 	if (known && *known == PINNER_MAPPED) {
 		submit(r);
@@ -414,8 +408,239 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 		bpf_map_update_elem(&known_pinners, &tgid, &mapped, BPF_ANY);
 		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	}
+}
+
+static __always_inline void fill_grab(void *ctx, struct pt_grab *r, __u16 hook, const void *page, __u32 nr_pages,
+				      __u32 count, __u32 gup_flags)
+{
+	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
+	r->pfn = page_to_pfn(page);
+	r->nr_pages = nr_pages;
+	r->count = count;
+	r->gup_flags = gup_flags;
+	fill_stacks(ctx, r, gup_flags);
+}
+
+/* ---- pairing: a short-lived pin and its release never leave the kernel ----
+ *
+ * A short-term pin (FOLL_PIN without FOLL_LONGTERM: direct I/O, vmsplice
+ * of pinned pages) is parked, not sent: its whole grab record waits in the
+ * slot of its folio in parked_grabs. The release of that folio's pins
+ * claims the slot, and neither record is sent; pairs_elided counts them.
+ * Everything else sends the parked grab, with its own timestamp, before
+ * anything that depends on it: a second pin of a folio in the same slot
+ * (eviction), a release of other refs, a migration or isolation failure
+ * on the folio, and user space's flush program for grabs parked longer
+ * than the threshold (at every drain, and all of them when recording
+ * stops). A claim is a compare-and-exchange, so a grab is sent once or
+ * elided once, never both. docs/pairing.md has the design and its limits. */
+#define PARK_FREE 0
+#define PARK_PARKED 1
+#define PARK_BUSY 2 /* being written or sent by one program */
+
+struct parked_grab {
+	__u64 state;
+	__u64 folio_pfn;
+	struct pt_grab rec;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PT_PARK_SLOTS); /* 1 when not pairing (user space) */
+	__type(key, __u32);
+	__type(value, struct parked_grab);
+} parked_grabs SEC(".maps");
+
+/* Short-lived pins paired and dropped here, per CPU (user space sums). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pairs_elided SEC(".maps");
+
+/* A folio's slot: hashed, since large folios' pfns share their low bits. */
+static __always_inline struct parked_grab *park_slot(__u64 folio_pfn)
+{
+	__u32 key = (__u32)((folio_pfn * 0x9E3779B97F4A7C15ULL) >> 32) & (PT_PARK_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&parked_grabs, &key);
+}
+
+#ifndef PT_NO_ATOMICS
+/* Sends the grab parked in @slot, which the caller has claimed (BUSY),
+ * and frees the slot. */
+static __always_inline void send_claimed(struct parked_grab *slot)
+{
+	struct pt_grab *r = reserve(sizeof(*r));
+
+	if (r) {
+		__builtin_memcpy(r, &slot->rec, sizeof(*r));
+		submit_grab(r);
+	}
+	__sync_lock_test_and_set(&slot->state, PARK_FREE);
+}
+
+/* A failure met the folio of @page: its parked grab, if any, goes out
+ * first. A global function, verified once: the failed-list walk calls it
+ * for up to PT_MAX_FAILED_WALK folios, and inlined there it made the
+ * verifier's work too large. */
+static __always_inline const void *page_head(const void *page);
+
+__noinline int pt_send_parked(__u64 page)
+{
+	__u64 folio_pfn;
+	struct parked_grab *slot;
+
+	if (!pair_pins || !page)
+		return 0;
+	folio_pfn = page_to_pfn(page_head((const void *)page));
+	slot = park_slot(folio_pfn);
+	if (slot && slot->state == PARK_PARKED && slot->folio_pfn == folio_pfn &&
+	    __sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) == PARK_PARKED) {
+		if (slot->folio_pfn == folio_pfn)
+			send_claimed(slot);
+		else
+			__sync_lock_test_and_set(&slot->state, PARK_PARKED); /* parked again meanwhile */
+	}
 	return 0;
 }
+
+/* Parks a short-term pin; false when it must be sent now (its slot busy). */
+static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
+				      __u32 gup_flags)
+{
+	__u64 folio_pfn = page_to_pfn(page_head(page));
+	struct parked_grab *slot = park_slot(folio_pfn);
+	__u32 tgid;
+
+	if (!slot)
+		return false;
+	if (__sync_val_compare_and_swap(&slot->state, PARK_FREE, PARK_BUSY) != PARK_FREE) {
+		if (__sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) != PARK_PARKED)
+			return false;
+		/* Another folio's (or an earlier pin of this one): out it goes. */
+		struct pt_grab *r = reserve(sizeof(*r));
+
+		if (r) {
+			__builtin_memcpy(r, &slot->rec, sizeof(*r));
+			submit_grab(r);
+		}
+	}
+	slot->folio_pfn = folio_pfn;
+	fill_grab(ctx, &slot->rec, hook, page, nr_pages, count, gup_flags);
+	__sync_lock_test_and_set(&slot->state, PARK_PARKED);
+	/* Its exit must be reported: a pin parked past it is sent after it. */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&known_pinners, &tgid)) {
+		__u8 parked = PINNER_PARKED;
+
+		bpf_map_update_elem(&known_pinners, &tgid, &parked, BPF_NOEXIST);
+	}
+	return true;
+}
+
+/* A release of @refs pins of @folio_pfn: true when it paired with the
+ * parked grab of exactly those pins (neither is sent). A parked grab of
+ * other pins goes out before the release. */
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs)
+{
+	struct parked_grab *slot = park_slot(folio_pfn);
+	__u32 zero = 0;
+	__u64 *elided;
+
+	if (!slot || slot->state != PARK_PARKED || slot->folio_pfn != folio_pfn ||
+	    __sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) != PARK_PARKED)
+		return false;
+	if (slot->folio_pfn != folio_pfn) {
+		__sync_lock_test_and_set(&slot->state, PARK_PARKED); /* parked again meanwhile */
+		return false;
+	}
+	if ((__u64)slot->rec.nr_pages * slot->rec.count != refs) {
+		send_claimed(slot);
+		return false;
+	}
+	__sync_lock_test_and_set(&slot->state, PARK_FREE);
+	elided = bpf_map_lookup_elem(&pairs_elided, &zero);
+	if (elided)
+		*elided += 1;
+	return true;
+}
+
+#else /* PT_NO_ATOMICS: bpf/pintrace_compat.bpf.c, never pairing */
+__noinline int pt_send_parked(__u64 page)
+{
+	return page == 0; /* a global function must stay: the layouts match */
+}
+
+static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
+				      __u32 gup_flags)
+{
+	return false;
+}
+
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs)
+{
+	return false;
+}
+#endif
+
+static __always_inline bool parks(__u32 gup_flags)
+{
+	return pair_pins && (gup_flags & foll_pin) && !(gup_flags & foll_longterm);
+}
+
+static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
+				     __u32 gup_flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pt_grab *r;
+
+	if (!page || !(gup_flags & (foll_get | foll_pin)))
+		return 0;
+	if (threads_in_follow_page && bpf_map_lookup_elem(&in_follow_page, &tid))
+		return 0;
+	if (parks(gup_flags) && park_grab(ctx, hook, page, nr_pages, count, gup_flags))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_grab(ctx, r, hook, page, nr_pages, count, gup_flags);
+	submit_grab(r);
+	return 0;
+}
+
+/* User space's flush, run through BPF_PROG_TEST_RUN at every drain:
+ * sends every grab parked at or before args[0] (CLOCK_MONOTONIC ns; all of
+ * them when recording stops). Loaded only when pairing. */
+#ifndef PT_NO_ATOMICS
+static long flush_slot(__u32 i, void *data)
+{
+	__u64 before = *(__u64 *)data;
+	struct parked_grab *slot = bpf_map_lookup_elem(&parked_grabs, &i);
+
+	if (slot && slot->state == PARK_PARKED && slot->rec.h.ts_ns <= before &&
+	    __sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) == PARK_PARKED)
+		send_claimed(slot);
+	return 0;
+}
+
+SEC("raw_tp")
+int flush_parked(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 before = ctx->args[0];
+
+	if (pair_pins)
+		bpf_loop(PT_PARK_SLOTS, flush_slot, &before, 0);
+	return 0;
+}
+#else
+SEC("raw_tp")
+int flush_parked(struct bpf_raw_tracepoint_args *ctx)
+{
+	return 0;
+}
+#endif
 
 static __always_inline void stash_entry(__u16 hook, __u64 a0, __u64 a1)
 {
@@ -584,6 +809,8 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 	struct pt_release *r;
 
 	if (!folio || !(gup_flags & (foll_get | foll_pin)))
+		return 0;
+	if (parks(gup_flags) && pair_release(page_to_pfn(folio), refs))
 		return 0;
 	r = reserve(sizeof(*r));
 	if (!r)
@@ -816,6 +1043,7 @@ int tp_test_pages_isolated(struct trace_event_raw_test_pages_isolated *ctx)
 	if (ctx->fin_pfn >= ctx->end_pfn)
 		return 0; /* success: nothing to explain */
 	identified = pt_identify(ptr_to_u64(pfn_to_page(ctx->fin_pfn)));
+	pt_send_parked(ptr_to_u64(pfn_to_page(ctx->fin_pfn)));
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
@@ -1240,7 +1468,11 @@ static __always_inline void emit_failed_folio(struct list_head *entry, __u32 ind
 {
 	struct page *page = (void *)entry - bpf_core_field_offset(struct page, lru);
 	int identified = pt_identify(ptr_to_u64(page));
-	struct pt_failed_folio_identified *r = reserve(sizeof(*r));
+	struct pt_failed_folio_identified *r;
+
+	/* A short-term pin on it is a holder now: its grab goes first. */
+	pt_send_parked(ptr_to_u64(page));
+	r = reserve(sizeof(*r));
 
 	if (!r)
 		return;

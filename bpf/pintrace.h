@@ -26,6 +26,9 @@
  * 2^9 pages, 8 a word). User space marks pages in both (record --snapshot). */
 #define PT_BLOCK_SHIFT 6
 #define PT_REGION_SHIFT 9
+/* Slots of parked short-term pins (pairing in the kernel, docs/pairing.md):
+ * a power of two, hashed by folio; a collision only sends a grab early. */
+#define PT_PARK_SLOTS 16384
 
 enum pt_record_type {
 	PT_REC_GRAB = 1,          /* a page pinned (FOLL_PIN) or referenced (FOLL_GET) */

@@ -126,6 +126,8 @@ struct RecordArgs {
     std::string duration;
     unsigned buffer_mib = 16;
     std::string stack_sample = "1s";
+    bool all_events = false;
+    std::string pair_threshold = "300ms";
     bool snapshot = false;
     std::string snapshot_range;  // implies snapshot
     std::string snapshot_source = "auto";
@@ -242,6 +244,11 @@ int run_record(const RecordArgs& args)
         return fail("record", "bad --stack-sample '" + args.stack_sample + "' (0, or with a unit: 100ms, 1s)",
                     kExitUsage);
 
+    auto pair_threshold = parse_duration_ns(args.pair_threshold);
+    if (!pair_threshold || *pair_threshold == 0)
+        return fail("record", "bad --pair-threshold '" + args.pair_threshold + "' (a duration with a unit: 300ms, 1s)",
+                    kExitUsage);
+
     if (std::string why = missing_privileges(); !why.empty()) return fail("record", why, kExitNoPrivileges);
 
     // Before the slow load: a signal during it stops the recording as soon
@@ -250,6 +257,8 @@ int run_record(const RecordArgs& args)
     CaptureOptions options;
     options.ring_buffer_bytes = uint32_t{args.buffer_mib} << 20;
     options.stack_sample_ns = *sample;
+    options.pair_in_kernel = !args.all_events;
+    options.pair_threshold_ns = *pair_threshold;
     auto session = CaptureSession::open(options);
     if (!session) return fail("record", session.error().message);
     std::optional<snapshot::RangeRequest> seed_range;
@@ -341,6 +350,7 @@ int run_record(const RecordArgs& args)
         // Whatever stopped it, the file is closed with what it holds.
         FinishEvent stopped{monotonic_now_ns(), 0, capture.lost_total(), StopReason::Error, command_status};
         stopped.skipped_runs = skipped_runs;
+        stopped.paired_pins = capture.pairs_elided();
         (void)writer->finish(stopped);
         print_bpf_cost(stats);
         return fail("record", finish.error().message + "; " + args.output + " keeps the " +
@@ -392,6 +402,13 @@ Runner setup_record(CLI::App& sub)
         ->capture_default_str();
     sub.add_option("--stack-sample", args->stack_sample,
                    "Short-term grabs reuse their thread's stack for this long; 0 = a stack per grab (costly)")
+        ->capture_default_str();
+    sub.add_flag("--all-events", args->all_events,
+                 "Record every grab and release; by default a short-term pin released within --pair-threshold is "
+                 "paired with its release in the kernel and neither is recorded (far cheaper; report --pfn "
+                 "histories then lack those pins)");
+    sub.add_option("--pair-threshold", args->pair_threshold,
+                   "A short-term pin held longer than this is recorded (with its grab's time)")
         ->capture_default_str();
     sub.add_flag("--snapshot", args->snapshot,
                  "First take a snapshot of all memory and its owners (as pintrace snapshot --all), so pins taken "

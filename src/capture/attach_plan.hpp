@@ -62,6 +62,12 @@ struct AttachSpec {
 
 const std::vector<AttachSpec>& attach_specs();
 
+// Programs of the capture object that attach nowhere: user space runs them
+// (BPF_PROG_TEST_RUN) and loads them itself, never through the plan.
+inline constexpr ProgramRef kRunByUserSpace[] = {
+    &CapturePrograms::flush_parked,  // sends parked pins at every drain (docs/pairing.md)
+};
+
 // What a kernel's facts file must answer for attach_specs(): every
 // function target, every tracepoint and its group.
 std::vector<std::string> spec_functions();

@@ -143,6 +143,10 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
         if (name.starts_with("PG_") && value >= 0 && value < 64) k.page_flags.try_emplace(value, name);
     });
 
+    for_each_enumerator(vmlinux, "bpf_func_id", [&](const std::string& name, int) {
+        if (name == "BPF_FUNC_loop") k.can_pair_in_kernel = true;
+    });
+
     if (const btf_type* proto = function_proto(vmlinux, "try_grab_page")) {
         const btf_type* ret = resolve_typedefs(vmlinux, proto->type);
         k.try_grab_page_returns_errno = !(ret && btf_is_int(ret) && (btf_int_encoding(ret) & BTF_INT_BOOL));

@@ -21,6 +21,9 @@ struct KernelInfo {
     std::map<int, std::string> migrate_reasons;  // names as the migrate tracepoints print them
     std::map<int, std::string> page_flags;  // bit -> "PG_locked": enum pageflags moves bits between releases
     bool try_grab_page_returns_errno = false;  // bool up to 6.1, 0/-errno later
+    // The kernel has bpf_loop() (5.17+), and so BPF compare-and-exchange
+    // (5.12+): what pairing pins in the kernel needs (docs/pairing.md).
+    bool can_pair_in_kernel = false;
 };
 
 // Fails when the kernel has no BTF: CO-RE cannot relocate without it.

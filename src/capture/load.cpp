@@ -1,5 +1,7 @@
 #include "capture/load.hpp"
 
+#include "pintrace_compat.skel.h"
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -132,6 +134,19 @@ bool is_log_trailer(std::string_view line)
 
 void CaptureSkelDeleter::operator()(pintrace_bpf* skel) const { pintrace_bpf__destroy(skel); }
 
+// The skeleton's own __open_opts(), with the compat object's ELF put in
+// before libbpf opens it: programs, maps and variables are found by name.
+CaptureSkel open_capture(CaptureObject object)
+{
+    CaptureSkel skel(static_cast<pintrace_bpf*>(calloc(1, sizeof(pintrace_bpf))));
+    if (!skel) return nullptr;
+    if (pintrace_bpf__create_skeleton(skel.get()) != 0) return nullptr;
+    if (object == CaptureObject::WithoutAtomics)
+        skel->skeleton->data = const_cast<void*>(pintrace_compat_bpf__elf_bytes(&skel->skeleton->data_sz));
+    if (bpf_object__open_skeleton(skel->skeleton, nullptr) != 0) return nullptr;
+    return skel;
+}
+
 std::string refusal_line(std::string_view log)
 {
     constexpr size_t kMax = 300;
@@ -153,10 +168,10 @@ Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelF
 {
     // Each round takes one attach point down; the plan has that many.
     for (size_t round = 0; round <= plan.size(); ++round) {
-        CaptureSkel skel(pintrace_bpf__open());
+        CaptureSkel skel = open_capture(options.object);
         if (!skel) return make_error(std::string("cannot open the capture programs: ") + std::strerror(errno));
-        if (options.configure) options.configure(skel.get());
         enable_planned(skel.get(), plan);
+        if (options.configure) options.configure(skel.get());
         ProgramLogs logs(skel.get());
         std::vector<char> tiny_log;
         if (!options.refuse_for_test.empty()) make_kernel_refuse(skel.get(), options.refuse_for_test, tiny_log);

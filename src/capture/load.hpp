@@ -28,7 +28,17 @@ struct CaptureSkelDeleter {
 };
 using CaptureSkel = std::unique_ptr<pintrace_bpf, CaptureSkelDeleter>;
 
+// Which build of the capture object to open: pintrace.bpf.c as it is, or
+// compiled without BPF atomics (pintrace_compat.bpf.c) for kernels whose
+// verifier refuses them even in dead code (before 5.12). Both have the same
+// programs, maps and variables, so both open through one skeleton.
+enum class CaptureObject { Full, WithoutAtomics };
+
+// The capture skeleton, opened on the chosen object's ELF.
+CaptureSkel open_capture(CaptureObject object);
+
 struct LoadOptions {
+    CaptureObject object = CaptureObject::Full;
     // Sets rodata and map sizes on each freshly opened object.
     std::function<void(pintrace_bpf*)> configure;
     // For tests: the kernel is made to refuse this program (its verifier

@@ -154,6 +154,9 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         if (options.between_drains && status) status = options.between_drains();
         if (!status) return status.error();
         auto stop = options.stop ? options.stop() : std::nullopt;
+        // Pins parked past the threshold are holders worth recording; when
+        // stopping, every parked pin is one held at the end.
+        if (auto sent = session.send_parked(stop.has_value()); !sent) return sent.error();
         // One last drain after the stop decision, so nothing the kernel
         // already produced is left behind.
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
@@ -178,6 +181,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     }
     finish.end_ns = monotonic_now_ns();
     finish.lost = lost_seen;
+    finish.paired_pins = session.pairs_elided();
     return finish;
 }
 

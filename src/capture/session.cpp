@@ -19,6 +19,7 @@
 #include "events/bounds.hpp"
 #include "pintrace.h"
 #include "snapshot/range.hpp"
+#include "util/clock.hpp"
 #include "util/hex.hpp"
 
 namespace pintrace {
@@ -28,6 +29,7 @@ struct CaptureSession::State {
     std::vector<LinkPtr> links;  // destroyed before the skeleton (declared after it)
     RingBufferPtr ring;
     const Sink* sink = nullptr;
+    uint64_t pair_threshold_ns = 0;
 };
 
 namespace {
@@ -79,12 +81,16 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     auto plan = plan_attach(facts);
     LoadOptions load;
     load.refuse_for_test = options.refuse_program_for_test;
+    // Kernels with bpf_loop() (5.17+) have the atomics pairing needs; older
+    // ones get the object compiled without them.
+    load.object = k.can_pair_in_kernel ? CaptureObject::Full : CaptureObject::WithoutAtomics;
     load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, options, end_pfn); };
     auto loaded = load_capture(plan, facts, load);
     if (!loaded) return loaded.error();
     auto state = std::make_unique<State>();
     state->skel = std::move(loaded.value());
     pintrace_bpf* skel = state->skel.get();
+    state->pair_threshold_ns = options.pair_threshold_ns;
 
     auto session = std::unique_ptr<CaptureSession>(new CaptureSession(std::move(state)));
     State& st = *session->state_;
@@ -101,6 +107,11 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     if (!tracefs->empty()) info.meta["note_tracefs"] = tracefs.value();
     info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
     info.meta["stack_sample_ns"] = std::to_string(options.stack_sample_ns);
+    // How short-term pins were recorded: the report says what is missing.
+    info.meta["pairing"] = !options.pair_in_kernel   ? "off"
+                           : k.can_pair_in_kernel ? "kernel"
+                                                  : "unsupported";
+    if (skel->rodata->pair_pins) info.meta["pairing_threshold_ns"] = std::to_string(options.pair_threshold_ns);
     if (ram) {
         std::vector<std::pair<uint64_t, uint64_t>> ranges;
         for (const auto& r : ram.value()) ranges.emplace_back(r.start, r.end);
@@ -124,16 +135,38 @@ Result<void> CaptureSession::poll(int timeout_ms, const Sink& sink)
     return {};
 }
 
-uint64_t CaptureSession::lost_total() const
+namespace {
+
+// A one-entry per-CPU counter map, summed over CPUs; 0 when unreadable.
+uint64_t per_cpu_total(const bpf_map* map)
 {
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0) return 0;
     std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
     uint32_t key = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.lost), &key, per_cpu.data()) != 0) return 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, per_cpu.data()) != 0) return 0;
     uint64_t total = 0;
     for (auto v : per_cpu) total += v;
     return total;
+}
+
+}  // namespace
+
+uint64_t CaptureSession::lost_total() const { return per_cpu_total(state_->skel->maps.lost); }
+
+bool CaptureSession::pairing() const { return state_->skel->rodata->pair_pins; }
+
+uint64_t CaptureSession::pairs_elided() const { return pairing() ? per_cpu_total(state_->skel->maps.pairs_elided) : 0; }
+
+Result<void> CaptureSession::send_parked(bool all)
+{
+    if (!pairing()) return {};
+    uint64_t now = monotonic_now_ns(), threshold = state_->pair_threshold_ns;
+    uint64_t args[1] = {all ? UINT64_MAX : now > threshold ? now - threshold : 0};
+    LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof args);
+    if (int err = bpf_prog_test_run_opts(bpf_program__fd(state_->skel->progs.flush_parked), &run); err != 0)
+        return make_error(std::string("sending the pins parked in the kernel failed: ") + std::strerror(-err));
+    return {};
 }
 
 std::vector<ProgramStats> CaptureSession::program_stats() const

@@ -22,6 +22,14 @@ struct CaptureOptions {
     // Short-term grabs reuse their thread's stack for this long; 0 takes a
     // stack on every grab (exact, and costly at high pin rates).
     uint64_t stack_sample_ns = 1000000000ull;
+    // Pair short-term pins with their releases in the kernel and record
+    // neither when the release comes within pair_threshold_ns (where the
+    // kernel can: docs/pairing.md). false: every grab and release, as
+    // `record --all-events` asks (what --pfn histories need).
+    bool pair_in_kernel = true;
+    uint64_t pair_threshold_ns = kDefaultPairThresholdNs;
+    // page_pinner's threshold for a pin worth reporting.
+    static constexpr uint64_t kDefaultPairThresholdNs = 300'000'000;
     // Test hook: the kernel is made to refuse this capture program, to show
     // that the others still load and capture (PINTRACE_TEST_REFUSE_PROGRAM).
     std::string refuse_program_for_test = test_refusal_from_environment();
@@ -52,6 +60,13 @@ public:
     Result<void> poll(int timeout_ms, const Sink& sink);
     // Records the kernel could not put in the ring buffer, since open().
     uint64_t lost_total() const;
+    // Whether short-term pins are being paired in the kernel.
+    bool pairing() const;
+    // Sends the pins parked in the kernel for longer than the pairing
+    // threshold (every one when `all`: recording stops) into the ring buffer.
+    Result<void> send_parked(bool all);
+    // Short-term pins paired with their releases and dropped, since open().
+    uint64_t pairs_elided() const;
     // Per loaded program; zero counts unless kernel.bpf_stats_enabled=1.
     std::vector<ProgramStats> program_stats() const;
     // Instruction pointers of a stack id from the grab records.

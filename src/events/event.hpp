@@ -279,6 +279,9 @@ struct FinishEvent {
     int32_t command_status = -1;  // exit status of the traced command, if any
     int32_t error = 0;  // errno behind StopReason::WriteFailed
     uint64_t skipped_runs = 0;  // capture program runs the kernel skipped: their events are missing
+    // Short-term pins released within the pairing threshold, dropped in the
+    // kernel with their releases (docs/pairing.md): never in the trace.
+    uint64_t paired_pins = 0;
 };
 
 using Event =

@@ -35,6 +35,8 @@ PinLedger::OwnerKey PinLedger::key_of(const Owner& o)
 OwnerId PinLedger::owner_of(const GrabEvent& e)
 {
     OwnerKey key{e.head.task.tgid, e.flags & (kFlagPin | kFlagGet | kFlagLongterm), e.kstack, e.ustack};
+    if (auto p = processes_.find(key.tgid); p != processes_.end() && e.head.ts_ns < p->second.exited_ns)
+        return exited_owner_of(e, key, p->second);
     if (last_owner_ && last_owner_->first == key) return last_owner_->second;
     auto [it, fresh] = owner_ids_.try_emplace(key, static_cast<OwnerId>(owners_.size()));
     if (fresh) {
@@ -48,6 +50,21 @@ OwnerId PinLedger::owner_of(const GrabEvent& e)
     }
     last_owner_.emplace(key, it->second);
     return it->second;
+}
+
+OwnerId PinLedger::exited_owner_of(const GrabEvent& e, const OwnerKey& key, Process& proc)
+{
+    for (OwnerId id : proc.exited_owners)
+        if (key_of(owners_[id]) == key) return id;
+    Owner o;
+    static_cast<Taker&>(o) = taker_of(e);
+    o.incarnation = proc.incarnation - 1;
+    o.first_ns = e.head.ts_ns;
+    o.exited_ns = proc.exited_ns;
+    auto id = static_cast<OwnerId>(owners_.size());
+    owners_.push_back(o);
+    proc.exited_owners.push_back(id);
+    return id;
 }
 
 std::span<const PageHold> PinLedger::holds_of(const PageHold& slot) const
@@ -493,13 +510,16 @@ uint64_t PinLedger::page_freed(uint64_t pfn, uint32_t nr_pages, uint64_t ts)
 
 void PinLedger::process_exited(uint32_t tgid, uint64_t ts)
 {
-    auto it = processes_.find(tgid);
-    if (it == processes_.end()) return;  // took nothing we saw
+    // Kept even for a process that took nothing we saw yet: a pin of it
+    // parked in the kernel may still arrive, stamped before this exit.
+    auto it = processes_.try_emplace(tgid).first;
     for (OwnerId id : it->second.owners) {
         owners_[id].exited_ns = ts ? ts : 1;
         owner_ids_.erase(key_of(owners_[id]));
     }
+    it->second.exited_owners = std::move(it->second.owners);
     it->second.owners.clear();
+    it->second.exited_ns = ts ? ts : 1;
     ++it->second.incarnation;
     last_owner_.reset();
 }

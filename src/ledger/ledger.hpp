@@ -179,7 +179,13 @@ private:
     struct Process {
         uint32_t incarnation = 0;
         std::vector<OwnerId> owners;  // of the current incarnation
+        uint64_t exited_ns = 0;  // when the previous incarnation exited (0: none seen)
+        std::vector<OwnerId> exited_owners;  // the previous incarnation's
     };
+    // A grab stamped before its process's exit but read after it: pairing
+    // in the kernel sends a pin parked past its threshold late, with its
+    // own time (docs/pairing.md). It belongs to the process that exited.
+    OwnerId exited_owner_of(const GrabEvent& e, const OwnerKey& key, Process& proc);
     static OwnerKey key_of(const Owner& o);
     struct Candidate {
         uint64_t pfn;

@@ -67,6 +67,10 @@ std::string render_explain_text(const Explanation& e)
                (e.trace_complete ? " (certain: seen as it happened)" :
                                    " (INCOMPLETE: the trace was not closed (recorder killed?); events near its end "
                                    "are missing, so this history is not certain)");
+        if (const PairingMode* m = pairing_mode(*e.recorded); m && !m->complete)
+            out += "  note: recorded with pairing in the kernel: pins of this page released within " +
+                   format_duration(e.recorded->info.get_u64("pairing_threshold_ns").value_or(0)) +
+                   " are not in its history (record --all-events keeps every pin)\n";
         out += render_history_text(*e.recorded, e.view);
     } else {
         out += "\n(no trace given: pass one recorded by `pintrace record` for this page's pin history)\n";
@@ -106,7 +110,9 @@ std::string render_explain_json(const Explanation& e)
     j.end_array();
     if (e.owners) write_candidates(j, *e.owners);
     if (e.recorded) {
-        j.key("trace").begin_object().field("file", e.trace).field("complete", e.trace_complete).end_object();
+        const PairingMode* m = pairing_mode(*e.recorded);
+        j.key("trace").begin_object().field("file", e.trace).field("complete", e.trace_complete);
+        j.field("every_pin_recorded", !m || m->complete).end_object();
         write_history(j, *e.recorded);
     } else {
         j.key("trace").null();

@@ -13,6 +13,20 @@
 namespace pintrace {
 namespace {
 
+constexpr PairingMode kPairingModes[] = {
+    {"kernel", false,
+     "short-term pins released within {threshold} were paired with their releases in the kernel and not "
+     "recorded ({pairs}); longer ones, long-term pins and the pins on pages that failed to move are recorded"},
+    {"off", true, "every grab and release recorded (record --all-events)"},
+    {"unsupported", true, "every grab and release recorded (this kernel has no bpf_loop, which pairing needs: 5.17+)"},
+};
+
+void replace(std::string& s, std::string_view what, const std::string& with)
+{
+    if (auto at = s.find(what); at != std::string::npos) s.replace(at, what.size(), with);
+}
+
+
 std::string pfn_list(const std::vector<uint64_t>& pfns, size_t max = 6)
 {
     std::string s;
@@ -212,6 +226,7 @@ void header(Document& d, const Report& r)
             start = end == std::string::npos ? table.size() : end + 1;
         }
     }
+    if (std::string pins = pairing_line(r); !pins.empty()) d.line(0, pins);
     if (r.lost_total)
         d.line(0, "LOST EVENTS: " + std::to_string(r.lost_total) + " records dropped in " +
                       std::to_string(r.lost.size()) + " window(s); ownership in those windows is uncertain");
@@ -390,6 +405,27 @@ Document build(const Report& r, const ReportView& view)
 }
 
 }  // namespace
+
+const PairingMode* pairing_mode(const Report& r)
+{
+    std::string meta = r.info.get("pairing");
+    for (const auto& m : kPairingModes)
+        if (meta == m.meta) return &m;
+    return nullptr;
+}
+
+std::string pairing_line(const Report& r)
+{
+    const PairingMode* m = pairing_mode(r);
+    if (!m) return "";
+    std::string text = m->text;
+    replace(text, "{threshold}", format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0)));
+    replace(text, "{pairs}",
+            r.finish ? std::to_string(r.finish->paired_pins) + " pairs"
+                     : "how many is unknown: the trace was not closed");
+    return "pins: " + text;
+}
+
 
 std::string render_report_text(const Report& r, const ReportView& view) { return build(r, view).text(); }
 

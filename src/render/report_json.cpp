@@ -42,7 +42,20 @@ void write_trace(JsonWriter& j, const Report& r)
         if (!a.attached()) j.field("detail", a.detail).field("hides", a.hides);
         j.end_object();
     }
-    j.end_array().end_object();
+    j.end_array();
+    if (const PairingMode* m = pairing_mode(r)) {
+        j.key("pairing").begin_object().field("mode", m->meta).field("every_pin_recorded", m->complete);
+        if (auto t = r.info.get_u64("pairing_threshold_ns")) j.field("threshold_ns", *t);
+        if (!m->complete) {
+            j.key("paired_pins");
+            if (r.finish)
+                j.value(r.finish->paired_pins);
+            else
+                j.null();
+        }
+        j.end_object();
+    }
+    j.end_object();
 
     j.key("lost_events").begin_object().field("total", r.lost_total).key("windows").begin_array();
     for (const auto& l : r.lost)

@@ -25,6 +25,17 @@ std::string render_report_markdown(const Report& report, const ReportView& view 
 // Only the --pfn history section (explain --pfn).
 std::string render_history_text(const Report& report, const ReportView& view = {});
 
+// How the recording treated short-term pins (the trace's "pairing" meta,
+// docs/pairing.md): one row per mode. Traces before pairing have none.
+struct PairingMode {
+    const char* meta;  // the value record writes
+    bool complete;  // every grab and release is in the trace
+    const char* text;  // what the report says of it
+};
+const PairingMode* pairing_mode(const Report& report);
+// "pins: ..." for the report's header, or empty for a trace without pairing.
+std::string pairing_line(const Report& report);
+
 class JsonWriter;
 // One row of the holders table as an object (docs/report-json.md,
 // holders.rows[]): report's JSON and top's JSON lines share it.

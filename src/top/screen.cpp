@@ -8,6 +8,7 @@
 #include "render/attach_table.hpp"
 #include "render/format.hpp"
 #include "render/ledger_views.hpp"
+#include "render/report_views.hpp"
 
 namespace pintrace::top {
 namespace {
@@ -88,8 +89,13 @@ void header(std::vector<Line>& out, const Report& r, const SourceStatus& src, co
     if (s.paused) title += "  [PAUSED]";
     out.push_back({title, Style::Title});
 
+    // Pairing keeps short-lived pins out of every column: said, not hidden.
+    std::string paired;
+    if (const PairingMode* m = pairing_mode(r); m && !m->complete)
+        paired = "; pins released within " + format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0)) +
+                 " are paired in the kernel, not counted";
     if (r.capture_complete()) {
-        out.push_back({"capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)"});
+        out.push_back({"capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)" + paired});
     } else {
         std::string missing;
         for (const auto& a : r.info.attach)

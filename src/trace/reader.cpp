@@ -139,7 +139,7 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         if (auto r = need(kBefore13); !r) return r.error();
         std::memcpy(&p, payload.data(), std::min(payload.size(), sizeof p));
         out = FinishEvent{p.end_ns,         p.records, p.lost,        static_cast<StopReason>(p.reason),
-                          p.command_status, p.error,   p.skipped_runs};
+                          p.command_status, p.error,   p.skipped_runs, p.paired_pins};
         return true;
     }
     case trace::kRecProcess: {

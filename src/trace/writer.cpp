@@ -408,7 +408,8 @@ Result<void> TraceWriter::finish(const FinishEvent& finish)
     int failed = write_errno_;
     write_errno_ = 0;
     trace::FinishPayload p{finish.end_ns,         records_ + 1, finish.lost, static_cast<uint32_t>(finish.reason),
-                           finish.command_status, finish.error, 0,           finish.skipped_runs};
+                           finish.command_status, finish.error, 0,           finish.skipped_runs,
+                           finish.paired_pins};
     if (failed) {
         p.reason = static_cast<uint32_t>(StopReason::WriteFailed);
         p.error = failed;

@@ -10,7 +10,7 @@
 //   bench_capture_cost [ITERATIONS] [RUNS] [DRAIN_RATE]
 // then drives the capture's ring buffer at DRAIN_RATE grabs a second
 // (default 1 M) for 3 s while a thread drains it into a trace file.
-// Last line: grab_ns=N release_ns=N pair_ns=N failure_ns=N (floor-corrected medians).
+// Last line: grab_ns=N release_ns=N pair_ns=N paired_ns=N failure_ns=N (floor-corrected medians).
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -73,6 +73,10 @@ constexpr Case kCases[] = {
      "long-term pin: kernel and user stacks walked"},
     {"release", &Programs::cost_release, 1, "release_ns", "gup_put_folio's release"},
     {"pair", &Programs::cost_pair, 2, "pair_ns", "a short-lived pin: grab, then its release"},
+    {"paired_pair", &Programs::cost_paired_pair, 0, "paired_ns",
+     "the same pin paired in the kernel (record's default), 4096 pages: nothing recorded"},
+    {"paired_pair_hot", &Programs::cost_paired_pair_hot, 0, nullptr,
+     "the same over 8 pages, their slots in the cache (a loop reading into one buffer)"},
     {"failure", &Programs::cost_failure, 1, "failure_ns", "one folio a migration could not move"},
     {"record_only", &Programs::cost_record_only, 1, nullptr,
      "not a capture body: reserve, header, submit of one record"},
@@ -346,7 +350,12 @@ int main(int argc, char** argv)
     uint64_t end_pfn = 0;
     if (auto ram = snapshot::system_ram())
         for (const auto& r : ram.value()) end_pfn = std::max(end_pfn, r.end);
-    set_capture_constants(skel.get(), mapping.value(), kernel.value(), CaptureOptions{}, end_pfn);
+    // Pairing off: grab, release and pair measure what each records;
+    // paired_pair calls the pairing itself, on a full table of slots.
+    CaptureOptions options;
+    options.pair_in_kernel = false;
+    set_capture_constants(skel.get(), mapping.value(), kernel.value(), options, end_pfn);
+    bpf_map__set_max_entries(skel->maps.parked_grabs, PT_PARK_SLOTS);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
     for (const Case& c : kCases) bpf_program__set_autoload(skel->progs.*c.program, true);

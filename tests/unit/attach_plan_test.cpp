@@ -312,6 +312,7 @@ TEST(AttachSpecs, EveryCaptureProgramIsNamedByExactlyOneSpec)
     for (const auto& spec : attach_specs()) {
         for (ProgramRef r : programs_of(spec)) ++named[s.skel->progs.*r];
     }
+    for (ProgramRef r : kRunByUserSpace) ++named[s.skel->progs.*r];
     bpf_program* prog;
     int programs = 0;
     bpf_object__for_each_program(prog, s.skel->obj)
@@ -474,6 +475,71 @@ TEST(KernelFactsFile, AQuestionTheFixtureNeverAnsweredIsRemembered)
     EXPECT_FALSE(f->signature("try_grab_page"));
     EXPECT_FALSE(f->tracepoint_exists("cma:cma_alloc"));
     EXPECT_EQ(f->unanswered(), (std::set<std::string>{"function try_grab_page", "tracepoint cma:cma_alloc"}));
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// What a skeleton binds by name or offset: programs (name, section), maps
+// (name, type, key and value sizes, entries) and the global variables of
+// each data section (name, offset, size), as one comparable text.
+std::string skeleton_layout(const pintrace_bpf* skel)
+{
+    std::ostringstream out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel->obj)
+    {
+        out << "prog " << bpf_program__name(prog) << " " << bpf_program__section_name(prog) << "\n";
+    }
+    bpf_map* map;
+    bpf_object__for_each_map(map, skel->obj)
+    {
+        out << "map " << bpf_map__name(map) << " " << bpf_map__type(map) << " " << bpf_map__key_size(map) << " "
+            << bpf_map__value_size(map) << " " << bpf_map__max_entries(map) << "\n";
+    }
+    const btf* b = bpf_object__btf(skel->obj);
+    for (uint32_t id = 1; b && id < btf__type_cnt(b); ++id) {
+        const btf_type* t = btf__type_by_id(b, id);
+        if (!btf_is_datasec(t)) continue;
+        const btf_var_secinfo* v = btf_var_secinfos(t);
+        for (uint16_t i = 0; i < btf_vlen(t); ++i, ++v)
+            out << "var " << btf__name_by_offset(b, t->name_off) << " "
+                << btf__name_by_offset(b, btf__type_by_id(b, v->type)->name_off) << " " << v->offset << " "
+                << v->size << "\n";
+    }
+    return out.str();
+}
+
+// Kernels before 5.12 get the capture object compiled without atomics,
+// opened through the full object's skeleton: everything the skeleton finds
+// by name or offset must be the same in both, or its fields would point at
+// the wrong program, map or variable.
+TEST(CaptureObjects, TheObjectWithoutAtomicsHasTheFullObjectsLayout)
+{
+    CaptureSkel full = open_capture(CaptureObject::Full);
+    CaptureSkel compat = open_capture(CaptureObject::WithoutAtomics);
+    ASSERT_TRUE(full && compat);
+    std::string layout = skeleton_layout(full.get());
+    EXPECT_THAT(layout, HasSubstr("prog flush_parked raw_tp"));
+    EXPECT_THAT(layout, HasSubstr("var .rodata pair_pins"));
+    EXPECT_EQ(skeleton_layout(compat.get()), layout);
+    // Not the same code: the compat object has no atomic instruction.
+    auto atomics = [](const pintrace_bpf* skel) {
+        size_t n = 0;
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, skel->obj)
+        {
+            const bpf_insn* insn = bpf_program__insns(prog);
+            for (size_t i = 0; i < bpf_program__insn_cnt(prog); ++i)
+                n += BPF_CLASS(insn[i].code) == BPF_STX && BPF_MODE(insn[i].code) == BPF_ATOMIC && insn[i].imm != 0;
+        }
+        return n;
+    };
+    EXPECT_GT(atomics(full.get()), 0u);
+    EXPECT_EQ(atomics(compat.get()), 0u);
 }
 
 }  // namespace

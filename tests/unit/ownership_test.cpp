@@ -145,6 +145,34 @@ TEST(Ownership, AReusedPidIsANewOwnerAndTheOldOneIsMarkedExited)
     EXPECT_THAT(text, HasSubstr("its process exited at")) << text;
 }
 
+// Pairing in the kernel sends a short-term pin held past its threshold
+// late, with its own time: here after its process exited and the pid was
+// taken by another program. The pin is the exited process's, as it was
+// when taken, not the new one's.
+TEST(Ownership, APinSentLateAfterItsProcessExitedStaysTheExitedProcesss)
+{
+    constexpr uint64_t ms = 1'000'000;
+    constexpr uint32_t kShortPin = kFlagPin | kFlagWrite;
+    Explainer ex(test::sample_info());
+    ex.consume(exit_of(200 * ms, 100));  // its parked pin is still in the kernel
+    ex.consume(grab(600 * ms, 100, 0x71, kShortPin, 1, "new-tool"));  // pid 100 again
+    ex.consume(grab(100 * ms, 100, 0x70, kShortPin, 1, "dio-app"));  // the parked pin, sent at 610 ms
+    ex.consume(grab(101 * ms, 100, 0x72, kShortPin, 1, "dio-app"));  // and a second one of it
+    fail_migration(ex, 700 * ms, 0x70, 3);
+    Report r = std::move(ex).finish();
+    ASSERT_EQ(r.failures.size(), 1u);
+    const auto& holders = r.failures[0].pages[0].holders;
+    ASSERT_EQ(holders.size(), 1u);
+    EXPECT_EQ(comm_view(holders[0].task.comm), "dio-app");
+    ASSERT_EQ(r.owners.size(), 2u) << "one owner for the new program, one for both late pins";
+    for (const auto& o : r.owners) {
+        bool late = comm_view(o.owner.task.comm) == "dio-app";
+        EXPECT_EQ(o.owner.exited_ns, late ? 200 * ms : 0) << comm_view(o.owner.task.comm);
+        EXPECT_EQ(o.owner.incarnation, late ? 0u : 1u) << comm_view(o.owner.task.comm);
+        EXPECT_EQ(o.owner.pages_held, late ? 2u : 1u) << comm_view(o.owner.task.comm);
+    }
+}
+
 TEST(Ownership, AReleaseByTheNewProcessOfAReusedPidIsNotItsOwnRelease)
 {
     PinLedger ledger;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "explain/explainer.hpp"
+#include "render/explain_views.hpp"
 #include "render/report_views.hpp"
 #include "sample_trace.hpp"
 #include "trace/format.hpp"
@@ -16,6 +17,7 @@ namespace pintrace {
 namespace {
 
 using testing::HasSubstr;
+using testing::Not;
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + "/" + name + std::to_string(getpid()); }
 
@@ -227,6 +229,98 @@ TEST(TraceFile, SkippedProgramRunsReachTheReport)
     std::string text = render_report_text(report, view);
     EXPECT_THAT(text, HasSubstr("WARNING: the kernel skipped 23 run(s) of the capture's programs")) << text;
     EXPECT_THAT(render_report_json(report, view), HasSubstr("\"skipped_runs\":23"));
+}
+
+}  // namespace
+}  // namespace pintrace
+
+namespace pintrace {
+namespace {
+
+// A trace recorded with pairing in the kernel (docs/pairing.md) lacks the
+// short-term pins released within the threshold: the Finish record carries
+// how many, and the report and explain say so instead of presenting the
+// trace as every pin. An unclosed one says the count is unknown.
+Report read_report(const std::string& path)
+{
+    auto reader = TraceReader::open(path);
+    EXPECT_TRUE(reader.ok()) << reader.error().message;
+    Explainer explainer(reader->info());
+    auto read = reader->read([&](const Event& e) { explainer.consume(e); }, {.allow_incomplete = true});
+    EXPECT_TRUE(read.ok()) << read.error().message;
+    return std::move(explainer).finish();
+}
+
+TEST(TraceFile, PairedPinsAreCountedAndSaidMissing)
+{
+    TraceInfo info = test::sample_info();
+    info.meta["pairing"] = "kernel";
+    info.meta["pairing_threshold_ns"] = "300000000";
+    std::string path = temp_path("paired.trace");
+    {
+        auto w = TraceWriter::create(path, info);
+        ASSERT_TRUE(w.ok());
+        test::write_sample(w.value());
+        FinishEvent finish{9000, 0, 0, StopReason::CommandExited, 0};
+        finish.paired_pins = 4217;
+        ASSERT_TRUE(w->finish(finish).ok());
+    }
+    Report report = read_report(path);
+    ASSERT_TRUE(report.finish);
+    EXPECT_EQ(report.finish->paired_pins, 4217u);
+    std::string text = render_report_text(report, {});
+    for (size_t at; (at = text.find("\n    ")) != std::string::npos;) text.replace(at, 5, " ");  // unwrapped
+    EXPECT_THAT(text, HasSubstr("pins: short-term pins released within 300 ms were paired with their releases in the "
+                                "kernel and not recorded (4217 pairs)"))
+        << text;
+    EXPECT_THAT(render_report_json(report, {}),
+                HasSubstr("\"pairing\":{\"mode\":\"kernel\",\"every_pin_recorded\":false,\"threshold_ns\":300000000,"
+                          "\"paired_pins\":4217}"));
+    Explanation e;
+    e.recorded = &report;
+    e.trace = path;
+    e.trace_complete = true;
+    EXPECT_THAT(render_explain_text(e), HasSubstr("pins of this page released within 300 ms are not in its history"));
+    EXPECT_THAT(render_explain_json(e), HasSubstr("\"every_pin_recorded\":false"));
+
+    // Not closed: how many were paired is not known, and not shown as 0.
+    std::string open_path = temp_path("paired-open.trace");
+    {
+        auto w = TraceWriter::create(open_path, info);
+        ASSERT_TRUE(w.ok());
+        test::write_sample(w.value());
+        ASSERT_TRUE(w->checkpoint().ok());
+    }
+    Report unclosed = read_report(open_path);
+    EXPECT_THAT(render_report_text(unclosed, {}), HasSubstr("(how many is unknown: the trace was not closed)"));
+    EXPECT_THAT(render_report_json(unclosed, {}), HasSubstr("\"paired_pins\":null"));
+}
+
+// --all-events, and kernels without bpf_loop, record every pin and say so;
+// a trace from before pairing says nothing about it.
+TEST(TraceFile, EveryPinRecordedIsSaidSoAndOldTracesSayNothing)
+{
+    for (auto [mode, says] : {std::pair{"off", "pins: every grab and release recorded (record --all-events)"},
+                              std::pair{"unsupported", "this kernel has no bpf_loop"}}) {
+        TraceInfo info = test::sample_info();
+        info.meta["pairing"] = mode;
+        std::string path = temp_path((std::string("pairing-") + mode + ".trace").c_str());
+        auto w = TraceWriter::create(path, info);
+        ASSERT_TRUE(w.ok());
+        test::write_sample(w.value());
+        ASSERT_TRUE(w->finish(FinishEvent{9000, 0, 0, StopReason::CommandExited, 0}).ok());
+        Report report = read_report(path);
+        EXPECT_THAT(render_report_text(report, {}), HasSubstr(says)) << mode;
+        EXPECT_THAT(render_report_json(report, {}), HasSubstr("\"every_pin_recorded\":true")) << mode;
+    }
+    std::string path = temp_path("pairing-none.trace");
+    auto w = TraceWriter::create(path, test::sample_info());
+    ASSERT_TRUE(w.ok());
+    test::write_sample(w.value());
+    ASSERT_TRUE(w->finish(FinishEvent{9000, 0, 0, StopReason::CommandExited, 0}).ok());
+    Report report = read_report(path);
+    EXPECT_THAT(render_report_text(report, {}), Not(HasSubstr("pins: ")));
+    EXPECT_THAT(render_report_json(report, {}), Not(HasSubstr("\"pairing\"")));
 }
 
 }  // namespace
