@@ -95,13 +95,43 @@ static __always_inline void paired_pin(void *ctx, __u32 i)
 
 	if (!park_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, page, 1, 1, foll_pin))
 		short_term_grab(ctx, i);
-	if (!pair_release(page_to_pfn(page), 1))
+	if (!pair_release(page_to_pfn(page), 1, 0))
 		its_release(i);
 }
 /* Over all 4096 pages, so each slot is cold (a buffer pool); over 8, as a
  * loop reading into the same small buffer keeps its slots in the cache. */
 COST_PROGRAM(paired_pair, paired_pin(loop->ctx, i))
 COST_PROGRAM(paired_pair_hot, paired_pin(loop->ctx, i & 7))
+/* A direct I/O's release as 6.12 and later make it: unpin_user_page()'s
+ * entry reports it and marks the folio, gup_put_folio() inside it skips the
+ * marked folio, its exit clears the mark (three programs). */
+static __always_inline void unpin_path_release(__u32 i)
+{
+	const void *folio = cost_page(i);
+
+	unpin_entry(PT_HOOK_UNPIN_USER_PAGE, folio, 1);
+	release_refs(PT_HOOK_GUP_PUT_FOLIO, (const struct folio *)folio, 1, foll_pin);
+	leave_unpin(folio);
+}
+COST_PROGRAM(release_unpin, unpin_path_release(i))
+
+/* The same pin paired on that path: the entry claims the parked grab, the
+ * gup_put_folio() inside finds the slot claimed, the exit frees it. */
+static __always_inline void paired_unpin_pin(void *ctx, __u32 i)
+{
+	const void *page = cost_page(i);
+
+	if (!park_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, page, 1, 1, foll_pin))
+		short_term_grab(ctx, i);
+	if (!pair_release(page_to_pfn(page), 1, (__u32)bpf_get_current_pid_tgid())) {
+		unpin_path_release(i);
+		return;
+	}
+	if (!claimed_slot(page))
+		release_refs(PT_HOOK_GUP_PUT_FOLIO, (const struct folio *)page, 1, foll_pin);
+	free_claimed(page);
+}
+COST_PROGRAM(paired_unpin, paired_unpin_pin(loop->ctx, i))
 /* One folio a migration left on its list (walk_failed_list's per-folio body). */
 COST_PROGRAM(failure,
 	     emit_failed_folio((struct list_head *)((__u64)cost_page(i) + bpf_core_field_offset(struct page, lru)), i))

@@ -437,10 +437,16 @@ static __always_inline void fill_grab(void *ctx, struct pt_grab *r, __u16 hook, 
 #define PARK_FREE 0
 #define PARK_PARKED 1
 #define PARK_BUSY 2 /* being written or sent by one program */
+/* Paired by an unpin_*() entry (claimer is its thread): the gup_put_folio()
+ * inside it is the same release, and the exit frees the slot. This stands
+ * in for in_unpin's hash entry on the paired path, at an array's cost. */
+#define PARK_CLAIMED 3
 
 struct parked_grab {
 	__u64 state;
 	__u64 folio_pfn;
+	__u32 claimer;
+	__u32 pad;
 	struct pt_grab rec;
 };
 
@@ -542,8 +548,10 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 
 /* A release of @refs pins of @folio_pfn: true when it paired with the
  * parked grab of exactly those pins (neither is sent). A parked grab of
- * other pins goes out before the release. */
-static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs)
+ * other pins goes out before the release. @claimer: the thread of an
+ * unpin_*() entry, which leaves the slot CLAIMED for its exit to free (0:
+ * freed now). */
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, __u32 claimer)
 {
 	struct parked_grab *slot = park_slot(folio_pfn);
 	__u32 zero = 0;
@@ -560,11 +568,32 @@ static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs)
 		send_claimed(slot);
 		return false;
 	}
-	__sync_lock_test_and_set(&slot->state, PARK_FREE);
+	slot->claimer = claimer;
+	__sync_lock_test_and_set(&slot->state, claimer ? PARK_CLAIMED : PARK_FREE);
 	elided = bpf_map_lookup_elem(&pairs_elided, &zero);
 	if (elided)
 		*elided += 1;
 	return true;
+}
+
+/* The slot of @folio, CLAIMED by this thread's unpin_*() entry. */
+static __always_inline struct parked_grab *claimed_slot(const void *folio)
+{
+	__u64 folio_pfn = page_to_pfn(folio);
+	struct parked_grab *slot = park_slot(folio_pfn);
+
+	if (slot && slot->state == PARK_CLAIMED && slot->folio_pfn == folio_pfn &&
+	    slot->claimer == (__u32)bpf_get_current_pid_tgid())
+		return slot;
+	return NULL;
+}
+
+/* unpin_*()'s exit: frees the slot its entry paired, if it did. */
+static __always_inline bool free_claimed(const void *folio)
+{
+	struct parked_grab *slot = claimed_slot(folio);
+
+	return slot && __sync_val_compare_and_swap(&slot->state, PARK_CLAIMED, PARK_FREE) == PARK_CLAIMED;
 }
 
 #else /* PT_NO_ATOMICS: bpf/pintrace_compat.bpf.c, never pairing */
@@ -579,7 +608,17 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 	return false;
 }
 
-static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs)
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, __u32 claimer)
+{
+	return false;
+}
+
+static __always_inline void *claimed_slot(const void *folio)
+{
+	return NULL;
+}
+
+static __always_inline bool free_claimed(const void *folio)
 {
 	return false;
 }
@@ -810,8 +849,6 @@ static __always_inline int emit_release(__u16 hook, const struct folio *folio, _
 
 	if (!folio || !(gup_flags & (foll_get | foll_pin)))
 		return 0;
-	if (parks(gup_flags) && pair_release(page_to_pfn(folio), refs))
-		return 0;
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
@@ -923,6 +960,14 @@ static __always_inline const void *page_head(const void *page)
  * and GUP's undo paths, and from the three callers above where not inlined. */
 static __always_inline int release_refs(__u16 hook, const struct folio *folio, __u32 refs, __u32 flags)
 {
+	if (!folio)
+		return 0;
+	if (parks(flags)) {
+		if (claimed_slot(folio))
+			return 0; /* paired by the unpin_*() we are inside */
+		if (pair_release(page_to_pfn(folio), refs, 0))
+			return 0;
+	}
 	if (reported_by_caller(folio))
 		return 0;
 	return emit_release(hook, folio, refs, flags);
@@ -947,8 +992,16 @@ static __always_inline int unpin_entry(__u16 hook, const void *folio, __u32 refs
 {
 	if (!folio)
 		return 0;
+	if (parks(foll_pin) && pair_release(page_to_pfn(folio), refs, (__u32)bpf_get_current_pid_tgid()))
+		return 0;
 	enter_unpin(folio);
 	return emit_release(hook, folio, refs, foll_pin);
+}
+
+static __always_inline void unpin_exit(const void *folio)
+{
+	if (!free_claimed(folio))
+		leave_unpin(folio);
 }
 
 /* One folio, @refs pins: (folio) for unpin_folio, (folio, npages) for
@@ -963,7 +1016,7 @@ static __always_inline int unpin_entry(__u16 hook, const void *folio, __u32 refs
 	SEC("fexit/" #fn)                                                                        \
 	int BPF_PROG(fexit_##fn, argtype arg, ##__VA_ARGS__)                                      \
 	{                                                                                        \
-		leave_unpin(FOLIO);                                                              \
+		unpin_exit(FOLIO);                                                               \
 		return 0;                                                                        \
 	}                                                                                        \
 	SEC("kprobe/" #fn)                                                                       \
@@ -978,7 +1031,7 @@ static __always_inline int unpin_entry(__u16 hook, const void *folio, __u32 refs
 	{                                                                                        \
 		struct entry_args a;                                                             \
 		if (take_entry(hook, &a))                                                        \
-			leave_unpin((const void *)a.arg[0]);                                     \
+			unpin_exit((const void *)a.arg[0]);                                      \
 		return 0;                                                                        \
 	}
 

@@ -18,19 +18,35 @@ python3 - "$out" "$kernel" <<'PY'
 import json, re, sys
 from pathlib import Path
 out, kernel = Path(sys.argv[1]), sys.argv[2]
-b1, t, b2 = (json.loads((out / f).read_text()) for f in ("base1.json", "traced.json", "base2.json"))
+b1, t, ta, b2 = (json.loads((out / f).read_text())
+                 for f in ("base1.json", "traced.json", "traced_all.json", "base2.json"))
 base = (b1["reads_per_s"] + b2["reads_per_s"]) / 2
-rep = json.loads((out / "report.json").read_text())
-err = (out / "record.err").read_text()
-cost = re.search(r"BPF cost: (\d+) program runs, (\d+) ns per run", err)
-events = rep["stats"]["grabs"] + rep["stats"]["releases"]
-print(f"kernel {kernel}: baseline {b1['reads_per_s']:.0f} / {b2['reads_per_s']:.0f} reads/s, "
-      f"traced {t['reads_per_s']:.0f} reads/s -> slowdown {100 * (1 - t['reads_per_s'] / base):.1f} %")
-print(f"  events recorded: {events} ({events / t['seconds']:.0f}/s), lost: {rep['lost_events']['total']}")
-if cost:
-    print(f"  BPF programs: {cost.group(1)} runs, {cost.group(2)} ns per run")
-print("  " + (out / "trace_size.txt").read_text().split()[4] + " bytes of trace")
-print(f"  dio_reads: {events / t['reads']:.2f} events per read")
+print(f"kernel {kernel}: baseline {b1['reads_per_s']:.0f} / {b2['reads_per_s']:.0f} reads/s")
+slowdown = {}
+for mode, w, rep_file, err_file, size_file in (("default", t, "report.json", "record.err", "trace_size.txt"),
+                                               ("--all-events", ta, "report_all.json", "record_all.err",
+                                                "trace_size_all.txt")):
+    rep = json.loads((out / rep_file).read_text())
+    err = (out / err_file).read_text()
+    cost = re.search(r"BPF cost: (\d+) program runs, (\d+) ns per run", err)
+    events = rep["stats"]["grabs"] + rep["stats"]["releases"]
+    pairing = rep["capture"].get("pairing", {})
+    slowdown[mode] = 1 - w["reads_per_s"] / base
+    print(f"  record {mode} (pairing {pairing.get('mode', '?')}): {w['reads_per_s']:.0f} reads/s -> slowdown "
+          f"{100 * slowdown[mode]:.1f} %")
+    print(f"    events recorded: {events} ({events / w['seconds']:.0f}/s, {events / w['reads']:.2f} per read), "
+          f"pins paired in the kernel: {pairing.get('paired_pins', 0)}, lost: {rep['lost_events']['total']}")
+    if cost:
+        print(f"    BPF programs: {cost.group(1)} runs, {cost.group(2)} ns per run")
+    print("    " + (out / size_file).read_text().split()[4] + " bytes of trace")
+    # How long direct-I/O pins are held, from the trace of every pin: what
+    # the pairing threshold must stay above (docs/pairing.md).
+    released = [b for b in rep.get("durations", {}).get("histogram", []) if b["released"]]
+    if released:
+        print(f"    longest released pin: under {released[-1]['to_ns'] / 1e6:.3f} ms "
+              f"({sum(b['released'] for b in released)} released)")
+if slowdown["default"] > 0:
+    print(f"  slowdown ratio, --all-events / default: {slowdown['--all-events'] / slowdown['default']:.1f}x")
 # cost_ops: records and BPF program runs per operation, under record.
 for op in ("uring_fixed", "vmsplice", "thp"):
     try:
