@@ -85,15 +85,22 @@ std::vector<std::byte> raw_cma(uint64_t ts, uint16_t op, uint64_t pfn, uint64_t 
     return bytes_of(x);
 }
 
-bool write(const std::string& path, void (*body)(TraceWriter&), bool finish = true)
+bool write(const std::string& path, void (*body)(TraceWriter&), bool finish = true, bool paired = false)
 {
-    auto w = TraceWriter::create(path, sample_info());
+    TraceInfo info = sample_info();
+    if (paired) {  // recorded with pairing in the kernel (docs/pairing.md)
+        info.meta["pairing"] = "kernel";
+        info.meta["pairing_threshold_ns"] = "300000000";
+    }
+    auto w = TraceWriter::create(path, info);
     if (!w) {
         std::fprintf(stderr, "%s: %s\n", path.c_str(), w.error().message.c_str());
         return false;
     }
     body(w.value());
-    if (finish) (void)w->finish(FinishEvent{9000, w->records(), 1, StopReason::CommandExited, 0});
+    FinishEvent end{9000, w->records(), 1, StopReason::CommandExited, 0};
+    end.paired_pins = paired ? 4217 : 0;
+    if (finish) (void)w->finish(end);
     return true;
 }
 
@@ -205,6 +212,7 @@ int main(int argc, char** argv)
               write(dir + "/hand-all-records.trace", all_kernel_records) &&
               write(dir + "/hand-snapshot.trace", snapshot_records) &&
               write(dir + "/hand-identity.trace", identity_records) &&
+              write(dir + "/hand-paired.trace", sample, true, true) &&
               write(dir + "/hand-not-closed.trace", all_kernel_records, false);
     if (!ok) return 1;
     // Cut mid-record: what a recorder killed in a write leaves.
