@@ -658,9 +658,14 @@ static long flush_slot(__u32 i, void *data)
 	__u64 before = *(__u64 *)data;
 	struct parked_grab *slot = bpf_map_lookup_elem(&parked_grabs, &i);
 
-	if (slot && slot->state == PARK_PARKED && slot->rec.h.ts_ns <= before &&
-	    __sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) == PARK_PARKED)
+	if (!slot || slot->rec.h.ts_ns > before)
+		return 0;
+	if (slot->state == PARK_PARKED && __sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) == PARK_PARKED)
 		send_claimed(slot);
+	/* A claim whose unpin_*() exit never ran (a missed kretprobe) would
+	 * keep the slot and hide that thread's next release of the folio. */
+	else if (slot->state == PARK_CLAIMED)
+		__sync_val_compare_and_swap(&slot->state, PARK_CLAIMED, PARK_FREE);
 	return 0;
 }
 
