@@ -95,7 +95,7 @@ static __always_inline void paired_pin(void *ctx, __u32 i)
 
 	if (!park_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, page, 1, 1, foll_pin))
 		short_term_grab(ctx, i);
-	if (!pair_release(page_to_pfn(page), 1, 0))
+	if (!pair_release(page_to_pfn(page), 1, false))
 		its_release(i);
 }
 /* Over all 4096 pages, so each slot is cold (a buffer pool); over 8, as a
@@ -123,7 +123,7 @@ static __always_inline void paired_unpin_pin(void *ctx, __u32 i)
 
 	if (!park_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, page, 1, 1, foll_pin))
 		short_term_grab(ctx, i);
-	if (!pair_release(page_to_pfn(page), 1, (__u32)bpf_get_current_pid_tgid())) {
+	if (!pair_release(page_to_pfn(page), 1, true)) {
 		unpin_path_release(i);
 		return;
 	}
@@ -373,3 +373,41 @@ static __always_inline void hinted_pair(__u32 i)
 }
 
 COST_PROGRAM(hinted_pair, hinted_pair(i))
+
+/* ---- pairing's checks (not timed): the bench loads the object a second
+ * time with pairing on and runs each once, on one page, checking the
+ * records each leaves (tests/bench/capture_cost_bench.cpp, kPairingChecks) */
+
+static __always_inline void check_grab(void *ctx)
+{
+	emit_grab(ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, cost_page(0), 1, 1, foll_pin);
+}
+
+static __always_inline void check_release(__u32 refs)
+{
+	release_refs(PT_HOOK_GUP_PUT_FOLIO, (const struct folio *)cost_page(0), refs, foll_pin);
+}
+
+/* Parked, then released with the same refs: nothing recorded. */
+COST_PROGRAM(check_pair, check_grab(loop->ctx); check_release(1))
+/* Released with other refs: the parked grab goes first, then the release. */
+COST_PROGRAM(check_other_refs, check_grab(loop->ctx); check_release(2))
+/* A second pin of the folio sends the first; the release pairs the second. */
+COST_PROGRAM(check_second_pin, check_grab(loop->ctx); check_grab(loop->ctx); check_release(1))
+/* A failure on the folio sends its parked grab. */
+COST_PROGRAM(check_failure, check_grab(loop->ctx); pt_send_parked(ptr_to_u64(cost_page(0))))
+/* Parked and left: the flush program sends it (the bench runs it). */
+COST_PROGRAM(check_park, check_grab(loop->ctx))
+/* Long-term: never parked. */
+COST_PROGRAM(check_longterm,
+	     emit_grab(loop->ctx, PT_HOOK_TRY_GRAB_FOLIO_FAST, cost_page(0), 1, 1, foll_pin | foll_longterm);
+	     check_release(1))
+/* The unpin path paired: its entry claims, the gup_put_folio() inside is
+ * silent, its exit frees the slot. */
+COST_PROGRAM(check_unpin_paired, check_grab(loop->ctx); unpin_entry(PT_HOOK_UNPIN_USER_PAGE, cost_page(0), 1);
+	     check_release(1); unpin_exit(cost_page(0)))
+/* An unpaired unpin (nothing parked: it sends its release and marks the
+ * folio), a grab parked meanwhile, then the gup_put_folio() inside: it is
+ * the unpin's own release and must not take that grab. */
+COST_PROGRAM(check_unpin_order, unpin_entry(PT_HOOK_UNPIN_USER_PAGE, cost_page(0), 1); check_grab(loop->ctx);
+	     check_release(1); unpin_exit(cost_page(0)))

@@ -99,6 +99,10 @@ struct {
  * kernels whose follow_page() is gone or not hooked, no grab pays it. */
 __u64 threads_in_follow_page = 0;
 
+/* Set by user space before its last flush of parked pins (recording
+ * stops): a pin taken after it is sent at once, never left parked. */
+__u32 stop_parking = 0;
+
 /* Processes that have grabbed pages, until their last thread exits. The
  * first grab of a process wakes user space at once, so it reads the
  * process's memory map (for user stacks) while the process is still alive:
@@ -392,15 +396,17 @@ static __always_inline __u32 folio_nr_pages(const struct folio *folio)
 
 /* What every grab record gets before it goes: its pages marked for the
  * free program, and the first grab of a process wakes user space at once
- * to read its memory map. */
-static __always_inline void submit_grab(struct pt_grab *r)
+ * to read its memory map. @parked: sent from its slot, maybe after its
+ * process exited: a process no longer known is not made known again (its
+ * pid may be another process's by now). */
+static __always_inline void submit_grab(struct pt_grab *r, bool parked)
 {
 	__u32 tgid = r->h.tgid;
 	__u8 *known;
 
 	mark_grabbed(r->pfn, r->nr_pages);
 	known = bpf_map_lookup_elem(&known_pinners, &tgid);
-	if (known && *known == PINNER_MAPPED) {
+	if ((known && *known == PINNER_MAPPED) || (!known && parked)) {
 		submit(r);
 	} else {
 		__u8 mapped = PINNER_MAPPED;
@@ -437,10 +443,21 @@ static __always_inline void fill_grab(void *ctx, struct pt_grab *r, __u16 hook, 
 #define PARK_FREE 0
 #define PARK_PARKED 1
 #define PARK_BUSY 2 /* being written or sent by one program */
-/* Paired by an unpin_*() entry (claimer is its thread): the gup_put_folio()
- * inside it is the same release, and the exit frees the slot. This stands
- * in for in_unpin's hash entry on the paired path, at an array's cost. */
+/* Paired by an unpin_*() entry (claimer: who ran it, claimer_id()): the
+ * gup_put_folio() inside it is the same release, and the exit frees the
+ * slot. This stands in for in_unpin's hash entry on the paired path, at an
+ * array's cost. */
 #define PARK_CLAIMED 3
+
+/* Who runs this program, as a claim names it: the thread, or, in an
+ * interrupt (direct I/O completes there, where the thread id is 0), the
+ * CPU, which an interrupt cannot leave. Never 0. */
+static __always_inline __u32 claimer_id(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	return tid ? tid : 0x80000000u | bpf_get_smp_processor_id();
+}
 
 struct parked_grab {
 	__u64 state;
@@ -482,7 +499,7 @@ static __always_inline void send_claimed(struct parked_grab *slot)
 
 	if (r) {
 		__builtin_memcpy(r, &slot->rec, sizeof(*r));
-		submit_grab(r);
+		submit_grab(r, true);
 	}
 	__sync_lock_test_and_set(&slot->state, PARK_FREE);
 }
@@ -516,10 +533,14 @@ __noinline int pt_send_parked(__u64 page)
 static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, __u32 nr_pages, __u32 count,
 				      __u32 gup_flags)
 {
-	__u64 folio_pfn = page_to_pfn(page_head(page));
-	struct parked_grab *slot = park_slot(folio_pfn);
+	__u64 folio_pfn;
+	struct parked_grab *slot;
 	__u32 tgid;
 
+	if (stop_parking)
+		return false;
+	folio_pfn = page_to_pfn(page_head(page));
+	slot = park_slot(folio_pfn);
 	if (!slot)
 		return false;
 	if (__sync_val_compare_and_swap(&slot->state, PARK_FREE, PARK_BUSY) != PARK_FREE) {
@@ -530,7 +551,7 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 
 		if (r) {
 			__builtin_memcpy(r, &slot->rec, sizeof(*r));
-			submit_grab(r);
+			submit_grab(r, true);
 		}
 	}
 	slot->folio_pfn = folio_pfn;
@@ -548,10 +569,9 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 
 /* A release of @refs pins of @folio_pfn: true when it paired with the
  * parked grab of exactly those pins (neither is sent). A parked grab of
- * other pins goes out before the release. @claimer: the thread of an
- * unpin_*() entry, which leaves the slot CLAIMED for its exit to free (0:
- * freed now). */
-static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, __u32 claimer)
+ * other pins goes out before the release. @claim: an unpin_*() entry's,
+ * which leaves the slot CLAIMED for its exit to free (else freed now). */
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, bool claim)
 {
 	struct parked_grab *slot = park_slot(folio_pfn);
 	__u32 zero = 0;
@@ -568,8 +588,8 @@ static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, __u32 clai
 		send_claimed(slot);
 		return false;
 	}
-	slot->claimer = claimer;
-	__sync_lock_test_and_set(&slot->state, claimer ? PARK_CLAIMED : PARK_FREE);
+	slot->claimer = claim ? claimer_id() : 0;
+	__sync_lock_test_and_set(&slot->state, claim ? PARK_CLAIMED : PARK_FREE);
 	elided = bpf_map_lookup_elem(&pairs_elided, &zero);
 	if (elided)
 		*elided += 1;
@@ -583,7 +603,7 @@ static __always_inline struct parked_grab *claimed_slot(const void *folio)
 	struct parked_grab *slot = park_slot(folio_pfn);
 
 	if (slot && slot->state == PARK_CLAIMED && slot->folio_pfn == folio_pfn &&
-	    slot->claimer == (__u32)bpf_get_current_pid_tgid())
+	    slot->claimer == claimer_id())
 		return slot;
 	return NULL;
 }
@@ -608,7 +628,7 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 	return false;
 }
 
-static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, __u32 claimer)
+static __always_inline bool pair_release(__u64 folio_pfn, __u32 refs, bool claim)
 {
 	return false;
 }
@@ -645,7 +665,7 @@ static __always_inline int emit_grab(void *ctx, __u16 hook, const void *page, __
 	if (!r)
 		return 0;
 	fill_grab(ctx, r, hook, page, nr_pages, count, gup_flags);
-	submit_grab(r);
+	submit_grab(r, false);
 	return 0;
 }
 
@@ -967,13 +987,13 @@ static __always_inline int release_refs(__u16 hook, const struct folio *folio, _
 {
 	if (!folio)
 		return 0;
-	if (parks(flags)) {
-		if (claimed_slot(folio))
-			return 0; /* paired by the unpin_*() we are inside */
-		if (pair_release(page_to_pfn(folio), refs, 0))
-			return 0;
-	}
+	if (parks(flags) && claimed_slot(folio))
+		return 0; /* paired by the unpin_*() we are inside */
+	/* Before pairing: reported by the unpin_*() we are inside, this
+	 * release must not take another thread's grab parked meanwhile. */
 	if (reported_by_caller(folio))
+		return 0;
+	if (parks(flags) && pair_release(page_to_pfn(folio), refs, false))
 		return 0;
 	return emit_release(hook, folio, refs, flags);
 }
@@ -997,8 +1017,13 @@ static __always_inline int unpin_entry(__u16 hook, const void *folio, __u32 refs
 {
 	if (!folio)
 		return 0;
-	if (parks(foll_pin) && pair_release(page_to_pfn(folio), refs, (__u32)bpf_get_current_pid_tgid()))
-		return 0;
+	if (parks(foll_pin)) {
+		if (pair_release(page_to_pfn(folio), refs, true))
+			return 0;
+		/* A claim of ours whose exit never ran would hide this release
+		 * from the exit's leave_unpin(): it goes now. */
+		free_claimed(folio);
+	}
 	enter_unpin(folio);
 	return emit_release(hook, folio, refs, foll_pin);
 }

@@ -166,8 +166,10 @@ std::string refusal_line(std::string_view log)
 
 Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelFacts& facts, const LoadOptions& options)
 {
-    // Each round takes one attach point down; the plan has that many.
-    for (size_t round = 0; round <= plan.size(); ++round) {
+    // Each round takes one attach point down; the plan has that many (and
+    // one more if pairing is given up).
+    size_t extra_rounds = 0;
+    for (size_t round = 0; round <= plan.size() + extra_rounds; ++round) {
         CaptureSkel skel = open_capture(options.object);
         if (!skel) return make_error(std::string("cannot open the capture programs: ") + std::strerror(errno));
         enable_planned(skel.get(), plan);
@@ -187,6 +189,12 @@ Result<CaptureSkel> load_capture(std::vector<PlannedAttach>& plan, const KernelF
         }
         std::string errtext = std::strerror(-err);
         if (refused && refused->why.find(errtext) == std::string::npos) refused->why += " (" + errtext + ")";
+        if (options.stop_pairing &&
+            options.stop_pairing(refused ? std::string(bpf_program__name(refused->prog)) + ": " + refused->why
+                                         : errtext)) {
+            ++extra_rounds;
+            continue;
+        }
         if (!refused || !refuse_program(plan, skel.get(), refused->prog, refused->why, facts))
             return make_error("the kernel refused the capture programs: " + errtext +
                               " (PINTRACE_DEBUG_LIBBPF=1 shows the verifier log)");

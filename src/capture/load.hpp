@@ -41,6 +41,11 @@ struct LoadOptions {
     CaptureObject object = CaptureObject::Full;
     // Sets rodata and map sizes on each freshly opened object.
     std::function<void(pintrace_bpf*)> configure;
+    // Called with the kernel's reason when it refuses a program while the
+    // object pairs pins: returns true if it turned pairing off (configure
+    // then loads without it), and the load is tried again as it was; a
+    // refusal only pairing caused must not cost a hook or the capture.
+    std::function<bool(const std::string& why)> stop_pairing;
     // For tests: the kernel is made to refuse this program (its verifier
     // log gets no room), to show that the others still capture.
     std::string refuse_for_test;

@@ -33,10 +33,29 @@ public:
             }
             if (auto r = writer.append(s); !r) return r;
         }
+        // A pin parked in the kernel past its process's exit comes after
+        // it (docs/pairing.md): its user stack was the exited process's,
+        // whose maps are gone; what /proc shows now may be another
+        // process under the pid. Written unresolved, never named wrongly.
+        if (exited_before(g.h.tgid, g.h.ts_ns)) {
+            if (g.ustack_id < 0) return {};
+            return write_user({g.ustack_id, g.h.tgid, g.h.ts_ns}, false, writer);
+        }
         uint64_t user_key = (uint64_t{g.h.tgid} << 32) | static_cast<uint32_t>(g.ustack_id);
         if (g.ustack_id >= 0 && user_seen_.insert(user_key).second)
             pending_user_.push_back({g.ustack_id, g.h.tgid, g.h.ts_ns});
         return {};
+    }
+
+    // Whether the process was seen to exit after ts_ns: a late grab of it.
+    // A grab stamped after the exit is a new process under the pid.
+    bool exited_before(uint32_t tgid, uint64_t ts_ns)
+    {
+        auto it = exited_ns_.find(tgid);
+        if (it == exited_ns_.end()) return false;
+        if (ts_ns < it->second) return true;
+        exited_ns_.erase(it);
+        return false;
     }
 
     void note_exec(uint32_t tgid, uint64_t ts_ns)
@@ -49,8 +68,9 @@ public:
     // its pid may come back as another process: its pending stacks resolve
     // now from the maps read while it lived, or not at all, and the next
     // process under the pid starts afresh.
-    Result<void> note_exit(uint32_t tgid, RecordSink& writer)
+    Result<void> note_exit(uint32_t tgid, uint64_t ts_ns, RecordSink& writer)
     {
+        exited_ns_[tgid] = ts_ns;
         bool maps_read = user_.has_maps(tgid);
         for (const auto& p : pending_user_)
             if (p.tgid == tgid)
@@ -100,6 +120,7 @@ private:
     std::unordered_set<uint64_t> user_seen_;
     std::vector<PendingUser> pending_user_;
     std::unordered_map<uint32_t, uint64_t> last_exec_ns_;
+    std::unordered_map<uint32_t, uint64_t> exited_ns_;  // until the pid's next grab after it
 };
 
 }  // namespace
@@ -133,8 +154,10 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         if (status && type == PT_REC_GRAB && rec.size() >= sizeof(pt_grab)) {
             pt_grab g;
             std::memcpy(&g, rec.data(), sizeof g);
+            // A late grab of an exited process (pairing) has no process to read.
+            bool late = stacks.exited_before(g.h.tgid, g.h.ts_ns);
             status = stacks.note(g, writer);
-            processes.note_grab(g.h);
+            if (!late) processes.note_grab(g.h);
         } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
             pt_exec x;
             std::memcpy(&x, rec.data(), sizeof x);
@@ -144,7 +167,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             pt_process_exit x;
             std::memcpy(&x, rec.data(), sizeof x);
             processes.note_exit(x.h.tgid);
-            if (status) status = stacks.note_exit(x.h.tgid, writer);
+            if (status) status = stacks.note_exit(x.h.tgid, x.h.ts_ns, writer);
         }
     };
 

@@ -84,7 +84,15 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     // Kernels with bpf_loop() (5.17+) have the atomics pairing needs; older
     // ones get the object compiled without them.
     load.object = k.can_pair_in_kernel ? CaptureObject::Full : CaptureObject::WithoutAtomics;
-    load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, options, end_pfn); };
+    CaptureOptions effective = options;
+    std::string pairing_refused;
+    load.configure = [&](pintrace_bpf* skel) { set_capture_constants(skel, mapping.value(), k, effective, end_pfn); };
+    load.stop_pairing = [&](const std::string& why) {
+        if (!effective.pair_in_kernel || !k.can_pair_in_kernel) return false;
+        effective.pair_in_kernel = false;
+        pairing_refused = why;
+        return true;
+    };
     auto loaded = load_capture(plan, facts, load);
     if (!loaded) return loaded.error();
     auto state = std::make_unique<State>();
@@ -108,9 +116,11 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::open(const CaptureOption
     info.meta["ring_buffer_bytes"] = std::to_string(options.ring_buffer_bytes);
     info.meta["stack_sample_ns"] = std::to_string(options.stack_sample_ns);
     // How short-term pins were recorded: the report says what is missing.
-    info.meta["pairing"] = !options.pair_in_kernel   ? "off"
-                           : k.can_pair_in_kernel ? "kernel"
-                                                  : "unsupported";
+    info.meta["pairing"] = !options.pair_in_kernel    ? "off"
+                           : !k.can_pair_in_kernel  ? "unsupported"
+                           : !pairing_refused.empty() ? "refused"
+                                                      : "kernel";
+    if (!pairing_refused.empty()) info.meta["pairing_refused"] = pairing_refused;
     if (skel->rodata->pair_pins) info.meta["pairing_threshold_ns"] = std::to_string(options.pair_threshold_ns);
     if (ram) {
         std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -161,6 +171,8 @@ uint64_t CaptureSession::pairs_elided() const { return pairing() ? per_cpu_total
 Result<void> CaptureSession::send_parked(bool all)
 {
     if (!pairing()) return {};
+    // Pins taken after the last flush must not be left parked.
+    if (all) state_->skel->bss->stop_parking = 1;
     uint64_t now = monotonic_now_ns(), threshold = state_->pair_threshold_ns;
     uint64_t args[1] = {all ? UINT64_MAX : now > threshold ? now - threshold : 0};
     LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof args);

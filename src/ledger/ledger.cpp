@@ -35,8 +35,9 @@ PinLedger::OwnerKey PinLedger::key_of(const Owner& o)
 OwnerId PinLedger::owner_of(const GrabEvent& e)
 {
     OwnerKey key{e.head.task.tgid, e.flags & (kFlagPin | kFlagGet | kFlagLongterm), e.kstack, e.ustack};
-    if (auto p = processes_.find(key.tgid); p != processes_.end() && e.head.ts_ns < p->second.exited_ns)
-        return exited_owner_of(e, key, p->second);
+    if (e.head.ts_ns < newest_exit_ns_)  // rare: only then is the pid's exit looked up
+        if (auto p = processes_.find(key.tgid); p != processes_.end() && e.head.ts_ns < p->second.exited_ns)
+            return exited_owner_of(e, key, p->second);
     if (last_owner_ && last_owner_->first == key) return last_owner_->second;
     auto [it, fresh] = owner_ids_.try_emplace(key, static_cast<OwnerId>(owners_.size()));
     if (fresh) {
@@ -520,6 +521,7 @@ void PinLedger::process_exited(uint32_t tgid, uint64_t ts)
     it->second.exited_owners = std::move(it->second.owners);
     it->second.owners.clear();
     it->second.exited_ns = ts ? ts : 1;
+    newest_exit_ns_ = std::max(newest_exit_ns_, it->second.exited_ns);
     ++it->second.incarnation;
     last_owner_.reset();
 }

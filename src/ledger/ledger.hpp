@@ -186,6 +186,7 @@ private:
     // in the kernel sends a pin parked past its threshold late, with its
     // own time (docs/pairing.md). It belongs to the process that exited.
     OwnerId exited_owner_of(const GrabEvent& e, const OwnerKey& key, Process& proc);
+    uint64_t newest_exit_ns_ = 0;  // of any process: a grab stamped after it needs no exit lookup
     static OwnerKey key_of(const Owner& o);
     struct Candidate {
         uint64_t pfn;

@@ -19,6 +19,7 @@ constexpr PairingMode kPairingModes[] = {
      "recorded ({pairs}); longer ones, long-term pins and the pins on pages that failed to move are recorded"},
     {"off", true, "every grab and release recorded (record --all-events)"},
     {"unsupported", true, "every grab and release recorded (this kernel has no bpf_loop, which pairing needs: 5.17+)"},
+    {"refused", true, "every grab and release recorded (the kernel refused pairing: {refusal})"},
 };
 
 void replace(std::string& s, std::string_view what, const std::string& with)
@@ -420,6 +421,7 @@ std::string pairing_line(const Report& r)
     if (!m) return "";
     std::string text = m->text;
     replace(text, "{threshold}", format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0)));
+    replace(text, "{refusal}", r.info.get("pairing_refused", "no reason recorded"));
     replace(text, "{pairs}",
             r.finish ? std::to_string(r.finish->paired_pins) + " pairs"
                      : "how many is unknown: the trace was not closed");

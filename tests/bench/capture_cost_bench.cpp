@@ -101,6 +101,30 @@ constexpr Case kCases[] = {
 constexpr size_t kFreeUntracked = 1, kGrab = 2, kFreeTracked = std::size(kCases) - 2, kFreeBlock = kFreeTracked + 1;
 constexpr size_t kTimedCases = kFreeTracked;
 
+// Pairing in the kernel, checked on one page with the object loaded again
+// with pairing on: the records each case leaves, in order, then what the
+// flush program sends of what the case left parked.
+struct PairingCheck {
+    ProgramRef program;
+    const char* name;
+    const char* records;  // G: grab, R: release
+    const char* flushed;  // sent by the flush after it
+    uint64_t paired;  // pairs counted
+    bool stopping = false;  // run after the recorder's last flush began (stop_parking)
+};
+constexpr PairingCheck kPairingChecks[] = {
+    {&Programs::cost_check_pair, "a pin and its release", "", "", 1},
+    {&Programs::cost_check_other_refs, "a release of other refs", "GR", "", 0},
+    {&Programs::cost_check_second_pin, "a second pin of the folio", "G", "", 1},
+    {&Programs::cost_check_failure, "a failure on the folio", "G", "", 0},
+    {&Programs::cost_check_park, "a pin left held", "", "G", 0},
+    {&Programs::cost_check_longterm, "a long-term pin", "GR", "", 0},
+    {&Programs::cost_check_unpin_paired, "the unpin path, paired", "", "", 1},
+    {&Programs::cost_check_unpin_order, "an unpin's own release, a pin parked meanwhile", "R", "G", 0},
+    {&Programs::cost_check_park, "a pin taken once recording stops", "G", "", 0, true},
+    {&Programs::cost_check_pair, "a pin and its release, after all of them", "", "", 1},
+};
+
 int fail(const std::string& why)
 {
     std::fprintf(stderr, "bench_capture_cost: %s\n", why.c_str());
@@ -152,6 +176,7 @@ struct Run {
     uint64_t records = 0;
     uint64_t freed = 0;  // of them, PT_REC_PAGE_FREED
     uint64_t lost = 0;
+    std::string types;  // "G" a grab, "R" a release, "?" another, in ring order
 };
 
 class Runner {
@@ -182,12 +207,28 @@ public:
         return run_;
     }
 
+    // Runs the flush program (every parked pin, as when recording stops)
+    // and reads back what it sent.
+    Result<Run> flush()
+    {
+        uint64_t ctx_args[1] = {UINT64_MAX};
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx_args, .ctx_size_in = sizeof ctx_args);
+        run_ = Run{};
+        if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.flush_parked), &opts))
+            return make_error(std::string("flush_parked: test run failed: ") + std::strerror(errno));
+        if (int n = ring_buffer__consume(ring_.get()); n < 0)
+            return make_error(std::string("flush_parked: reading the ring buffer: ") + std::strerror(-n));
+        return run_;
+    }
+
 private:
     static int count(void* ctx, void* data, size_t size)
     {
         auto* run = static_cast<Run*>(ctx);
         ++run->records;
-        if (size >= sizeof(pt_header) && static_cast<const pt_header*>(data)->type == PT_REC_PAGE_FREED) ++run->freed;
+        uint16_t type = size >= sizeof(pt_header) ? static_cast<const pt_header*>(data)->type : 0;
+        if (type == PT_REC_PAGE_FREED) ++run->freed;
+        if (run->types.size() < 16) run->types += type == PT_REC_GRAB ? 'G' : type == PT_REC_RELEASE ? 'R' : '?';
         return 0;
     }
 
@@ -218,6 +259,57 @@ Result<void> check_free_filter(Runner& runner)
     if (again->records || untracked->records)
         return make_error("frees of pages no grab holds reported " + std::to_string(again->records) + " and " +
                           std::to_string(untracked->records) + " records");
+    return {};
+}
+
+uint64_t pins_paired(capture_cost_bpf* skel)
+{
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pairs_elided), &zero, per_cpu.data())) return 0;
+    uint64_t sum = 0;
+    for (uint64_t v : per_cpu) sum += v;
+    return sum;
+}
+
+// kPairingChecks, on the object loaded again with pairing on (record's
+// default), on one real page. A grab both sent and paired, or a release
+// that takes another's grab, would show as a record too many or missing.
+Result<void> check_pairing(const PageMapping& mapping, const KernelInfo& kernel, uint64_t end_pfn, uint64_t pfn)
+{
+    if (!kernel.can_pair_in_kernel) {
+        std::printf("pairing: not checked (this kernel has no bpf_loop)\n");
+        return {};
+    }
+    Skel skel(capture_cost_bpf__open());
+    if (!skel) return make_error("cannot open the capture object again");
+    set_capture_constants(skel.get(), mapping, kernel, CaptureOptions{}, end_pfn);
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+    for (const auto& c : kPairingChecks) bpf_program__set_autoload(skel->progs.*c.program, true);
+    bpf_program__set_autoload(skel->progs.flush_parked, true);
+    if (int err = capture_cost_bpf__load(skel.get()))
+        return make_error(std::string("the kernel refused the pairing checks: ") + std::strerror(-err));
+    skel->bss->cost_pfns[0] = pfn;
+    Runner runner(skel.get());
+    if (!runner.ok()) return make_error("cannot read the ring buffer");
+    for (const auto& c : kPairingChecks) {
+        uint64_t paired_before = pins_paired(skel.get());
+        skel->bss->stop_parking = c.stopping;
+        auto r = runner.run(Case{c.name, c.program, 0, nullptr, ""}, 1);
+        skel->bss->stop_parking = 0;
+        if (!r) return r.error();
+        std::string records = r->types;
+        auto f = runner.flush();
+        if (!f) return f.error();
+        uint64_t paired = pins_paired(skel.get()) - paired_before;
+        if (records != c.records || f->types != c.flushed || paired != c.paired)
+            return make_error(std::string("pairing, ") + c.name + ": records '" + records + "', then flushed '" +
+                              f->types + "', " + std::to_string(paired) + " paired; expected '" + c.records +
+                              "', '" + c.flushed + "', " + std::to_string(c.paired));
+    }
+    std::printf("pairing: %zu checks on one page passed\n", std::size(kPairingChecks));
     return {};
 }
 
@@ -390,6 +482,8 @@ int main(int argc, char** argv)
     if (!runner.ok()) return fail("cannot read the ring buffer");
     if (auto checked = check_free_filter(runner); !checked) return fail(checked.error().message);
     if (auto checked = check_block_free(runner, skel.get(), block_pfn); !checked) return fail(checked.error().message);
+    if (auto checked = check_pairing(mapping.value(), kernel.value(), end_pfn, pfns.value()[0]); !checked)
+        return fail(checked.error().message);
 
     std::printf("kernel %s, vmemmap_base 0x%" PRIx64 ", %ld iterations a run, %d runs a case\n",
                 kernel->release.c_str(), mapping->vmemmap_base, iterations, runs);

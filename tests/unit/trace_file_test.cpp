@@ -301,9 +301,11 @@ TEST(TraceFile, PairedPinsAreCountedAndSaidMissing)
 TEST(TraceFile, EveryPinRecordedIsSaidSoAndOldTracesSayNothing)
 {
     for (auto [mode, says] : {std::pair{"off", "pins: every grab and release recorded (record --all-events)"},
-                              std::pair{"unsupported", "this kernel has no bpf_loop"}}) {
+                              std::pair{"unsupported", "this kernel has no bpf_loop"},
+                              std::pair{"refused", "(the kernel refused pairing: flush_parked:"}}) {
         TraceInfo info = test::sample_info();
         info.meta["pairing"] = mode;
+        info.meta["pairing_refused"] = "flush_parked: invalid";
         std::string path = temp_path((std::string("pairing-") + mode + ".trace").c_str());
         auto w = TraceWriter::create(path, info);
         ASSERT_TRUE(w.ok());

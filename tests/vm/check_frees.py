@@ -82,6 +82,12 @@ for kind in truth["kinds"]:
 seen_pids = Counter(h["pid"] for h in holds["items"])
 pairing = report["capture"].get("pairing", {})
 paired = pairing.get("paired_pins") or 0
+# A release recorded whose grab was paired away (or the reverse) shows as a
+# release of a pin the trace never saw taken: everything here starts
+# after the recording, so there must be none.
+r.check(report["stats"]["releases_of_pins_before_trace"] == 0,
+        f"{report['stats']['releases_of_pins_before_trace']} releases of pins the trace never saw taken"
+        + (f" (pairing {pairing.get('mode')}, {paired} pairs)" if pairing else ""))
 for kind in ran:
     if any(seen_pids[c["pid"]] for c in children if c["kind"] == kind):
         continue
