@@ -2,6 +2,7 @@
 // path, including early error returns during setup.
 #pragma once
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "util/fd.hpp"
 
@@ -42,5 +44,18 @@ template <class Skel, void (*Destroy)(Skel*)>
 struct SkelDeleter {
     void operator()(Skel* p) const { Destroy(p); }
 };
+
+// The sum over CPUs of a one-entry per-CPU counter map (the capture's
+// lost records, its paired pins); 0 when it cannot be read.
+inline uint64_t per_cpu_sum(const bpf_map* map)
+{
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per_cpu(cpus > 0 ? static_cast<size_t>(cpus) : 1);
+    uint32_t key = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, per_cpu.data()) != 0) return 0;
+    uint64_t sum = 0;
+    for (uint64_t v : per_cpu) sum += v;
+    return sum;
+}
 
 }  // namespace pintrace

@@ -145,28 +145,11 @@ Result<void> CaptureSession::poll(int timeout_ms, const Sink& sink)
     return {};
 }
 
-namespace {
-
-// A one-entry per-CPU counter map, summed over CPUs; 0 when unreadable.
-uint64_t per_cpu_total(const bpf_map* map)
-{
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return 0;
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-    uint32_t key = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, per_cpu.data()) != 0) return 0;
-    uint64_t total = 0;
-    for (auto v : per_cpu) total += v;
-    return total;
-}
-
-}  // namespace
-
-uint64_t CaptureSession::lost_total() const { return per_cpu_total(state_->skel->maps.lost); }
+uint64_t CaptureSession::lost_total() const { return per_cpu_sum(state_->skel->maps.lost); }
 
 bool CaptureSession::pairing() const { return state_->skel->rodata->pair_pins; }
 
-uint64_t CaptureSession::pairs_elided() const { return pairing() ? per_cpu_total(state_->skel->maps.pairs_elided) : 0; }
+uint64_t CaptureSession::pairs_elided() const { return pairing() ? per_cpu_sum(state_->skel->maps.pairs_elided) : 0; }
 
 Result<void> CaptureSession::send_parked(bool all)
 {

@@ -153,16 +153,7 @@ Result<std::vector<uint64_t>> locked_pages(size_t n)
     return pfns;
 }
 
-uint64_t lost_records(capture_cost_bpf* skel)
-{
-    int cpus = libbpf_num_possible_cpus();
-    std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.lost), &zero, per_cpu.data())) return 0;
-    uint64_t sum = 0;
-    for (uint64_t v : per_cpu) sum += v;
-    return sum;
-}
+uint64_t lost_records(capture_cost_bpf* skel) { return per_cpu_sum(skel->maps.lost); }
 
 double median(std::vector<double> v)
 {
@@ -262,16 +253,7 @@ Result<void> check_free_filter(Runner& runner)
     return {};
 }
 
-uint64_t pins_paired(capture_cost_bpf* skel)
-{
-    int cpus = libbpf_num_possible_cpus();
-    std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pairs_elided), &zero, per_cpu.data())) return 0;
-    uint64_t sum = 0;
-    for (uint64_t v : per_cpu) sum += v;
-    return sum;
-}
+uint64_t pins_paired(capture_cost_bpf* skel) { return per_cpu_sum(skel->maps.pairs_elided); }
 
 // kPairingChecks, on the object loaded again with pairing on (record's
 // default), on one real page. A grab both sent and paired, or a release
