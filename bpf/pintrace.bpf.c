@@ -491,9 +491,8 @@ static __always_inline struct parked_grab *park_slot(__u64 folio_pfn)
 }
 
 #ifndef PT_NO_ATOMICS
-/* Sends the grab parked in @slot, which the caller has claimed (BUSY),
- * and frees the slot. */
-static __always_inline void send_claimed(struct parked_grab *slot)
+/* Sends the grab parked in @slot, which the caller has claimed (BUSY). */
+static __always_inline void send_parked_record(struct parked_grab *slot)
 {
 	struct pt_grab *r = reserve(sizeof(*r));
 
@@ -501,6 +500,12 @@ static __always_inline void send_claimed(struct parked_grab *slot)
 		__builtin_memcpy(r, &slot->rec, sizeof(*r));
 		submit_grab(r, true);
 	}
+}
+
+/* ... and frees the slot. */
+static __always_inline void send_claimed(struct parked_grab *slot)
+{
+	send_parked_record(slot);
 	__sync_lock_test_and_set(&slot->state, PARK_FREE);
 }
 
@@ -547,12 +552,7 @@ static __always_inline bool park_grab(void *ctx, __u16 hook, const void *page, _
 		if (__sync_val_compare_and_swap(&slot->state, PARK_PARKED, PARK_BUSY) != PARK_PARKED)
 			return false;
 		/* Another folio's (or an earlier pin of this one): out it goes. */
-		struct pt_grab *r = reserve(sizeof(*r));
-
-		if (r) {
-			__builtin_memcpy(r, &slot->rec, sizeof(*r));
-			submit_grab(r, true);
-		}
+		send_parked_record(slot);
 	}
 	slot->folio_pfn = folio_pfn;
 	fill_grab(ctx, &slot->rec, hook, page, nr_pages, count, gup_flags);
