@@ -10,7 +10,8 @@
 //   bench_capture_cost [ITERATIONS] [RUNS] [DRAIN_RATE]
 // then drives the capture's ring buffer at DRAIN_RATE grabs a second
 // (default 1 M) for 3 s while a thread drains it into a trace file.
-// Last line: grab_ns=N release_ns=N pair_ns=N paired_ns=N failure_ns=N (floor-corrected medians).
+// Last line: grab_ns=N release_ns=N pair_ns=N failure_ns=N (floor-corrected medians),
+// the line before it: paired_ns=N paired_unpin_ns=N (pairing in the kernel).
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -73,13 +74,13 @@ constexpr Case kCases[] = {
      "long-term pin: kernel and user stacks walked"},
     {"release", &Programs::cost_release, 1, "release_ns", "gup_put_folio's release"},
     {"pair", &Programs::cost_pair, 2, "pair_ns", "a short-lived pin: grab, then its release"},
-    {"paired_pair", &Programs::cost_paired_pair, 0, "paired_ns",
+    {"paired_pair", &Programs::cost_paired_pair, 0, nullptr,
      "the same pin paired in the kernel (record's default), 4096 pages: nothing recorded"},
     {"paired_pair_hot", &Programs::cost_paired_pair_hot, 0, nullptr,
      "the same over 8 pages, their slots in the cache (a loop reading into one buffer)"},
     {"release_unpin", &Programs::cost_release_unpin, 1, nullptr,
      "the release through unpin_user_page: its entry, gup_put_folio's, its exit"},
-    {"paired_unpin", &Programs::cost_paired_unpin, 0, "paired_unpin_ns",
+    {"paired_unpin", &Programs::cost_paired_unpin, 0, nullptr,
      "a direct I/O's pin paired on that path (6.12+): grab, the three release programs"},
     {"failure", &Programs::cost_failure, 1, "failure_ns", "one folio a migration could not move"},
     {"record_only", &Programs::cost_record_only, 1, nullptr,
@@ -510,6 +511,12 @@ int main(int argc, char** argv)
     std::printf(
         "net = median - empty's median. Not measured here (refused on this host), from the kernel's\n"
         "own figures, per call: fentry/fexit ~7-15 ns, kprobe ~18 ns, kretprobe ~46 ns.\n");
+    auto net_of = [&](std::string_view name) {
+        for (size_t i = 0; i < kTimedCases; ++i)
+            if (kCases[i].name == name) return net[i];
+        return 0.0;
+    };
+    std::printf("paired_ns=%.0f paired_unpin_ns=%.0f\n", net_of("paired_pair"), net_of("paired_unpin"));
     std::string last;
     for (size_t i = 0; i < kTimedCases; ++i) {
         if (!kCases[i].last_line_key) continue;
