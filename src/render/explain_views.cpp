@@ -69,7 +69,7 @@ std::string render_explain_text(const Explanation& e)
                                    "are missing, so this history is not certain)");
         if (const PairingMode* m = pairing_mode(*e.recorded); m && !m->complete)
             out += "  note: recorded with pairing in the kernel: pins of this page released within " +
-                   format_duration(e.recorded->info.get_u64("pairing_threshold_ns").value_or(0)) +
+                   pairing_threshold(*e.recorded) +
                    " are not in its history (record --all-events keeps every pin)\n";
         out += render_history_text(*e.recorded, e.view);
     } else {

@@ -415,12 +415,17 @@ const PairingMode* pairing_mode(const Report& r)
     return nullptr;
 }
 
+std::string pairing_threshold(const Report& r)
+{
+    return format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0));
+}
+
 std::string pairing_line(const Report& r)
 {
     const PairingMode* m = pairing_mode(r);
     if (!m) return "";
     std::string text = m->text;
-    replace(text, "{threshold}", format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0)));
+    replace(text, "{threshold}", pairing_threshold(r));
     replace(text, "{refusal}", r.info.get("pairing_refused", "no reason recorded"));
     replace(text, "{pairs}",
             r.finish ? std::to_string(r.finish->paired_pins) + " pairs"

@@ -33,6 +33,8 @@ struct PairingMode {
     const char* text;  // what the report says of it
 };
 const PairingMode* pairing_mode(const Report& report);
+// The pairing threshold as text ("300 ms").
+std::string pairing_threshold(const Report& report);
 // "pins: ..." for the report's header, or empty for a trace without pairing.
 std::string pairing_line(const Report& report);
 

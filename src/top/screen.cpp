@@ -92,7 +92,7 @@ void header(std::vector<Line>& out, const Report& r, const SourceStatus& src, co
     // Pairing keeps short-lived pins out of every column: said, not hidden.
     std::string paired;
     if (const PairingMode* m = pairing_mode(r); m && !m->complete)
-        paired = "; pins released within " + format_duration(r.info.get_u64("pairing_threshold_ns").value_or(0)) +
+        paired = "; pins released within " + pairing_threshold(r) +
                  " are paired in the kernel, not counted";
     if (r.capture_complete()) {
         out.push_back({"capture: complete (" + std::to_string(r.info.attach.size()) + " attach points)" + paired});
