@@ -186,11 +186,15 @@ static __always_inline void record_only(void)
 
 COST_PROGRAM(record_only, record_only())
 
-/* The free of a whole order-10 block at cost_block_pfn: it spans two
- * regions of the free filter, and the check puts the only grabbed page in
- * the second. */
+/* The free of a whole block of 2^cost_block_order pages at cost_block_pfn
+ * (user space sets order 10): it spans two regions of the free filter, and
+ * the check puts the only grabbed page in the second. The order is a
+ * variable, as mm_page_free's is: a constant lets the verifier tell every
+ * pass of take_grabbed()'s loop apart, and it gives up at a million
+ * instructions (kernel 6.18.44 of 2026-12). */
 __u64 cost_block_pfn;
-COST_PROGRAM(free_block, page_freed(page_of(cost_block_pfn), 10))
+__u32 cost_block_order;
+COST_PROGRAM(free_block, page_freed(page_of(cost_block_pfn), cost_block_order))
 
 /* Not a capture body: pairing in a per-CPU ring of recent grabs instead of
  * a shared hash (docs/performance.md, the design note): a grab writes the

@@ -15,6 +15,7 @@
 #include "pintrace.h"
 
 #include "calibrate.skel.h"
+#include "capture/kernel_info.hpp"
 #include "capture/libbpf_owners.hpp"
 
 namespace pintrace {
@@ -54,6 +55,10 @@ Result<uint64_t> consensus_base(std::span<const uint64_t> page_then_pfn, std::sp
 
 Result<PageMapping> calibrate_page_mapping()
 {
+    // The program attaches to a tracepoint, which libbpf finds in tracefs:
+    // snapshot and the benchmarks calibrate without a recording session
+    // that would have mounted it.
+    if (auto tracefs = ensure_tracefs(); !tracefs) return tracefs.error();
     CalibSkel skel(calibrate_bpf__open_and_load());
     if (!skel) return make_error(std::string("cannot load the calibration program: ") + std::strerror(errno));
     if (calibrate_bpf__attach(skel.get()) != 0)

@@ -306,6 +306,7 @@ Result<void> check_block_free(Runner& runner, capture_cost_bpf* skel, uint64_t p
     skel->bss->cost_pfns[0] = saved;
     if (!grab) return grab.error();
     skel->bss->cost_block_pfn = pfn & ~uint64_t{1023};
+    skel->bss->cost_block_order = 10;
     auto freed = runner.run(kCases[kFreeBlock], 1);
     if (!freed) return freed.error();
     if (freed->freed != 1)
