@@ -185,6 +185,22 @@ struct trace_event_raw_cma_alloc_finish {
 	int errorno;
 };
 
+/* A pipe's ring of buffers (5.5+). From 6.14 head shares a union with
+ * tail (head_tail); CO-RE finds it by name through the anonymous members. */
+struct pipe_buffer {
+	struct page *page;
+};
+
+struct pipe_inode_info {
+	unsigned int head;
+	unsigned int ring_size;
+	struct pipe_buffer *bufs;
+};
+
+struct task_struct___splice {
+	struct pipe_inode_info *splice_pipe; /* sendfile's internal pipe */
+};
+
 /* The reverse map (rmap.bpf.c): from a page to the address spaces that map
  * it, as mm/rmap.c walks it. Flavoured (___rmap) where another program
  * declares the same struct, so each program's view stays its own. */

@@ -1115,6 +1115,173 @@ static __always_inline void copy_identity(struct pt_page_identity *st, int ident
 	bpf_probe_read_kernel(st, sizeof(*st), scratch);
 }
 
+/* ---- splice: page cache pages referenced by a pipe ----
+ *
+ * A splice from a file into a pipe (splice(2), tee's source, io_uring's
+ * splice) puts page cache pages into the pipe's buffers with a reference
+ * each (get_page in 5.10/6.1's copy_page_to_iter_pipe, folio_get in 6.5+'s
+ * splice_folio_into_pipe), held until the pipe is read or closed. No GUP
+ * call takes it. Every such splice passes through do_splice_to (5.10, 6.1)
+ * or do_splice_read (6.12+), both (in, ppos, pipe, len, flags): the entry
+ * notes the pipe's head, the exit reads the buffers added since. A buffer
+ * holds a page cache reference when its page belongs to a file mapping
+ * (anonymous pipe buffers and socket pages have none). The reference is
+ * recorded as a FOLL_GET grab of that page; page_cache_pipe_buf_release()
+ * drops it, and is recorded as its release when this program recorded the
+ * grab (pipe_refs). docs/non-gup-holders.md has the design. */
+#define PT_MAX_SPLICE_BUFS 16 /* a pipe's default ring: a larger one is read in part */
+
+/* Page cache pages a recorded splice put in a pipe: page address ->
+ * references. A tee()'d buffer's second reference is not in here, nor is a
+ * vmsplice'd page (its grab came through GUP): their releases stay silent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} pipe_refs SEC(".maps");
+
+static __always_inline void splice_enter(__u16 hook, struct pipe_inode_info *pipe)
+{
+	struct task_struct___splice *task = (void *)bpf_get_current_task();
+
+	/* sendfile's own pipe (do_splice_direct): emptied into the destination
+	 * before the call returns, so it holds nothing worth a record. */
+	if (!pipe || BPF_CORE_READ(task, splice_pipe) == pipe)
+		return;
+	stash_entry(hook, (__u64)pipe, BPF_CORE_READ(pipe, head));
+}
+
+/* A page cache page: its folio's mapping is an address_space (no low
+ * bits: anonymous and movable_ops mappings set them). */
+static __always_inline bool page_cache_page(const void *page)
+{
+	struct page___rmap *head = (void *)page_head(page);
+	__u64 mapping = (__u64)BPF_CORE_READ(head, mapping);
+
+	return mapping && !(mapping & 3);
+}
+
+static __always_inline void splice_buffer(void *ctx, __u16 hook, struct pipe_buffer *buf)
+{
+	const void *page = BPF_CORE_READ(buf, page);
+	__u64 key = (__u64)page, one = 1, *refs;
+	struct pt_grab *r;
+
+	if (!page || !page_cache_page(page))
+		return;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return;
+	fill_grab(ctx, r, hook, page, 1, 1, foll_get);
+	submit_grab(r, false);
+	refs = bpf_map_lookup_elem(&pipe_refs, &key);
+	if (refs)
+		__sync_fetch_and_add(refs, 1);
+	else
+		bpf_map_update_elem(&pipe_refs, &key, &one, BPF_ANY);
+}
+
+static __always_inline int splice_exit(void *ctx, __u16 hook, long ret)
+{
+	struct pipe_inode_info *pipe;
+	__u64 bufs, stride = bpf_core_type_size(struct pipe_buffer);
+	struct entry_args a;
+	__u32 from, to, mask, i;
+
+	if (!take_entry(hook, &a) || ret <= 0)
+		return 0;
+	pipe = (void *)a.arg[0];
+	from = a.arg[1];
+	to = BPF_CORE_READ(pipe, head);
+	mask = BPF_CORE_READ(pipe, ring_size) - 1;
+	bufs = (__u64)BPF_CORE_READ(pipe, bufs);
+	/* The kernel's struct size, not this file's (it declares only .page). */
+	for (i = 0; i < PT_MAX_SPLICE_BUFS && from + i != to; i++)
+		splice_buffer(ctx, hook, (struct pipe_buffer *)(bufs + ((from + i) & mask) * stride));
+	return 0;
+}
+
+SEC("fentry/do_splice_read")
+int BPF_PROG(fentry_do_splice_read, void *in, void *ppos, struct pipe_inode_info *pipe)
+{
+	splice_enter(PT_HOOK_SPLICE_READ, pipe);
+	return 0;
+}
+
+SEC("fexit/do_splice_read")
+int BPF_PROG(fexit_do_splice_read, void *in, void *ppos, void *pipe, __u64 len, unsigned int flags, long ret)
+{
+	return splice_exit(ctx, PT_HOOK_SPLICE_READ, ret);
+}
+
+SEC("kprobe/do_splice_read")
+int BPF_KPROBE(kprobe_do_splice_read, void *in, void *ppos, struct pipe_inode_info *pipe)
+{
+	splice_enter(PT_HOOK_SPLICE_READ, pipe);
+	return 0;
+}
+
+SEC("kretprobe/do_splice_read")
+int BPF_KRETPROBE(kretprobe_do_splice_read, long ret)
+{
+	return splice_exit(ctx, PT_HOOK_SPLICE_READ, ret);
+}
+
+SEC("fentry/do_splice_to")
+int BPF_PROG(fentry_do_splice_to, void *in, void *ppos, struct pipe_inode_info *pipe)
+{
+	splice_enter(PT_HOOK_SPLICE_TO, pipe);
+	return 0;
+}
+
+SEC("fexit/do_splice_to")
+int BPF_PROG(fexit_do_splice_to, void *in, void *ppos, void *pipe, __u64 len, unsigned int flags, long ret)
+{
+	return splice_exit(ctx, PT_HOOK_SPLICE_TO, ret);
+}
+
+SEC("kprobe/do_splice_to")
+int BPF_KPROBE(kprobe_do_splice_to, void *in, void *ppos, struct pipe_inode_info *pipe)
+{
+	splice_enter(PT_HOOK_SPLICE_TO, pipe);
+	return 0;
+}
+
+SEC("kretprobe/do_splice_to")
+int BPF_KRETPROBE(kretprobe_do_splice_to, long ret)
+{
+	return splice_exit(ctx, PT_HOOK_SPLICE_TO, ret);
+}
+
+/* The pipe let go of a buffer (read, or the pipe closed): a reference a
+ * recorded splice put there is released. */
+static __always_inline int pipe_buf_released(struct pipe_buffer *buf)
+{
+	const void *page = BPF_CORE_READ(buf, page);
+	__u64 key = (__u64)page, *refs = bpf_map_lookup_elem(&pipe_refs, &key);
+
+	if (!refs)
+		return 0;
+	if (*refs <= 1)
+		bpf_map_delete_elem(&pipe_refs, &key);
+	else
+		__sync_fetch_and_add(refs, -1);
+	return emit_release(PT_HOOK_PIPE_BUF_RELEASE, page_head(page), 1, foll_get);
+}
+
+SEC("fentry/page_cache_pipe_buf_release")
+int BPF_PROG(fentry_page_cache_pipe_buf_release, void *pipe, struct pipe_buffer *buf)
+{
+	return pipe_buf_released(buf);
+}
+
+SEC("kprobe/page_cache_pipe_buf_release")
+int BPF_KPROBE(kprobe_page_cache_pipe_buf_release, void *pipe, struct pipe_buffer *buf)
+{
+	return pipe_buf_released(buf);
+}
+
 /* ---- isolation: the page a contiguous allocation or an offline died on ---- */
 
 SEC("tracepoint/page_isolation/test_pages_isolated")

@@ -83,7 +83,12 @@ enum pt_record_type {
 	/* unpin_folio(folio), unpin_user_folio(folio, npages) (io_uring, bio completion) */ \
 	X(UNPIN_USER_PAGE, 25, "unpin_user_page") \
 	X(UNPIN_FOLIO, 26, "unpin_folio") \
-	X(UNPIN_USER_FOLIO, 27, "unpin_user_folio")
+	X(UNPIN_USER_FOLIO, 27, "unpin_user_folio") \
+	/* file pages spliced into a pipe: the same funnel, renamed (BTF: 5.10 and 6.1; 6.12+) */ \
+	X(SPLICE_TO, 28, "do_splice_to") \
+	X(SPLICE_READ, 29, "do_splice_read") \
+	/* a pipe buffer let go (read, or the pipe closed) */ \
+	X(PIPE_BUF_RELEASE, 30, "page_cache_pipe_buf_release")
 
 enum pt_hook {
 #define PT_HOOK_ENUMERATOR(name, number, target) PT_HOOK_##name = number,

@@ -48,6 +48,12 @@ constexpr const char* kHidesUnmovablePage =
 constexpr const char* kHidesContigAlloc =
     "contiguous allocations (gigantic pages) that fail without trying a range are invisible, and the ranges "
     "one tried are not grouped as one allocation";
+constexpr const char* kHidesSplice =
+    "page cache pages spliced into a pipe (splice, tee, io_uring splice) are held by no one the report can name: "
+    "a failure on them has no holder";
+constexpr const char* kHidesPipeRelease =
+    "the release of a spliced page when its pipe is read or closed is invisible: the reference looks held until "
+    "the page is freed or the trace ends";
 constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -216,6 +222,7 @@ const std::vector<AttachSpec>& attach_specs()
     const char* releases = "GUP releases";
     const char* cma_outcome = "CMA allocation outcomes";
     const char* contig = "contiguous allocations";
+    const char* splices = "file pages spliced into pipes";
     // The rows of the table as written, one hook each.
     // clang-format off
     static const std::vector<AttachSpec> specs = {
@@ -266,6 +273,19 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(&P::fentry_unpin_user_folio, &P::fexit_unpin_user_folio, {2, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_unpin_user_folio, &P::kretprobe_unpin_user_folio, {2, RetKind::Any})},
          .hides = kHidesUnpinOne, .absent_is_fine = true, .capability = releases},
+        // Page cache references a splice puts into a pipe, and their release.
+        {.hook = PT_HOOK_SPLICE_TO,
+         .trampolines = {tramp(&P::fentry_do_splice_to, &P::fexit_do_splice_to, {5, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_do_splice_to, &P::kretprobe_do_splice_to, {5, RetKind::Any})},
+         .hides = kHidesSplice, .absent_is_fine = true, .capability = splices},
+        {.hook = PT_HOOK_SPLICE_READ,
+         .trampolines = {tramp(&P::fentry_do_splice_read, &P::fexit_do_splice_read, {5, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_do_splice_read, &P::kretprobe_do_splice_read, {5, RetKind::Any})},
+         .hides = kHidesSplice, .absent_is_fine = true, .capability = splices},
+        {.hook = PT_HOOK_PIPE_BUF_RELEASE,
+         .trampolines = {tramp(&P::fentry_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
+         .hides = kHidesPipeRelease},
         {.hook = PT_HOOK_MIGRATE_TP, .tracepoint = &P::tp_mm_migrate_pages,
          .hides = kHidesMigrateTp},
         {.hook = PT_HOOK_EXEC_TP, .tracepoint = &P::tp_sched_process_exec,

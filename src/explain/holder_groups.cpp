@@ -11,7 +11,17 @@ namespace pintrace {
 Origin holder_origin(const Report& r, const Holder& h)
 {
     auto frames = r.kernel_frames(h);
-    return origin_of(frames);
+    return origin_of(h.hook, frames);
+}
+
+bool release_traced(const Report& r, const Taker& t)
+{
+    if (!(t.flags & kFlagGet) || (t.flags & kFlagPin)) return true;
+    uint16_t hook = origin_info(origin_of_hook(t.hook)).release_hook;
+    if (!hook) return false;
+    for (const auto& point : r.info.attach)
+        if (point.hook == hook) return point.state == AttachState::Attached;
+    return false;
 }
 
 std::vector<CulpritGroup> group_culprits(const Report& r, std::span<const StuckPage> pages, uint64_t at_ns,

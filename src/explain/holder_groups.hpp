@@ -35,6 +35,10 @@ inline std::vector<CulpritGroup> group_culprits(const Report& r, const Failure& 
     return group_culprits(r, f.pages, f.head.ts_ns);
 }
 Origin holder_origin(const Report& r, const Holder& h);
+// Whether the trace would show this taker's release: a pin's always; a
+// reference's (FOLL_GET) only where its origin has a release hook and the
+// trace attached it, else it is an inline put_page() no probe sees.
+bool release_traced(const Report& r, const Taker& t);
 
 // Stuck pages no traced holder explains whose holder the snapshot at the
 // start of the recording inferred (record --snapshot), by process: the

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "pintrace.h"
+
 namespace pintrace {
 namespace {
 
@@ -20,6 +22,8 @@ constexpr std::string_view kRdmaMarks[] = {"ib_umem_get"};
 constexpr std::string_view kKvmMarks[] = {"kvm_", "hva_to_pfn"};
 constexpr std::string_view kExecMarks[] = {"get_arg_page"};
 constexpr std::string_view kUdmabufMarks[] = {"memfd_pin_folios", "udmabuf_"};
+constexpr std::string_view kSpliceMarks[] = {"splice_file_to_pipe", "do_splice_to", "do_splice_read"};
+constexpr uint16_t kSpliceHooks[] = {PT_HOOK_SPLICE_TO, PT_HOOK_SPLICE_READ};
 
 constexpr std::array kOrigins = {
     OriginInfo{Origin::Vfio, "vfio", "a VFIO DMA mapping",
@@ -58,6 +62,15 @@ constexpr std::array kOrigins = {
                "a udmabuf pins the memfd pages it exports until its dma-buf is released: have {who} close the "
                "dma-buf fd (and the devices that imported it let go), or restart it",
                "close the udmabuf's dma-buf fd or restart it", kUdmabufMarks},
+    OriginInfo{.origin = Origin::Splice,
+               .name = "splice",
+               .description = "file pages spliced into a pipe",
+               .next_step = "a pipe holds the page cache pages {who} spliced into it until the pipe is read or "
+                            "closed: drain or close that pipe (its holders have a pipe:[INODE] in /proc/PID/fd)",
+               .short_action = "drain or close the pipe it filled",
+               .stack_marks = kSpliceMarks,
+               .hooks = kSpliceHooks,
+               .release_hook = PT_HOOK_PIPE_BUF_RELEASE},
 };
 
 constexpr OriginInfo kUnknown{Origin::Unknown, "unknown", "an unrecognised code path", "", "", {}};
@@ -82,6 +95,20 @@ Origin origin_of(std::span<const std::string> kernel_frames)
                 if (fn.find(mark) != std::string_view::npos) return row.origin;
     }
     return Origin::Unknown;
+}
+
+Origin origin_of_hook(uint16_t hook)
+{
+    for (const auto& row : kOrigins)
+        for (uint16_t h : row.hooks)
+            if (h == hook) return row.origin;
+    return Origin::Unknown;
+}
+
+Origin origin_of(uint16_t hook, std::span<const std::string> kernel_frames)
+{
+    Origin by_hook = origin_of_hook(hook);
+    return by_hook != Origin::Unknown ? by_hook : origin_of(kernel_frames);
 }
 
 std::string_view origin_name(Origin o) { return origin_info(o).name; }

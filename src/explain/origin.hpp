@@ -8,6 +8,7 @@
 // one row.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ enum class Origin {
     Kvm,  // KVM guest memory
     Exec,  // execve copying its arguments
     Udmabuf,  // memfd pinned for dma-buf
+    Splice,  // file pages spliced into a pipe
 };
 
 struct OriginInfo {
@@ -40,6 +42,12 @@ struct OriginInfo {
     // arguments): never what makes a holder worth naming, so between a
     // row's owners that hold as many pages the same way, it loses.
     bool incidental = false;
+    // Attach points (enum pt_hook) whose grabs are this origin whatever
+    // their stack says (a sampled stack may be the thread's earlier grab's).
+    std::span<const uint16_t> hooks = {};
+    // Where a reference of this origin is dropped, when it is not an
+    // inline put_page(): with that hook attached, its release is traced.
+    uint16_t release_hook = 0;
 };
 
 // Every known origin (Unknown not among them), in the order their stack
@@ -50,6 +58,10 @@ const OriginInfo& origin_info(Origin o);
 
 // Frames as "symbol+0xoff", innermost first.
 Origin origin_of(std::span<const std::string> kernel_frames);
+// A grab's origin: its attach point's, where that has one, else its stack's.
+Origin origin_of(uint16_t hook, std::span<const std::string> kernel_frames);
+// The origin an attach point's grabs always have, Unknown for most.
+Origin origin_of_hook(uint16_t hook);
 std::string_view origin_name(Origin o);  // "io_uring_fixed_buffers", ...; "unknown"
 std::string_view origin_description(Origin o);  // "io_uring fixed buffers", ...; "an unrecognised code path"
 Origin origin_from_name(std::string_view name);  // the inverse of origin_name; Unknown for others

@@ -1,5 +1,7 @@
 #include "explain/pinners.hpp"
 
+#include "explain/holder_groups.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -168,6 +170,10 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         if (fresh) origin->second = origin_of(r.kernel_frames(kstack));
         return origin->second;
     };
+    auto origin_of_owner = [&](const Owner& x) {
+        Origin by_hook = origin_of_hook(x.hook);
+        return by_hook != Origin::Unknown ? by_hook : origin_of_stack(x.kstack);
+    };
     for (OwnerId id = 0; id < r.owners.size(); ++id) {
         if (!q.filter.matches(r, id)) continue;
         const OwnerState& s = r.owners[id];
@@ -178,7 +184,7 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         // origin is not incidental (an execve's own grabs), then most pins taken.
         const Owner& top = r.owner(row.top_owner);
         auto rank = [](const Owner& x) { return std::tuple(x.pages_held, -static_cast<int>(cause_of_flags(x.flags))); };
-        auto incidental = [&](const Owner& x) { return origin_info(origin_of_stack(x.kstack)).incidental; };
+        auto incidental = [&](const Owner& x) { return origin_info(origin_of_owner(x)).incidental; };
         bool largest = row.owners.empty() || rank(o) > rank(top);
         if (!largest && rank(o) == rank(top)) {
             bool oi = incidental(o), ti = incidental(top);
@@ -225,12 +231,16 @@ std::vector<PinnerRow> pinner_rows(const Report& r, const PinnerQuery& q)
         row.all_exited =
             std::all_of(row.owners.begin(), row.owners.end(), [&](OwnerId id) { return r.owner(id).exited_ns != 0; });
         uint32_t held_kinds = 0;
+        bool release_seen = false;
         for (OwnerId id : row.owners)
-            if (r.owner(id).pages_held) held_kinds |= hold_kind(r.owner(id).flags);
-        row.release_unseen = held_kinds == kFlagGet;
+            if (r.owner(id).pages_held) {
+                held_kinds |= hold_kind(r.owner(id).flags);
+                release_seen |= release_traced(r, r.owner(id));
+            }
+        row.release_unseen = held_kinds == kFlagGet && !release_seen;
         if (const auto* p = r.process(row.top_owner)) row.exe = p->exe;
         row.cgroup = cgroup_of(r, row.top_owner);
-        row.origin = origin_of_stack(row.kstack);
+        row.origin = origin_of_owner(r.owner(row.top_owner));
         row.pins_per_s = seconds > 0 ? row.pins_taken / seconds : 0;
     }
     // The keys compared, side by side: sorting 100 000 indices touches

@@ -93,7 +93,7 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
         if (g.uncertain)
             d.line(4, "UNCERTAIN: events were lost while it held these pages; some may have been released unseen");
         d.line(4, "pfns: " + pfn_list(g.pfns));
-        if ((g.flags & kFlagGet) && !(g.flags & kFlagPin))
+        if (!release_traced(r, g))
             d.line(4, "(references: their release is an inline put_page() pintrace cannot see; " +
                           references_evidence(pages, g) + ")");
         if (view.show_stacks) {

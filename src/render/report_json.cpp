@@ -80,6 +80,9 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
         .field("cgroup_id", h.task.cgroup_id);
     const auto* proc = r.process(h.owner);
     j.field("exe", proc ? proc->exe : std::string()).field("cgroup", proc ? proc->cgroup : std::string());
+    // What the page is, as the capture read it at the failure: for a page
+    // cache page held by a pipe, the file.
+    if (page.identity) write_identity(j.key("page"), *page.identity);
     j.field("owner_exited", h.exited_ns != 0);
     if (h.exited_ns) j.field("owner_exited_ns", h.exited_ns);
     // Events lost while it was held: it may have been released unseen.
@@ -87,16 +90,17 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     j.field("source", "trace").field("confidence", certain ? "certain" : "uncertain").field("certain", certain);
     j.string_array("flags", flag_names(h.flags))
         .field("cause", cause_name(holder_cause(h)))
-        .field("origin", origin_name(origin_of(kernel)))
+        .field("origin", origin_name(origin_of(h.hook, kernel)))
         .field("count", h.count)
         .field("pinned_at_ns", h.first_ns)
         .field("pinned_at", format_wall_time(r, h.first_ns))
         .field("held_ns", f.head.ts_ns >= h.first_ns ? f.head.ts_ns - h.first_ns : 0)
         .field("seen_by", hook_name(h.hook));
-    // A FOLL_GET reference is dropped by an inline put_page() no probe sees:
-    // say so, and whether the page's own counts still show a reference.
+    // A FOLL_GET reference is mostly dropped by an inline put_page() no
+    // probe sees: say so, and whether the page's own counts still show a
+    // reference.
     bool reference = (h.flags & kFlagGet) && !(h.flags & kFlagPin);
-    j.field("release_observable", !reference);
+    j.field("release_observable", release_traced(r, h));
     if (reference) {
         if (auto extra = page.extra_refs())
             j.field("refcount_confirms", *extra > 0);

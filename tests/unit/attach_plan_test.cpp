@@ -81,6 +81,8 @@ struct KernelCase {
 // from 6.1, which x86 trampolines refuse before 6.3 (ENOTSUPP). CMA
 // tracepoints only where the kernel has CMA (7.x of Debian's amd64
 // kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
+// Splices into a pipe pass do_splice_to in 5.10's and 6.1's BTF and
+// do_splice_read in 6.12's and 7.x's; page_cache_pipe_buf_release in all.
 // 7.3 (trixie-backports) and 7.2 (sid) give the same plan.
 const std::map<std::string, std::string> k7x = {{"follow_page", "absent"},
                                                 {"try_grab_page", "absent"},
@@ -92,6 +94,9 @@ const std::map<std::string, std::string> k7x = {{"follow_page", "absent"},
                                                 {"unpin_user_page", "fentry+fexit"},
                                                 {"unpin_folio", "fentry+fexit"},
                                                 {"unpin_user_folio", "fentry+fexit"},
+                                                {"do_splice_to", "absent"},
+                                                {"do_splice_read", "fentry+fexit"},
+                                                {"page_cache_pipe_buf_release", "fentry"},
                                                 {"migrate:mm_migrate_pages", "tracepoint"},
                                                 {"sched:sched_process_exec", "tracepoint"},
                                                 {"sched:sched_process_exit", "tracepoint"},
@@ -120,6 +125,9 @@ const KernelCase kCases[] = {
       {"unpin_user_page", "fentry+fexit"},
       {"unpin_folio", "absent"},
       {"unpin_user_folio", "absent"},
+      {"do_splice_to", "fentry+fexit"},
+      {"do_splice_read", "absent"},
+      {"page_cache_pipe_buf_release", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -146,6 +154,9 @@ const KernelCase kCases[] = {
       {"unpin_user_page", "fentry+fexit"},
       {"unpin_folio", "absent"},
       {"unpin_user_folio", "absent"},
+      {"do_splice_to", "fentry+fexit"},
+      {"do_splice_read", "absent"},
+      {"page_cache_pipe_buf_release", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -172,6 +183,9 @@ const KernelCase kCases[] = {
       {"unpin_user_page", "fentry+fexit"},
       {"unpin_folio", "fentry+fexit"},
       {"unpin_user_folio", "fentry+fexit"},
+      {"do_splice_to", "absent"},
+      {"do_splice_read", "fentry+fexit"},
+      {"page_cache_pipe_buf_release", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -199,6 +213,9 @@ const KernelCase kCases[] = {
       {"unpin_user_page", "missing"},
       {"unpin_folio", "missing"},
       {"unpin_user_folio", "missing"},
+      {"do_splice_to", "missing"},
+      {"do_splice_read", "missing"},
+      {"page_cache_pipe_buf_release", "missing"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},

@@ -170,7 +170,9 @@ TEST(UserSymbols, KeepsTheMapsItReadUntilTold)
 }  // namespace
 }  // namespace pintrace
 
+#include "events/event.hpp"
 #include "explain/origin.hpp"
+#include "pintrace.h"
 
 namespace pintrace {
 namespace {
@@ -222,10 +224,29 @@ TEST(Origin, EveryRowIsComplete)
     }
     std::sort(names.begin(), names.end());
     EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
-    EXPECT_EQ(origins().size(), 9u);  // every value of Origin but Unknown
+    EXPECT_EQ(origins().size(), 10u);  // every value of Origin but Unknown
     EXPECT_EQ(origin_name(Origin::Unknown), "unknown");
     EXPECT_EQ(origin_from_name("unknown"), Origin::Unknown);
     EXPECT_TRUE(origin_info(Origin::Unknown).next_step.empty());
+}
+
+// A splice's grab is known by its attach point: its stack may be a sampled
+// one from the thread's earlier grab (here a vmsplice's), and still the
+// origin is the splice. Other hooks leave it to the stack.
+TEST(Origin, AnAttachPointOfItsOwnOutranksTheStack)
+{
+    std::vector<std::string> vmsplice = {"try_grab_folio+0x5", "iter_to_pipe+0x40"};
+    EXPECT_EQ(origin_of(PT_HOOK_SPLICE_READ, vmsplice), Origin::Splice);
+    EXPECT_EQ(origin_of(PT_HOOK_SPLICE_TO, vmsplice), Origin::Splice);
+    EXPECT_EQ(origin_of(PT_HOOK_TRY_GRAB_FOLIO, vmsplice), Origin::Vmsplice);
+    EXPECT_EQ(origin_of_hook(PT_HOOK_GUP_PUT_FOLIO), Origin::Unknown);
+    for (const OriginInfo& row : origins()) {
+        SCOPED_TRACE(std::string(row.name));
+        // A release hook belongs to grabs of its own hooks, and both exist.
+        if (row.release_hook) EXPECT_FALSE(row.hooks.empty());
+        if (row.release_hook) EXPECT_NE(hook_name(row.release_hook), "unknown");
+        for (uint16_t h : row.hooks) EXPECT_NE(hook_name(h), "unknown");
+    }
 }
 
 }  // namespace

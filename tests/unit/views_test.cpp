@@ -517,6 +517,58 @@ TEST(Pinners, AnExitedProcessesReferencesAreReleasedOrNotUnseenItsPinsRemain)
     EXPECT_TRUE(observable["500"]);
 }
 
+// A page cache page a splice put into a pipe: the splicer is its holder,
+// of origin "splice" (known by the attach point, whatever its stack), and
+// its reference's release is seen where the pipe's release hook attached.
+TEST(Splice, TheSplicerHoldsThePageAndItsReleaseIsSeenWhereTheHookAttached)
+{
+    namespace pt = boost::property_tree;
+    for (bool release_attached : {true, false}) {
+        SCOPED_TRACE(release_attached ? "release hook attached" : "release hook missing");
+        TraceInfo info = test::sample_info();
+        info.attach.push_back(attach_point("do_splice_read", PT_HOOK_SPLICE_READ, "fentry+fexit"));
+        info.attach.push_back(attach_point("page_cache_pipe_buf_release", PT_HOOK_PIPE_BUF_RELEASE,
+                                           release_attached ? "fentry" : "missing",
+                                           release_attached ? "" : "refused (EPERM)", "releases are invisible"));
+        Explainer ex(info);
+        for (uint64_t pfn : {0x4000, 0x4001}) {
+            GrabEvent g = test::grab(1 * kMs, 300, pfn, kFlagGet, 1, "splicer");
+            g.head.hook = PT_HOOK_SPLICE_READ;
+            ex.consume(g);
+        }
+        if (release_attached) {  // the pipe's reader took the first page
+            ReleaseEvent rel = test::release(2 * kMs, 300, 0x4000, kFlagGet, 1, 1, "splicer");
+            rel.head.hook = PT_HOOK_PIPE_BUF_RELEASE;
+            ex.consume(rel);
+        }
+        for (const auto& e : test::migration_failure(3 * kMs, {{0x4001, 3}})) ex.consume(e);
+        ex.consume(FinishEvent{20 * kMs, 0, 0, StopReason::Duration, -1});
+        Report r = std::move(ex).finish();
+
+        std::istringstream in(render_report_json(r));
+        pt::ptree root;
+        ASSERT_NO_THROW(pt::read_json(in, root));
+        const auto& culprit = root.get_child("failures").front().second.get_child("culprits").front().second;
+        EXPECT_EQ(culprit.get<int>("pid"), 300);
+        EXPECT_EQ(culprit.get<std::string>("origin"), "splice");
+        EXPECT_EQ(culprit.get<bool>("release_observable"), release_attached);
+        std::map<std::string, PinnerRow> rows;
+        for (auto& row : pinner_rows(r, {})) rows[row.key] = row;
+        ASSERT_EQ(rows.count("300"), 1u);
+        EXPECT_EQ(rows["300"].pages, release_attached ? 1u : 2u);
+        EXPECT_EQ(rows["300"].origin, Origin::Splice);
+        EXPECT_EQ(rows["300"].release_unseen, !release_attached);
+
+        std::string text = test::flat(render_report_text(r));
+        EXPECT_THAT(text, HasSubstr("file pages spliced into a pipe")) << text;
+        EXPECT_THAT(text, HasSubstr("drain or close that pipe")) << text;
+        if (release_attached)
+            EXPECT_THAT(text, Not(HasSubstr("inline put_page() pintrace cannot see"))) << text;
+        else
+            EXPECT_THAT(text, HasSubstr("inline put_page() pintrace cannot see")) << text;
+    }
+}
+
 TEST(TraceTime, OffsetsClockTimesAndDates)
 {
     TraceInfo info = test::sample_info();  // started at monotonic 1000 = 1795000000 s UTC (2026-11-18 11:06:40)
