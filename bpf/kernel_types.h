@@ -187,8 +187,13 @@ struct trace_event_raw_cma_alloc_finish {
 
 /* A pipe's ring of buffers (5.5+). From 6.14 head shares a union with
  * tail (head_tail); CO-RE finds it by name through the anonymous members. */
+struct pipe_buf_operations {
+	void *release; /* a function: compared with page_cache_pipe_buf_release's address */
+};
+
 struct pipe_buffer {
 	struct page *page;
+	const struct pipe_buf_operations *ops;
 };
 
 struct pipe_inode_info {

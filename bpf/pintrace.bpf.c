@@ -152,9 +152,11 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 	return id;
 }
 
-static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_flags)
+/* @key_flags: the thread's sampled stacks are kept per these (its FOLL_*
+ * flags, or a call site's own marker). */
+static __always_inline void fill_stacks_keyed(void *ctx, struct pt_grab *r, __u32 gup_flags, __u32 key_flags)
 {
-	__u64 key = ((__u64)r->h.tid << 32) | gup_flags;
+	__u64 key = ((__u64)r->h.tid << 32) | key_flags;
 	struct thread_stack *cached;
 	struct thread_stack fresh;
 
@@ -176,6 +178,11 @@ static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_
 		fresh.ustack_id = r->ustack_id;
 		bpf_map_update_elem(&thread_stacks, &key, &fresh, BPF_ANY);
 	}
+}
+
+static __always_inline void fill_stacks(void *ctx, struct pt_grab *r, __u32 gup_flags)
+{
+	fill_stacks_keyed(ctx, r, gup_flags, gup_flags);
 }
 
 /* Pages grabbed during the trace. A reference's release (put_page) is
@@ -1117,37 +1124,54 @@ static __always_inline void copy_identity(struct pt_page_identity *st, int ident
 
 /* ---- splice: page cache pages referenced by a pipe ----
  *
- * A splice from a file into a pipe (splice(2), tee's source, io_uring's
- * splice) puts page cache pages into the pipe's buffers with a reference
- * each (get_page in 5.10/6.1's copy_page_to_iter_pipe, folio_get in 6.5+'s
+ * A splice from a file into a pipe (splice(2), io_uring's splice) puts page
+ * cache pages into the pipe's buffers with a reference each (get_page in
+ * 5.10/6.1's copy_page_to_iter_pipe, folio_get in 6.5+'s
  * splice_folio_into_pipe), held until the pipe is read or closed. No GUP
  * call takes it. Every such splice passes through do_splice_to (5.10, 6.1)
- * or do_splice_read (6.12+), both (in, ppos, pipe, len, flags): the entry
+ * or do_splice_read (6.8+), both (in, ppos, pipe, len, flags): the entry
  * notes the pipe's head, the exit reads the buffers added since. A buffer
- * holds a page cache reference when its page belongs to a file mapping
- * (anonymous pipe buffers and socket pages have none). The reference is
- * recorded as a FOLL_GET grab of that page; page_cache_pipe_buf_release()
- * drops it, and is recorded as its release when this program recorded the
- * grab (pipe_refs). docs/non-gup-holders.md has the design. */
+ * holds a page cache reference when its ops release it through
+ * page_cache_pipe_buf_release (the address user space read from kallsyms;
+ * where kallsyms hides it, when its page belongs to a file mapping), and
+ * each is recorded as a FOLL_GET grab of its page.
+ *
+ * Its release: the pipe buffers holding a recorded page are counted in
+ * pipe_refs (tee() and partial pipe-to-pipe splices add copies through
+ * generic_pipe_buf_get), each page_cache_pipe_buf_release of one of them
+ * takes one off, and the last one is recorded as the release. Copies of
+ * buffers of other ops (a vmsplice'd page), buffers of the pipe a splice is
+ * filling (its own error path) and of sendfile's internal pipe are not
+ * counted. docs/non-gup-holders.md has the design. */
 #define PT_MAX_SPLICE_BUFS 16 /* a pipe's default ring: a larger one is read in part */
 
-/* Page cache pages a recorded splice put in a pipe: page address ->
- * references. A tee()'d buffer's second reference is not in here, nor is a
- * vmsplice'd page (its grab came through GUP): their releases stay silent. */
+const volatile __u64 pipe_buf_release_fn = 0; /* page_cache_pipe_buf_release, 0 if unknown */
+
+/* A recorded page's pipe buffers: how many, and their ops. */
+struct pipe_ref {
+	__u64 buffers;
+	__u64 ops;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
+	__type(key, __u64); /* struct page address */
+	__type(value, struct pipe_ref);
 } pipe_refs SEC(".maps");
 
-static __always_inline void splice_enter(__u16 hook, struct pipe_inode_info *pipe)
+/* The task's own splice pipe: sendfile and copy_file_range go through it,
+ * and it is emptied before the call returns. */
+static __always_inline bool internal_pipe(const void *pipe)
 {
 	struct task_struct___splice *task = (void *)bpf_get_current_task();
 
-	/* sendfile's own pipe (do_splice_direct): emptied into the destination
-	 * before the call returns, so it holds nothing worth a record. */
-	if (!pipe || BPF_CORE_READ(task, splice_pipe) == pipe)
+	return BPF_CORE_READ(task, splice_pipe) == pipe;
+}
+
+static __always_inline void splice_enter(__u16 hook, struct pipe_inode_info *pipe)
+{
+	if (!pipe || internal_pipe(pipe))
 		return;
 	stash_entry(hook, (__u64)pipe, BPF_CORE_READ(pipe, head));
 }
@@ -1162,24 +1186,47 @@ static __always_inline bool page_cache_page(const void *page)
 	return mapping && !(mapping & 3);
 }
 
+/* Does this buffer hold a page cache reference? Its ops, when known. */
+static __always_inline bool page_cache_buffer(struct pipe_buffer *buf, const void *page, __u64 *ops)
+{
+	const struct pipe_buf_operations *o = BPF_CORE_READ(buf, ops);
+
+	*ops = (__u64)o;
+	if (pipe_buf_release_fn)
+		return o && (__u64)BPF_CORE_READ(o, release) == pipe_buf_release_fn;
+	return page_cache_page(page);
+}
+
+/* A splice grab's stacks are its own: keyed apart from the thread's other
+ * FOLL_GET grabs (a vmsplice's, exec's), whose sampled stacks would
+ * otherwise merge the two into one owner. */
+#define PT_SPLICE_STACK_KEY (1u << 31)
+
 static __always_inline void splice_buffer(void *ctx, __u16 hook, struct pipe_buffer *buf)
 {
 	const void *page = BPF_CORE_READ(buf, page);
-	__u64 key = (__u64)page, one = 1, *refs;
+	__u64 key = (__u64)page, ops = 0;
+	struct pipe_ref one = { .buffers = 1 }, *ref;
 	struct pt_grab *r;
 
-	if (!page || !page_cache_page(page))
+	if (!page || !page_cache_buffer(buf, page, &ops))
 		return;
 	r = reserve(sizeof(*r));
 	if (!r)
 		return;
-	fill_grab(ctx, r, hook, page, 1, 1, foll_get);
+	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
+	r->pfn = page_to_pfn(page);
+	r->nr_pages = 1;
+	r->count = 1;
+	r->gup_flags = foll_get;
+	fill_stacks_keyed(ctx, r, foll_get, foll_get | PT_SPLICE_STACK_KEY);
 	submit_grab(r, false);
-	refs = bpf_map_lookup_elem(&pipe_refs, &key);
-	if (refs)
-		__sync_fetch_and_add(refs, 1);
-	else
-		bpf_map_update_elem(&pipe_refs, &key, &one, BPF_ANY);
+	one.ops = ops;
+	if (bpf_map_update_elem(&pipe_refs, &key, &one, BPF_NOEXIST)) {
+		ref = bpf_map_lookup_elem(&pipe_refs, &key);
+		if (ref)
+			__sync_fetch_and_add(&ref->buffers, 1);
+	}
 }
 
 static __always_inline int splice_exit(void *ctx, __u16 hook, long ret)
@@ -1196,7 +1243,7 @@ static __always_inline int splice_exit(void *ctx, __u16 hook, long ret)
 	to = BPF_CORE_READ(pipe, head);
 	mask = BPF_CORE_READ(pipe, ring_size) - 1;
 	bufs = (__u64)BPF_CORE_READ(pipe, bufs);
-	/* The kernel's struct size, not this file's (it declares only .page). */
+	/* The kernel's struct size, not this file's (it declares two fields). */
 	for (i = 0; i < PT_MAX_SPLICE_BUFS && from + i != to; i++)
 		splice_buffer(ctx, hook, (struct pipe_buffer *)(bufs + ((from + i) & mask) * stride));
 	return 0;
@@ -1254,32 +1301,102 @@ int BPF_KRETPROBE(kretprobe_do_splice_to, long ret)
 	return splice_exit(ctx, PT_HOOK_SPLICE_TO, ret);
 }
 
-/* The pipe let go of a buffer (read, or the pipe closed): a reference a
- * recorded splice put there is released. */
-static __always_inline int pipe_buf_released(struct pipe_buffer *buf)
+/* The counted pipe buffer this is, or NULL: one of a recorded page, in a
+ * pipe that is not being filled by this thread's splice. @check_ops: with
+ * the ops it was recorded with. pipe_buf_release() clears buf->ops before
+ * it calls the release, so a release cannot check them; the function
+ * itself says they were page_cache_pipe_buf_ops or vmsplice's. */
+static __always_inline struct pipe_ref *counted_buffer(const void *pipe, struct pipe_buffer *buf, const void **page,
+						       bool check_ops)
 {
-	const void *page = BPF_CORE_READ(buf, page);
-	__u64 key = (__u64)page, *refs = bpf_map_lookup_elem(&pipe_refs, &key);
+	struct pipe_ref *ref;
+	struct entry_args *filling;
+	__u64 key, filling_key;
 
-	if (!refs)
+	*page = BPF_CORE_READ(buf, page);
+	key = (__u64)*page;
+	ref = bpf_map_lookup_elem(&pipe_refs, &key);
+	if (!ref || !ref->buffers || internal_pipe(pipe))
+		return NULL;
+	if (check_ops && ref->ops != (__u64)BPF_CORE_READ(buf, ops))
+		return NULL;
+	/* A splice's own error path (5.10, 6.1) drops buffers it added before
+	 * its exit recorded them. */
+	for (__u16 hook = PT_HOOK_SPLICE_TO; hook <= PT_HOOK_SPLICE_READ; hook++) {
+		filling_key = ((__u64)hook << 32) | (__u32)bpf_get_current_pid_tgid();
+		filling = bpf_map_lookup_elem(&entries, &filling_key);
+		if (filling && filling->arg[0] == (__u64)pipe)
+			return NULL;
+	}
+	return ref;
+}
+
+/* tee(), or part of a buffer spliced to another pipe: one more buffer. */
+static __always_inline int pipe_buf_got(const void *pipe, struct pipe_buffer *buf)
+{
+	const void *page;
+	struct pipe_ref *ref = counted_buffer(pipe, buf, &page, true);
+
+	if (ref)
+		__sync_fetch_and_add(&ref->buffers, 1);
+	return 0;
+}
+
+/* A pipe let go of a buffer (read, or the pipe closed): the last one of a
+ * recorded page is its reference's release. */
+static __always_inline int pipe_buf_released(const void *pipe, struct pipe_buffer *buf)
+{
+	const void *page;
+	struct pipe_ref *ref = counted_buffer(pipe, buf, &page, false);
+	struct pt_release *r;
+
+	if (!ref)
 		return 0;
-	if (*refs <= 1)
-		bpf_map_delete_elem(&pipe_refs, &key);
-	else
-		__sync_fetch_and_add(refs, -1);
-	return emit_release(PT_HOOK_PIPE_BUF_RELEASE, page_head(page), 1, foll_get);
+#ifndef PT_NO_ATOMICS
+	if (__sync_fetch_and_add(&ref->buffers, -1) != 1)
+		return 0;
+#else
+	/* 5.10: no fetching atomics. Two last releases at once may both send. */
+	__sync_fetch_and_add(&ref->buffers, -1);
+	if (ref->buffers)
+		return 0;
+#endif
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	/* The buffer's own page, as its grab named it, not its folio. */
+	fill_header(&r->h, PT_REC_RELEASE, sizeof(*r), PT_HOOK_PIPE_BUF_RELEASE);
+	r->pfn = page_to_pfn(page);
+	r->refs = 1;
+	r->gup_flags = foll_get;
+	r->nr_pages = 1;
+	r->pad = 0;
+	submit(r);
+	return 0;
 }
 
 SEC("fentry/page_cache_pipe_buf_release")
 int BPF_PROG(fentry_page_cache_pipe_buf_release, void *pipe, struct pipe_buffer *buf)
 {
-	return pipe_buf_released(buf);
+	return pipe_buf_released(pipe, buf);
 }
 
 SEC("kprobe/page_cache_pipe_buf_release")
 int BPF_KPROBE(kprobe_page_cache_pipe_buf_release, void *pipe, struct pipe_buffer *buf)
 {
-	return pipe_buf_released(buf);
+	return pipe_buf_released(pipe, buf);
+}
+
+SEC("fentry/generic_pipe_buf_get")
+int BPF_PROG(fentry_generic_pipe_buf_get, void *pipe, struct pipe_buffer *buf)
+{
+	return pipe_buf_got(pipe, buf);
+}
+
+SEC("kprobe/generic_pipe_buf_get")
+int BPF_KPROBE(kprobe_generic_pipe_buf_get, void *pipe, struct pipe_buffer *buf)
+{
+	return pipe_buf_got(pipe, buf);
 }
 
 /* ---- isolation: the page a contiguous allocation or an offline died on ---- */
@@ -1613,7 +1730,7 @@ int tp_cma_alloc(struct trace_event_raw_cma_alloc *ctx)
  * (recursion_misses) and says so. mm_page_free(struct page *, order). */
 static __always_inline int page_freed(const void *page, unsigned int order)
 {
-	__u64 pfn = page_to_pfn(page);
+	__u64 pfn = page_to_pfn(page), pipe_key;
 	struct pt_page_freed *r;
 
 	/* Every free of a buddy page passes here (free_pages_prepare()), the
@@ -1621,6 +1738,10 @@ static __always_inline int page_freed(const void *page, unsigned int order)
 	 * before their mm_page_free_batched: see docs/ledger.md. */
 	if (!take_grabbed(pfn, order))
 		return 0;
+	/* A page a recorded splice put in a pipe: a stale count (its last
+	 * release missed) must not outlive the page. */
+	pipe_key = (__u64)page;
+	bpf_map_delete_elem(&pipe_refs, &pipe_key);
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;

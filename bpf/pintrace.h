@@ -88,7 +88,9 @@ enum pt_record_type {
 	X(SPLICE_TO, 28, "do_splice_to") \
 	X(SPLICE_READ, 29, "do_splice_read") \
 	/* a pipe buffer let go (read, or the pipe closed) */ \
-	X(PIPE_BUF_RELEASE, 30, "page_cache_pipe_buf_release")
+	X(PIPE_BUF_RELEASE, 30, "page_cache_pipe_buf_release") \
+	/* a pipe buffer copied (tee, part of a buffer spliced on) */ \
+	X(PIPE_BUF_GET, 31, "generic_pipe_buf_get")
 
 enum pt_hook {
 #define PT_HOOK_ENUMERATOR(name, number, target) PT_HOOK_##name = number,

@@ -54,6 +54,9 @@ constexpr const char* kHidesSplice =
 constexpr const char* kHidesPipeRelease =
     "the release of a spliced page when its pipe is read or closed is invisible: the reference looks held until "
     "the page is freed or the trace ends";
+constexpr const char* kHidesPipeGet =
+    "a tee()'d copy of a spliced page is not counted: the page's release is recorded when its first copy goes, "
+    "while the other may still hold it";
 constexpr const char* kNoCma = "kernel built without CMA (CONFIG_CMA off): no CMA allocation can fail";
 
 constexpr const char* kNoSuchFunction = "no such function in the kernel's BTF";
@@ -286,6 +289,10 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(&P::fentry_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
          .hides = kHidesPipeRelease},
+        {.hook = PT_HOOK_PIPE_BUF_GET,
+         .trampolines = {tramp(&P::fentry_generic_pipe_buf_get, nullptr, {2, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_generic_pipe_buf_get, nullptr, {2, RetKind::Any})},
+         .hides = kHidesPipeGet},
         {.hook = PT_HOOK_MIGRATE_TP, .tracepoint = &P::tp_mm_migrate_pages,
          .hides = kHidesMigrateTp},
         {.hook = PT_HOOK_EXEC_TP, .tracepoint = &P::tp_sched_process_exec,

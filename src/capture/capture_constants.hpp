@@ -39,6 +39,7 @@ void set_capture_constants(Skeleton* skel, const PageMapping& mapping, const Ker
     // Woken early once a quarter of the buffer is waiting (bpf/pintrace.bpf.c submit()).
     skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
     skel->rodata->try_grab_page_returns_errno = k.try_grab_page_returns_errno;
+    skel->rodata->pipe_buf_release_fn = k.pipe_buf_release_fn;
     bool pair = options.pair_in_kernel && k.can_pair_in_kernel;
     skel->rodata->pair_pins = pair;
     bpf_map__set_max_entries(skel->maps.parked_grabs, pair ? PT_PARK_SLOTS : 1);

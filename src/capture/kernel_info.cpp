@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -118,6 +119,26 @@ std::string migrate_reason_label(const std::string& enumerator)
     return s;
 }
 
+uint64_t kallsyms_address(std::string_view name)
+{
+    std::ifstream in("/proc/kallsyms");
+    std::string line;
+    while (std::getline(in, line)) {
+        // "ffffffff81234560 t page_cache_pipe_buf_release": text symbols only.
+        auto sp1 = line.find(' ');
+        if (sp1 == std::string::npos || line.size() < sp1 + 3 || line[sp1 + 2] != ' ') continue;
+        char type = line[sp1 + 1];
+        if (type != 't' && type != 'T') continue;
+        std::string_view sym = std::string_view(line).substr(sp1 + 3);
+        if (auto tab = sym.find('\t'); tab != std::string_view::npos) sym = sym.substr(0, tab);  // "[module]"
+        if (sym != name) continue;
+        uint64_t addr = 0;
+        std::from_chars(line.data(), line.data() + sp1, addr, 16);
+        return addr;
+    }
+    return 0;
+}
+
 Result<KernelInfo> read_kernel_info(const btf* vmlinux)
 {
     KernelInfo k;
@@ -146,6 +167,7 @@ Result<KernelInfo> read_kernel_info(const btf* vmlinux)
     for_each_enumerator(vmlinux, "bpf_func_id", [&](const std::string& name, int) {
         if (name == "BPF_FUNC_loop") k.can_pair_in_kernel = true;
     });
+    k.pipe_buf_release_fn = kallsyms_address("page_cache_pipe_buf_release");
 
     if (const btf_type* proto = function_proto(vmlinux, "try_grab_page")) {
         const btf_type* ret = resolve_typedefs(vmlinux, proto->type);

@@ -24,7 +24,14 @@ struct KernelInfo {
     // The kernel has bpf_loop() (5.17+), and so BPF compare-and-exchange
     // (5.12+): what pairing pins in the kernel needs (docs/pairing.md).
     bool can_pair_in_kernel = false;
+    // page_cache_pipe_buf_release's address (/proc/kallsyms): the release
+    // of the pipe buffers that hold page cache references, by which the
+    // splice hooks know them. 0 where kallsyms hides addresses.
+    uint64_t pipe_buf_release_fn = 0;
 };
+
+// A kernel text symbol's address in /proc/kallsyms; 0 if absent or hidden.
+uint64_t kallsyms_address(std::string_view name);
 
 // Fails when the kernel has no BTF: CO-RE cannot relocate without it.
 Result<BtfPtr> load_kernel_btf();

@@ -216,6 +216,26 @@ std::string page_what_at(const PageIdentity& id)
     return id.file ? what + ", page " + std::to_string(id.file->index) + " of the file" : what;
 }
 
+std::string files_of(std::span<const StuckPage> pages, std::span<const uint64_t> pfns)
+{
+    std::vector<std::pair<std::string, std::vector<uint64_t>>> files;  // what, offsets: in order of first page
+    for (const auto& p : pages) {
+        if (!p.identity || !p.identity->file) continue;
+        if (std::find(pfns.begin(), pfns.end(), p.pfn) == pfns.end()) continue;
+        std::string what = page_what(*p.identity);
+        auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.first == what; });
+        if (it == files.end()) it = files.insert(files.end(), {std::move(what), {}});
+        it->second.push_back(p.identity->file->index);
+    }
+    std::string out;
+    for (auto& [what, offsets] : files) {
+        bool one = offsets.size() == 1;
+        out += (out.empty() ? "" : "; ") + what + (one ? " (file page " : " (file pages ") +
+               number_runs(std::move(offsets)) + ")";
+    }
+    return out;
+}
+
 std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& f)
 {
     std::vector<UnexplainedGroup> out;

@@ -54,6 +54,10 @@ std::vector<UnexplainedGroup> group_unexplained(const Report& r, const Failure& 
 std::string page_what(const PageIdentity& id);
 // The same with a file page's offset: "..., page 3 of the file".
 std::string page_what_at(const PageIdentity& id);
+// The files whose page cache the given pfns of pages are, with the pages'
+// offsets: "page cache of tmpfs 0:28 inode 2 /data (file pages 0-3)";
+// "" when none of them is known to be a file's.
+std::string files_of(std::span<const StuckPage> pages, std::span<const uint64_t> pfns);
 // What to do about a failure: one step per holder group, the stuck pages'
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);

@@ -93,9 +93,14 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
         if (g.uncertain)
             d.line(4, "UNCERTAIN: events were lost while it held these pages; some may have been released unseen");
         d.line(4, "pfns: " + pfn_list(g.pfns));
-        if (!release_traced(r, g))
-            d.line(4, "(references: their release is an inline put_page() pintrace cannot see; " +
-                          references_evidence(pages, g) + ")");
+        if (auto files = files_of(pages, g.pfns); !files.empty()) d.line(4, "file: " + files);
+        if (!release_traced(r, g)) {
+            uint16_t hook = origin_info(g.origin).release_hook;
+            std::string unseen = hook ? "their release is seen only by " + std::string(hook_name(hook)) +
+                                            ", which this trace did not attach"
+                                      : "their release is an inline put_page() pintrace cannot see";
+            d.line(4, "(references: " + unseen + "; " + references_evidence(pages, g) + ")");
+        }
         if (view.show_stacks) {
             auto k = r.kernel_frames(g.kstack);
             auto u = r.user_frames(g.ustack, g.task.tgid);

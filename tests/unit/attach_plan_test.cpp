@@ -82,7 +82,8 @@ struct KernelCase {
 // tracepoints only where the kernel has CMA (7.x of Debian's amd64
 // kernels); cma_alloc_finish names the outcome there, cma_alloc no more.
 // Splices into a pipe pass do_splice_to in 5.10's and 6.1's BTF and
-// do_splice_read in 6.12's and 7.x's; page_cache_pipe_buf_release in all.
+// do_splice_read in 6.12's and 7.x's; page_cache_pipe_buf_release and
+// generic_pipe_buf_get in all.
 // 7.3 (trixie-backports) and 7.2 (sid) give the same plan.
 const std::map<std::string, std::string> k7x = {{"follow_page", "absent"},
                                                 {"try_grab_page", "absent"},
@@ -97,6 +98,7 @@ const std::map<std::string, std::string> k7x = {{"follow_page", "absent"},
                                                 {"do_splice_to", "absent"},
                                                 {"do_splice_read", "fentry+fexit"},
                                                 {"page_cache_pipe_buf_release", "fentry"},
+                                                {"generic_pipe_buf_get", "fentry"},
                                                 {"migrate:mm_migrate_pages", "tracepoint"},
                                                 {"sched:sched_process_exec", "tracepoint"},
                                                 {"sched:sched_process_exit", "tracepoint"},
@@ -128,6 +130,7 @@ const KernelCase kCases[] = {
       {"do_splice_to", "fentry+fexit"},
       {"do_splice_read", "absent"},
       {"page_cache_pipe_buf_release", "fentry"},
+      {"generic_pipe_buf_get", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -157,6 +160,7 @@ const KernelCase kCases[] = {
       {"do_splice_to", "fentry+fexit"},
       {"do_splice_read", "absent"},
       {"page_cache_pipe_buf_release", "fentry"},
+      {"generic_pipe_buf_get", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -186,6 +190,7 @@ const KernelCase kCases[] = {
       {"do_splice_to", "absent"},
       {"do_splice_read", "fentry+fexit"},
       {"page_cache_pipe_buf_release", "fentry"},
+      {"generic_pipe_buf_get", "fentry"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},
@@ -216,6 +221,7 @@ const KernelCase kCases[] = {
       {"do_splice_to", "missing"},
       {"do_splice_read", "missing"},
       {"page_cache_pipe_buf_release", "missing"},
+      {"generic_pipe_buf_get", "missing"},
       {"migrate:mm_migrate_pages", "tracepoint"},
       {"sched:sched_process_exec", "tracepoint"},
       {"sched:sched_process_exit", "tracepoint"},

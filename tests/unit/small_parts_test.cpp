@@ -230,6 +230,17 @@ TEST(Origin, EveryRowIsComplete)
     EXPECT_TRUE(origin_info(Origin::Unknown).next_step.empty());
 }
 
+// The splice hooks tell page cache buffers by their release function's
+// address, read from /proc/kallsyms (root reads real addresses).
+TEST(KernelInfo, KallsymsGivesATextSymbolsAddress)
+{
+    if (geteuid() != 0) GTEST_SKIP() << "kallsyms hides addresses from non-root";
+    EXPECT_NE(kallsyms_address("page_cache_pipe_buf_release"), 0u);
+    EXPECT_EQ(kallsyms_address("no_such_kernel_function_anywhere"), 0u);
+    // The patchable-function-entry prefix symbol is another name.
+    EXPECT_NE(kallsyms_address("page_cache_pipe_buf_release"), kallsyms_address("__pfx_page_cache_pipe_buf_release"));
+}
+
 // A splice's grab is known by its attach point: its stack may be a sampled
 // one from the thread's earlier grab (here a vmsplice's), and still the
 // origin is the splice. Other hooks leave it to the stack.

@@ -5,9 +5,12 @@
  * those references: the report must blame this process for them, as
  * FOLL_GET references of origin "splice" whose release it can see.
  *
- * Then the scenario drains the pipe, and a second move_pages(2) moves all
- * 8: the report's history of each spliced page must show the pipe's
- * release (page_cache_pipe_buf_release) and nobody holding it at the end.
+ * Then it tee()s the first 2 buffers into a second pipe and drains the
+ * first: a second move_pages(2) fails on those 2 alone, which the report
+ * must still blame on this process (the copies are counted through
+ * generic_pipe_buf_get). It drains the second pipe, and a third move moves
+ * all 4: each page's history must show exactly one release and nobody
+ * holding it at the end.
  * Each blamed page names its file as the capture read it at the failure
  * (issue 16 part 1): the truth gives it as fstat() does. */
 #include "common.h" /* first: it defines _GNU_SOURCE (splice) */
@@ -18,8 +21,21 @@
 
 #define NPAGES 8
 #define NSPLICED 4
+#define NTEED 2
 #define DIR "/splice_file_fs"
 #define FILE_NAME "data"
+
+/* Reads @npages pages out of a pipe. */
+static void drain_pipe(int fd, int npages)
+{
+	char *buf = malloc(npages * page_size());
+	long done, got;
+
+	for (done = 0; done < npages * page_size(); done += got)
+		if ((got = read(fd, buf + done, npages * page_size() - done)) <= 0)
+			die("read the pipe");
+	free(buf);
+}
 
 int main(void)
 {
@@ -27,9 +43,9 @@ int main(void)
 	uint64_t before[NPAGES];
 	struct stat st;
 	loff_t off = 0;
-	int fds[2], fd, i;
-	char *map, *drain;
-	long ret, drained_ret, done, got;
+	int fds[2], tee_fds[2], fd, i;
+	char *map;
+	long ret, teed_ret, drained_ret;
 
 	/* tmpfs: shmem migrates its pages (ramfs, the initramfs root, does not). */
 	mkdir(DIR, 0755);
@@ -64,12 +80,17 @@ int main(void)
 	if (splice(fd, &off, fds[1], NULL, NSPLICED * page_size(), 0) != NSPLICED * page_size())
 		die("splice");
 	ret = move_all(map, NPAGES, 1, MPOL_MF_MOVE);
-	/* The pipe let go: the pages can move now. */
-	drain = malloc(NSPLICED * page_size());
-	for (done = 0; done < NSPLICED * page_size(); done += got)
-		if ((got = read(fds[0], drain + done, NSPLICED * page_size() - done)) <= 0)
-			die("read the pipe");
-	free(drain);
+	/* tee() copies the first NTEED buffers into a second pipe: another
+	 * reference each. Draining the first pipe leaves those pages held by
+	 * the second (a second move fails on them alone); draining it too lets
+	 * every page go. */
+	if (pipe(tee_fds))
+		die("pipe");
+	if (tee(fds[0], tee_fds[1], NTEED * page_size(), 0) != NTEED * page_size())
+		die("tee");
+	drain_pipe(fds[0], NSPLICED);
+	teed_ret = move_all(map, NSPLICED, 1, MPOL_MF_MOVE);
+	drain_pipe(tee_fds[0], NTEED);
 	drained_ret = move_all(map, NSPLICED, 1, MPOL_MF_MOVE);
 
 	json_begin("splice_file", 1, "syscall_or_cpuset");
@@ -82,6 +103,8 @@ int main(void)
 		       minor(st.st_dev), (unsigned long long)st.st_ino, i);
 	printf("]");
 	json_list("released", before, NSPLICED);
+	json_list("held_after_tee", before, NTEED);
+	printf(", \"teed_move_pages_ret\": %ld", teed_ret);
 	printf(", \"drained_move_pages_ret\": %ld", drained_ret);
 	json_list("not_blamed", before + NSPLICED, NPAGES - NSPLICED);
 	printf(", \"move_pages_ret\": %ld", ret);
