@@ -231,8 +231,11 @@ TEST_F(RecordHere, SigkillKeepsEveryRecordWrittenBeforeIt)
     pid_t load = compaction_load(8);
     pid_t rec = spawn_argv({PINTRACE_BIN, "record", "-o", trace, "--duration", "30s"});
     ASSERT_TRUE(wait_for_size(trace, 1, 10000)) << "the header never reached the file";
-    // A second past the first checkpoint, while execs pour in.
-    usleep(2500 * 1000);
+    // Past the first checkpoint (the load and attach after the header take
+    // 0.5-2 s, by host), then half a block more, while migrations pour in.
+    uint64_t header = test::slurp(trace).size();
+    ASSERT_TRUE(wait_for_size(trace, header + 1, 15000)) << "no block followed the header";
+    usleep(500 * 1000);
     kill(rec, SIGKILL);
     EXPECT_EQ(wait_exit(rec), 128 + SIGKILL);
     kill(load, SIGTERM);
@@ -298,11 +301,16 @@ TEST_F(RecordHere, AFullDiskStopsTheRecordingWithAReadableFile)
 {
     std::string dir = temp("small-disk");
     std::filesystem::create_directories(dir);
-    ASSERT_EQ(mount("pintrace-test", dir.c_str(), "tmpfs", 0, "size=64k"), 0) << std::strerror(errno);
+    // Room for the header (about 9 KiB) and a few seconds of migration
+    // records: compaction migrates at very different rates by host (20 s
+    // of it left 336 records, under 64 KiB, on one).
+    ASSERT_EQ(mount("pintrace-test", dir.c_str(), "tmpfs", 0, "size=16k"), 0) << std::strerror(errno);
     std::string trace = dir + "/full.trace";
-    pid_t load = compaction_load(20);
+    // It stops at the first write that fails: the duration only bounds a
+    // host whose compaction migrates almost nothing.
+    pid_t load = compaction_load(60);
     int status;
-    std::string out = capture(std::string(PINTRACE_BIN) + " record -o " + trace + " --duration 20s", &status);
+    std::string out = capture(std::string(PINTRACE_BIN) + " record -o " + trace + " --duration 60s", &status);
     kill(load, SIGTERM);
     wait_exit(load);
     EXPECT_EQ(status, 1) << out;
