@@ -79,10 +79,12 @@ Result<pid_t> spawn(const std::vector<std::string>& argv)
 // The table is for people; the key=value line after it is for runbooks
 // (documented in README.md). A degraded capture still exits 0: the trace
 // is good for what it saw, and the exit status is the command's outcome.
-void print_attach_summary(const TraceInfo& info)
+void print_attach_summary(const TraceInfo& info, bool quiet)
 {
     size_t missing = missing_attach_points(info.attach);
-    if (!missing)
+    if (quiet)
+        ;  // the key=value line below alone
+    else if (!missing)
         std::fprintf(stderr, "pintrace record: capture complete (%zu attach points)\n", info.attach.size());
     else
         std::fprintf(stderr, "pintrace record: DEGRADED capture, %zu of %zu attach points missing:\n%s", missing,
@@ -132,6 +134,7 @@ struct RecordArgs {
     std::string snapshot_range;  // implies snapshot
     std::string snapshot_source = "auto";
     std::vector<std::string> command;
+    bool quiet = false;  // no attach table: the key=value line and errors only
 };
 
 // record --snapshot: the snapshot runs in a thread of its own while the
@@ -278,7 +281,7 @@ int run_record(const RecordArgs& args)
     info.meta["start_monotonic_ns"] = std::to_string(monotonic_now_ns());
     info.meta["start_realtime_ns"] = std::to_string(realtime_now_ns());
     info.meta["command"] = join(args.command);
-    print_attach_summary(info);
+    print_attach_summary(info, args.quiet);
 
     auto file = TraceFile::claim(args.output, {.keep_previous = true});
     if (!file) return fail("record", file.error().message);
@@ -419,6 +422,8 @@ Runner setup_record(CLI::App& sub)
     sub.add_option("--snapshot-source", args->snapshot_source, "auto, bpf or proc (as snapshot --source)")
         ->check(CLI::IsMember({"auto", "bpf", "proc"}))
         ->capture_default_str();
+    sub.add_flag("-q,--quiet", args->quiet,
+                 "No attach table on stderr: only its key=value line (capture=..., missing_targets=...) and errors");
     sub.add_option("command", args->command, "Command to run while recording (after --); stops when it exits");
     sub.footer("Records system-wide, like perf record -a. Needs root (or CAP_BPF and CAP_PERFMON).\n" +
                exit_codes_footer("record"));

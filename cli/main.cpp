@@ -1,4 +1,7 @@
+#include <bpf/libbpf.h>
+
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +49,20 @@ Runner setup_exit_codes(CLI::App& sub)
 
 namespace {
 
+// --version: what a bug report needs beyond the number (compare `bpftrace
+// --info`, `perf version --build-options`).
+std::string version_text()
+{
+#ifdef PINTRACE_STATIC_LINK
+    const char* linked = "statically";
+#else
+    const char* linked = "dynamically";
+#endif
+    return std::string("pintrace ") + PINTRACE_VERSION + "\nlibbpf " + libbpf_version_string() + " (" + linked +
+           " linked)\ncapture: BPF CO-RE, two objects (with BPF atomics; without, for 5.10), "
+           "fentry/fexit, kprobe/kretprobe, tracepoints\n";
+}
+
 }  // namespace
 }  // namespace pintrace::cli
 
@@ -53,8 +70,8 @@ int main(int argc, char** argv)
 {
     using namespace pintrace;
     using namespace pintrace::cli;
-    CLI::App app{"pintrace: who holds the pages Linux cannot migrate"};
-    app.set_version_flag("--version", PINTRACE_VERSION);
+    CLI::App app{"pintrace: who holds the pages Linux cannot migrate", "pintrace"};
+    app.set_version_flag("--version", std::function<std::string()>(version_text));
     app.require_subcommand(1);
     std::string common;
     for (const auto& row : kExitCodes)
@@ -67,6 +84,11 @@ int main(int argc, char** argv)
     for (const auto& c : kCommands) {
         CLI::App* sub = app.add_subcommand(c.name, c.summary);
         runners.emplace_back(sub, c.setup(*sub));
+    }
+    // No command: what the commands are, not just that one is missing.
+    if (argc < 2) {
+        std::fputs(app.help().c_str(), stderr);
+        return kExitUsage;
     }
     try {
         app.parse(argc, argv);

@@ -105,6 +105,21 @@ TEST(Cli, UnclosedTraceNeedsAllowIncomplete)
     EXPECT_THAT(lenient.out, HasSubstr("was not closed")) << lenient.out;
 }
 
+// Bare `pintrace` lists the commands (and still exits 2: no command ran);
+// --version says what a bug report needs.
+TEST(Cli, WithoutACommandItListsTheCommands)
+{
+    auto bare = run("");
+    EXPECT_EQ(bare.status, 2);
+    for (const char* command : {"record", "report", "top", "doctor", "snapshot", "explain", "exit-codes"})
+        EXPECT_THAT(bare.out, HasSubstr(command)) << bare.out;
+    auto version = run("--version");
+    EXPECT_EQ(version.status, 0);
+    EXPECT_THAT(version.out, HasSubstr("pintrace " PINTRACE_VERSION)) << version.out;
+    EXPECT_THAT(version.out, HasSubstr("libbpf ")) << version.out;
+    EXPECT_THAT(version.out, HasSubstr("linked")) << version.out;
+}
+
 TEST(Cli, UsageErrorsExitTwo)
 {
     EXPECT_EQ(run("frobnicate").status, 2);

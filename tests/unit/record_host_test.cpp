@@ -91,6 +91,15 @@ TEST_F(RecordHere, StopsAtTheDurationWithACompleteFile)
         EXPECT_TRUE(targets.count(t)) << t;
     bool degraded = !root.get<bool>("capture.complete");
     EXPECT_EQ(degraded, out.find("DEGRADED") != std::string::npos) << out;
+
+    // --quiet: the same recording without the table, its key=value line kept.
+    std::string quiet =
+        capture(std::string(PINTRACE_BIN) + " record --quiet -o " + trace + " --duration 200ms", &status);
+    ASSERT_EQ(status, 0) << quiet;
+    EXPECT_THAT(quiet, Not(HasSubstr("attach points missing:"))) << quiet;
+    EXPECT_THAT(quiet, Not(HasSubstr("hides:"))) << quiet;
+    EXPECT_THAT(quiet, HasSubstr(degraded ? "capture=degraded" : "capture=complete")) << quiet;
+    EXPECT_EQ(report_json(trace).get<std::string>("trace.stop_reason"), "duration elapsed");
 }
 
 TEST_F(RecordHere, StopsWhenTheTracedCommandExits)
