@@ -202,6 +202,13 @@ struct pipe_inode_info {
 	struct pipe_buffer *bufs;
 };
 
+/* do_splice()'s files: a pipe's private_data is its pipe_inode_info, its
+ * inode the one /proc/PID/fd shows as pipe:[INO]. */
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
+
 struct task_struct___splice {
 	struct pipe_inode_info *splice_pipe; /* sendfile's internal pipe */
 };
@@ -347,6 +354,7 @@ struct file_system_type {
 
 struct super_block {
 	__u32 s_dev;
+	unsigned long s_magic; /* PIPEFS_MAGIC for an anonymous pipe's inode */
 	struct file_system_type *s_type;
 };
 

@@ -1147,10 +1147,14 @@ static __always_inline void copy_identity(struct pt_page_identity *st, int ident
 
 const volatile __u64 pipe_buf_release_fn = 0; /* page_cache_pipe_buf_release, 0 if unknown */
 
-/* A recorded page's pipe buffers: how many, and their ops. */
+/* A recorded page's pipe buffers: how many, their ops, and how many grab
+ * records they made (a page spliced twice, into one pipe or two, is two
+ * grabs; tee()'s copies are none): the last buffer's release closes them
+ * all. */
 struct pipe_ref {
 	__u64 buffers;
 	__u64 ops;
+	__u64 grabs;
 };
 
 struct {
@@ -1169,11 +1173,69 @@ static __always_inline bool internal_pipe(const void *pipe)
 	return BPF_CORE_READ(task, splice_pipe) == pipe;
 }
 
+#define PT_PIPEFS_MAGIC 0x50495045 /* include/uapi/linux/magic.h */
+
+/* The pipe a thread's do_splice() writes to, until its next do_splice():
+ * an LRU of its own, since many splices never reach the funnel that reads
+ * it (pipe to socket, EAGAIN, kernels without the funnel) and a thread's
+ * exit leaves its entry behind. */
+struct splice_pipe {
+	__u64 pipe;  /* its pipe_inode_info */
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, struct splice_pipe);
+} splice_pipes SEC(".maps");
+
+/* do_splice(in, off_in, out, ...) with an anonymous pipe for out (pipefs:
+ * a named FIFO's inode is its filesystem's, and /proc shows it by path):
+ * the pipe's inode, for the funnel below to name the pipe it fills. */
+static __always_inline int splice_named(struct file *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct splice_pipe named = {};
+
+	if (BPF_CORE_READ(out, f_inode, i_sb, s_magic) == PT_PIPEFS_MAGIC) {
+		named.pipe = (__u64)BPF_CORE_READ(out, private_data);
+		named.ino = BPF_CORE_READ(out, f_inode, i_ino);
+	}
+	bpf_map_update_elem(&splice_pipes, &tid, &named, BPF_ANY);
+	return 0;
+}
+
+SEC("fentry/do_splice")
+int BPF_PROG(fentry_do_splice, void *in, void *off_in, struct file *out)
+{
+	return splice_named(out);
+}
+
+SEC("kprobe/do_splice")
+int BPF_KPROBE(kprobe_do_splice, void *in, void *off_in, struct file *out)
+{
+	return splice_named(out);
+}
+
+/* The entry stashes the pipe, and its head and inode number packed in one
+ * word: the head is 32 bits, a pipe's i_ino (get_next_ino()) too. */
 static __always_inline void splice_enter(__u16 hook, struct pipe_inode_info *pipe)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct splice_pipe *named;
+	__u64 ino = 0;
+
 	if (!pipe || internal_pipe(pipe))
 		return;
-	stash_entry(hook, (__u64)pipe, BPF_CORE_READ(pipe, head));
+	/* Read, not taken: 6.8+ runs the funnel again inside itself for a
+	 * file on overlayfs or FUSE passthrough (backing_file_splice_read),
+	 * and the inner run must name the pipe too. */
+	named = bpf_map_lookup_elem(&splice_pipes, &tid);
+	if (named && named->pipe == (__u64)pipe)
+		ino = (__u32)named->ino;
+	stash_entry(hook, (__u64)pipe, (ino << 32) | BPF_CORE_READ(pipe, head));
 }
 
 /* A page cache page: its folio's mapping is an address_space (no low
@@ -1202,30 +1264,34 @@ static __always_inline bool page_cache_buffer(struct pipe_buffer *buf, const voi
  * otherwise merge the two into one owner. */
 #define PT_SPLICE_STACK_KEY (1u << 31)
 
-static __always_inline void splice_buffer(void *ctx, __u16 hook, struct pipe_buffer *buf)
+static __always_inline void splice_buffer(void *ctx, __u16 hook, struct pipe_buffer *buf, __u32 pipe_ino)
 {
 	const void *page = BPF_CORE_READ(buf, page);
 	__u64 key = (__u64)page, ops = 0;
 	struct pipe_ref one = { .buffers = 1 }, *ref;
-	struct pt_grab *r;
+	struct pt_grab_in_pipe *r;
 
 	if (!page || !page_cache_buffer(buf, page, &ops))
 		return;
 	r = reserve(sizeof(*r));
 	if (!r)
 		return;
-	fill_header(&r->h, PT_REC_GRAB, sizeof(*r), hook);
-	r->pfn = page_to_pfn(page);
-	r->nr_pages = 1;
-	r->count = 1;
-	r->gup_flags = foll_get;
-	fill_stacks_keyed(ctx, r, foll_get, foll_get | PT_SPLICE_STACK_KEY);
-	submit_grab(r, false);
+	fill_header(&r->base.h, PT_REC_GRAB, sizeof(*r), hook);
+	r->base.pfn = page_to_pfn(page);
+	r->base.nr_pages = 1;
+	r->base.count = 1;
+	r->base.gup_flags = foll_get;
+	r->pipe_ino = pipe_ino;
+	fill_stacks_keyed(ctx, &r->base, foll_get, foll_get | PT_SPLICE_STACK_KEY);
+	submit_grab(&r->base, false);
 	one.ops = ops;
+	one.grabs = 1;
 	if (bpf_map_update_elem(&pipe_refs, &key, &one, BPF_NOEXIST)) {
 		ref = bpf_map_lookup_elem(&pipe_refs, &key);
-		if (ref)
+		if (ref) {
 			__sync_fetch_and_add(&ref->buffers, 1);
+			__sync_fetch_and_add(&ref->grabs, 1);
+		}
 	}
 }
 
@@ -1239,13 +1305,13 @@ static __always_inline int splice_exit(void *ctx, __u16 hook, long ret)
 	if (!take_entry(hook, &a) || ret <= 0)
 		return 0;
 	pipe = (void *)a.arg[0];
-	from = a.arg[1];
+	from = (__u32)a.arg[1];
 	to = BPF_CORE_READ(pipe, head);
 	mask = BPF_CORE_READ(pipe, ring_size) - 1;
 	bufs = (__u64)BPF_CORE_READ(pipe, bufs);
 	/* The kernel's struct size, not this file's (it declares two fields). */
 	for (i = 0; i < PT_MAX_SPLICE_BUFS && from + i != to; i++)
-		splice_buffer(ctx, hook, (struct pipe_buffer *)(bufs + ((from + i) & mask) * stride));
+		splice_buffer(ctx, hook, (struct pipe_buffer *)(bufs + ((from + i) & mask) * stride), a.arg[1] >> 32);
 	return 0;
 }
 
@@ -1349,6 +1415,7 @@ static __always_inline int pipe_buf_released(const void *pipe, struct pipe_buffe
 	const void *page;
 	struct pipe_ref *ref = counted_buffer(pipe, buf, &page, false);
 	struct pt_release *r;
+	__u64 key, grabs;
 
 	if (!ref)
 		return 0;
@@ -1361,13 +1428,18 @@ static __always_inline int pipe_buf_released(const void *pipe, struct pipe_buffe
 	if (ref->buffers)
 		return 0;
 #endif
+	/* Every grab its buffers made goes with the last one; the page starts
+	 * afresh if spliced again. */
+	grabs = ref->grabs;
+	key = (__u64)page;
+	bpf_map_delete_elem(&pipe_refs, &key);
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	/* The buffer's own page, as its grab named it, not its folio. */
 	fill_header(&r->h, PT_REC_RELEASE, sizeof(*r), PT_HOOK_PIPE_BUF_RELEASE);
 	r->pfn = page_to_pfn(page);
-	r->refs = 1;
+	r->refs = grabs ? (grabs > 65535 ? 65535 : grabs) : 1;
 	r->gup_flags = foll_get;
 	r->nr_pages = 1;
 	r->pad = 0;
@@ -1519,6 +1591,36 @@ static __always_inline void note_unmovable(const void *page)
 		return;
 	pfn = page_to_pfn(page);
 	bpf_map_update_elem(&unmovable_seen, &tid, &pfn, BPF_ANY);
+}
+
+/* 6.1 on inline has_unmovable_pages(), but memory offline (MEMORY_OFFLINE |
+ * REPORT_FAILURE, 7.x PB_ISOLATE_MODE_MEM_OFFLINE) still names the page it
+ * refused: dump_page(page, "unmovable page"), inside the isolation. Other
+ * dumps (bad pages, VM_BUG_ON_PAGE) are not an isolation's. */
+static __always_inline int dumped(const void *page, const char *reason)
+{
+	static const char want[] = "unmovable page";
+	char got[sizeof(want)];
+
+	if (bpf_probe_read_kernel_str(got, sizeof(got), reason) != sizeof(want))
+		return 0;
+	for (int i = 0; i < sizeof(want); i++)
+		if (got[i] != want[i])
+			return 0;
+	note_unmovable(page);
+	return 0;
+}
+
+SEC("fentry/dump_page")
+int BPF_PROG(fentry_dump_page, struct page *page, const char *reason)
+{
+	return dumped(page, reason);
+}
+
+SEC("kprobe/dump_page")
+int BPF_KPROBE(kprobe_dump_page, struct page *page, const char *reason)
+{
+	return dumped(page, reason);
 }
 
 /* 5.10: struct page *has_unmovable_pages(zone, page, migratetype, flags). */

@@ -90,7 +90,11 @@ enum pt_record_type {
 	/* a pipe buffer let go (read, or the pipe closed) */ \
 	X(PIPE_BUF_RELEASE, 30, "page_cache_pipe_buf_release") \
 	/* a pipe buffer copied (tee, part of a buffer spliced on) */ \
-	X(PIPE_BUF_GET, 31, "generic_pipe_buf_get")
+	X(PIPE_BUF_GET, 31, "generic_pipe_buf_get") \
+	/* names the pipe a splice fills: its inode, pipe:[INO] in /proc/PID/fd */ \
+	X(DO_SPLICE, 32, "do_splice") \
+	/* the page memory offline's isolation refused (6.x inline has_unmovable_pages, but dump it) */ \
+	X(DUMP_PAGE, 33, "dump_page")
 
 enum pt_hook {
 #define PT_HOOK_ENUMERATOR(name, number, target) PT_HOOK_##name = number,
@@ -119,6 +123,14 @@ struct pt_grab {
 	__s32 kstack_id;  /* negative: errno from bpf_get_stackid */
 	__s32 ustack_id;
 	__u32 stack_flags; /* PT_STACK_* */
+};
+
+/* A grab a splice put in a pipe: the pipe's inode number (pipefs numbers
+ * come from get_next_ino(), 32 bits), 0 where it could not be told (the
+ * do_splice hook missing, a splice that did not come through it). */
+struct pt_grab_in_pipe {
+	struct pt_grab base;
+	__u64 pipe_ino;
 };
 
 /* Bit 30 of a stack id: the stack is in the spill map. The main map hashes
@@ -342,6 +354,7 @@ struct pt_calib {
 #endif
 PT_ASSERT_SIZE(pt_header, 48);
 PT_ASSERT_SIZE(pt_grab, 80);
+PT_ASSERT_SIZE(pt_grab_in_pipe, 88);
 PT_ASSERT_SIZE(pt_release, 72);
 PT_ASSERT_SIZE(pt_migrate, 96);
 PT_ASSERT_SIZE(pt_failed_folio, 80);

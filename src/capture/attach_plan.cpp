@@ -45,12 +45,18 @@ constexpr const char* kHidesIsolationRefused =
     "page the kernel will not move) are invisible";
 constexpr const char* kHidesUnmovablePage =
     "a range refused at isolation is named without the page that made the kernel refuse it";
+constexpr const char* kHidesDumpedPage =
+    "a memory offline refused at isolation is named without the page that made the kernel refuse it (from 6.1, "
+    "where has_unmovable_pages() is inline): what that page is (page table, slab) stays unknown";
 constexpr const char* kHidesContigAlloc =
     "contiguous allocations (gigantic pages) that fail without trying a range are invisible, and the ranges "
     "one tried are not grouped as one allocation";
 constexpr const char* kHidesSplice =
     "page cache pages spliced into a pipe (splice, tee, io_uring splice) are held by no one the report can name: "
     "a failure on them has no holder";
+constexpr const char* kHidesSplicePipe =
+    "the pipe a spliced page went into is not named: the report gives the process that spliced it, not the pipe "
+    "or the processes that have it open";
 constexpr const char* kHidesPipeRelease =
     "the release of a spliced page when its pipe is read or closed is invisible: the reference looks held until "
     "the page is freed or the trace ends";
@@ -285,6 +291,10 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(&P::fentry_do_splice_read, &P::fexit_do_splice_read, {5, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_do_splice_read, &P::kretprobe_do_splice_read, {5, RetKind::Any})},
          .hides = kHidesSplice, .absent_is_fine = true, .capability = splices},
+        {.hook = PT_HOOK_DO_SPLICE,
+         .trampolines = {tramp(&P::fentry_do_splice, nullptr, {6, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_do_splice, nullptr, {6, RetKind::Any})},
+         .hides = kHidesSplicePipe},
         {.hook = PT_HOOK_PIPE_BUF_RELEASE,
          .trampolines = {tramp(&P::fentry_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
          .kprobes = {tramp(&P::kprobe_page_cache_pipe_buf_release, nullptr, {2, RetKind::Any})},
@@ -326,6 +336,10 @@ const std::vector<AttachSpec>& attach_specs()
          .trampolines = {tramp(nullptr, &P::fexit_has_unmovable_pages, {4, RetKind::Pointer})},
          .kprobes = {tramp(nullptr, &P::kretprobe_has_unmovable_pages, {4, RetKind::Pointer})},
          .hides = kHidesUnmovablePage, .absent_is_fine = true},
+        {.hook = PT_HOOK_DUMP_PAGE,
+         .trampolines = {tramp(&P::fentry_dump_page, nullptr, {2, RetKind::Any})},
+         .kprobes = {tramp(&P::kprobe_dump_page, nullptr, {2, RetKind::Any})},
+         .hides = kHidesDumpedPage},
         // Contiguous allocations: alloc_contig_pages up to 6.9, *_noprof from
         // 6.10, and on 7.x the frozen variant it wraps (one capability).
         {.hook = PT_HOOK_CONTIG_PAGES,

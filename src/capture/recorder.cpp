@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "capture/pipe_openers.hpp"
 #include "capture/process_info.hpp"
 #include "capture/symbolize.hpp"
 #include "pintrace.h"
@@ -130,10 +131,11 @@ struct Recorder::Impl {
     RecordSink& writer;
     StackCollector stacks;
     ProcessDescriber processes;
+    PipeWatch pipes;
 };
 
 Recorder::Recorder(CaptureSession& session, RecordSink& writer)
-    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session), ProcessDescriber()}))
+    : impl_(std::make_unique<Impl>(Impl{session, writer, StackCollector(session), ProcessDescriber(), PipeWatch()}))
 {
 }
 
@@ -145,6 +147,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
     RecordSink& writer = impl_->writer;
     StackCollector& stacks = impl_->stacks;
     ProcessDescriber& processes = impl_->processes;
+    PipeWatch& pipes = impl_->pipes;
     Result<void> status;
     auto sink = [&](std::span<const std::byte> rec) {
         if (!status) return;
@@ -158,6 +161,13 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
             bool late = stacks.exited_before(g.h.tgid, g.h.ts_ns);
             status = stacks.note(g, writer);
             if (!late) processes.note_grab(g.h);
+            if (pt_grab_in_pipe piped; rec.size() >= sizeof piped) {
+                std::memcpy(&piped, rec.data(), sizeof piped);
+                pipes.note_splice(piped.pipe_ino);
+            }
+        } else if (type == PT_REC_FAILED_FOLIO || type == PT_REC_ISOLATION_FAILED ||
+                   type == PT_REC_ISOLATION_REFUSED) {
+            pipes.note_failure();
         } else if (type == PT_REC_EXEC && rec.size() >= sizeof(pt_exec)) {
             pt_exec x;
             std::memcpy(&x, rec.data(), sizeof x);
@@ -185,6 +195,7 @@ Result<FinishEvent> Recorder::run(const RecorderOptions& options)
         auto polled = session.poll(stop ? 0 : options.drain_interval_ms, sink);
         if (status) status = stacks.flush(writer);
         if (status) status = processes.flush(writer);
+        if (status) status = pipes.flush(writer, monotonic_now_ns(), stop.has_value());
         if (status) status = writer.checkpoint();
         uint64_t now = monotonic_now_ns();
         if (uint64_t lost = session.lost_total(); lost > lost_seen) {
@@ -245,6 +256,13 @@ Result<void> HoldingSink::append(const ProcessInfoEvent& process)
 {
     if (!holding_) return next_.append(process);
     held_.emplace_back(process);
+    return {};
+}
+
+Result<void> HoldingSink::append(const PipeOpenersEvent& pipe)
+{
+    if (!holding_) return next_.append(pipe);
+    held_.emplace_back(pipe);
     return {};
 }
 

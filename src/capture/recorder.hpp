@@ -39,13 +39,14 @@ public:
     Result<void> append(const StackEvent& stack) override;
     Result<void> append(const LostEvent& lost) override;
     Result<void> append(const ProcessInfoEvent& process) override;
+    Result<void> append(const PipeOpenersEvent& pipe) override;
     Result<void> checkpoint() override;
     Result<void> release();
     bool holding() const { return holding_; }
     size_t held_bytes() const { return held_bytes_; }
 
 private:
-    using Held = std::variant<std::vector<std::byte>, StackEvent, LostEvent, ProcessInfoEvent>;
+    using Held = std::variant<std::vector<std::byte>, StackEvent, LostEvent, ProcessInfoEvent, PipeOpenersEvent>;
     RecordSink& next_;
     size_t max_bytes_;
     bool holding_ = true;

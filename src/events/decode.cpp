@@ -146,6 +146,8 @@ Result<bool> decode_kernel_record(std::span<const std::byte> bytes, const FlagLa
         GrabEvent e{decode_head(r.h),      r.pfn,       nr_pages,
                     r.count ? r.count : 1, r.gup_flags, layout.canonical(r.gup_flags),
                     r.kstack_id,           r.ustack_id, (r.stack_flags & PT_STACK_SAMPLED) != 0};
+        // A splice's grab ends with its pipe (pt_grab_in_pipe).
+        if (pt_grab_in_pipe piped; read_raw(bytes, piped)) e.pipe_ino = piped.pipe_ino;
         out = e;
         return true;
     }

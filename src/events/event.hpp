@@ -60,6 +60,7 @@ struct GrabEvent {
     int32_t kstack = -1;
     int32_t ustack = -1;
     bool stack_sampled = false;  // the thread's stack from an earlier grab
+    uint64_t pipe_ino = 0;  // a splice's: the pipe it went into (pipe:[INO]); 0 if none or unknown
 };
 
 // Who took a pin or reference, and how: the task, its FOLL_* flags, the
@@ -73,11 +74,12 @@ struct Taker {
     int32_t ustack = -1;
     uint16_t hook = 0;  // the attach point that saw it (enum pt_hook)
     bool stack_sampled = false;  // stacks are the thread's from an earlier grab
+    uint64_t pipe_ino = 0;  // where a splice put the reference: pipe:[INO]; 0 if none or unknown
 };
 
 inline Taker taker_of(const GrabEvent& e)
 {
-    return {e.head.task, e.flags, e.kstack, e.ustack, e.head.hook, e.stack_sampled};
+    return {e.head.task, e.flags, e.kstack, e.ustack, e.head.hook, e.stack_sampled, e.pipe_ino};
 }
 
 struct ReleaseEvent {
@@ -186,6 +188,22 @@ struct ProcessInfoEvent {
     std::string cgroup;  // cgroup v2 path from /proc/PID/cgroup ("/system.slice/x.service"), "" if unknown
 };
 
+// The processes that had a pipe open, as the recorder found them in
+// /proc/PID/fd ("pipe:[INO]") at ts_ns: the pipes splices filled with page
+// cache references, read when the first such reference is recorded, after
+// a failure, and at the end. Empty openers: nobody had it open any more.
+struct PipeOpener {
+    uint32_t pid = 0;
+    uint32_t fd = 0;
+    std::string comm;
+};
+
+struct PipeOpenersEvent {
+    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC: when /proc was read
+    uint64_t ino = 0;
+    std::vector<PipeOpener> openers;
+};
+
 // record --snapshot: what the kernel's page state and /proc showed, when
 // the recording began, of pages pinned or referenced before it, and who
 // may hold them. Inferences, not observations: the report keeps them apart
@@ -287,7 +305,7 @@ struct FinishEvent {
 using Event =
     std::variant<GrabEvent, ReleaseEvent, MigrateEvent, FailedFolioEvent, MigrateEndEvent, IsolationFailedEvent,
                  ContigAllocEvent, CmaEvent, PageFreedEvent, ProcessExitEvent, ProcessInfoEvent, StackEvent, LostEvent,
-                 FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent, SnapshotEndEvent>;
+                 FinishEvent, SnapshotPagesEvent, SnapshotHolderEvent, SnapshotEndEvent, PipeOpenersEvent>;
 
 // The kernel function or tracepoint a hook attaches to (bpf/pintrace.h's
 // PT_HOOKS row), "unknown" for a number it does not have.

@@ -12,7 +12,7 @@ std::optional<uint64_t> event_time(const Event& e)
             using T = std::decay_t<decltype(ev)>;
             if constexpr (requires { ev.head.ts_ns; })
                 return ev.head.ts_ns;
-            else if constexpr (std::is_same_v<T, ProcessInfoEvent>)
+            else if constexpr (std::is_same_v<T, ProcessInfoEvent> || std::is_same_v<T, PipeOpenersEvent>)
                 return ev.ts_ns;
             else
                 return std::nullopt;

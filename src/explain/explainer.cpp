@@ -551,6 +551,8 @@ void Explainer::on(const ProcessExitEvent& e)
     ledger_.process_exited(e.head.task.tgid, e.head.ts_ns);
 }
 
+void Explainer::on(const PipeOpenersEvent& e) { report_.pipe_looks[e.ino].push_back(e); }
+
 void Explainer::on(const ProcessInfoEvent& e) { report_.processes[{e.tgid, ledger_.incarnation(e.tgid)}] = e; }
 
 void Explainer::on(const StackEvent& e)
@@ -774,6 +776,19 @@ std::vector<std::string> Report::user_frames(int32_t ustack, uint32_t tgid) cons
     auto entry = std::find_if(frames.begin(), frames.end(), is_process_entry);
     if (entry != frames.end()) frames.erase(entry + 1, frames.end());
     return frames;
+}
+
+const PipeOpenersEvent* Report::pipe_look(uint64_t ino, uint64_t at_ns) const
+{
+    auto it = pipe_looks.find(ino);
+    if (it == pipe_looks.end() || it->second.empty()) return nullptr;
+    auto distance = [&](const PipeOpenersEvent& look) {
+        return look.ts_ns > at_ns ? look.ts_ns - at_ns : at_ns - look.ts_ns;
+    };
+    const PipeOpenersEvent* nearest = nullptr;
+    for (const auto& look : it->second)
+        if (!nearest || distance(look) < distance(*nearest)) nearest = &look;
+    return nearest;
 }
 
 const ProcessInfoEvent* Report::process(OwnerId id) const

@@ -53,6 +53,7 @@ private:
     void on(const PageFreedEvent& e);
     void on(const ProcessExitEvent& e);
     void on(const ProcessInfoEvent& e);
+    void on(const PipeOpenersEvent& e);
     void on(const StackEvent& e);
     void on(const LostEvent& e);
     void on(const FinishEvent& e);

@@ -217,6 +217,7 @@ struct Report {
     std::map<int32_t, StackEvent> kernel_stacks;
     std::map<std::pair<int32_t, uint32_t>, StackEvent> user_stacks;  // (id, tgid)
     std::map<std::pair<uint32_t, uint32_t>, ProcessInfoEvent> processes;  // (tgid, incarnation)
+    std::map<uint64_t, std::vector<PipeOpenersEvent>> pipe_looks;  // by pipe inode, in file order
     ReportStats stats;
     std::optional<SnapshotSeed> snapshot;  // record --snapshot
     uint64_t first_ns = 0;
@@ -231,6 +232,9 @@ struct Report {
     std::vector<std::string> user_frames(const Holder& h) const { return user_frames(h.ustack, h.task.tgid); }
     // Lost-event windows overlapping [from, to].
     bool lost_between(uint64_t from, uint64_t to) const;
+    // Who had the pipe open, from the recorder's look nearest to at_ns (the
+    // one a failure prompts comes just after it); null if it never looked.
+    const PipeOpenersEvent* pipe_look(uint64_t ino, uint64_t at_ns) const;
     // The process details recorded for an owner (exe, cgroup path), if any.
     const ProcessInfoEvent* process(OwnerId id) const;
     const Owner& owner(OwnerId id) const { return owners[id].owner; }

@@ -24,17 +24,18 @@ size_t PinLedger::OwnerKeyHash::operator()(const OwnerKey& k) const
 {
     uint64_t h = (uint64_t{k.tgid} << 32 | k.kind) * 0x9E3779B97F4A7C15ull;
     h ^= uint64_t{static_cast<uint32_t>(k.kstack)} << 32 | static_cast<uint32_t>(k.ustack);
-    return h * 0xC2B2AE3D27D4EB4Full;
+    h = (h ^ k.pipe_ino) * 0xC2B2AE3D27D4EB4Full;
+    return h ^ (h >> 29);
 }
 
 PinLedger::OwnerKey PinLedger::key_of(const Owner& o)
 {
-    return {o.task.tgid, o.flags & (kFlagPin | kFlagGet | kFlagLongterm), o.kstack, o.ustack};
+    return {o.task.tgid, o.flags & (kFlagPin | kFlagGet | kFlagLongterm), o.kstack, o.ustack, o.pipe_ino};
 }
 
 OwnerId PinLedger::owner_of(const GrabEvent& e)
 {
-    OwnerKey key{e.head.task.tgid, e.flags & (kFlagPin | kFlagGet | kFlagLongterm), e.kstack, e.ustack};
+    OwnerKey key{e.head.task.tgid, e.flags & (kFlagPin | kFlagGet | kFlagLongterm), e.kstack, e.ustack, e.pipe_ino};
     if (e.head.ts_ns < newest_exit_ns_)  // rare: only then is the pid's exit looked up
         if (auto p = processes_.find(key.tgid); p != processes_.end() && e.head.ts_ns < p->second.exited_ns)
             return exited_owner_of(e, key, p->second);

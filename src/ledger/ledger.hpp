@@ -29,7 +29,8 @@ using OwnerId = uint32_t;
 
 // One process incarnation's pins (or references) of one kind, taken through
 // one code path: the unit an SRE acts on. Grabs merge into an owner by
-// (process, pin or reference, long-term or not, kernel and user stack).
+// (process, pin or reference, long-term or not, kernel and user stack, and
+// for a splice's references the pipe they went into).
 // Its Taker is that of its first grab.
 struct Owner : Taker {
     uint32_t incarnation = 0;  // of task.tgid: a reused pid is another owner
@@ -168,9 +169,12 @@ private:
 
     // The owner a grab merges into. A process's keys leave owner_ids_ when
     // it exits, so its pid's next grab makes a new owner.
+    // A splice's references into two pipes are two holders: each pipe is
+    // drained or closed on its own.
     struct OwnerKey {
         uint32_t tgid, kind;
         int32_t kstack, ustack;
+        uint64_t pipe_ino;
         bool operator==(const OwnerKey&) const = default;
     };
     struct OwnerKeyHash {

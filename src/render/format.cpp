@@ -216,6 +216,28 @@ std::string page_what_at(const PageIdentity& id)
     return id.file ? what + ", page " + std::to_string(id.file->index) + " of the file" : what;
 }
 
+std::string pipe_name(uint64_t ino) { return "pipe:[" + std::to_string(ino) + "]"; }
+
+std::string pipe_openers_text(const Report& r, uint64_t ino, uint64_t at_ns)
+{
+    const PipeOpenersEvent* look = r.pipe_look(ino, at_ns);
+    if (!look) return "";
+    std::string when = look->ts_ns <= at_ns ? "seen " + format_duration(at_ns - look->ts_ns) + " before the failure"
+                                            : "seen " + format_duration(look->ts_ns - at_ns) + " after the failure";
+    if (look->openers.empty())
+        return "in no process's /proc/PID/fd (closed, or passed on where /proc does not show it), " + when;
+    std::string s = "open in ";
+    for (size_t i = 0; i < look->openers.size();) {
+        const PipeOpener& o = look->openers[i];
+        std::string fds;
+        for (; i < look->openers.size() && look->openers[i].pid == o.pid; ++i)
+            fds += (fds.empty() ? "" : ", ") + std::to_string(look->openers[i].fd);
+        s += (s.size() > 8 ? "; " : "") + pid_comm(o.pid, o.comm) +
+             (fds.find(',') == std::string::npos ? " fd " : " fds ") + fds;
+    }
+    return s + ", " + when;
+}
+
 std::string files_of(std::span<const StuckPage> pages, std::span<const uint64_t> pfns)
 {
     std::vector<std::pair<std::string, std::vector<uint64_t>>> files;  // what, offsets: in order of first page

@@ -58,6 +58,12 @@ std::string page_what_at(const PageIdentity& id);
 // offsets: "page cache of tmpfs 0:28 inode 2 /data (file pages 0-3)";
 // "" when none of them is known to be a file's.
 std::string files_of(std::span<const StuckPage> pages, std::span<const uint64_t> pfns);
+// A pipe as /proc/PID/fd shows it: "pipe:[12345]".
+std::string pipe_name(uint64_t ino);
+// Who had the pipe open at the recorder's look nearest the failure at
+// at_ns: "open in pid 7 (fio) fds 3, 4, seen 120 ms after the failure";
+// "" when the trace has no look at it.
+std::string pipe_openers_text(const Report& r, uint64_t ino, uint64_t at_ns);
 // What to do about a failure: one step per holder group, the stuck pages'
 // first, then those of the other held pages of an isolation range.
 std::vector<std::string> next_steps(const Report& r, const Failure& f);

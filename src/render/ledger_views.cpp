@@ -163,6 +163,7 @@ void history_lines(Document& d, const Report& r, bool show_stacks)
         if (e.count > 1) line += " x" + std::to_string(e.count);
         if (e.nr_pages > 1) line += ", folio of " + std::to_string(e.nr_pages) + " pages";
         if (!e.detail.empty()) line += ", " + e.detail;
+        if (e.pipe_ino) line += ", into " + pipe_name(e.pipe_ino);
         d.line(1, line);
         if (!show_stacks || e.kstack < 0) continue;
         std::string path;

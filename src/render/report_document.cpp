@@ -94,6 +94,11 @@ void culprit_groups(Document& d, const Report& r, const Failure& f, std::span<co
             d.line(4, "UNCERTAIN: events were lost while it held these pages; some may have been released unseen");
         d.line(4, "pfns: " + pfn_list(g.pfns));
         if (auto files = files_of(pages, g.pfns); !files.empty()) d.line(4, "file: " + files);
+        if (g.pipe_ino) {
+            std::string openers = pipe_openers_text(r, g.pipe_ino, f.head.ts_ns);
+            d.line(4, "pipe: " + pipe_name(g.pipe_ino) + ", where the splice put them" +
+                          (openers.empty() ? "" : "; " + openers) + " (a tee() copy in another pipe is not named)");
+        }
         if (!release_traced(r, g)) {
             uint16_t hook = origin_info(g.origin).release_hook;
             std::string unseen = hook ? "their release is seen only by " + std::string(hook_name(hook)) +

@@ -83,6 +83,21 @@ void write_culprit(JsonWriter& j, const Report& r, const Failure& f, const Stuck
     // What the page is, as the capture read it at the failure: for a page
     // cache page held by a pipe, the file.
     if (page.identity) write_identity(j.key("page"), *page.identity);
+    // Where a splice put the reference: the pipe, as /proc/PID/fd names it.
+    if (h.pipe_ino) {
+        j.key("pipe").begin_object().field("inode", h.pipe_ino).field("name", pipe_name(h.pipe_ino));
+        if (const PipeOpenersEvent* look = r.pipe_look(h.pipe_ino, f.head.ts_ns)) {
+            j.field("openers_seen_ns", look->ts_ns).key("openers").begin_array();
+            for (const auto& o : look->openers)
+                j.begin_object().field("pid", o.pid).field("comm", o.comm).field("fd", o.fd).end_object();
+            j.end_array();
+        } else {
+            j.key("openers_seen_ns").null().key("openers").null();
+        }
+        j.end_object();
+    } else {
+        j.key("pipe").null();
+    }
     j.field("owner_exited", h.exited_ns != 0);
     if (h.exited_ns) j.field("owner_exited_ns", h.exited_ns);
     // Events lost while it was held: it may have been released unseen.
@@ -282,8 +297,13 @@ void write_history(JsonWriter& j, const Report& r)
             .string_array("flags", flag_names(e.flags))
             .field("count", e.count)
             .field("nr_pages", e.nr_pages)
-            .field("detail", e.detail)
-            .field("stack_sampled", e.stack_sampled)
+            .field("detail", e.detail);
+        // A splice's grab: the pipe it put the page in.
+        if (e.pipe_ino)
+            j.key("pipe").begin_object().field("inode", e.pipe_ino).field("name", pipe_name(e.pipe_ino)).end_object();
+        else
+            j.key("pipe").null();
+        j.field("stack_sampled", e.stack_sampled)
             .string_array("kernel_stack", r.kernel_frames(e.kstack))
             .string_array("user_stack", r.user_frames(e.ustack, e.task.tgid))
             .end_object();

@@ -61,6 +61,7 @@ enum UserRecordType : uint16_t {
     kRecSnapshotHolder = 0x106,
     kRecSnapshotEnd = 0x107,
     kRecSeal = 0x108,  // 1.3
+    kRecPipeOpeners = 0x109,  // added within 1.3 (older readers skip it): who had a spliced-into pipe open
 };
 
 // Readers of format 1.0 decode any type they do not know as a kernel
@@ -95,6 +96,20 @@ struct ProcessPayload {
     uint16_t exe_len;
     uint16_t cgroup_len;
 };
+
+// Then count PipeOpenerEntry.
+struct PipeOpenersPayload {
+    uint64_t ts_ns;
+    uint64_t ino;
+    uint32_t count;
+    uint32_t reserved;
+};
+struct PipeOpenerEntry {
+    uint32_t pid;
+    uint32_t fd;
+    char comm[16];  // NUL-padded
+};
+static_assert(sizeof(PipeOpenersPayload) == 24 && sizeof(PipeOpenerEntry) == 24);
 
 // Then count SeedPageEntry.
 struct SnapshotPagesPayload {

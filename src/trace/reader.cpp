@@ -189,6 +189,20 @@ Result<bool> decode_user_record(uint16_t type, std::span<const std::byte> rec, s
         out = std::move(e);
         return true;
     }
+    case trace::kRecPipeOpeners: {
+        trace::PipeOpenersPayload p;
+        if (auto r = need(sizeof p); !r) return r.error();
+        std::memcpy(&p, payload.data(), sizeof p);
+        if (auto r = need(sizeof p + size_t{p.count} * sizeof(trace::PipeOpenerEntry)); !r) return r.error();
+        PipeOpenersEvent e{p.ts_ns, p.ino, std::vector<PipeOpener>(p.count)};
+        for (uint32_t i = 0; i < p.count; ++i) {
+            trace::PipeOpenerEntry entry;
+            std::memcpy(&entry, payload.data() + sizeof p + i * sizeof entry, sizeof entry);
+            e.openers[i] = {entry.pid, entry.fd, std::string(entry.comm, strnlen(entry.comm, sizeof entry.comm))};
+        }
+        out = std::move(e);
+        return true;
+    }
     case trace::kRecSnapshotEnd: {
         trace::SnapshotEndPayload p;
         if (auto r = need(sizeof p); !r) return r.error();

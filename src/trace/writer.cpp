@@ -300,6 +300,24 @@ Result<void> TraceWriter::append(const ProcessInfoEvent& process)
     return write_user_record(trace::kRecProcess, payload, trace::kMinAddedRecord);
 }
 
+Result<void> TraceWriter::append(const PipeOpenersEvent& pipe)
+{
+    // A record is at most kMaxRecord bytes: a pipe open in more places than
+    // that holds is cut (the report names the first ones).
+    size_t count = std::min(pipe.openers.size(), (trace::kMaxRecord - sizeof(trace::UserRecordHeader) -
+                                                  sizeof(trace::PipeOpenersPayload)) /
+                                                     sizeof(trace::PipeOpenerEntry));
+    trace::PipeOpenersPayload p{pipe.ts_ns, pipe.ino, static_cast<uint32_t>(count), 0};
+    std::vector<std::byte> payload(sizeof p + count * sizeof(trace::PipeOpenerEntry));
+    std::memcpy(payload.data(), &p, sizeof p);
+    for (size_t i = 0; i < count; ++i) {
+        trace::PipeOpenerEntry entry{pipe.openers[i].pid, pipe.openers[i].fd, {}};
+        pipe.openers[i].comm.copy(entry.comm, sizeof entry.comm);
+        std::memcpy(payload.data() + sizeof p + i * sizeof entry, &entry, sizeof entry);
+    }
+    return write_user_record(trace::kRecPipeOpeners, payload, trace::kMinAddedRecord);
+}
+
 namespace {
 
 // A payload laid out as a fixed struct followed by byte runs.

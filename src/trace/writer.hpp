@@ -22,6 +22,8 @@ public:
     virtual Result<void> append(const StackEvent& stack) = 0;
     virtual Result<void> append(const LostEvent& lost) = 0;
     virtual Result<void> append(const ProcessInfoEvent& process) = 0;
+    // A live view that does not show pipes (top) keeps none.
+    virtual Result<void> append(const PipeOpenersEvent&) { return {}; }
     // Called after every drain: a file sink writes out what it has held
     // long enough, so a recorder killed at any moment loses little.
     virtual Result<void> checkpoint() { return {}; }
@@ -83,6 +85,7 @@ public:
     Result<void> append(const StackEvent& stack) override;
     Result<void> append(const LostEvent& lost) override;
     Result<void> append(const ProcessInfoEvent& process) override;
+    Result<void> append(const PipeOpenersEvent& pipe) override;
     // A snapshot's records (record --snapshot): more pages or pfns than a
     // record holds are split over several records, which readers join.
     Result<void> append(const SnapshotPagesEvent& pages);

@@ -113,6 +113,16 @@ if truth["expect_failure"]:
                     check(c["release_observable"] is want_seen,
                           f"pfn {pfn}: a reference's release_observable is {c['release_observable']}, expected {want_seen}")
                     check(c["refcount_confirms"] in (True, None), f"pfn {pfn}: refcount contradicts the reference")
+                if "pipe_inode" in h:
+                    got_pipe = c.get("pipe") or {}
+                    check(got_pipe.get("inode") == h["pipe_inode"],
+                          f"pfn {pfn}: the pipe the splice filled is {got_pipe.get('inode')}, "
+                          f"expected pipe:[{h['pipe_inode']}]")
+                    # Its openers, from the recorder's look in /proc: the
+                    # scenario, with both ends of the pipe, all along.
+                    openers = {(o["pid"], o["fd"]) for o in got_pipe.get("openers") or []}
+                    want = {(h["pid"], fd) for fd in h.get("pipe_fds", [])}
+                    check(want and openers == want, f"pfn {pfn}: pipe openers {sorted(openers)}, expected {sorted(want)}")
                 if "file" in page:
                     got_file = (c.get("page") or {}).get("file") or {}
                     for key, value in page["file"].items():
@@ -249,6 +259,10 @@ check(not wrongly, f"pfns blamed that must not be: {wrongly}")
 text = (out / "report.txt").read_text()
 if truth["expect_failure"] and truth["expect"]:
     check(f"pid {pid}" in text, "the text report does not name the holder")
+    pipe_inode = next((h["pipe_inode"] for p in truth["expect"] for h in p["holders"] if "pipe_inode" in h), None)
+    if pipe_inode:
+        check(f"pipe: pipe:[{pipe_inode}]" in text, "the text report does not name the pipe")
+        check(f"open in pid {pid} (" in " ".join(text.split()), "the text report does not name the pipe's opener")
     held_file = next((p["file"] for p in truth["expect"] if "file" in p), None)
     if held_file:
         check(f"inode {held_file['inode']} {held_file['path']}" in " ".join(text.split()),

@@ -259,6 +259,18 @@ static inline char *pages_in_range(struct pfn_range range, int npages)
 	return found;
 }
 
+/* The size of a memory block, the unit memory offline works on. */
+static inline long memory_block_bytes(void)
+{
+	char buf[64] = "";
+	int fd = open("/sys/devices/system/memory/block_size_bytes", O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		die("block_size_bytes");
+	close(fd);
+	return strtol(buf, NULL, 16);
+}
+
 /* ---- the truth, as JSON ---- */
 
 static inline void json_begin(const char *scenario, int expect_failure, const char *reason)

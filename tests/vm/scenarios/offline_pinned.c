@@ -11,20 +11,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-static long block_bytes(void)
-{
-	char buf[64] = "";
-	int fd = open("/sys/devices/system/memory/block_size_bytes", O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
-		die("block_size_bytes");
-	close(fd);
-	return strtol(buf, NULL, 16);
-}
-
 int main(void)
 {
-	long page = page_size(), bsize = block_bytes(), block;
+	long page = page_size(), bsize = memory_block_bytes(), block;
 	char *target = pages_in_range(clean_gigantic_range(), 1), path[128];
 	int pid = getpid(), fd, status;
 	uint64_t pfn = pfn_of(target);

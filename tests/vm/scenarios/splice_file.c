@@ -41,7 +41,7 @@ int main(void)
 {
 	unsigned long node0 = 1;
 	uint64_t before[NPAGES];
-	struct stat st;
+	struct stat st, pipe_st;
 	loff_t off = 0;
 	int fds[2], tee_fds[2], fd, i;
 	char *map;
@@ -75,7 +75,7 @@ int main(void)
 		*(volatile char *)(map + i * page_size());
 		before[i] = pfn_of(map + i * page_size());
 	}
-	if (pipe(fds))
+	if (pipe(fds) || fstat(fds[1], &pipe_st))
 		die("pipe");
 	if (splice(fd, &off, fds[1], NULL, NSPLICED * page_size(), 0) != NSPLICED * page_size())
 		die("splice");
@@ -97,10 +97,12 @@ int main(void)
 	printf(", \"origin\": \"splice\"");
 	for (i = 0; i < NSPLICED; i++)
 		printf("%s{\"pfn\": %llu, \"holders\": [{\"pid\": %d, \"flags\": [\"FOLL_GET\"], "
-		       "\"release_observable\": true}], \"file\": {\"dev\": \"%u:%u\", \"inode\": %llu, "
-		       "\"path\": \"/" FILE_NAME "\", \"offset_pages\": %d}}",
-		       i ? ", " : ", \"expect\": [", (unsigned long long)before[i], getpid(), major(st.st_dev),
-		       minor(st.st_dev), (unsigned long long)st.st_ino, i);
+		       "\"release_observable\": true, \"pipe_inode\": %llu, \"pipe_fds\": [%d, %d]}], "
+		       "\"file\": {\"dev\": \"%u:%u\", \"inode\": %llu, \"path\": \"/" FILE_NAME "\", "
+		       "\"offset_pages\": %d}}",
+		       i ? ", " : ", \"expect\": [", (unsigned long long)before[i], getpid(),
+		       (unsigned long long)pipe_st.st_ino, fds[0], fds[1], major(st.st_dev), minor(st.st_dev),
+		       (unsigned long long)st.st_ino, i);
 	printf("]");
 	json_list("released", before, NSPLICED);
 	json_list("held_after_tee", before, NTEED);
