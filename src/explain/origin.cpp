@@ -24,6 +24,10 @@ constexpr std::string_view kExecMarks[] = {"get_arg_page"};
 constexpr std::string_view kUdmabufMarks[] = {"memfd_pin_folios", "udmabuf_"};
 constexpr std::string_view kSpliceMarks[] = {"splice_file_to_pipe", "do_splice_to", "do_splice_read"};
 constexpr uint16_t kSpliceHooks[] = {PT_HOOK_SPLICE_TO, PT_HOOK_SPLICE_READ};
+// __zerocopy_sg_from_iter (5.10 to 6.9), zerocopy_fill_skb_from_iter (6.10
+// on), under skb_zerocopy_iter_stream (TCP) or _dgram (UDP).
+constexpr std::string_view kZerocopyMarks[] = {"zerocopy_sg_from_iter", "zerocopy_fill_skb_from_iter",
+                                               "skb_zerocopy_iter"};
 
 constexpr std::array kOrigins = {
     OriginInfo{Origin::Vfio, "vfio", "a VFIO DMA mapping",
@@ -71,6 +75,11 @@ constexpr std::array kOrigins = {
                .stack_marks = kSpliceMarks,
                .hooks = kSpliceHooks,
                .release_hook = PT_HOOK_PIPE_BUF_RELEASE},
+    OriginInfo{Origin::SocketZerocopy, "socket_zerocopy", "a zero-copy socket send (MSG_ZEROCOPY)",
+               "a zero-copy send (MSG_ZEROCOPY) keeps its pages referenced until the socket has sent them and the "
+               "peer acknowledged them: a peer that stopped reading, or a stalled connection, keeps them; find "
+               "{who}'s sockets with data queued (ss -tmp: Send-Q) and unstick or close the connection",
+               "unstick or close its zero-copy connection", kZerocopyMarks},
 };
 
 constexpr OriginInfo kUnknown{Origin::Unknown, "unknown", "an unrecognised code path", "", "", {}};

@@ -27,6 +27,7 @@ enum class Origin {
     Exec,  // execve copying its arguments
     Udmabuf,  // memfd pinned for dma-buf
     Splice,  // file pages spliced into a pipe
+    SocketZerocopy,  // a MSG_ZEROCOPY send's pages, queued in a socket
 };
 
 struct OriginInfo {

@@ -202,6 +202,14 @@ TEST(Origin, RecognisedFromTheInnermostSubsystemFrame)
     EXPECT_EQ(
         origin_of(std::vector<std::string>{"try_grab_folio+0x5", "memfd_pin_folios+0x1d6", "udmabuf_create+0x2a1"}),
         Origin::Udmabuf);
+    // MSG_ZEROCOPY: 6.1's TCP send, and 6.10+'s renamed frag filler under UDP.
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio+0x5", "iov_iter_get_pages2+0x19",
+                                                 "__zerocopy_sg_from_iter+0x10a", "skb_zerocopy_iter_stream+0x6b",
+                                                 "tcp_sendmsg_locked+0x8e7"}),
+              Origin::SocketZerocopy);
+    EXPECT_EQ(origin_of(std::vector<std::string>{"try_grab_folio_fast+0x5", "zerocopy_fill_skb_from_iter+0x8c",
+                                                 "skb_zerocopy_iter_dgram+0x1b", "__ip_append_data+0x9d2"}),
+              Origin::SocketZerocopy);
 }
 
 // Every origin says what it is and what to do, under a name of its own
@@ -224,7 +232,7 @@ TEST(Origin, EveryRowIsComplete)
     }
     std::sort(names.begin(), names.end());
     EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
-    EXPECT_EQ(origins().size(), 10u);  // every value of Origin but Unknown
+    EXPECT_EQ(origins().size(), 11u);  // every value of Origin but Unknown
     EXPECT_EQ(origin_name(Origin::Unknown), "unknown");
     EXPECT_EQ(origin_from_name("unknown"), Origin::Unknown);
     EXPECT_TRUE(origin_info(Origin::Unknown).next_step.empty());

@@ -15,7 +15,7 @@ build=$(cd "${1:?build directory}" && pwd)
 shift
 kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(awk '!/^#/ && NF {print $1}' "$here/kernels.list")
-scenarios=(iouring_pin vmsplice_ref two_pinners released_pin odirect_inflight offline_pinned gigantic_pinned splice_file offline_kernel_page)
+scenarios=(iouring_pin vmsplice_ref two_pinners released_pin odirect_inflight offline_pinned gigantic_pinned splice_file offline_kernel_page zerocopy_send)
 results=${PINTRACE_VM_RESULTS:-$build/vm-results}
 
 guest=$(mktemp)
