@@ -398,7 +398,15 @@ int run_record(const RecordArgs& args)
 Runner setup_record(CLI::App& sub)
 {
     auto args = std::make_shared<RecordArgs>();
-    sub.add_option("-o,--output", args->output, "Trace file to write")->capture_default_str();
+    sub.add_option("-o,--output", args->output, "Trace file to write")
+        ->check(
+            [](const std::string& v) {
+                // A trace is written in sealed blocks to a file it locks and
+                // may rename; a pipe cannot hold that.
+                return v == "-" ? std::string("a trace goes to a file, not standard output: give a path") : "";
+            },
+            "FILE")
+        ->capture_default_str();
     sub.add_option("-d,--duration", args->duration, "Stop after this long (500ms, 10s, 5m)");
     sub.add_option("--buffer-size", args->buffer_mib, "Ring buffer size in MiB (power of two, at most 2048)")
         ->check(decimal_in(1, kMaxBufferMib))

@@ -1,7 +1,12 @@
 // pintrace report: explain the migration failures in a trace, and show who
 // held pages, for how long, and one page's history.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -19,6 +24,7 @@ namespace {
 
 struct ReportArgs {
     std::string file = "pintrace.trace";
+    std::string output = "-";
     std::string format = "text";
     bool allow_incomplete = false;
     bool no_stacks = false;
@@ -92,6 +98,35 @@ Result<std::pair<ExplainOptions, ReportView>> views_from(const ReportArgs& a, co
     return std::pair{ex, view};
 }
 
+// The report goes whole to a file or not at all: written beside it under a
+// temporary name, then renamed over it, so a reader (a ticket, a runbook
+// step) never sees half of one. 0600, like the trace: it names the same
+// processes, paths and stacks.
+Result<void> write_whole(const std::string& path, std::string_view text)
+{
+    std::string tmp = path + ".tmp." + std::to_string(getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error("cannot write " + path + ": " + std::strerror(errno));
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return make_error("cannot write " + path + ": " + std::strerror(err));
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return make_error("cannot write " + path + ": " + std::strerror(err));
+    }
+    return {};
+}
+
 int run_report(const ReportArgs& args)
 {
     auto reader = TraceReader::open(args.file);
@@ -109,7 +144,10 @@ int run_report(const ReportArgs& args)
     std::string out = args.format == "json"     ? render_report_json(report, view) :
                       args.format == "markdown" ? render_report_markdown(report, view) :
                                                   render_report_text(report, view);
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    if (args.output == "-")
+        std::fwrite(out.data(), 1, out.size(), stdout);
+    else if (auto w = write_whole(args.output, out); !w)
+        return fail("report", w.error().message);
     return report_exit_code(report, &view.failures);
 }
 
@@ -121,6 +159,9 @@ Runner setup_report(CLI::App& sub)
     sub.add_option("file", args->file, "Trace file written by pintrace record")->capture_default_str();
     sub.add_option("--format", args->format, "text, json or markdown (for an incident ticket)")
         ->check(CLI::IsMember({"text", "json", "markdown"}))
+        ->capture_default_str();
+    sub.add_option("-o,--output", args->output,
+                   "Write the report to FILE (0600, replaced whole) instead of standard output (-)")
         ->capture_default_str();
     sub.add_flag("--allow-incomplete", args->allow_incomplete,
                  "Read a trace whose recorder was killed before closing it");

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,6 +154,41 @@ TEST(Cli, ReportViewsSelectAndFormat)
     auto none = run("report " + trace + " --reason compaction --format json");
     EXPECT_EQ(none.status, 0) << none.out;
     EXPECT_THAT(none.out, HasSubstr("\"failures\":[]")) << none.out;
+}
+
+// report -o FILE: the report whole in FILE (0600, as the trace), nothing on
+// standard output, the exit status the report's; an unwritable FILE is one
+// line and exit 1. record -o - is refused before anything is written.
+TEST(Cli, ReportWritesToAFileWholeAndRecordRefusesStandardOutput)
+{
+    std::string trace = sample_file(true), out = temp("report.txt");
+    auto r = run("report " + trace + " -o " + out);
+    EXPECT_EQ(r.status, 3) << r.out;
+    EXPECT_EQ(r.out, "");
+    std::ifstream in(out);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(text, HasSubstr("pid 4242 (qemu-kvm)"));
+    EXPECT_EQ(text, run("report " + trace).out) << "the same report as on standard output";
+    struct stat st {};
+    ASSERT_EQ(stat(out.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto json = run("report " + trace + " --format json --output " + out);
+    EXPECT_EQ(json.status, 3) << json.out;
+    std::ifstream again(out);
+    std::string replaced((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(replaced.rfind("{\"schema\":\"pintrace.report/1\"", 0), 0u) << "replaced whole";
+
+    auto bad = run("report " + trace + " -o /nonexistent-dir/report.txt");
+    EXPECT_EQ(bad.status, 1) << bad.out;
+    EXPECT_EQ(lines(bad.out), 1u) << bad.out;
+    EXPECT_THAT(bad.out, HasSubstr("cannot write /nonexistent-dir/report.txt"));
+
+    std::string dir = temp("stdout_dir");
+    ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+    auto dash = run_command("cd " + dir + " && " + std::string(PINTRACE_BIN) + " record -o - 2>&1");
+    EXPECT_EQ(dash.status, 2) << dash.out;
+    EXPECT_THAT(dash.out, HasSubstr("not standard output")) << dash.out;
+    EXPECT_NE(access((dir + "/-").c_str(), F_OK), 0) << "no file named -";
 }
 
 TEST(Cli, RecordWithoutPrivilegesSaysWhatIsNeeded)
