@@ -1,21 +1,14 @@
 #include "capture/pipe_openers.hpp"
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <memory>
 #include <string_view>
+
+#include "snapshot/proc_fds.hpp"
 
 namespace pintrace {
 namespace {
-
-bool all_digits(std::string_view s)
-{
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
 
 // "pipe:[12345]" -> 12345; 0 for anything else.
 uint64_t pipe_inode_of(std::string_view target)
@@ -43,29 +36,18 @@ std::map<uint64_t, std::vector<PipeOpener>> find_pipe_openers(const std::set<uin
 {
     std::map<uint64_t, std::vector<PipeOpener>> found;
     if (inos.empty()) return found;
-    std::unique_ptr<DIR, int (*)(DIR*)> procs(opendir(proc.c_str()), closedir);
-    if (!procs) return found;
-    std::map<uint32_t, std::vector<std::pair<uint64_t, uint32_t>>> by_pid;  // pid -> (ino, fd): pid order
-    while (dirent* p = readdir(procs.get())) {
-        if (!all_digits(p->d_name)) continue;
-        std::string dir = proc + "/" + p->d_name;
-        std::unique_ptr<DIR, int (*)(DIR*)> fds(opendir((dir + "/fd").c_str()), closedir);
-        if (!fds) continue;  // gone, or not ours to read
-        uint32_t pid = static_cast<uint32_t>(std::stoul(p->d_name));
-        while (dirent* f = readdir(fds.get())) {
-            if (!all_digits(f->d_name)) continue;
-            char target[64];
-            ssize_t n = readlink((dir + "/fd/" + f->d_name).c_str(), target, sizeof target);
-            if (n <= 0 || n == static_cast<ssize_t>(sizeof target)) continue;
-            uint64_t ino = pipe_inode_of(std::string_view(target, static_cast<size_t>(n)));
-            if (ino && inos.count(ino))
-                by_pid[pid].emplace_back(ino, static_cast<uint32_t>(std::stoul(f->d_name)));
-        }
-    }
-    for (auto& [pid, list] : by_pid) {
-        std::string comm = comm_of(proc + "/" + std::to_string(pid));
-        std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-        for (auto [ino, fd] : list) found[ino].push_back({pid, fd, comm});
+    // Pids ascending, and fds ascending within each (a process's fds are
+    // listed in no particular order).
+    for (uint32_t pid : snapshot::list_pids(proc)) {
+        std::string dir = proc + "/" + std::to_string(pid);
+        std::vector<std::pair<uint32_t, uint64_t>> fds;  // (fd, ino)
+        snapshot::for_each_fd(dir, [&](uint32_t fd, std::string_view target) {
+            if (uint64_t ino = pipe_inode_of(target); ino && inos.count(ino)) fds.emplace_back(fd, ino);
+        });
+        if (fds.empty()) continue;
+        std::sort(fds.begin(), fds.end());
+        std::string comm = comm_of(dir);
+        for (auto [fd, ino] : fds) found[ino].push_back({pid, fd, comm});
     }
     return found;
 }

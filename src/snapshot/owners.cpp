@@ -17,6 +17,7 @@
 
 #include "capture/libbpf_owners.hpp"
 #include "snapshot/bpf_source.hpp"
+#include "snapshot/proc_fds.hpp"
 #include "snapshot/range.hpp"
 #include "snapshot/rmap_source.hpp"
 #include "util/hex.hpp"
@@ -28,13 +29,6 @@ std::string trim(std::string s)
 {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
-}
-
-std::string read_link(const std::string& path)
-{
-    char buf[512];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
 constexpr uint64_t kPage = 4096;
@@ -422,29 +416,23 @@ struct ProcessDir {
 // or in the range); fds that name none are kept for the evidence.
 void scan_holder_fds(const ProcessDir& p, const Query& q, OwnerScan& scan, ProcessFinds& found)
 {
-    std::string fddir = p.dir + "/fd";
-    DIR* fds = ::opendir(fddir.c_str());
-    if (!fds) return;
-    while (dirent* e = ::readdir(fds)) {
-        if (e->d_name[0] == '.') continue;
-        std::string target = read_link(fddir + "/" + e->d_name);
+    for_each_fd(p.dir, [&](uint32_t fd, std::string_view target) {
         const HolderFdKind* kind = holder_fd_kind(target);
-        if (!kind) continue;
-        uint32_t fd = static_cast<uint32_t>(std::atoi(e->d_name));
+        if (!kind) return;
         FdReading reading;
         if (kind->read_fdinfo) {
-            auto text = read_text_file(p.dir + "/fdinfo/" + e->d_name);
-            if (!text) continue;  // closed meanwhile
+            auto text = read_text_file(p.dir + "/fdinfo/" + std::to_string(fd));
+            if (!text) return;  // closed meanwhile
             auto r = kind->read_fdinfo(text.value());
-            if (!r) continue;  // holds nothing after all
+            if (!r) return;  // holds nothing after all
             reading = std::move(*r);
         }
         if (!reading.note.empty())
             scan.notes.push_back("pid " + std::to_string(p.pid) + " " + std::string(kind->noun) + " fd " +
                                  std::to_string(fd) + " " + reading.note);
         if (reading.ranges.empty()) {
-            found.held.push_back({fd, target, kind, reading.detail});
-            continue;
+            found.held.push_back({fd, std::string(target), kind, reading.detail});
+            return;
         }
         for (auto& range : reading.ranges) {
             MappedRun run;
@@ -456,8 +444,7 @@ void scan_holder_fds(const ProcessDir& p, const Query& q, OwnerScan& scan, Proce
             run.pinned_by = PinnedBy{fd, kind, std::move(range)};
             found.runs.push_back(std::move(run));
         }
-    }
-    ::closedir(fds);
+    });
 }
 
 // Source: every mapping's pagemap (without the reverse map).
@@ -568,21 +555,6 @@ std::optional<Candidate> candidate_of(uint32_t pid, const std::string& comm, con
     std::stable_sort(c->evidence.begin(), c->evidence.end(),
                      [](const Evidence& a, const Evidence& b) { return a.long_term && !b.long_term; });
     return c;
-}
-
-std::vector<uint32_t> list_pids(const std::string& proc)
-{
-    std::vector<uint32_t> pids;
-    DIR* d = ::opendir(proc.c_str());
-    if (!d) return pids;
-    while (dirent* e = ::readdir(d)) {
-        char* end;
-        unsigned long pid = std::strtoul(e->d_name, &end, 10);
-        if (*end == '\0' && pid > 0) pids.push_back(static_cast<uint32_t>(pid));
-    }
-    ::closedir(d);
-    std::sort(pids.begin(), pids.end());
-    return pids;
 }
 
 }  // namespace
